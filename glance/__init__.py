@@ -1,0 +1,1 @@
+"""glance: the OpenStack Image service (Images API v2)."""

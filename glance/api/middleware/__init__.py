@@ -1,0 +1,1 @@
+"""WSGI middleware: context, version negotiation, (later) the image cache."""

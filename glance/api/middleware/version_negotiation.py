@@ -1,0 +1,52 @@
+"""Version negotiation: by URL (/v2, /v2.x) or by Accept media type.
+
+Requests for / or for a version we do not serve get the version document
+(300 Multiple Choices) without touching authentication.
+"""
+from __future__ import annotations
+
+import re
+
+import webob
+import webob.dec
+
+from glance.api import versions
+
+_URL_VERSION = re.compile(r'^/v(\d+)(?:\.(\d+))?(/.*)?$')
+_MEDIA = re.compile(r'application/vnd\.openstack\.images-v(\d+)(?:\.(\d+))?')
+
+
+def _supported(major: str, minor: str | None) -> bool:
+    if major != '2':
+        return False
+    return minor is None or int(minor) <= int(versions.CURRENT.split('.')[1])
+
+
+class VersionNegotiationFilter:
+    """Rewrite /v2.x/... to /v2/..., answer unknown versions with 300."""
+
+    def __init__(self, app):
+        self.app = app
+        self.versions_app = versions.Controller()
+
+    @classmethod
+    def factory(cls, global_conf, **local_conf):
+        return cls
+
+    @webob.dec.wsgify
+    def __call__(self, request: webob.Request):
+        path = request.path_info
+        if path.strip('/') in ('', 'versions'):
+            return self.versions_app
+        m = _URL_VERSION.match(path)
+        if m:
+            major, minor, rest = m.groups()
+            if not _supported(major, minor):
+                return self.versions_app
+            request.path_info = '/v2' + (rest or '')
+            return self.app
+        m = _MEDIA.search(request.headers.get('Accept', ''))
+        if m and _supported(m.group(1), m.group(2)):
+            request.path_info = '/v2' + path
+            return self.app
+        return self.versions_app

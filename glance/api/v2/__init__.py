@@ -1,0 +1,1 @@
+"""Images API v2: one module per resource and the route table."""

@@ -1,0 +1,153 @@
+"""/v2/images and /v2/images/{image_id}: create, list, show, update, delete."""
+from __future__ import annotations
+
+import urllib.parse
+from typing import Any
+
+from oslo_config import cfg
+
+from glance.api.v2 import discovery, image_patch, image_query
+from glance.common import exception, timeutils, wsgi
+from glance.domain import image as domain
+from glance import gateway
+from glance.schemas import image as image_schemas
+from glance import schemas
+
+CONF = cfg.CONF
+
+#: fields a create request may carry but which are quietly left to the
+#: service (the reference accepts and ignores them rather than refusing)
+IGNORED_ON_CREATE = ('os_hash_algo', 'os_hash_value')
+
+
+class Deserializer:
+    """Turns requests into controller arguments, refusing bad input."""
+
+    def create(self, request: wsgi.Request) -> dict:
+        body = request.json_body_or_400()
+        if not isinstance(body, dict):
+            raise exception.BadRequest('The request body must be a JSON '
+                                       'object describing the image.')
+        for key in IGNORED_ON_CREATE:
+            body.pop(key, None)
+        if 'locations' in body:
+            raise exception.Forbidden('Locations cannot be set when '
+                                      'creating an image.')
+        for key in body:
+            domain.check_settable(key, creating=True)
+        schemas.validate(image_schemas.image_schema(), body)
+        domain.check_values(body)
+        return {'values': body}
+
+    def update(self, request: wsgi.Request) -> dict:
+        return {'changes': image_patch.parse(request)}
+
+    def index(self, request: wsgi.Request) -> dict:
+        return {'query': image_query.parse(request.params)}
+
+
+class Controller:
+    """One method per call; each talks to the gateway only."""
+
+    def create(self, request: wsgi.Request, values: dict):
+        """POST /v2/images -> 201 and the new image."""
+        image = domain.new_image(values, request.context.owner)
+        return gateway.get_repo(request.context).add(image)
+
+    def show(self, request: wsgi.Request, image_id: str):
+        """GET /v2/images/{image_id} -> 200 and the image."""
+        return gateway.get_repo(request.context).get(image_id)
+
+    def index(self, request: wsgi.Request, query):
+        """GET /v2/images -> 200 and a page of images."""
+        return gateway.get_repo(request.context).list(query), query
+
+    def update(self, request: wsgi.Request, image_id: str, changes):
+        """PATCH /v2/images/{image_id} -> 200 and the changed image."""
+        repo = gateway.get_repo(request.context)
+        image = repo.get(image_id)
+        image_patch.apply(image, changes)
+        return repo.save(image)
+
+    def delete(self, request: wsgi.Request, image_id: str):
+        """DELETE /v2/images/{image_id} -> 204."""
+        repo = gateway.get_repo(request.context)
+        image = repo.get(image_id)
+        image.delete()
+        repo.remove(image)
+
+
+def image_view(image: domain.Image) -> dict[str, Any]:
+    """The image as the API shows it."""
+    view: dict[str, Any] = dict(image.extra_properties)
+    view.update({
+        'id': image.image_id, 'name': image.name, 'status': image.status,
+        'visibility': image.visibility, 'owner': image.owner,
+        'protected': image.protected, 'os_hidden': image.os_hidden,
+        'min_disk': image.min_disk, 'min_ram': image.min_ram,
+        'container_format': image.container_format,
+        'disk_format': image.disk_format, 'size': image.size,
+        'virtual_size': image.virtual_size, 'checksum': image.checksum,
+        'os_hash_algo': image.os_hash_algo,
+        'os_hash_value': image.os_hash_value,
+        'tags': sorted(image.tags),
+        'created_at': timeutils.isotime(image.created_at),
+        'updated_at': timeutils.isotime(image.updated_at),
+        'self': '/v2/images/%s' % image.image_id,
+        'file': '/v2/images/%s/file' % image.image_id,
+        'schema': '/v2/schemas/image',
+    })
+    active = [loc for loc in image.locations
+              if loc.get('status', 'active') == 'active']
+    if image.stores:
+        view['stores'] = ','.join(image.stores)
+    if CONF.show_multiple_locations:
+        view['locations'] = [{'url': loc['url'],
+                              'metadata': loc.get('metadata') or {}}
+                             for loc in active]
+    if CONF.show_image_direct_url and active:
+        view['direct_url'] = active[0]['url']
+    return view
+
+
+class Serializer:
+    """Fills responses: JSON bodies, status codes and headers."""
+
+    def create(self, response, image) -> None:
+        wsgi.json_response(response, image_view(image), status=201)
+        response.location = '%s/v2/images/%s' % (
+            response.request.application_url, image.image_id)
+        discovery.add_headers(response)
+
+    def show(self, response, image) -> None:
+        wsgi.json_response(response, image_view(image))
+
+    def update(self, response, image) -> None:
+        wsgi.json_response(response, image_view(image))
+
+    def delete(self, response, _result) -> None:
+        response.status_int = 204
+
+    def index(self, response, result) -> None:
+        images, query = result
+        params = [(k, v) for k, v in
+                  dict(response.request.params.items()).items()
+                  if k != 'marker']
+        body: dict[str, Any] = {
+            'images': [image_view(i) for i in images],
+            'first': _link(params),
+            'schema': '/v2/schemas/images',
+        }
+        if query.limit and len(images) == query.limit:
+            body['next'] = _link(params + [('marker', images[-1].image_id)])
+        wsgi.json_response(response, body)
+
+
+def _link(params: list[tuple[str, str]]) -> str:
+    if not params:
+        return '/v2/images'
+    return '/v2/images?' + urllib.parse.urlencode(params)
+
+
+def create_resource() -> wsgi.Resource:
+    return wsgi.Resource(Controller(), Deserializer(), Serializer())

@@ -1,0 +1,83 @@
+"""The Images API v2 route table, as data.
+
+``ROUTES`` maps a path template to {HTTP method: (resource, action)}.  Every
+path also gets a catch-all route, so a method it does not list answers 405
+with an Allow header generated from the same table.
+"""
+from __future__ import annotations
+
+import importlib
+
+import routes
+import routes.middleware
+import webob.dec
+import webob.exc
+
+ROUTES: dict[str, dict[str, tuple[str, str]]] = {
+    '/v2/images': {
+        'GET': ('images', 'index'),
+        'POST': ('images', 'create'),
+    },
+    '/v2/images/{image_id}': {
+        'GET': ('images', 'show'),
+        'PATCH': ('images', 'update'),
+        'DELETE': ('images', 'delete'),
+    },
+    '/v2/images/{image_id}/file': {
+        'GET': ('image_data', 'download'),
+        'PUT': ('image_data', 'upload'),
+    },
+    '/v2/schemas/image': {'GET': ('schemas', 'image')},
+    '/v2/schemas/images': {'GET': ('schemas', 'images')},
+}
+
+
+@webob.dec.wsgify
+def _reject(request):
+    """Answer a method the table does not list for this path."""
+    allowed = request.urlvars['allowed']
+    if request.method == 'OPTIONS':
+        response = webob.Response(status=200, headers=[('Allow', allowed)])
+        response.content_type = None
+        return response
+    return webob.exc.HTTPMethodNotAllowed(headers=[('Allow', allowed)])
+
+
+class API:
+    """WSGI app dispatching to the resources by the route table."""
+
+    def __init__(self, mapper: routes.Mapper):
+        self._router = routes.middleware.RoutesMiddleware(self._dispatch,
+                                                          mapper)
+
+    @classmethod
+    def factory(cls, global_conf, **local_conf):
+        """paste.app_factory entry point."""
+        return cls(build_mapper())
+
+    def __call__(self, environ, start_response):
+        return self._router(environ, start_response)
+
+    @staticmethod
+    @webob.dec.wsgify
+    def _dispatch(request):
+        match = request.environ['wsgiorg.routing_args'][1]
+        if not match:
+            return webob.exc.HTTPNotFound()
+        return match['controller']
+
+
+def build_mapper() -> routes.Mapper:
+    """A Routes mapper for ``ROUTES`` with one Resource per module."""
+    mapper = routes.Mapper()
+    resources = {}
+    for path, methods in ROUTES.items():
+        for method, (module, action) in methods.items():
+            if module not in resources:
+                mod = importlib.import_module('glance.api.v2.%s' % module)
+                resources[module] = mod.create_resource()
+            mapper.connect(path, controller=resources[module], action=action,
+                           conditions={'method': [method]})
+        mapper.connect(path, controller=_reject,
+                       allowed=', '.join(methods))
+    return mapper

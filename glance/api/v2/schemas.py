@@ -1,0 +1,21 @@
+"""/v2/schemas/*: the JSON Schemas the API validates with, served as data."""
+from __future__ import annotations
+
+from glance.common import wsgi
+from glance.schemas import image as image_schemas
+
+
+class Controller:
+    """Each call returns a schema dict (served as JSON 200)."""
+
+    def image(self, request: wsgi.Request) -> dict:
+        """GET /v2/schemas/image"""
+        return image_schemas.image_schema()
+
+    def images(self, request: wsgi.Request) -> dict:
+        """GET /v2/schemas/images"""
+        return image_schemas.images_schema()
+
+
+def create_resource() -> wsgi.Resource:
+    return wsgi.Resource(Controller())

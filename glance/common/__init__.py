@@ -1,0 +1,1 @@
+"""Shared building blocks: configuration, exceptions, the WSGI server and Resource."""

@@ -1,0 +1,139 @@
+"""Configuration: the core options, command-line parsing and paste loading.
+
+Options are declared beside the code that reads them; this module holds the
+ones the API as a whole reads (limits, formats, what to show) and the
+``[paste_deploy]`` group that chooses the pipeline.
+"""
+from __future__ import annotations
+
+import os
+
+from oslo_config import cfg
+from oslo_middleware import cors
+from oslo_policy import opts as policy_opts
+from paste import deploy
+
+CONF = cfg.CONF
+
+paste_deploy_opts = [
+    cfg.StrOpt('flavor',
+               help='Paste pipeline flavor: the suffix of the pipeline '
+                    'name in the paste file ("keystone" selects '
+                    'glance-api-keystone). Empty means the unauthenticated '
+                    'default pipeline.'),
+    cfg.StrOpt('config_file',
+               help='Paste configuration file; by default glance-api-paste.ini '
+                    'found beside the first configuration file.'),
+]
+
+common_opts = [
+    cfg.IntOpt('image_size_cap', default=1099511627776, min=1,
+               max=9223372036854775808,
+               help='Largest image, in bytes, that may be uploaded.'),
+    cfg.IntOpt('limit_param_default', default=25, min=1,
+               help='Page size of image lists when the request names none.'),
+    cfg.IntOpt('api_limit_max', default=1000, min=1,
+               help='Largest page size a list request may ask for.'),
+    cfg.BoolOpt('show_image_direct_url', default=False,
+                help='Show the direct_url of the first location in image '
+                     'records (reveals store internals).'),
+    cfg.BoolOpt('show_multiple_locations', default=False,
+                help='Show the locations list in image records.'),
+    cfg.StrOpt('hashing_algorithm', default='sha512',
+               help='hashlib algorithm for os_hash_value (multihash).'),
+    cfg.StrOpt('public_endpoint',
+               help='Public URL of this API, used in version documents '
+                    'instead of the request host.'),
+    cfg.ListOpt('enabled_import_methods', default=[], bounds=True,
+                item_type=cfg.types.String(quotes=True),
+                help='Import methods offered to clients (advertised in the '
+                     'OpenStack-image-import-methods header).'),
+    cfg.StrOpt('worker_self_reference_url',
+               help='URL at which other API workers reach this one.'),
+]
+
+image_format_opts = [
+    cfg.ListOpt('container_formats',
+                default=['ami', 'ari', 'aki', 'bare', 'ovf', 'ova',
+                         'docker', 'compressed'],
+                help='Container formats images may declare.'),
+    cfg.ListOpt('disk_formats',
+                default=['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw',
+                         'qcow2', 'vdi', 'iso', 'ploop'],
+                help='Disk formats images may declare.'),
+]
+
+CONF.register_opts(paste_deploy_opts, group='paste_deploy')
+CONF.register_opts(common_opts)
+CONF.register_opts(image_format_opts, group='image_format')
+policy_opts.set_defaults(CONF)
+
+
+def set_config_defaults() -> None:
+    """Our defaults for library options (CORS headers, policy file name)."""
+    cors.set_defaults(
+        allow_headers=['Content-MD5', 'X-Image-Meta-Checksum', 'X-Storage-Token',
+                       'Accept-Encoding', 'X-Auth-Token', 'X-Identity-Status',
+                       'X-Roles', 'X-Service-Catalog', 'X-User-Id',
+                       'X-Tenant-Id', 'X-OpenStack-Request-ID'],
+        expose_headers=['X-Image-Meta-Checksum', 'X-Auth-Token',
+                        'X-Subject-Token', 'X-Service-Token',
+                        'X-OpenStack-Request-ID'],
+        allow_methods=['GET', 'PUT', 'POST', 'DELETE', 'PATCH'])
+    policy_opts.set_defaults(CONF, policy_file='policy.yaml')
+
+
+def parse_args(args: list[str] | None = None, default_config_files=None,
+               prog: str | None = None) -> None:
+    """Parse the command line and configuration files the OpenStack way."""
+    set_config_defaults()
+    CONF(args=args, project='glance', prog=prog,
+         default_config_files=default_config_files)
+
+
+def config_dir() -> str | None:
+    """Directory of the first configuration file (or --config-dir)."""
+    if CONF.config_file:
+        return os.path.dirname(os.path.abspath(CONF.config_file[0]))
+    if CONF.config_dir:
+        return os.path.abspath(CONF.config_dir)
+    return None
+
+
+def find_config_file(name: str) -> str | None:
+    """Find ``name`` beside the configuration file, or in /etc/glance."""
+    candidates = []
+    here = config_dir()
+    if here:
+        candidates.append(os.path.join(here, name))
+    candidates.append(os.path.join('/etc/glance', name))
+    for path in candidates:
+        if os.path.exists(path):
+            return os.path.abspath(path)
+    return None
+
+
+def _paste_config_file(app_name: str) -> str:
+    path = CONF.paste_deploy.config_file
+    if path:
+        if not os.path.isabs(path):
+            path = find_config_file(path) or os.path.abspath(path)
+    else:
+        path = find_config_file('%s-paste.ini' % app_name)
+    if not path or not os.path.exists(path):
+        raise RuntimeError('Unable to locate paste config file for %s. '
+                           'Set [paste_deploy] config_file.' % app_name)
+    return path
+
+
+def load_paste_app(app_name: str):
+    """Build the WSGI application of ``app_name`` for the configured flavor."""
+    flavor = CONF.paste_deploy.flavor
+    pipeline = '%s-%s' % (app_name, flavor) if flavor else app_name
+    conf_file = _paste_config_file(app_name)
+    try:
+        return deploy.loadapp('config:%s' % conf_file, name=pipeline)
+    except LookupError as exc:
+        raise RuntimeError('Unable to load %s from %s: %s. Check '
+                           '[paste_deploy] flavor.' % (pipeline, conf_file,
+                                                       exc))

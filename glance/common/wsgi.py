@@ -1,0 +1,100 @@
+"""The Resource every API module is built from, and the one error map.
+
+A Resource is deserializer -> controller -> serializer.  Domain exceptions
+raised anywhere below turn into HTTP errors here and nowhere else.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from oslo_serialization import jsonutils
+import webob
+import webob.dec
+import webob.exc
+
+from glance.common import exception
+
+LOG = logging.getLogger(__name__)
+
+
+def http_error(exc: exception.GlanceException) -> webob.exc.HTTPException:
+    """The webob error response for a domain exception."""
+    cls = webob.exc.status_map.get(exc.code, webob.exc.HTTPInternalServerError)
+    kwargs = {}
+    if exc.code == 405:
+        kwargs['headers'] = [('Allow', exc.kwargs.get('allow', ''))]
+    return cls(explanation=str(exc), **kwargs)
+
+
+class Request(webob.Request):
+    """A webob Request that knows the glance context and JSON bodies."""
+
+    def json_body_or_400(self) -> Any:
+        """The request body parsed as JSON; 400 when it is not JSON."""
+        if not self.body:
+            raise exception.BadRequest('Body expected in request.')
+        try:
+            return json.loads(self.body.decode('utf-8'))
+        except (ValueError, UnicodeDecodeError):
+            raise exception.BadRequest('Malformed JSON in request body.')
+
+    @property
+    def context(self):
+        return self.environ['glance.context']
+
+
+class Resource:
+    """Route target: ``action`` names the method on each of the three parts.
+
+    The deserializer's method returns keyword arguments for the controller
+    (absent: no arguments), the controller returns a result, and the
+    serializer's method fills the response (absent: JSON 200 of the result).
+    """
+
+    def __init__(self, controller, deserializer=None, serializer=None):
+        self.controller = controller
+        self.deserializer = deserializer
+        self.serializer = serializer
+
+    @webob.dec.wsgify(RequestClass=Request)
+    def __call__(self, request: Request):
+        args = dict(request.urlvars)
+        action = args.pop('action')
+        args.pop('controller', None)
+        args.pop('format', None)
+        try:
+            deserialize = getattr(self.deserializer, action, None)
+            if deserialize is not None:
+                args.update(deserialize(request))
+            result = getattr(self.controller, action)(request, **args)
+            response = webob.Response(request=request)
+            serialize = getattr(self.serializer, action, None)
+            if serialize is not None:
+                serialize(response, result)
+            elif result is not None:
+                json_response(response, result)
+            else:
+                response.status_int = 204
+            return response
+        except exception.GlanceException as exc:
+            if exc.code >= 500:
+                LOG.error('%s %s failed: %s', request.method, request.path,
+                          exc)
+            return http_error(exc)
+        except webob.exc.HTTPException as exc:
+            return exc
+        except Exception:  # noqa: BLE001 - the client gets a clean 500
+            LOG.exception('%s %s failed unexpectedly', request.method,
+                          request.path)
+            return webob.exc.HTTPInternalServerError()
+
+
+def json_response(response: webob.Response, body: Any, status: int = 200
+                  ) -> None:
+    """Fill ``response`` with ``body`` as JSON."""
+    response.status_int = status
+    response.content_type = 'application/json'
+    response.charset = None
+    response.body = jsonutils.dump_as_bytes(body)

@@ -1,0 +1,1 @@
+"""Repositories: the bottom of the chain, mapping domain objects to rows."""

@@ -1,0 +1,122 @@
+"""The image repository: domain ``Image`` objects in, rows out, and back."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from glance.domain.image import Image
+from glance.domain.transfer import Download, Upload
+from glance.db.sqlalchemy import image_list
+from glance.db.sqlalchemy import images as db
+
+
+def to_domain(row, member_status: str | None = None) -> Image:
+    """Build the entity from a row with its children loaded."""
+    locations = []
+    for loc in row.locations:
+        locations.append({'url': loc.value,
+                          'metadata': json.loads(loc.meta_data or '{}'),
+                          'status': loc.status, 'id': loc.id})
+    return Image(
+        image_id=row.id, name=row.name, status=row.status,
+        visibility=row.visibility, owner=row.owner,
+        protected=bool(row.protected), os_hidden=bool(row.os_hidden),
+        min_disk=row.min_disk, min_ram=row.min_ram,
+        container_format=row.container_format, disk_format=row.disk_format,
+        size=row.size, virtual_size=row.virtual_size, checksum=row.checksum,
+        os_hash_algo=row.os_hash_algo, os_hash_value=row.os_hash_value,
+        created_at=row.created_at, updated_at=row.updated_at,
+        extra_properties={p.name: p.value for p in row.properties},
+        tags={t.value for t in row.tags}, locations=locations,
+        member_status=member_status, loaded_status=row.status,
+        loaded_owner=row.owner, loaded_visibility=row.visibility)
+
+
+def to_values(image: Image) -> dict[str, Any]:
+    """Column values and children of an entity, for insert or update."""
+    return {
+        'id': image.image_id, 'name': image.name, 'status': image.status,
+        'visibility': image.visibility, 'owner': image.owner,
+        'protected': image.protected, 'os_hidden': image.os_hidden,
+        'min_disk': image.min_disk, 'min_ram': image.min_ram,
+        'container_format': image.container_format,
+        'disk_format': image.disk_format, 'size': image.size,
+        'virtual_size': image.virtual_size, 'checksum': image.checksum,
+        'os_hash_algo': image.os_hash_algo,
+        'os_hash_value': image.os_hash_value,
+        'created_at': image.created_at,
+        'properties': dict(image.extra_properties),
+        'tags': sorted(image.tags),
+        'locations': [{k: v for k, v in loc.items() if k != 'id'}
+                      for loc in image.locations],
+    }
+
+
+class ImageRepo:
+    """Persist and load images for one request context."""
+
+    def __init__(self, context):
+        self.context = context
+
+    def get(self, image_id: str) -> Image:
+        row = db.get(image_id)
+        return to_domain(row, db.member_status(image_id, self.context.project_id))
+
+    def list(self, query: image_list.ListQuery) -> list[Image]:
+        rows = image_list.list_images(bool(self.context.is_admin),
+                                      self.context.project_id, query)
+        return [to_domain(r) for r in rows]
+
+    def add(self, image: Image) -> Image:
+        created = to_domain(db.create(to_values(image)))
+        self._refresh(image, created)
+        return image
+
+    def save(self, image: Image, from_state: str | None = None) -> Image:
+        """Persist; ``from_state`` (default: the status loaded) guards races."""
+        expected = from_state or image.loaded_status
+        saved = db.update(image.image_id, to_values(image), from_state=expected)
+        if image.status != 'deleted':
+            self._refresh(image, to_domain(saved))
+        image.loaded_status = image.status
+        image.loaded_owner = image.owner
+        image.loaded_visibility = image.visibility
+        return image
+
+    def remove(self, image: Image) -> Image:
+        """Mark the image deleted (the row stays, so its id is never reused)."""
+        values = {'status': image.status}
+        db.update(image.image_id, values)
+        return image
+
+    # The data path: the db layer only persists what the layers above did.
+    def begin_upload(self, image: Image) -> Image:
+        return self.save(image)
+
+    def write_data(self, image: Image, upload: Upload) -> Upload:
+        return upload
+
+    def finish_upload(self, image: Image, upload: Upload) -> Image:
+        return self.save(image)
+
+    def abort_upload(self, image: Image, upload: Upload | None,
+                     error: BaseException) -> Image:
+        return self.save(image)
+
+    def read_data(self, image: Image, download: Download) -> Download:
+        return download
+
+    def storage_used(self, owner: str, exclude: str | None = None) -> int:
+        """Bytes stored by ``owner`` (for user_storage_quota)."""
+        return db.user_storage_used(owner, exclude)
+
+    @staticmethod
+    def _refresh(image: Image, fresh: Image) -> None:
+        image.created_at = fresh.created_at
+        image.updated_at = fresh.updated_at
+        image.locations = fresh.locations
+        image.loaded_status = fresh.status
+        image.loaded_owner = fresh.owner
+        image.loaded_visibility = fresh.visibility
+
+

@@ -1,0 +1,1 @@
+"""SQLAlchemy models, the query functions and the alembic migrations."""

@@ -1,0 +1,147 @@
+"""The image list query: who may see what, filters, sorting and paging."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import sqlalchemy as sa
+
+from glance.common import exception
+from glance.db.sqlalchemy import models
+from glance.db.sqlalchemy.engine import session_scope
+
+Image = models.Image
+Member = models.ImageMember
+
+_OPS = {
+    'eq': lambda col, v: col == v,
+    'neq': lambda col, v: col != v,
+    'gt': lambda col, v: col > v,
+    'gte': lambda col, v: col >= v,
+    'lt': lambda col, v: col < v,
+    'lte': lambda col, v: col <= v,
+    'in': lambda col, v: col.in_(v),
+}
+
+
+@dataclasses.dataclass
+class ListQuery:
+    """A validated list request, as the API deserializer builds it."""
+
+    #: (key, op, value): key is a core column or an extra property name
+    filters: list[tuple[str, str, Any]] = dataclasses.field(default_factory=list)
+    tags: list[str] = dataclasses.field(default_factory=list)
+    visibility: str | None = None
+    member_status: str = 'accepted'
+    os_hidden: bool | None = None
+    marker: str | None = None
+    limit: int | None = None
+    sort: list[tuple[str, str]] = dataclasses.field(
+        default_factory=lambda: [('created_at', 'desc')])
+
+
+def _visibility_clause(is_admin: bool, project: str | None, q: ListQuery):
+    shared_member = sa.exists().where(
+        Member.image_id == Image.id, Member.member == project,
+        Member.deleted == sa.false(),
+        *(() if q.member_status == 'all'
+          else (Member.status == q.member_status,)))
+    owned = Image.owner == project
+    vis = q.visibility
+    if is_admin:
+        if vis is None:
+            return sa.or_(Image.visibility != 'community', owned)
+        if vis == 'all':
+            return sa.true()
+        return Image.visibility == vis
+    if vis is None:
+        return sa.or_(owned, Image.visibility == 'public',
+                      sa.and_(Image.visibility == 'shared', shared_member))
+    if vis == 'all':
+        return sa.or_(owned, Image.visibility.in_(('public', 'community')),
+                      sa.and_(Image.visibility == 'shared', shared_member))
+    if vis == 'public':
+        return Image.visibility == 'public'
+    if vis == 'community':
+        return Image.visibility == 'community'
+    if vis == 'private':
+        return sa.and_(Image.visibility == 'private', owned)
+    # shared: our own shared images, or ones shared with us
+    return sa.and_(Image.visibility == 'shared',
+                   sa.or_(owned, shared_member))
+
+
+def _filter_clause(key: str, op: str, value: Any):
+    col = getattr(Image, key, None)
+    if isinstance(col, sa.orm.attributes.InstrumentedAttribute) and \
+            key in Image.__table__.c:
+        return _OPS[op](col, value)
+    prop = models.ImageProperty
+    return sa.exists().where(prop.image_id == Image.id, prop.name == key,
+                             prop.deleted == sa.false(),
+                             _OPS[op](prop.value, value))
+
+
+def list_images(is_admin: bool, project: str | None,
+                q: ListQuery) -> list[models.Image]:
+    """The page of images visible to the caller that match ``q``."""
+    conds = [Image.deleted == sa.false(),
+             _visibility_clause(is_admin, project, q)]
+    # Hidden images stay out of lists unless the caller asks about them.
+    conds.append(Image.os_hidden == bool(q.os_hidden))
+    for key, op, value in q.filters:
+        conds.append(_filter_clause(key, op, value))
+    for tag in q.tags:
+        conds.append(sa.exists().where(models.ImageTag.image_id == Image.id,
+                                       models.ImageTag.value == tag,
+                                       models.ImageTag.deleted == sa.false()))
+    sort = list(q.sort)
+    if 'id' not in [k for k, _ in sort]:
+        sort.append(('id', sort[0][1] if sort else 'desc'))
+    with session_scope() as session:
+        if q.marker:
+            # The marker need only be visible, not match the filters.
+            marker = session.execute(sa.select(Image).where(
+                Image.id == q.marker, *conds[:2])).scalar_one_or_none()
+            if marker is None:
+                raise exception.BadRequest('marker %s could not be found.'
+                                           % q.marker)
+            conds.append(_after_marker(marker, sort))
+        order = []
+        for key, direction in sort:
+            col = getattr(Image, key)
+            # NULLs first ascending, last descending, on every backend.
+            nulls = sa.case((col.is_(None), 0), else_=1)
+            order += ([nulls.desc(), col.desc()] if direction == 'desc'
+                      else [nulls.asc(), col.asc()])
+        stmt = sa.select(Image).where(*conds).order_by(*order)
+        if q.limit is not None:
+            stmt = stmt.limit(q.limit)
+        return list(session.execute(stmt).scalars().all())
+
+
+def _after_marker(marker: models.Image, sort: list[tuple[str, str]]):
+    """Rows strictly after ``marker`` in the (key, dir) ordering.
+
+    NULLs sort first ascending on every backend we order with, so a NULL
+    marker value is handled explicitly for each key.
+    """
+    clauses = []
+    for i, (key, direction) in enumerate(sort):
+        col = getattr(Image, key)
+        mval = getattr(marker, key)
+        equal_before = [_eq(getattr(Image, k), getattr(marker, k))
+                        for k, _ in sort[:i]]
+        if mval is None:
+            # NULL is the smallest: rows after it asc are non-null; desc none.
+            after = col.is_not(None) if direction == 'asc' else sa.false()
+        elif direction == 'asc':
+            after = col > mval
+        else:
+            after = sa.or_(col < mval, col.is_(None))
+        clauses.append(sa.and_(*equal_before, after))
+    return sa.or_(*clauses)
+
+
+def _eq(col, value):
+    return col.is_(None) if value is None else col == value

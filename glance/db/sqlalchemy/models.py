@@ -1,0 +1,174 @@
+"""SQLAlchemy 2 models of the image catalogue.
+
+Rows are soft-deleted (``deleted`` + ``deleted_at``) so an image id is never
+reused and ``glance-manage db purge`` can remove them later.
+"""
+from __future__ import annotations
+
+import datetime
+
+from sqlalchemy import (BigInteger, Boolean, DateTime, ForeignKey, Index,
+                        Integer, String, Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every glance table."""
+
+
+class _Timestamps:
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        DateTime, nullable=False, default=_now)
+    updated_at: Mapped[datetime.datetime | None] = mapped_column(
+        DateTime, nullable=True, default=_now, onupdate=_now)
+    deleted_at: Mapped[datetime.datetime | None] = mapped_column(
+        DateTime, nullable=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, nullable=False,
+                                          default=False)
+
+
+class Image(_Timestamps, Base):
+    __tablename__ = 'images'
+    __table_args__ = (
+        Index('checksum_image_idx', 'checksum'),
+        Index('visibility_image_idx', 'visibility'),
+        Index('ix_images_deleted', 'deleted'),
+        Index('owner_image_idx', 'owner'),
+        Index('created_at_image_idx', 'created_at'),
+        Index('updated_at_image_idx', 'updated_at'),
+        Index('os_hidden_image_idx', 'os_hidden'),
+        Index('os_hash_value_image_idx', 'os_hash_value'),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    disk_format: Mapped[str | None] = mapped_column(String(20))
+    container_format: Mapped[str | None] = mapped_column(String(20))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    virtual_size: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(30), nullable=False)
+    visibility: Mapped[str] = mapped_column(String(20), nullable=False,
+                                            default='shared')
+    checksum: Mapped[str | None] = mapped_column(String(32))
+    os_hash_algo: Mapped[str | None] = mapped_column(String(64))
+    os_hash_value: Mapped[str | None] = mapped_column(String(128))
+    min_disk: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    min_ram: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    owner: Mapped[str | None] = mapped_column(String(255))
+    protected: Mapped[bool] = mapped_column(Boolean, nullable=False,
+                                            default=False)
+    os_hidden: Mapped[bool] = mapped_column(Boolean, nullable=False,
+                                            default=False)
+
+    properties: Mapped[list['ImageProperty']] = relationship(
+        back_populates='image', lazy='selectin',
+        primaryjoin='and_(Image.id == ImageProperty.image_id, '
+                    'ImageProperty.deleted == False)')
+    tags: Mapped[list['ImageTag']] = relationship(
+        back_populates='image', lazy='selectin',
+        primaryjoin='and_(Image.id == ImageTag.image_id, '
+                    'ImageTag.deleted == False)')
+    locations: Mapped[list['ImageLocation']] = relationship(
+        back_populates='image', lazy='selectin', order_by='ImageLocation.id',
+        primaryjoin='and_(Image.id == ImageLocation.image_id, '
+                    'ImageLocation.deleted == False)')
+
+
+class ImageProperty(_Timestamps, Base):
+    __tablename__ = 'image_properties'
+    __table_args__ = (
+        UniqueConstraint('image_id', 'name',
+                         name='ix_image_properties_image_id_name'),
+        Index('ix_image_properties_name', 'name'),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True,
+                                    autoincrement=True)
+    image_id: Mapped[str] = mapped_column(String(36), ForeignKey('images.id'),
+                                          nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    value: Mapped[str | None] = mapped_column(Text)
+    image: Mapped[Image] = relationship(back_populates='properties')
+
+
+class ImageTag(_Timestamps, Base):
+    __tablename__ = 'image_tags'
+    __table_args__ = (
+        Index('ix_image_tags_image_id_tag_value', 'image_id', 'value'),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True,
+                                    autoincrement=True)
+    image_id: Mapped[str] = mapped_column(String(36), ForeignKey('images.id'),
+                                          nullable=False)
+    value: Mapped[str] = mapped_column(String(255), nullable=False)
+    image: Mapped[Image] = relationship(back_populates='tags')
+
+
+class ImageLocation(_Timestamps, Base):
+    __tablename__ = 'image_locations'
+    __table_args__ = (
+        Index('ix_image_locations_image_id', 'image_id'),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True,
+                                    autoincrement=True)
+    image_id: Mapped[str] = mapped_column(String(36), ForeignKey('images.id'),
+                                          nullable=False)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+    meta_data: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(30), nullable=False,
+                                        default='active')
+    image: Mapped[Image] = relationship(back_populates='locations')
+
+
+class ImageMember(_Timestamps, Base):
+    __tablename__ = 'image_members'
+    __table_args__ = (
+        UniqueConstraint('image_id', 'member', 'deleted_at',
+                         name='image_members_image_id_member_deleted_at_key'),
+        Index('ix_image_members_image_id_member', 'image_id', 'member'),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True,
+                                    autoincrement=True)
+    image_id: Mapped[str] = mapped_column(String(36), ForeignKey('images.id'),
+                                          nullable=False)
+    member: Mapped[str] = mapped_column(String(255), nullable=False)
+    can_share: Mapped[bool] = mapped_column(Boolean, nullable=False,
+                                            default=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False,
+                                        default='pending')
+
+
+class Task(_Timestamps, Base):
+    __tablename__ = 'tasks'
+    __table_args__ = (
+        Index('ix_tasks_type', 'type'),
+        Index('ix_tasks_status', 'status'),
+        Index('ix_tasks_owner', 'owner'),
+        Index('ix_tasks_image_id', 'image_id'),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    type: Mapped[str] = mapped_column(String(30), nullable=False)
+    status: Mapped[str] = mapped_column(String(30), nullable=False)
+    owner: Mapped[str | None] = mapped_column(String(255))
+    expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    image_id: Mapped[str | None] = mapped_column(String(36))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class TaskInfo(Base):
+    __tablename__ = 'task_info'
+
+    task_id: Mapped[str] = mapped_column(String(36), ForeignKey('tasks.id'),
+                                         primary_key=True)
+    input: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,1 @@
+"""Domain entities and their rules, independent of HTTP, SQL and stores."""

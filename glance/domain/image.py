@@ -1,0 +1,163 @@
+"""The Image entity: its fields, its state machine and the rules on its properties.
+
+Nothing here knows about HTTP, SQL or stores.  The API validates shapes
+against the JSON schema; this module guards meaning (which fields a caller
+may set, which status may follow which).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import uuid
+from typing import Any
+
+from glance.common import exception
+
+#: status -> statuses it may move to
+TRANSITIONS: dict[str, frozenset[str]] = {
+    'queued': frozenset({'saving', 'uploading', 'importing', 'active',
+                         'deleted', 'killed'}),
+    'saving': frozenset({'active', 'killed', 'deleted', 'queued'}),
+    'uploading': frozenset({'importing', 'queued', 'deleted', 'active'}),
+    'importing': frozenset({'active', 'deleted', 'queued', 'killed'}),
+    'active': frozenset({'pending_delete', 'deleted', 'deactivated'}),
+    'killed': frozenset({'deleted'}),
+    'pending_delete': frozenset({'deleted', 'active'}),
+    'deleted': frozenset(),
+    'deactivated': frozenset({'active', 'deleted'}),
+}
+STATUSES = tuple(TRANSITIONS)
+VISIBILITIES = ('public', 'private', 'shared', 'community')
+
+#: fields every image has (as the API names them); anything else is an
+#: extra property stored as a string.
+CORE_FIELDS = frozenset({
+    'id', 'name', 'status', 'visibility', 'owner', 'protected', 'os_hidden',
+    'min_disk', 'min_ram', 'container_format', 'disk_format', 'size',
+    'virtual_size', 'checksum', 'os_hash_algo', 'os_hash_value',
+    'created_at', 'updated_at', 'tags', 'locations', 'direct_url', 'stores',
+    'self', 'file', 'schema',
+})
+#: fields a caller may never set, only read
+READONLY_FIELDS = frozenset({
+    'status', 'size', 'virtual_size', 'checksum', 'os_hash_algo',
+    'os_hash_value', 'created_at', 'updated_at', 'direct_url', 'self',
+    'file', 'schema', 'stores',
+})
+#: fields that may be set on create but never changed afterwards
+CREATE_ONLY_FIELDS = frozenset({'id'})
+#: property-name prefix the service keeps for itself
+RESERVED_PREFIX = 'os_glance'
+
+
+def utcnow() -> datetime.datetime:
+    """Naive UTC now, as stored in the database."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+@dataclasses.dataclass(eq=False)
+class Image:
+    """An image record.  ``extra_properties`` hold every non-core property."""
+
+    image_id: str
+    status: str = 'queued'
+    name: str | None = None
+    visibility: str = 'shared'
+    owner: str | None = None
+    protected: bool = False
+    os_hidden: bool = False
+    min_disk: int = 0
+    min_ram: int = 0
+    container_format: str | None = None
+    disk_format: str | None = None
+    size: int | None = None
+    virtual_size: int | None = None
+    checksum: str | None = None
+    os_hash_algo: str | None = None
+    os_hash_value: str | None = None
+    created_at: datetime.datetime = dataclasses.field(default_factory=utcnow)
+    updated_at: datetime.datetime = dataclasses.field(default_factory=utcnow)
+    extra_properties: dict[str, str] = dataclasses.field(default_factory=dict)
+    tags: set[str] = dataclasses.field(default_factory=set)
+    locations: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    member_status: str | None = None
+    #: the status this object was loaded in; the db layer saves only if the
+    #: row still has it, so two racing writers cannot both move the image.
+    loaded_status: str | None = None
+    #: owner and visibility as loaded, so the policy layer judges a change
+    #: against what the image was, not what the caller wants it to become
+    loaded_owner: str | None = None
+    loaded_visibility: str | None = None
+
+    def set_status(self, new_status: str) -> None:
+        """Move to ``new_status`` if the state machine allows it."""
+        if new_status == self.status:
+            return
+        if new_status not in TRANSITIONS.get(self.status, ()):
+            raise exception.InvalidImageStatusTransition(
+                cur_status=self.status, new_status=new_status)
+        self.status = new_status
+
+    @property
+    def stores(self) -> list[str]:
+        """Ids of the stores holding this image's data, in location order."""
+        out = []
+        for loc in self.locations:
+            store = (loc.get('metadata') or {}).get('store')
+            if store and store not in out:
+                out.append(store)
+        return out
+
+    def delete(self) -> None:
+        """Refuse to delete protected images; otherwise mark deleted."""
+        if self.protected:
+            raise exception.ProtectedImageDelete(image_id=self.image_id)
+        self.set_status('deleted')
+
+
+def check_settable(name: str, creating: bool) -> None:
+    """Raise 403 if a caller may not set property ``name``."""
+    if name in READONLY_FIELDS:
+        raise exception.ReadonlyProperty(property=name)
+    if not creating and name in CREATE_ONLY_FIELDS:
+        raise exception.ReadonlyProperty(property=name)
+    if name.startswith(RESERVED_PREFIX):
+        raise exception.ReservedProperty(property=name)
+
+
+def new_image(attrs: dict[str, Any], default_owner: str | None) -> Image:
+    """Build a queued image from create-request attributes (API names).
+
+    Attributes that are not core fields become extra properties, as the
+    Images API stores any other key as a string property.
+    """
+    attrs = dict(attrs)
+    image_id = attrs.pop('id', None)
+    for key in attrs:
+        check_settable(key, creating=True)
+    if 'locations' in attrs:
+        raise exception.Forbidden('Setting locations on create is not allowed')
+    tags = set(attrs.pop('tags', None) or [])
+    owner = attrs.pop('owner', default_owner)
+    core = {k: v for k, v in attrs.items() if k in CORE_FIELDS}
+    extra = {k: v for k, v in attrs.items() if k not in CORE_FIELDS}
+    # An explicit null for these means "the default".
+    for key in ('min_disk', 'min_ram', 'protected', 'os_hidden',
+                'visibility'):
+        if core.get(key, 0) is None:
+            del core[key]
+    now = utcnow()
+    return Image(image_id=image_id or str(uuid.uuid4()), owner=owner,
+                 created_at=now, updated_at=now, extra_properties=extra,
+                 tags=tags, **core)
+
+
+def check_values(values: dict[str, Any]) -> None:
+    """Value rules the JSON schema does not express (400 when broken)."""
+    for key, value in values.items():
+        if len(key) > 255:
+            raise exception.BadRequest(
+                'Property names may be at most 255 characters long.')
+        if key in ('min_ram', 'min_disk') and isinstance(value, int) \
+                and value < 0:
+            raise exception.BadRequest('%s must be >= 0' % key)

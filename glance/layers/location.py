@@ -1,0 +1,123 @@
+"""Location layer: where the bytes live.  The only importer of glance_store.
+
+Uploads stream into a store while md5 and the multihash are computed;
+downloads get their byte iterator here; deleting an image deletes its data
+from every location.
+"""
+from __future__ import annotations
+
+import logging
+
+from oslo_config import cfg
+
+import glance_store
+from glance_store import hashing
+from glance.common import exception, format_inspector
+from glance.domain.image import Image
+from glance.domain.proxy import Proxy
+from glance.domain.transfer import Download, Upload
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+
+def _store_error(exc: glance_store.GlanceStoreException) -> Exception:
+    if isinstance(exc, glance_store.StorageFull):
+        return exception.StorageFull()
+    if isinstance(exc, glance_store.StorageWriteDenied):
+        return exception.ServiceUnavailable(
+            'The image store refused the write; the operator must check its '
+            'permissions.')
+    if isinstance(exc, glance_store.UnknownStore):
+        return exception.BadRequest(str(exc))
+    if isinstance(exc, glance_store.NotFound):
+        return exception.ImageDataNotFound()
+    return exception.ServiceUnavailable(str(exc))
+
+
+def enabled_stores() -> tuple[list[str], bool]:
+    """Ids of the stores users may name, and whether there are several."""
+    registry = glance_store.backend.registry()
+    return registry.user_stores(), registry.multi
+
+
+class ImageRepo(Proxy):
+    """Moves image bytes between the API and glance_store."""
+
+    def write_data(self, image: Image, upload: Upload) -> Upload:
+        digests = hashing.Digests(CONF.hashing_algorithm)
+        inspector = format_inspector.Inspector(image.disk_format)
+        try:
+            uri, size, meta = glance_store.add_to_backend(
+                upload.store, image.image_id,
+                inspector.feed(digests.feed(upload.data)),
+                upload.expected_size)
+        except glance_store.GlanceStoreException as exc:
+            LOG.error('Storing data of image %s failed: %s',
+                      image.image_id, exc)
+            raise _store_error(exc)
+        upload.size = size
+        upload.checksum = digests.checksum
+        upload.os_hash_algo = digests.algorithm
+        upload.os_hash_value = digests.hash_value
+        upload.virtual_size = inspector.virtual_size
+        upload.location = {'url': uri, 'metadata': meta, 'status': 'active'}
+        return self.base.write_data(image, upload)
+
+    def finish_upload(self, image: Image, upload: Upload) -> Image:
+        image.size = upload.size
+        image.checksum = upload.checksum
+        image.os_hash_algo = upload.os_hash_algo
+        image.os_hash_value = upload.os_hash_value
+        image.virtual_size = upload.virtual_size
+        image.locations = image.locations + [upload.location]
+        image.set_status('active')
+        return self.base.finish_upload(image, upload)
+
+    def abort_upload(self, image: Image, upload: Upload | None,
+                     error: BaseException) -> Image:
+        if upload is not None and upload.location is not None:
+            self._delete_location(image, upload.location)
+        image.set_status('queued')
+        return self.base.abort_upload(image, upload, error)
+
+    def read_data(self, image: Image, download: Download) -> Download:
+        locations = [loc for loc in image.locations
+                     if loc.get('status', 'active') == 'active']
+        if not locations:
+            raise exception.ImageDataNotFound()
+        last_error: Exception | None = None
+        for loc in locations:
+            try:
+                data, size = glance_store.get_from_backend(
+                    loc['url'], offset=download.offset,
+                    length=download.length,
+                    store_id=(loc.get('metadata') or {}).get('store'))
+            except glance_store.GlanceStoreException as exc:
+                LOG.warning('Image %s: location %s unreadable: %s',
+                            image.image_id, loc.get('url'), exc)
+                last_error = exc
+                continue
+            download.data, download.size = data, size
+            download.image_size = image.size
+            return self.base.read_data(image, download)
+        raise _store_error(last_error)
+
+    def remove(self, image: Image) -> Image:
+        image = self.base.remove(image)
+        for loc in image.locations:
+            self._delete_location(image, loc)
+        return image
+
+    @staticmethod
+    def _delete_location(image: Image, loc: dict) -> None:
+        try:
+            glance_store.delete_from_backend(
+                loc['url'], store_id=(loc.get('metadata') or {}).get('store'))
+        except glance_store.NotFound:
+            LOG.info('Data of image %s was already gone from %s',
+                     image.image_id, loc['url'])
+        except glance_store.GlanceStoreException as exc:
+            LOG.error('Could not delete data of image %s at %s: %s; the '
+                      'operator must remove it by hand.', image.image_id,
+                      loc['url'], exc)

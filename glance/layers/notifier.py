@@ -1,0 +1,141 @@
+"""Notifier layer: tell the world, through oslo.messaging.
+
+Notifications are best effort: a broker that is down is logged and never
+fails or delays the API call.  Which event each call sends is one table.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Iterator
+
+from oslo_config import cfg
+import oslo_messaging
+
+from glance.common import timeutils
+from glance.domain.image import Image, utcnow
+from glance.domain.proxy import Proxy
+from glance.domain.transfer import Download, Upload
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+notifier_opts = [
+    cfg.ListOpt('disabled_notifications', default=[],
+                help='Events not to send: names ("image.create") or '
+                     'prefixes ("image.member").'),
+]
+CONF.register_opts(notifier_opts)
+
+_NOTIFIER = None
+
+
+def image_payload(image: Image) -> dict:
+    """The image as notifications describe it."""
+    return {
+        'id': image.image_id, 'name': image.name, 'status': image.status,
+        'created_at': timeutils.isotime(image.created_at),
+        'updated_at': timeutils.isotime(image.updated_at),
+        'min_disk': image.min_disk, 'min_ram': image.min_ram,
+        'protected': image.protected, 'checksum': image.checksum,
+        'owner': image.owner, 'disk_format': image.disk_format,
+        'container_format': image.container_format, 'size': image.size,
+        'virtual_size': image.virtual_size,
+        'is_public': image.visibility == 'public',
+        'visibility': image.visibility, 'os_hidden': image.os_hidden,
+        'os_hash_algo': image.os_hash_algo,
+        'os_hash_value': image.os_hash_value,
+        'properties': dict(image.extra_properties),
+        'tags': sorted(image.tags),
+        'deleted': image.status == 'deleted',
+        'deleted_at': timeutils.isotime(utcnow()) if image.status == 'deleted'
+        else None,
+    }
+
+
+def get_notifier() -> oslo_messaging.Notifier:
+    global _NOTIFIER
+    if _NOTIFIER is None:
+        transport = oslo_messaging.get_notification_transport(CONF)
+        _NOTIFIER = oslo_messaging.Notifier(
+            transport, publisher_id='image.%s' % socket.gethostname())
+    return _NOTIFIER
+
+
+def _enabled(event: str) -> bool:
+    for item in CONF.disabled_notifications:
+        if event == item or event.startswith(item + '.'):
+            return False
+    return True
+
+
+def send(context, event: str, payload: dict, priority: str = 'info') -> None:
+    """Emit one notification; failures are logged, never raised."""
+    if not _enabled(event):
+        return
+    try:
+        getattr(get_notifier(), priority)(context.to_dict(), event, payload)
+    except Exception as exc:  # noqa: BLE001 - notifications are best effort
+        LOG.warning('Could not send notification %s: %s', event, exc)
+
+
+class ImageRepo(Proxy):
+    """Sends the image.* events after the layer below has done the work."""
+
+    def add(self, image: Image) -> Image:
+        image = self.base.add(image)
+        send(self.context, 'image.create', image_payload(image))
+        return image
+
+    def save(self, image: Image, from_state: str | None = None) -> Image:
+        image = self.base.save(image, from_state)
+        send(self.context, 'image.update', image_payload(image))
+        return image
+
+    def remove(self, image: Image) -> Image:
+        image = self.base.remove(image)
+        send(self.context, 'image.delete', image_payload(image))
+        return image
+
+    def begin_upload(self, image: Image) -> Image:
+        image = self.base.begin_upload(image)
+        send(self.context, 'image.prepare', image_payload(image))
+        return image
+
+    def finish_upload(self, image: Image, upload: Upload) -> Image:
+        image = self.base.finish_upload(image, upload)
+        payload = image_payload(image)
+        send(self.context, 'image.upload', payload)
+        send(self.context, 'image.activate', payload)
+        return image
+
+    def abort_upload(self, image: Image, upload: Upload | None,
+                     error: BaseException) -> Image:
+        image = self.base.abort_upload(image, upload, error)
+        send(self.context, 'image.upload',
+             'Image %s upload failed: %s' % (image.image_id, error), 'error')
+        return image
+
+    def read_data(self, image: Image, download: Download) -> Download:
+        download = self.base.read_data(image, download)
+        if download.data is not None:
+            download.data = self._counting(image, download, download.data)
+        return download
+
+    def _counting(self, image: Image, download: Download,
+                  data: Iterator[bytes]) -> Iterator[bytes]:
+        sent = 0
+        try:
+            for chunk in data:
+                sent += len(chunk)
+                yield chunk
+        finally:
+            payload = {
+                'image_id': image.image_id, 'owner_id': image.owner,
+                'receiver_tenant_id': download.receiver_project,
+                'receiver_user_id': download.receiver_user,
+                'destination_ip': download.destination_ip, 'bytes_sent': sent,
+            }
+            event_ok = sent == (download.size or 0)
+            send(self.context, 'image.send', payload,
+                 'info' if event_ok else 'error')

@@ -1,0 +1,92 @@
+"""Policy layer: may this caller do this to this image?
+
+Rules are oslo.policy defaults from ``glance.policies`` (upstream names).
+An image the caller may not read is reported as not found, as the Images
+API reference requires, so its existence does not leak.
+"""
+from __future__ import annotations
+
+from glance.common import exception
+from glance.common import policy
+from glance.db.sqlalchemy.image_list import ListQuery
+from glance.domain.image import Image
+from glance.domain.proxy import Proxy
+from glance.domain.transfer import Download
+
+
+def image_target(context, image: Image, current: bool = False) -> dict:
+    """The policy target of an image: its owner, visibility, our membership.
+
+    Unless ``current``, owner and visibility are those the image was loaded
+    with, so a caller cannot pass a check by proposing a new owner.
+    """
+    owner = image.owner if current or image.loaded_status is None \
+        else image.loaded_owner
+    visibility = image.visibility if current or image.loaded_status is None \
+        else image.loaded_visibility
+    member = context.project_id if image.member_status is not None else None
+    return {'project_id': owner, 'owner': owner, 'member_id': member,
+            'visibility': visibility, 'image_id': image.image_id}
+
+
+class ImageRepo(Proxy):
+    """Checks the rule of each image call before passing it down."""
+
+    def _enforce(self, rule: str, target: dict, not_found: str | None = None):
+        if not policy.check(self.context, rule, target):
+            if not_found:
+                raise exception.ImageNotFound(image_id=not_found)
+            raise exception.Forbidden(
+                'You are not authorized to complete %s action.' % rule)
+
+    def _check_visibility(self, image: Image) -> None:
+        if image.visibility == image.loaded_visibility:
+            return
+        target = image_target(self.context, image, current=True)
+        if image.visibility == 'public':
+            self._enforce('publicize_image', target)
+        elif image.visibility == 'community':
+            self._enforce('communitize_image', target)
+
+    def get(self, image_id: str) -> Image:
+        image = self.base.get(image_id)
+        self._enforce('get_image', image_target(self.context, image),
+                      not_found=image_id)
+        return image
+
+    def list(self, query: ListQuery) -> list[Image]:
+        self._enforce('get_images', {'project_id': self.context.project_id})
+        return self.base.list(query)
+
+    def add(self, image: Image) -> Image:
+        target = image_target(self.context, image, current=True)
+        self._enforce('add_image', target)
+        self._check_visibility(image)
+        return self.base.add(image)
+
+    def save(self, image: Image, from_state: str | None = None) -> Image:
+        self._enforce('modify_image', image_target(self.context, image))
+        if image.owner != image.loaded_owner:
+            # Giving an image away needs the right to own it there too.
+            self._enforce('add_image',
+                          image_target(self.context, image, current=True))
+        self._check_visibility(image)
+        return self.base.save(image, from_state)
+
+    def remove(self, image: Image) -> Image:
+        self._enforce('delete_image', image_target(self.context, image))
+        return self.base.remove(image)
+
+    def begin_upload(self, image: Image) -> Image:
+        self._enforce('upload_image', image_target(self.context, image))
+        return self.base.begin_upload(image)
+
+    def read_data(self, image: Image, download: Download) -> Download:
+        target = image_target(self.context, image)
+        self._enforce('download_image', target)
+        if image.status == 'deactivated' and \
+                not policy.check(self.context, 'context_is_admin', target):
+            raise exception.Forbidden(
+                'The requested image has been deactivated. Image data '
+                'download is forbidden.')
+        return self.base.read_data(image, download)

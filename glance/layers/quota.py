@@ -1,0 +1,99 @@
+"""Quota layer: would this call exceed a configured limit?
+
+Counts (properties, tags, locations) are checked whenever an image is
+written; sizes are enforced on the byte stream itself, so an upload that
+lies about its length, or sends none, still stops at the limit.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+from oslo_config import cfg
+from oslo_utils import strutils
+
+from glance.common import exception
+from glance.domain.image import Image
+from glance.domain.proxy import Proxy
+from glance.domain.transfer import Upload
+
+CONF = cfg.CONF
+
+quota_opts = [
+    cfg.IntOpt('image_member_quota', default=128,
+               help='Members an image may have; negative is unlimited.'),
+    cfg.IntOpt('image_property_quota', default=128,
+               help='Extra properties an image may have; negative is '
+                    'unlimited.'),
+    cfg.IntOpt('image_tag_quota', default=128,
+               help='Tags an image may have; negative is unlimited.'),
+    cfg.IntOpt('image_location_quota', default=10,
+               help='Locations an image may have; negative is unlimited.'),
+    cfg.StrOpt('user_storage_quota', default='0',
+               help='Bytes a project may store across all its images, with '
+                    'an optional B/KB/MB/GB/TB suffix; 0 is unlimited.'),
+]
+CONF.register_opts(quota_opts)
+
+
+def _check_count(kind, attempted: int, maximum: int) -> None:
+    if maximum >= 0 and attempted > maximum:
+        raise kind(attempted=attempted, maximum=maximum)
+
+
+def storage_quota() -> int:
+    """user_storage_quota in bytes (0: unlimited); "10GB" means 10 GiB."""
+    value = CONF.user_storage_quota.strip().replace(' ', '')
+    if value.isdigit():
+        return int(value)
+    if value[-2:-1].upper() in ('K', 'M', 'G', 'T'):
+        value = value[:-1] + 'iB'   # the units are binary: 1 KB is 1024 B
+    return strutils.string_to_bytes(value, unit_system='IEC',
+                                    return_int=True)
+
+
+def capped(data: Iterable[bytes], limit: int, error: Exception
+           ) -> Iterator[bytes]:
+    """Pass ``data`` through, raising ``error`` once it exceeds ``limit``."""
+    seen = 0
+    for chunk in data:
+        seen += len(chunk)
+        if seen > limit:
+            raise error
+        yield chunk
+
+
+class ImageRepo(Proxy):
+    """Enforces the config quotas on every write."""
+
+    def _check_counts(self, image: Image) -> None:
+        _check_count(exception.ImagePropertyLimitExceeded,
+                     len(image.extra_properties), CONF.image_property_quota)
+        _check_count(exception.ImageTagLimitExceeded, len(image.tags),
+                     CONF.image_tag_quota)
+        _check_count(exception.ImageLocationLimitExceeded,
+                     len(image.locations), CONF.image_location_quota)
+
+    def add(self, image: Image) -> Image:
+        self._check_counts(image)
+        return self.base.add(image)
+
+    def save(self, image: Image, from_state: str | None = None) -> Image:
+        self._check_counts(image)
+        return self.base.save(image, from_state)
+
+    def write_data(self, image: Image, upload: Upload) -> Upload:
+        limit = CONF.image_size_cap
+        error: Exception = exception.ImageSizeLimitExceeded()
+        quota = storage_quota()
+        if quota > 0 and image.owner:
+            remaining = max(0, quota - self.base.storage_used(
+                image.owner, exclude=image.image_id))
+            if remaining < limit:
+                limit = remaining
+                error = exception.StorageQuotaFull(
+                    image_size=upload.expected_size or 'uploaded',
+                    remaining=remaining)
+        if upload.expected_size is not None and upload.expected_size > limit:
+            raise error
+        upload.data = capped(upload.data, limit, error)
+        return self.base.write_data(image, upload)

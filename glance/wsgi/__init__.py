@@ -1,0 +1,1 @@
+"""Entry points for running under an external WSGI server."""

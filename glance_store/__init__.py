@@ -1,0 +1,6 @@
+"""glance_store: image data stores behind one interface, usable without glance."""
+from glance_store.backend import (add_to_backend, delete_from_backend,  # noqa
+                                  get_from_backend, get_size_from_backend,
+                                  get_store_from_store_identifier,
+                                  register_opts, create_stores, list_stores)
+from glance_store.exceptions import *  # noqa

@@ -1,0 +1,73 @@
+"""The Store base class every driver implements."""
+from __future__ import annotations
+
+import enum
+import logging
+from typing import Iterable, Iterator
+
+from oslo_config import cfg
+
+from glance_store import exceptions
+from glance_store import location as loc_mod
+
+LOG = logging.getLogger(__name__)
+
+
+class Capability(enum.Flag):
+    """What a store can do; the API and the layers ask before acting."""
+
+    NONE = 0
+    READ_ACCESS = enum.auto()
+    READ_RANDOM = enum.auto()
+    WRITE_ACCESS = enum.auto()
+    DRIVER_REUSABLE = enum.auto()
+    READ_WRITE = READ_ACCESS | WRITE_ACCESS
+    RW_ACCESS = READ_ACCESS | READ_RANDOM | WRITE_ACCESS
+
+
+class Store:
+    """A configured backend: one instance per enabled backend id.
+
+    ``conf_group`` is the section holding its options (``glance_store`` in a
+    single-store setup, the backend id in a multi-store one).
+    """
+
+    #: URI schemes this driver reads and writes
+    schemes: tuple[str, ...] = ()
+    #: oslo.config options the driver reads, registered in ``conf_group``
+    OPTIONS: list[cfg.Opt] = []
+    capabilities: Capability = Capability.NONE
+
+    def __init__(self, conf: cfg.ConfigOpts, backend: str, conf_group: str):
+        self.conf = conf
+        self.backend = backend
+        self.conf_group = conf_group
+        self.READ_CHUNKSIZE = 64 * 1024
+        self.WRITE_CHUNKSIZE = 64 * 1024
+
+    @property
+    def opts(self):
+        return getattr(self.conf, self.conf_group)
+
+    def configure(self) -> None:
+        """Read options and check the backend is usable; BadStoreConfiguration if not."""
+
+    def is_capable(self, cap: Capability) -> bool:
+        return (self.capabilities & cap) == cap
+
+    def add(self, image_id: str, data: Iterable[bytes], size: int | None,
+            ) -> tuple[str, int, dict]:
+        """Store the bytes; return (uri, bytes written, location metadata)."""
+        raise exceptions.StoreAddDisabled()
+
+    def get(self, location: loc_mod.Location, offset: int = 0,
+            chunk_size: int | None = None, length: int | None = None,
+            ) -> tuple[Iterator[bytes], int]:
+        """Return (iterator over the bytes, number of bytes it yields)."""
+        raise NotImplementedError
+
+    def get_size(self, location: loc_mod.Location) -> int:
+        raise NotImplementedError
+
+    def delete(self, location: loc_mod.Location) -> None:
+        raise NotImplementedError

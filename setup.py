@@ -1,0 +1,4 @@
+"""Packaging entry point; all metadata lives in setup.cfg."""
+import setuptools
+
+setuptools.setup()
