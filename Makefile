@@ -1,0 +1,39 @@
+# The two commands of README.rst: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA := data
+PORT ?= 9292
+PYTEST_ARGS ?= -n 2
+
+.PHONY: run test venv clean genconfig genpolicy
+
+$(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt -r test-requirements.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+venv: $(BIN)/.installed
+
+# Serve on 127.0.0.1:$(PORT): SQLite + file store under ./data, no Keystone.
+run: venv
+	test -f $(DATA)/glance-api.conf || $(BIN)/python tools/write_config.py $(DATA) --port $(PORT)
+	$(BIN)/glance-manage --config-file $(DATA)/glance-api.conf db sync
+	@echo "glance-api: http://127.0.0.1:$(PORT)  (config: $(DATA)/glance-api.conf)"
+	$(BIN)/glance-api --config-file $(DATA)/glance-api.conf
+
+# The whole suite: unit and functional, SQLite always, PostgreSQL and
+# MariaDB when reachable (required under CI=true).
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS) glance/tests
+
+genconfig: venv
+	$(BIN)/oslo-config-generator --config-file etc/oslo-config-generator/glance-api.conf
+
+genpolicy: venv
+	$(BIN)/oslopolicy-sample-generator --config-file etc/glance-policy-generator.conf
+
+clean:
+	rm -rf $(VENV) $(DATA)

@@ -1,0 +1,1 @@
+"""glance's tests: unit/ (no processes) and functional/ (real glance-api over HTTP)."""

@@ -1,0 +1,94 @@
+"""Start a real glance-api process on a free loopback port for a test."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.join(ROOT, 'tools'))
+import write_config  # noqa: E402
+
+BIN = os.path.dirname(sys.executable)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class GlanceServer:
+    """A glance-api process with its own configuration directory.
+
+    ``profile`` is ``default`` (noauth, single file store) or ``reference``
+    (identity headers, two file stores: the replay configuration).
+    ``settings`` are extra ``SECTION.OPTION=VALUE`` overrides.
+    """
+
+    def __init__(self, workdir: str, database_url: str | None = None,
+                 profile: str = 'default', settings: list[str] = ()):
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = 'http://127.0.0.1:%d' % self.port
+        self.config = write_config.build(workdir, self.port, profile,
+                                         database_url, list(settings))
+        self.proc: subprocess.Popen | None = None
+
+    def manage(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [os.path.join(BIN, 'glance-manage'), '--config-file',
+             self.config, *args], capture_output=True, text=True,
+            timeout=120)
+
+    def start(self, sync_db: bool = True) -> 'GlanceServer':
+        if sync_db:
+            result = self.manage('db', 'sync')
+            assert result.returncode == 0, result.stderr + result.stdout
+        self.stdout = open(os.path.join(self.workdir, 'stdout.log'), 'wb')
+        self.proc = subprocess.Popen(
+            [os.path.join(BIN, 'glance-api'), '--config-file', self.config],
+            stdout=self.stdout, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError('glance-api exited: %s' % self.log())
+            try:
+                if requests.get(self.url + '/healthcheck',
+                                timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError('glance-api did not start: %s' % self.log())
+
+    def log(self) -> str:
+        out = []
+        for name in ('stdout.log', 'glance-api.log'):
+            path = os.path.join(self.workdir, name)
+            if os.path.exists(path):
+                with open(path, errors='replace') as f:
+                    out.append(f.read()[-5000:])
+        return '\n'.join(out)
+
+    def signal(self, signum: int) -> None:
+        os.killpg(self.proc.pid, signum) if signum == signal.SIGKILL \
+            else self.proc.send_signal(signum)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self.proc is not None:
+            self.stdout.close()
