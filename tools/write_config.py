@@ -5,8 +5,9 @@ Used by ``make run`` (embedded default: SQLite + file store, no Keystone),
 by the functional tests and by tools/replay.sh, so that all three start the
 service the same way.
 
-    python tools/write_config.py DIR [--port 9292] [--profile default|reference]
-        [--database URL] [--set SECTION.OPTION=VALUE ...]
+    python tools/write_config.py DIR [--port 9292]
+        [--profile default|reference] [--database URL]
+        [--set SECTION.OPTION=VALUE ...]
 """
 from __future__ import annotations
 

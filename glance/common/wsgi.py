@@ -25,6 +25,9 @@ def http_error(exc: exception.GlanceException) -> webob.exc.HTTPException:
     kwargs = {}
     if exc.code == 405:
         kwargs['headers'] = [('Allow', exc.kwargs.get('allow', ''))]
+    if exc.code == 415:
+        # webob's 415 page shows only ``detail``, not the explanation.
+        kwargs['detail'] = str(exc)
     return cls(explanation=str(exc), **kwargs)
 
 
@@ -77,6 +80,10 @@ class Resource:
                 json_response(response, result)
             else:
                 response.status_int = 204
+            if response.status_int == 204:
+                # No Content has no body, so no Content-Length either
+                # (RFC 9110 section 8.6).
+                response.content_length = None
             return response
         except exception.GlanceException as exc:
             if exc.code >= 500:

@@ -14,13 +14,17 @@ import logging
 from oslo_config import cfg
 
 from glance.common import config
-from glance.domain import image as domain
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 UUID_PATTERN = ('^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}'
                 '-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$')
+
+#: every status of ``domain.TRANSITIONS``, in the order clients have always
+#: been shown them (the life cycle first, then the later additions)
+STATUS_ENUM = ('queued', 'saving', 'active', 'killed', 'deleted', 'uploading',
+               'importing', 'pending_delete', 'deactivated')
 
 
 def _base_properties() -> dict:
@@ -33,7 +37,7 @@ def _base_properties() -> dict:
         'name': {'type': nullable_str, 'maxLength': 255,
                  'description': 'Human-readable name; need not be unique.'},
         'status': {'type': 'string', 'readOnly': True,
-                   'enum': list(domain.STATUSES),
+                   'enum': list(STATUS_ENUM),
                    'description': 'Where the image is in its life cycle.'},
         'visibility': {'type': 'string',
                        'enum': ['community', 'public', 'private', 'shared'],

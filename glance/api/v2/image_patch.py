@@ -1,11 +1,14 @@
 """JSON-patch updates of images (the two media types of the Images API).
 
-``parse`` checks the request's shape; ``apply`` changes the domain image,
-checking each target property's rules and the result against the schema.
+``parse`` checks the request's shape; ``apply`` first checks every
+operation on its own (may its target be set, does its value fit the
+schema) and only then changes the domain image, so a refused patch leaves
+the image as it was.
 """
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from oslo_config import cfg
@@ -26,26 +29,52 @@ NOT_REMOVABLE = frozenset({'name', 'visibility', 'protected', 'os_hidden',
                            'disk_format', 'owner', 'tags', 'id'})
 SETTABLE_CORE = ('name', 'visibility', 'protected', 'os_hidden', 'min_disk',
                  'min_ram', 'container_format', 'disk_format', 'owner')
+#: names that were image columns once; as properties they would mislead
+#: every client that still knows them, so neither create nor PATCH takes them
+RESERVED_NAMES = frozenset({'location', 'deleted', 'deleted_at'})
+
+
+def check_name(name: str, creating: bool) -> None:
+    """Raise 403 unless a caller may set (or remove) property ``name``."""
+    domain.check_settable(name, creating=creating)
+    if name in RESERVED_NAMES:
+        raise exception.ReservedProperty(property=name)
 
 
 @dataclasses.dataclass
 class Change:
+    """One operation: ``name`` is the property; ``index`` the position in
+    a list property ("/locations/1" or "/locations/-"), else None."""
+
     op: str
     name: str
     value: Any = None
+    index: str | None = None
 
 
-def _decode_path(path: Any) -> str:
-    if not isinstance(path, str) or not path.startswith('/') or path == '/':
+def _decode_path(path: Any) -> tuple[str, str | None]:
+    """The property a JSON pointer names, and the list index if any.
+
+    Pointer tokens are unescaped (``~1`` is "/", ``~0`` is "~") and trimmed;
+    any other use of "~", empty tokens and deeper paths are refused.
+    """
+    if not isinstance(path, str) or not path.startswith('/'):
         raise exception.InvalidJsonPatchPath(
             path=path, explanation='a path is "/" and a property name')
-    parts = path[1:].split('/')
-    name = parts[0].replace('~1', '/').replace('~0', '~')
-    if len(parts) > 1 and name != 'locations':
+    if re.search('~(?![01])', path):
+        raise exception.InvalidJsonPatchPath(
+            path=path, explanation='"~" must be escaped as "~0"')
+    parts = [p.replace('~1', '/').replace('~0', '~').strip()
+             for p in path[1:].split('/')]
+    if not all(parts):
+        raise exception.InvalidJsonPatchPath(
+            path=path, explanation='a path names a property and may not '
+                                   'have empty parts')
+    if len(parts) > 1 and parts[0] != 'locations':
         raise exception.InvalidJsonPatchPath(
             path=path, explanation='nested paths are only valid under '
                                    '/locations')
-    return name if len(parts) == 1 else path[1:]
+    return parts[0], parts[1] if len(parts) > 1 else None
 
 
 def _change_v21(raw: dict) -> Change:
@@ -55,10 +84,10 @@ def _change_v21(raw: dict) -> Change:
             'Operation objects must have an "op" of add, replace or remove.')
     if 'path' not in raw:
         raise exception.BadRequest('Operation objects must have a "path".')
-    name = _decode_path(raw['path'])
+    name, index = _decode_path(raw['path'])
     if op != 'remove' and 'value' not in raw:
         raise exception.BadRequest('Operation "%s" needs a "value".' % op)
-    return Change(op, name, raw.get('value'))
+    return Change(op, name, raw.get('value'), index)
 
 
 def _change_v20(raw: dict) -> Change:
@@ -68,10 +97,10 @@ def _change_v20(raw: dict) -> Change:
             'Operation objects must have exactly one of add, replace or '
             'remove as their key.')
     op = ops[0]
-    name = _decode_path(raw[op])
+    name, index = _decode_path(raw[op])
     if op != 'remove' and 'value' not in raw:
         raise exception.BadRequest('Operation "%s" needs a "value".' % op)
-    return Change(op, name, raw.get('value'))
+    return Change(op, name, raw.get('value'), index)
 
 
 def parse(request: wsgi.Request) -> list[Change]:
@@ -102,16 +131,34 @@ def _view(image: domain.Image) -> dict[str, Any]:
     return view
 
 
+def _check(change: Change) -> None:
+    """Refuse a change on its own: its target (403) or its value (400)."""
+    name = change.name
+    check_name(name, creating=False)
+    if change.op == 'remove':
+        return
+    # "/locations/N" adds one location: validate it as a list of one.
+    value = change.value if change.index is None else [change.value]
+    schemas.validate(image_schemas.image_schema(), {name: value})
+    domain.check_values({name: value})
+
+
 def apply(image: domain.Image, changes: list[Change]) -> None:
-    """Apply ``changes`` to ``image`` or raise without changing it."""
+    """Apply ``changes`` to ``image`` or raise without changing it.
+
+    Every change is checked before any is applied, so the first refused
+    target or value is reported even after an operation that would fail
+    later (as a missing property does, with 409).
+    """
+    for change in changes:
+        _check(change)
     view = _view(image)
     for change in changes:
         name = change.name
-        if name.startswith('locations'):
+        if name == 'locations':
             raise exception.Forbidden(
                 'Image locations cannot be changed through this API with '
                 'the current configuration.')
-        domain.check_settable(name, creating=False)
         if change.op == 'remove':
             if name in NOT_REMOVABLE:
                 raise exception.Forbidden(
@@ -124,12 +171,6 @@ def apply(image: domain.Image, changes: list[Change]) -> None:
             raise exception.Conflict('Property %s does not exist.' % name)
         else:
             view[name] = change.value
-    # Only what changed is validated: stored values were checked on entry.
-    before = _view(image)
-    changed = {k: v for k, v in view.items()
-               if k not in before or before[k] != v}
-    schemas.validate(image_schemas.image_schema(), changed)
-    domain.check_values(changed)
     for key in SETTABLE_CORE:
         setattr(image, key, view.pop(key))
     image.tags = set(view.pop('tags'))

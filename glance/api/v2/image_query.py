@@ -1,4 +1,11 @@
-"""Parsing of GET /v2/images query strings into a validated ListQuery."""
+"""Parsing of GET /v2/images query strings into a validated ListQuery.
+
+Which operators a filter takes depends on the field, as the Images API
+reference documents them: ``created_at``/``updated_at`` compare
+(``gt:2024-01-01T00:00:00Z``), ``id``, ``name``, ``status``,
+``container_format`` and ``disk_format`` take ``eq:`` and ``in:``, and every
+other key (core field or extra property) is matched exactly, colon and all.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -7,7 +14,7 @@ from oslo_config import cfg
 from oslo_utils import strutils, timeutils
 
 from glance.common import exception
-from glance.db.sqlalchemy.image_list import ListQuery
+from glance.db.sqlalchemy.image_list import FILTER_COLUMNS, ListQuery
 
 CONF = cfg.CONF
 
@@ -16,9 +23,12 @@ SORT_KEYS = ('name', 'status', 'container_format', 'disk_format', 'size',
 SORT_DIRS = ('asc', 'desc')
 VISIBILITIES = ('public', 'private', 'shared', 'community', 'all')
 MEMBER_STATUSES = ('pending', 'accepted', 'rejected', 'all')
-OPERATORS = ('eq', 'neq', 'gt', 'gte', 'lt', 'lte', 'in')
 DATE_FIELDS = ('created_at', 'updated_at')
+DATE_OPERATORS = ('eq', 'neq', 'gt', 'gte', 'lt', 'lte')
+#: fields filtered with eq: (the default) or in:
+IN_FIELDS = ('id', 'name', 'status', 'container_format', 'disk_format')
 INT_FIELDS = ('min_ram', 'min_disk', 'size', 'virtual_size')
+BOOL_FIELDS = ('protected',)
 #: query keys that steer the list and are not filters
 CONTROL_KEYS = ('limit', 'marker', 'sort_key', 'sort_dir', 'sort', 'tag',
                 'visibility', 'member_status', 'os_hidden', 'size_min',
@@ -30,39 +40,78 @@ def _bad(param: str, value: str, why: str) -> exception.InvalidParameterValue:
                                            extra_msg=why)
 
 
-def _split_in(value: str) -> list[str]:
-    out = []
-    for item in value.split(','):
-        item = item.strip()
-        if len(item) >= 2 and item[0] == item[-1] == '"':
-            item = item[1:-1]
-        out.append(item)
-    return out
+def split_in(param: str, value: str) -> list[str]:
+    """The items of an ``in:`` list: comma separated, optionally quoted.
+
+    A quoted item may hold commas; inside it a backslash escapes the next
+    character.  Quotes must enclose a whole item, so ``a"b"`` and an
+    unclosed quote are refused rather than guessed at.
+    """
+    items: list[str] = []
+    i, n = 0, len(value)
+    while True:
+        while i < n and value[i] == ' ':
+            i += 1
+        if i < n and value[i] == '"':
+            i += 1
+            chars = []
+            while i < n and value[i] != '"':
+                if value[i] == '\\' and i + 1 < n:
+                    i += 1
+                chars.append(value[i])
+                i += 1
+            if i >= n:
+                raise _bad(param, value, 'a quotation mark is not closed')
+            i += 1
+            while i < n and value[i] == ' ':
+                i += 1
+            if i < n and value[i] != ',':
+                raise _bad(param, value, 'a closing quotation mark must be '
+                                         'followed by a comma')
+            items.append(''.join(chars))
+        else:
+            end = value.find(',', i)
+            end = n if end < 0 else end
+            item = value[i:end]
+            if '"' in item:
+                raise _bad(param, value, 'an opening quotation mark must '
+                                         'follow a comma')
+            items.append(item.strip())
+            i = end
+        if i >= n:
+            return items
+        i += 1  # the comma
 
 
-def _operator(key: str, raw: str) -> tuple[str, str]:
-    """Split ``op:value``; plain values mean ``eq``."""
+def _split_operator(raw: str) -> tuple[str | None, str]:
+    """``op:value`` -> (op, value); (None, raw) without a colon.
+
+    A bare ISO 8601 time has colons of its own and is an ``eq`` value.
+    """
     op, sep, rest = raw.partition(':')
-    if sep and op in OPERATORS:
+    if not sep:
+        return None, raw
+    try:
+        timeutils.parse_isotime(raw)
+        return None, raw
+    except ValueError:
         return op, rest
-    if sep and key in DATE_FIELDS:
-        raise exception.InvalidFilterOperatorValue(
-            'Unable to filter on %s with operator %s.' % (key, op))
-    return 'eq', raw
+
+
+def _date(key: str, raw: str):
+    try:
+        return timeutils.normalize_time(timeutils.parse_isotime(raw.strip()))
+    except ValueError:
+        raise _bad(key, raw, 'use an ISO 8601 date and time')
 
 
 def _typed(key: str, raw: str) -> Any:
-    if key in DATE_FIELDS:
-        try:
-            return timeutils.normalize_time(timeutils.parse_isotime(raw))
-        except ValueError:
-            raise _bad(key, raw, 'it is not an ISO 8601 date and time')
     if key in INT_FIELDS:
         try:
             return int(raw)
         except ValueError:
             raise _bad(key, raw, 'an integer is required')
-    if key == 'protected':
+    if key in BOOL_FIELDS:
         try:
             return strutils.bool_from_string(raw, strict=True)
         except ValueError:
@@ -71,16 +120,28 @@ def _typed(key: str, raw: str) -> Any:
 
 
 def _filter(key: str, raw: str) -> tuple[str, str, Any]:
-    op, value = _operator(key, raw)
-    if key in DATE_FIELDS and op == 'in':
-        raise exception.InvalidFilterOperatorValue(
-            'Unable to filter on %s with operator in.' % key)
-    if op == 'in':
-        return key, op, [_typed(key, v) for v in _split_in(value)]
-    if op != 'eq' and key not in DATE_FIELDS + INT_FIELDS:
-        # Range operators only mean something on dates and numbers.
-        return key, 'eq', raw
-    return key, op, _typed(key, value)
+    """One (key, operator, value) filter of a query parameter."""
+    if key in DATE_FIELDS:
+        op, value = _split_operator(raw)
+        op = op or 'eq'
+        if op not in DATE_OPERATORS:
+            raise exception.InvalidFilterOperatorValue(
+                'Unable to filter on %s with operator %s; use one of %s.'
+                % (key, op, ', '.join(DATE_OPERATORS)))
+        return key, op, _date(key, value)
+    if key in IN_FIELDS:
+        op, value = _split_operator(raw)
+        if op == 'in':
+            return key, 'in', split_in(key, value)
+        if op not in (None, 'eq'):
+            raise exception.InvalidFilterOperatorValue(
+                'Unable to filter on %s with operator %s; use eq or in.'
+                % (key, op))
+        return key, 'eq', value.strip() if op else value
+    if key in FILTER_COLUMNS:
+        return key, 'eq', _typed(key, raw)
+    # Any other key names an extra property, compared as stored.
+    return key, 'eq', raw
 
 
 def _limit(raw: str | None) -> int:
@@ -95,7 +156,25 @@ def _limit(raw: str | None) -> int:
     return min(limit, CONF.api_limit_max)
 
 
+def _sort_key(key: str) -> str:
+    key = key.strip()
+    if key not in SORT_KEYS:
+        raise exception.InvalidSortKey(
+            'Invalid sort key %r; use one of %s.'
+            % (key, ', '.join(SORT_KEYS)))
+    return key
+
+
+def _sort_dir(direction: str) -> str:
+    direction = direction.strip()
+    if direction not in SORT_DIRS:
+        raise exception.InvalidSortDir(
+            'Invalid sort direction %r; use asc or desc.' % direction)
+    return direction
+
+
 def _sort(params) -> list[tuple[str, str]]:
+    """``sort=k:dir,...`` or ``sort_key=k&sort_dir=dir`` (repeatable)."""
     keys = params.getall('sort_key')
     dirs = params.getall('sort_dir')
     sort = params.get('sort')
@@ -104,28 +183,12 @@ def _sort(params) -> list[tuple[str, str]]:
             raise exception.BadRequest('The sort parameter cannot be '
                                        'combined with sort_key or sort_dir.')
         out = []
-        for item in sort.split(','):
-            key, _, direction = item.strip().partition(':')
-            direction = direction or 'desc'
-            if key not in SORT_KEYS:
-                raise exception.InvalidSortKey(
-                    'Invalid sort key %s; use one of %s.'
-                    % (key, ', '.join(SORT_KEYS)))
-            if direction not in SORT_DIRS:
-                raise exception.InvalidSortDir(
-                    'Invalid sort direction %s; use asc or desc.' % direction)
-            out.append((key, direction))
+        for item in sort.strip().split(','):
+            key, _, direction = item.partition(':')
+            out.append((_sort_key(key), _sort_dir(direction or 'desc')))
         return out
-    for key in keys:
-        if key not in SORT_KEYS:
-            raise exception.InvalidSortKey(
-                'Invalid sort key %s; use one of %s.'
-                % (key, ', '.join(SORT_KEYS)))
-    for direction in dirs:
-        if direction not in SORT_DIRS:
-            raise exception.InvalidSortDir(
-                'Invalid sort direction %s; use asc or desc.' % direction)
-    keys = keys or ['created_at']
+    keys = [_sort_key(k) for k in keys] or ['created_at']
+    dirs = [_sort_dir(d) for d in dirs]
     if len(dirs) > 1 and len(dirs) != len(keys):
         raise exception.BadRequest('Give one sort_dir, or one per sort_key.')
     if len(dirs) <= 1:
@@ -172,6 +235,8 @@ def parse(params) -> ListQuery:
                 q.filters.append(('size', op, int(raw)))
             except ValueError:
                 raise _bad(key, raw, 'an integer is required')
-    for key in set(params.keys()) - set(CONTROL_KEYS):
-        q.filters.append(_filter(key, params.get(key)))
+    # As for every parameter but tag, the last of repeated values counts.
+    for key in dict.fromkeys(params.keys()):
+        if key not in CONTROL_KEYS:
+            q.filters.append(_filter(key, params.get(key)))
     return q

@@ -34,7 +34,7 @@ class Deserializer:
             raise exception.Forbidden('Locations cannot be set when '
                                       'creating an image.')
         for key in body:
-            domain.check_settable(key, creating=True)
+            image_patch.check_name(key, creating=True)
         schemas.validate(image_schemas.image_schema(), body)
         domain.check_values(body)
         return {'values': body}

@@ -24,12 +24,21 @@ _OPS = {
 }
 
 
+#: image columns a list may filter on by name; any other filter key is an
+#: extra property (so "deleted" or "deleted_at" never reach the columns)
+FILTER_COLUMNS = frozenset({
+    'id', 'name', 'status', 'container_format', 'disk_format', 'owner',
+    'min_ram', 'min_disk', 'size', 'virtual_size', 'protected', 'checksum',
+    'os_hash_algo', 'os_hash_value', 'created_at', 'updated_at'})
+
+
 @dataclasses.dataclass
 class ListQuery:
     """A validated list request, as the API deserializer builds it."""
 
     #: (key, op, value): key is a core column or an extra property name
-    filters: list[tuple[str, str, Any]] = dataclasses.field(default_factory=list)
+    filters: list[tuple[str, str, Any]] = dataclasses.field(
+        default_factory=list)
     tags: list[str] = dataclasses.field(default_factory=list)
     visibility: str | None = None
     member_status: str = 'accepted'
@@ -72,10 +81,8 @@ def _visibility_clause(is_admin: bool, project: str | None, q: ListQuery):
 
 
 def _filter_clause(key: str, op: str, value: Any):
-    col = getattr(Image, key, None)
-    if isinstance(col, sa.orm.attributes.InstrumentedAttribute) and \
-            key in Image.__table__.c:
-        return _OPS[op](col, value)
+    if key in FILTER_COLUMNS:
+        return _OPS[op](getattr(Image, key), value)
     prop = models.ImageProperty
     return sa.exists().where(prop.image_id == Image.id, prop.name == key,
                              prop.deleted == sa.false(),
@@ -95,9 +102,14 @@ def list_images(is_admin: bool, project: str | None,
         conds.append(sa.exists().where(models.ImageTag.image_id == Image.id,
                                        models.ImageTag.value == tag,
                                        models.ImageTag.deleted == sa.false()))
+    # Ties are broken by age, then id, so pages never overlap; they follow
+    # the one direction given, else the default (newest first).
     sort = list(q.sort)
-    if 'id' not in [k for k, _ in sort]:
-        sort.append(('id', sort[0][1] if sort else 'desc'))
+    dirs = {d for _, d in sort}
+    tie_dir = dirs.pop() if len(sort) == 1 or len(dirs) == 1 else 'desc'
+    for key in ('created_at', 'id'):
+        if key not in [k for k, _ in sort]:
+            sort.append((key, tie_dir))
     with session_scope() as session:
         if q.marker:
             # The marker need only be visible, not match the filters.

@@ -1,10 +1,14 @@
 """Functional fixtures: a running glance-api and HTTP helpers."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import requests
 
 from glance.tests.functional.server import GlanceServer
+
+PATCH_MEDIA = 'application/openstack-images-v2.1-json-patch'
 
 
 class Client:
@@ -31,8 +35,7 @@ class Client:
     def delete(self, path, **kw):
         return self.request('DELETE', path, **kw)
 
-    def patch(self, path, ops, media='application/openstack-images-v2.1-json-patch', **kw):
-        import json
+    def patch(self, path, ops, media=PATCH_MEDIA, **kw):
         return self.request('PATCH', path, data=json.dumps(ops),
                             headers={'Content-Type': media}, **kw)
 
