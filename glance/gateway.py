@@ -6,6 +6,8 @@ has been persisted below.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from glance.db import images as db_images
 from glance.layers import location, notifier, policy, quota
 
@@ -14,9 +16,17 @@ IMAGE_LAYERS = (policy.ImageRepo, quota.ImageRepo, location.ImageRepo,
                 notifier.ImageRepo)
 
 
-def get_repo(context):
-    """The image repository for ``context``, wrapped in every layer."""
-    repo = db_images.ImageRepo(context)
-    for layer in reversed(IMAGE_LAYERS):
+def wrap(repo: Any, context: Any, layers: tuple = IMAGE_LAYERS) -> Any:
+    """``repo`` wrapped in ``layers``, the first of them outermost.
+
+    Separate from :func:`get_repo` so tests can put the real chain over a
+    recording repository and see every call reach the bottom.
+    """
+    for layer in reversed(layers):
         repo = layer(repo, context)
     return repo
+
+
+def get_repo(context: Any) -> Any:
+    """The image repository for ``context``, wrapped in every layer."""
+    return wrap(db_images.ImageRepo(context), context)

@@ -1,4 +1,4 @@
-"""glance_store: image data stores behind one interface, usable without glance."""
+"""glance_store: image data stores behind one interface, usable alone."""
 from glance_store.backend import (add_to_backend, delete_from_backend,  # noqa
                                   get_from_backend, get_size_from_backend,
                                   get_store_from_store_identifier,

@@ -157,10 +157,12 @@ def registry() -> Registry:
 
 
 def list_stores() -> list[str]:
+    """Ids of the backends users may name (the reserved ones left out)."""
     return registry().user_stores()
 
 
 def get_store_from_store_identifier(store_id: str | None) -> driver_mod.Store:
+    """The configured backend ``store_id`` (None: the default one)."""
     return registry().get(store_id)
 
 
@@ -178,16 +180,19 @@ def add_to_backend(store_id: str | None, image_id: str,
 def get_from_backend(uri: str, offset: int = 0, length: int | None = None,
                      store_id: str | None = None
                      ) -> tuple[Iterator[bytes], int]:
+    """(byte iterator, number of bytes) of ``uri``, optionally a range."""
     store, location = registry().for_uri(uri, store_id)
     return store.get(location, offset=offset, length=length)
 
 
 def get_size_from_backend(uri: str, store_id: str | None = None) -> int:
+    """Size in bytes of the data at ``uri``."""
     store, location = registry().for_uri(uri, store_id)
     return store.get_size(location)
 
 
 def delete_from_backend(uri: str, store_id: str | None = None) -> None:
+    """Delete the data at ``uri``; NotFound if it was already gone."""
     store, location = registry().for_uri(uri, store_id)
     store.delete(location)
 

@@ -50,7 +50,11 @@ class Store:
         return getattr(self.conf, self.conf_group)
 
     def configure(self) -> None:
-        """Read options and check the backend is usable; BadStoreConfiguration if not."""
+        """Read options and check the backend is usable.
+
+        BadStoreConfiguration when it is not: the service refuses to start
+        rather than fail on the first upload.
+        """
 
     def is_capable(self, cap: Capability) -> bool:
         return (self.capabilities & cap) == cap

@@ -34,7 +34,8 @@ class StorageWriteDenied(GlanceStoreException):
 
 
 class BadStoreConfiguration(GlanceStoreException):
-    message = 'Store %(store_name)s could not be configured correctly. Reason: %(reason)s'
+    message = ('Store %(store_name)s could not be configured correctly. '
+               'Reason: %(reason)s')
 
 
 class BadStoreUri(GlanceStoreException):
@@ -50,7 +51,8 @@ class UnknownStore(GlanceStoreException):
 
 
 class StoreAddDisabled(GlanceStoreException):
-    message = 'Configuration for store failed. Adding images to this store is disabled.'
+    message = ('Configuration for store failed. Adding images to this '
+               'store is disabled.')
 
 
 class StoreRandomGetNotSupported(GlanceStoreException):
@@ -59,3 +61,7 @@ class StoreRandomGetNotSupported(GlanceStoreException):
 
 class SizeLimitExceeded(GlanceStoreException):
     message = 'The image is larger than %(limit)s bytes'
+
+
+class BackendException(GlanceStoreException):
+    message = 'The storage backend failed: %(reason)s'

@@ -1,16 +1,31 @@
-"""glance-manage: database administration."""
+"""glance-manage: database administration.
+
+    glance-manage [--config-file FILE] db sync|upgrade [VERSION]
+    glance-manage [--config-file FILE] db version|check
+
+``db_sync``, ``db_upgrade`` and ``db_version`` are accepted too: deployment
+tools (devstack, kolla) call the legacy spellings.
+"""
 from __future__ import annotations
 
 import sys
 
 from oslo_config import cfg
+from oslo_db import exception as db_exc
 from oslo_log import log
+import sqlalchemy.exc
 
 from glance.common import config
 from glance.db import migration
 import glance.db.sqlalchemy.engine  # noqa: F401 - registers [database]
 
 CONF = cfg.CONF
+
+#: exit status of ``db check``: the schema is behind the code
+EXIT_NOT_CURRENT = 3
+#: exit status of ``db check``: the schema is current but differs from
+#: the models (edited by hand, or a migration is missing)
+EXIT_DRIFT = 4
 
 
 def _sync(args) -> int:
@@ -31,47 +46,68 @@ def _check(args) -> int:
         print('Database is at %s; the code expects %s. Run glance-manage '
               'db sync.' % (', '.join(sorted(have)) or 'no revision',
                             ', '.join(sorted(want))))
-        return 3
+        return EXIT_NOT_CURRENT
     diffs = migration.drift()
     if diffs:
         print('Database schema differs from the models:')
         for diff in diffs:
             print('  %s' % (diff,))
-        return 4
+        return EXIT_DRIFT
     print('Database is up to date.')
     return 0
 
 
-def _add_db_commands(subparsers) -> None:
+_DB_COMMANDS = (
+    ('sync', _sync, 'create or upgrade the schema to the newest revision'),
+    ('upgrade', _sync, 'upgrade the schema (optionally to VERSION)'),
+    ('version', _version, 'print the current schema revision'),
+    ('check', _check, 'exit non-zero when the schema is not current'),
+)
+
+
+def _add_action(subparsers, name: str, func, doc: str) -> None:
+    p = subparsers.add_parser(name, help=doc)
+    if func is _sync:
+        p.add_argument('version', nargs='?',
+                       help='target revision (default: newest)')
+    p.set_defaults(func=func)
+
+
+def _add_commands(subparsers) -> None:
     db = subparsers.add_parser('db', help='database commands')
     db_sub = db.add_subparsers(dest='db_action')
     db_sub.required = True
-    for name, func, doc in (
-            ('sync', _sync, 'create or upgrade the schema to the newest '
-                            'revision'),
-            ('upgrade', _sync, 'upgrade the schema (optionally to VERSION)'),
-            ('version', _version, 'print the current schema revision'),
-            ('check', _check, 'exit non-zero when the schema is not '
-                              'current')):
-        p = db_sub.add_parser(name, help=doc)
-        if name in ('sync', 'upgrade'):
-            p.add_argument('version', nargs='?',
-                           help='target revision (default: newest)')
-        p.set_defaults(func=func)
+    for name, func, doc in _DB_COMMANDS:
+        _add_action(db_sub, name, func, doc)
+    for name, func, doc in _DB_COMMANDS[:3]:
+        _add_action(subparsers, 'db_' + name, func, doc + ' (legacy name)')
 
 
 def main(argv=None) -> int:
     log.register_options(CONF)
     CONF.register_cli_opt(cfg.SubCommandOpt('command', title='commands',
-                                            handler=_add_db_commands))
+                                            handler=_add_commands))
     config.parse_args(sys.argv[1:] if argv is None else argv,
                       prog='glance-manage')
     log.setup(CONF, 'glance')
     try:
         return CONF.command.func(CONF.command)
+    except (db_exc.DBError, sqlalchemy.exc.SQLAlchemyError) as exc:
+        print('glance-manage: database error on %s: %s' % (
+            _safe_url(), exc), file=sys.stderr)
+        return 1
     except Exception as exc:  # noqa: BLE001 - a clear message for operators
         print('glance-manage: %s' % exc, file=sys.stderr)
         return 1
+
+
+def _safe_url() -> str:
+    """``[database] connection`` without its password, for messages."""
+    try:
+        return sqlalchemy.engine.make_url(
+            CONF.database.connection).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for a message
+        return '[database] connection'
 
 
 if __name__ == '__main__':

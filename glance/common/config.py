@@ -22,8 +22,9 @@ paste_deploy_opts = [
                     'glance-api-keystone). Empty means the unauthenticated '
                     'default pipeline.'),
     cfg.StrOpt('config_file',
-               help='Paste configuration file; by default glance-api-paste.ini '
-                    'found beside the first configuration file.'),
+               help='Paste configuration file; by default '
+                    'glance-api-paste.ini found beside the first '
+                    'configuration file.'),
 ]
 
 common_opts = [
@@ -72,10 +73,10 @@ policy_opts.set_defaults(CONF)
 def set_config_defaults() -> None:
     """Our defaults for library options (CORS headers, policy file name)."""
     cors.set_defaults(
-        allow_headers=['Content-MD5', 'X-Image-Meta-Checksum', 'X-Storage-Token',
-                       'Accept-Encoding', 'X-Auth-Token', 'X-Identity-Status',
-                       'X-Roles', 'X-Service-Catalog', 'X-User-Id',
-                       'X-Tenant-Id', 'X-OpenStack-Request-ID'],
+        allow_headers=['Content-MD5', 'X-Image-Meta-Checksum',
+                       'X-Storage-Token', 'Accept-Encoding', 'X-Auth-Token',
+                       'X-Identity-Status', 'X-Roles', 'X-Service-Catalog',
+                       'X-User-Id', 'X-Tenant-Id', 'X-OpenStack-Request-ID'],
         expose_headers=['X-Image-Meta-Checksum', 'X-Auth-Token',
                         'X-Subject-Token', 'X-Service-Token',
                         'X-OpenStack-Request-ID'],

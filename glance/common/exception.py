@@ -126,6 +126,16 @@ class ImageDataNotFound(NotFound):
     message = "No image data could be found"
 
 
+class Gone(GlanceException):
+    code = 410
+    message = "The resource is gone."
+
+
+class ImageDeletedDuringUpload(Gone):
+    message = ("Image %(image_id)s was deleted while its data was "
+               "uploading; the data was discarded.")
+
+
 class LimitExceeded(GlanceException):
     code = 413
     message = "The request returned a 413 Request Entity Too Large."

@@ -1,22 +1,32 @@
 """The standalone eventlet WSGI server behind ``glance-api``.
 
-One listening socket, shared by N forked workers (``workers = 0`` serves in
-the parent process).  SIGTERM stops accepting and lets requests in flight
-finish; SIGHUP re-reads the configuration and replaces the workers.
+The parent process binds the socket, forks ``workers`` processes that share
+it, and from then on only supervises them; it never serves a request.  It
+takes signals synchronously (``sigwaitinfo``) rather than in handlers, so a
+signal never interrupts it half-way through forking or reaping:
+
+* SIGCHLD: a worker ended; one that died unexpectedly is replaced.
+* SIGTERM / SIGINT: stop.  Workers stop accepting, finish the requests in
+  flight and exit; then the parent exits 0.  A second signal kills them.
+* SIGHUP: re-read the configuration, start a new generation of workers with
+  it and stop the old generation gracefully.
+
+A worker asked to stop closes its listening socket, lets requests in flight
+complete, closes idle keep-alive connections and exits 0.  ``workers = 0``
+serves from the parent process itself (handy under a debugger).
 """
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import signal
 import socket
-import sys
 import time
 from typing import Callable
 
 import eventlet
 import eventlet.wsgi
+import greenlet
 from oslo_config import cfg
 
 CONF = cfg.CONF
@@ -48,28 +58,55 @@ socket_opts = [
 CONF.register_opts(bind_opts)
 CONF.register_opts(socket_opts)
 
+#: the signals the parent waits for
+_SUPERVISED = (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+#: a worker dying sooner than this (seconds) after it started is replaced
+#: only after this long, so a crash at start-up cannot become a fork loop
+RESPAWN_DELAY = 1.0
+#: greenthreads (concurrent requests) per worker
+POOL_SIZE = 1024
+#: exit status of a worker that could not build the application
+EXIT_LOAD_FAILED = 3
+
+
+class BindError(Exception):
+    """The API could not listen on its address."""
+
 
 def default_workers() -> int:
+    """One worker per CPU, at most 8."""
     return min(os.cpu_count() or 1, 8)
 
 
-def _listen() -> socket.socket:
-    family = socket.AF_INET6 if ':' in CONF.bind_host else socket.AF_INET
-    deadline = time.time() + 30
-    while True:
-        try:
-            sock = eventlet.listen((CONF.bind_host, CONF.bind_port),
-                                   family=family, backlog=CONF.backlog)
-            break
-        except OSError as exc:
-            if exc.errno != errno.EADDRINUSE or time.time() > deadline:
-                raise
-            time.sleep(0.5)
+def configured_workers() -> int:
+    """``workers``, or the default when unset."""
+    return CONF.workers if CONF.workers is not None else default_workers()
+
+
+def listen(host: str, port: int, backlog: int) -> socket.socket:
+    """A listening socket on ``host:port``, or a :class:`BindError`.
+
+    SO_REUSEPORT stays off: a second glance-api on the same port must fail
+    here, not silently share the port with the first.
+    """
+    family = socket.AF_INET6 if ':' in host else socket.AF_INET
+    try:
+        sock = eventlet.listen((host, port), family=family, backlog=backlog,
+                               reuse_port=False)
+    except OSError as exc:
+        raise BindError('cannot listen on %s:%s: %s' % (
+            host, port, exc.strerror or exc)) from exc
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     if hasattr(socket, 'TCP_KEEPIDLE'):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE,
                         CONF.tcp_keepidle)
     return sock
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return 'killed by %s' % signal.Signals(os.WTERMSIG(status)).name
+    return 'exit status %d' % os.waitstatus_to_exitcode(status)
 
 
 class _LogAdapter:
@@ -83,120 +120,280 @@ class _LogAdapter:
 
 
 class Server:
-    """Runs ``load_app()`` on the listening socket in one or more processes."""
+    """Serves ``load_app()`` on one socket from one or more processes.
+
+    On SIGHUP, ``reload_config`` and ``load_app`` are first tried in a
+    throwaway process; only if both succeed does the server reload and
+    replace its workers, otherwise the running ones carry on.
+    """
 
     def __init__(self, load_app: Callable[[], object],
                  reload_config: Callable[[], None] | None = None):
         self.load_app = load_app
         self.reload_config = reload_config
-        self.children: set[int] = set()
-        self.running = True
         self.sock: socket.socket | None = None
-        self.pool = None
+        #: pid -> (generation, start time) of each live worker
+        self.workers: dict[int, tuple[int, float]] = {}
+        self.generation = 0
+        self.stopping = False
+        self.killed = False
+        self.missing = 0
+        self.respawn_due = 0.0
+        # in a process that serves
+        self.app = None
+        self._main: greenlet.greenlet | None = None
+        self._leaving = False
 
-    # -- parent --------------------------------------------------------
-    def start(self) -> None:
-        self.sock = _listen()
+    def listen(self) -> tuple[str, int]:
+        """Bind now (before forking), so an error reaches the operator."""
+        self.sock = listen(CONF.bind_host, CONF.bind_port, CONF.backlog)
+        self.address = (CONF.bind_host, CONF.bind_port)
+        return self.sock.getsockname()[:2]
+
+    def run(self) -> int:
+        """Serve until stopped; the process exit status."""
+        if self.sock is None:
+            self.listen()
         host, port = self.sock.getsockname()[:2]
-        LOG.info('glance-api listening on http://%s:%s', host, port)
-        workers = CONF.workers if CONF.workers is not None \
-            else default_workers()
+        workers = configured_workers()
+        LOG.info('glance-api listening on http://%s:%s with %d worker(s)',
+                 host, port, workers)
         if workers == 0:
-            self._serve_in_process()
-            return
-        signal.signal(signal.SIGTERM, self._on_term)
-        signal.signal(signal.SIGINT, self._on_term)
-        signal.signal(signal.SIGHUP, self._on_hup)
+            return self._serve_in_process()
+        signal.pthread_sigmask(signal.SIG_BLOCK, _SUPERVISED)
         for _ in range(workers):
             self._spawn()
-        self._watch(workers)
+        return self._supervise()
+
+    # -- the parent ----------------------------------------------------
+    def _supervise(self) -> int:
+        while self.workers or not self.stopping:
+            if self.missing and not self.stopping:
+                wait = max(0.0, self.respawn_due - time.monotonic())
+                info = signal.sigtimedwait(_SUPERVISED, wait)
+                if info is None:
+                    self._respawn_missing()
+                    continue
+            else:
+                info = signal.sigwaitinfo(_SUPERVISED)
+            if info.si_signo == signal.SIGCHLD:
+                self._reap()
+            elif info.si_signo == signal.SIGHUP:
+                self._reload()
+            else:
+                self._stop(signal.Signals(info.si_signo).name)
+        LOG.info('glance-api stopped')
+        return 1 if self.killed else 0
 
     def _spawn(self) -> None:
         pid = os.fork()
         if pid == 0:
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, self._on_term_child)
-            signal.signal(signal.SIGINT, self._on_term_child)
-            self._run_child()
-            os._exit(0)
-        self.children.add(pid)
-
-    def _watch(self, workers: int) -> None:
-        while self.running or self.children:
+            status = 1
             try:
-                pid, status = os.wait()
+                status = self._worker()
+            except SystemExit:
+                status = 0
+            except BaseException:  # noqa: BLE001 - a worker must not return
+                LOG.exception('Worker %d failed', os.getpid())
+            finally:
+                logging.shutdown()
+                os._exit(status)
+        self.workers[pid] = (self.generation, time.monotonic())
+        LOG.info('Started worker %d', pid)
+
+    def _respawn_missing(self) -> None:
+        while self.missing:
+            self.missing -= 1
+            self._spawn()
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                break
-            except InterruptedError:
+                return
+            if pid == 0:
+                return
+            generation, started = self.workers.pop(pid, (None, 0.0))
+            if generation is None:
                 continue
-            if pid in self.children:
-                self.children.discard(pid)
-                if self.running and len(self.children) < self._wanted():
-                    LOG.error('Worker %d exited (status %d); starting a new '
-                              'one', pid, status)
-                    self._spawn()
-        LOG.info('glance-api stopped')
+            if self.stopping or generation != self.generation:
+                LOG.info('Worker %d ended (%s)', pid, _describe(status))
+                continue
+            LOG.error('Worker %d died (%s); starting another', pid,
+                      _describe(status))
+            now = time.monotonic()
+            if now - started < RESPAWN_DELAY:
+                self.missing += 1
+                self.respawn_due = now + RESPAWN_DELAY
+            else:
+                self._spawn()
 
-    def _wanted(self) -> int:
-        return CONF.workers if CONF.workers is not None else default_workers()
-
-    def _on_term(self, signum, frame) -> None:
-        self.running = False
-        for pid in list(self.children):
+    def _signal_workers(self, signum: int) -> None:
+        for pid in list(self.workers):
             try:
-                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, signum)
             except ProcessLookupError:
-                self.children.discard(pid)
+                pass
 
-    def _on_hup(self, signum, frame) -> None:
-        LOG.info('SIGHUP: reloading configuration and restarting workers')
-        if self.reload_config:
-            self.reload_config()
-        old = list(self.children)
-        for _ in range(self._wanted()):
+    def _stop(self, name: str) -> None:
+        if self.stopping:
+            LOG.warning('%s again: killing the workers now', name)
+            self.killed = True
+            self._signal_workers(signal.SIGKILL)
+            return
+        LOG.info('%s: stopping; workers finish the requests in flight', name)
+        self.stopping = True
+        self.missing = 0
+        self._signal_workers(signal.SIGTERM)
+        self.sock.close()
+
+    def _reload_works(self) -> bool:
+        """Try the reload in a throwaway child process first.
+
+        oslo.config cannot undo a reload, so a file with a bad value must
+        never be loaded here: the parent forks every future worker from
+        its own configuration.
+        """
+        pid = os.fork()
+        if pid == 0:
+            status = 1
+            try:
+                self.reload_config()
+                self.load_app()
+                status = 0
+            except Exception as exc:  # noqa: BLE001 - reported below
+                LOG.error('Could not reload the configuration (%s); '
+                          'carrying on with the previous one', exc)
+            finally:
+                logging.shutdown()
+                os._exit(status)
+        _, status = os.waitpid(pid, 0)
+        return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+    def _reload(self) -> None:
+        if self.stopping:
+            LOG.info('SIGHUP while stopping: ignored')
+            return
+        LOG.info('SIGHUP: reloading the configuration')
+        if self.reload_config is not None:
+            if not self._reload_works():
+                return
+            try:
+                self.reload_config()
+            except Exception:  # noqa: BLE001 - the file changed meanwhile
+                LOG.exception('Could not reload the configuration; the '
+                              'workers keep the one they started with')
+                return
+        if (CONF.bind_host, CONF.bind_port) != self.address:
+            LOG.warning('bind_host/bind_port changed; glance-api keeps '
+                        'listening on %s:%s until it is restarted',
+                        *self.address)
+        old = list(self.workers)
+        self.generation += 1
+        self.missing = 0
+        for _ in range(max(1, configured_workers())):
             self._spawn()
         for pid in old:
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-            self.children.discard(pid)
 
-    # -- worker --------------------------------------------------------
-    def _on_term_child(self, signum, frame) -> None:
-        # Stop accepting; eventlet.wsgi.server returns and in-flight
-        # requests finish in the pool before the process exits.
-        if self.sock is not None:
-            try:
-                self.sock.close()
-            except OSError:
-                pass
-        raise SystemExit(0)
-
-    def _serve_in_process(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_term_child)
-        if self.reload_config:
-            signal.signal(signal.SIGHUP, lambda *a: self.reload_config())
-        try:
-            self._run_child()
-        except SystemExit:
-            pass
-
-    def _run_child(self) -> None:
+    # -- a serving process ---------------------------------------------
+    def _worker(self) -> int:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        self._route_signals((signal.SIGTERM, signal.SIGINT))
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SUPERVISED)
         eventlet.hubs.use_hub()
-        app = self.load_app()
-        self.pool = eventlet.GreenPool(size=1024)
-        eventlet.wsgi.MAX_HEADER_LINE = CONF.max_header_line
         try:
-            eventlet.wsgi.server(
-                self.sock, app, custom_pool=self.pool,
-                log=_LogAdapter(logging.getLogger('eventlet.wsgi.server')),
-                debug=False, keepalive=CONF.http_keepalive,
-                socket_timeout=CONF.client_socket_timeout or None,
-                max_size=10000)
-        except SystemExit:
-            pass
-        finally:
-            # Let requests already being served finish (graceful stop).
-            self.pool.waitall()
-        sys.stdout.flush()
+            self.app = self.load_app()
+        except Exception:  # noqa: BLE001 - reported, the parent decides
+            LOG.exception('Worker %d could not load the application',
+                          os.getpid())
+            return EXIT_LOAD_FAILED
+        self._serve()
+        return 0
+
+    def _serve_in_process(self) -> int:
+        self._route_signals((signal.SIGTERM, signal.SIGINT, signal.SIGHUP))
+        self.app = self.load_app()
+        self._serve()
+        LOG.info('glance-api stopped')
+        return 0
+
+    def _route_signals(self, signums) -> None:
+        """Deliver ``signums`` to a greenthread instead of a handler.
+
+        A Python signal handler runs inside whatever greenlet was current,
+        often the hub blocked in epoll, which then goes back to sleep
+        without looking at what the handler scheduled.  With a wakeup fd the
+        signal makes the hub's fd readable, and :meth:`_watch_signals`
+        acts on it like on any other I/O.
+        """
+        read_end, write_end = os.pipe()
+        os.set_blocking(read_end, False)
+        os.set_blocking(write_end, False)
+        signal.set_wakeup_fd(write_end)
+        for signum in signums:
+            # A handler must be set for the wakeup fd to be written; the
+            # work happens in _watch_signals.
+            signal.signal(signum, lambda *_: None)
+        self._signal_pipe = read_end
+
+    def _watch_signals(self) -> None:
+        while True:
+            try:
+                data = os.read(self._signal_pipe, 64)
+            except BlockingIOError:
+                eventlet.hubs.trampoline(self._signal_pipe, read=True)
+                continue
+            for signum in data:
+                if signum == signal.SIGHUP:
+                    eventlet.spawn_n(self._reload_in_process)
+                elif signum in (signal.SIGTERM, signal.SIGINT) and \
+                        not self._leaving:
+                    self._leaving = True
+                    LOG.info('%s: process %d stops accepting and finishes '
+                             'the requests in flight',
+                             signal.Signals(signum).name, os.getpid())
+                    eventlet.hubs.get_hub().schedule_call_global(
+                        0, self._leave)
+
+    def _leave(self) -> None:
+        """End the accept loop, then close our copy of the listening socket.
+
+        Runs in the hub: the exception makes eventlet.wsgi.server shut idle
+        connections and wait for the busy ones; once the main greenlet is
+        waiting for those, the listening socket is no longer in use.
+        """
+        self._main.throw(SystemExit)
+        self.sock.close()
+
+    def _reload_in_process(self) -> None:
+        LOG.info('SIGHUP: reloading the configuration')
+        if self.reload_config is not None and not self._reload_works():
+            return
+        try:
+            if self.reload_config is not None:
+                self.reload_config()
+            self.app = self.load_app()
+        except Exception:  # noqa: BLE001 - keep serving on a bad file
+            LOG.exception('Could not reload the configuration; serving '
+                          'with the previous one')
+
+    def _dispatch(self, environ, start_response):
+        # Indirection so that a reload in process swaps the application.
+        return self.app(environ, start_response)
+
+    def _serve(self) -> None:
+        self._main = greenlet.getcurrent()
+        eventlet.spawn_n(self._watch_signals)
+        eventlet.wsgi.MAX_HEADER_LINE = CONF.max_header_line
+        eventlet.wsgi.server(
+            self.sock, self._dispatch,
+            custom_pool=eventlet.GreenPool(size=POOL_SIZE),
+            log=_LogAdapter(logging.getLogger('eventlet.wsgi.server')),
+            debug=False, keepalive=CONF.http_keepalive,
+            socket_timeout=CONF.client_socket_timeout or None)
+        LOG.info('Process %d finished its requests', os.getpid())

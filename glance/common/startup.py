@@ -24,20 +24,50 @@ log.register_options(CONF)
 glance_store.register_opts(CONF)
 
 
+def check_values() -> None:
+    """Read every registered option once, so a bad value fails start-up.
+
+    oslo.config checks a value from a file only when it is first read; an
+    operator should hear about ``workers = -1`` when the service starts,
+    not from the first request that happens to read it.
+    """
+    problems = []
+    for name in sorted(CONF):
+        try:
+            value = CONF[name]
+            if isinstance(value, cfg.ConfigOpts.GroupAttr):
+                for opt in sorted(value):
+                    try:
+                        value[opt]
+                    except (cfg.Error, ValueError) as exc:
+                        problems.append('[%s] %s: %s' % (name, opt, exc))
+        except (cfg.Error, ValueError) as exc:
+            problems.append('[DEFAULT] %s: %s' % (name, exc))
+    if problems:
+        raise ValueError('invalid configuration: %s' % '; '.join(problems))
+
+
 def prepare(argv: list[str] | None, prog: str,
             default_config_files: list[str] | None = None) -> None:
     """Parse configuration, set up logging, create the stores."""
     config.parse_args(argv, default_config_files=default_config_files,
                       prog=prog)
+    check_values()
     log.setup(CONF, 'glance')
     glance_store.create_stores(CONF)
     image_schemas.image_schema()  # fail early on a broken schema-image.json
 
 
 def reload() -> None:
-    """SIGHUP: re-read files and forget what was built from them."""
-    CONF.reload_config_files()
+    """SIGHUP: re-read files and forget what was built from them.
+
+    Raises (and changes nothing the workers use) if a file cannot be read
+    or holds a bad value, so the server keeps its running workers.
+    """
+    if not CONF.reload_config_files():
+        raise RuntimeError('the configuration files could not be read')
     CONF.mutate_config_files()
+    check_values()
     policy.reset()
     image_schemas.reset_cache()
     engine.reset()

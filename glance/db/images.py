@@ -60,7 +60,8 @@ class ImageRepo:
 
     def get(self, image_id: str) -> Image:
         row = db.get(image_id)
-        return to_domain(row, db.member_status(image_id, self.context.project_id))
+        return to_domain(row, db.member_status(image_id,
+                                               self.context.project_id))
 
     def list(self, query: image_list.ListQuery) -> list[Image]:
         rows = image_list.list_images(bool(self.context.is_admin),
@@ -73,9 +74,11 @@ class ImageRepo:
         return image
 
     def save(self, image: Image, from_state: str | None = None) -> Image:
-        """Persist; ``from_state`` (default: the status loaded) guards races."""
+        """Persist; ``from_state`` (default: the status loaded) guards
+        against races."""
         expected = from_state or image.loaded_status
-        saved = db.update(image.image_id, to_values(image), from_state=expected)
+        saved = db.update(image.image_id, to_values(image),
+                          from_state=expected)
         if image.status != 'deleted':
             self._refresh(image, to_domain(saved))
         image.loaded_status = image.status
@@ -84,7 +87,8 @@ class ImageRepo:
         return image
 
     def remove(self, image: Image) -> Image:
-        """Mark the image deleted (the row stays, so its id is never reused)."""
+        """Mark the image deleted; the row stays, so its id is never
+        reused."""
         values = {'status': image.status}
         db.update(image.image_id, values)
         return image
@@ -106,6 +110,22 @@ class ImageRepo:
     def read_data(self, image: Image, download: Download) -> Download:
         return download
 
+    def deactivate(self, image: Image) -> Image:
+        """Move an active image to deactivated; persisted only on change.
+
+        The transition happens here, at the bottom, so every layer above
+        (policy first) has had its say before the status is even looked at.
+        """
+        if image.deactivate():
+            self.save(image)
+        return image
+
+    def reactivate(self, image: Image) -> Image:
+        """Move a deactivated image back to active; persisted on change."""
+        if image.reactivate():
+            self.save(image)
+        return image
+
     def storage_used(self, owner: str, exclude: str | None = None) -> int:
         """Bytes stored by ``owner`` (for user_storage_quota)."""
         return db.user_storage_used(owner, exclude)
@@ -118,5 +138,3 @@ class ImageRepo:
         image.loaded_status = fresh.status
         image.loaded_owner = fresh.owner
         image.loaded_visibility = fresh.visibility
-
-

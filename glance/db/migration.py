@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from alembic import command as alembic_command
 from alembic import config as alembic_config
 from alembic import migration as alembic_migration
 from alembic import script as alembic_script
 from alembic.autogenerate import compare_metadata
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 from glance.db.sqlalchemy import engine as db_engine
 from glance.db.sqlalchemy import models
@@ -43,8 +46,60 @@ def heads() -> list[str]:
         _config()).get_heads())
 
 
+def _compare_type(context, inspected_column, metadata_column,
+                  inspected_type, metadata_type) -> bool | None:
+    """Catch what alembic's own type comparison misses on MySQL/MariaDB.
+
+    Alembic compares a dialect variant by its generic base, so a plain
+    DATETIME passes for the DATETIME(6) the models ask for; compare the
+    fractional-second precision ourselves.  ``None`` lets alembic decide.
+    """
+    if context.dialect.name not in ('mysql', 'mariadb'):
+        return None
+    wanted = metadata_type.dialect_impl(context.dialect)
+    if isinstance(wanted, mysql.DATETIME) and \
+            isinstance(inspected_type, mysql.DATETIME):
+        return (wanted.fsp or 0) != (inspected_type.fsp or 0)
+    return None
+
+
+def _mysql_collation_drift(conn) -> list[tuple[Any, ...]]:
+    """Tables or text columns not in the collation the models declare.
+
+    Alembic does not compare table options or collations, and a
+    case-insensitive collation changes which names collide and how lists
+    sort, so this is checked by hand.
+    """
+    want = models.MYSQL_TABLE_ARGS['mysql_collate']
+    names = tuple(models.Base.metadata.tables)
+    out: list[tuple[Any, ...]] = []
+    tables = conn.execute(sa.text(
+        'SELECT table_name, table_collation FROM information_schema.tables '
+        'WHERE table_schema = DATABASE()')).all()
+    for table, collation in tables:
+        if table in names and collation != want:
+            out.append(('table_collation', table, collation, want))
+    columns = conn.execute(sa.text(
+        'SELECT table_name, column_name, collation_name '
+        'FROM information_schema.columns WHERE table_schema = DATABASE() '
+        'AND collation_name IS NOT NULL')).all()
+    for table, column, collation in columns:
+        if table in names and collation != want:
+            out.append(('column_collation', table, column, collation, want))
+    return out
+
+
 def drift() -> list:
-    """Differences between the database schema and the models."""
+    """Differences between the database schema and the models.
+
+    Empty when the schema is exactly what the models describe: tables,
+    columns, types, nullability, indexes, unique constraints and foreign
+    keys, plus the MySQL collation.
+    """
     with db_engine.get_engine().connect() as conn:
-        ctx = alembic_migration.MigrationContext.configure(conn)
-        return compare_metadata(ctx, models.Base.metadata)
+        ctx = alembic_migration.MigrationContext.configure(
+            conn, opts={'compare_type': _compare_type})
+        diffs = list(compare_metadata(ctx, models.Base.metadata))
+        if conn.dialect.name in ('mysql', 'mariadb'):
+            diffs += _mysql_collation_drift(conn)
+        return diffs

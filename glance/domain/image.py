@@ -1,4 +1,4 @@
-"""The Image entity: its fields, its state machine and the rules on its properties.
+"""The Image entity: fields, state machine, rules on its properties.
 
 Nothing here knows about HTTP, SQL or stores.  The API validates shapes
 against the JSON schema; this module guards meaning (which fields a caller
@@ -113,6 +113,29 @@ class Image:
         if self.protected:
             raise exception.ProtectedImageDelete(image_id=self.image_id)
         self.set_status('deleted')
+
+    def deactivate(self) -> bool:
+        """Withhold an active image's data; True if the status changed.
+
+        Deactivating a deactivated image changes nothing, so a retried
+        request is harmless.  Any other status has no data to withhold:
+        the API reference answers that with 403.
+        """
+        return self._toggle('active', 'deactivated', 'deactivate')
+
+    def reactivate(self) -> bool:
+        """Serve a deactivated image's data again; True if it changed."""
+        return self._toggle('deactivated', 'active', 'reactivate')
+
+    def _toggle(self, source: str, goal: str, action: str) -> bool:
+        if self.status == goal:
+            return False
+        if self.status != source:
+            raise exception.Forbidden(
+                "Not allowed to %s image in status '%s'"
+                % (action, self.status))
+        self.set_status(goal)
+        return True
 
 
 def check_settable(name: str, creating: bool) -> None:

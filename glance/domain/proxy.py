@@ -20,6 +20,10 @@ class Proxy:
 
     def __getattr__(self, name: str) -> Any:
         # Only called when normal lookup fails: i.e. not defined by the layer.
+        if name in ('base', 'context'):
+            # Not set yet (copy, pickle build objects without __init__):
+            # asking ``base`` for them would recurse for ever.
+            raise AttributeError(name)
         return getattr(self.base, name)
 
     def __setattr__(self, name: str, value: Any) -> None:

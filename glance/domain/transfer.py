@@ -32,15 +32,23 @@ class Upload:
 class Download:
     """A read of an image's bytes, optionally a byte range of them."""
 
+    #: (first byte, last byte or None) as the client asked; a negative
+    #: first byte asks for that many bytes at the end.  None: everything.
+    byte_range: tuple[int, int | None] | None = None
+    #: set by the caller (the API) for the image.send notification
+    receiver_project: str | None = None
+    receiver_user: str | None = None
+    destination_ip: str | None = None
+    # Filled in by the location layer:
     offset: int = 0
     length: int | None = None
-    # Filled in by the location layer:
     data: Iterator[bytes] | None = None
     #: number of bytes ``data`` will yield
     size: int | None = None
     #: total size of the image
     image_size: int | None = None
-    #: set by the caller (the API) for the image.send notification
-    receiver_project: str | None = None
-    receiver_user: str | None = None
-    destination_ip: str | None = None
+
+    @property
+    def partial(self) -> bool:
+        """Whether this is a range of the image (answered with 206)."""
+        return self.byte_range is not None and self.length is not None

@@ -2,7 +2,8 @@
 
 Uploads stream into a store while md5 and the multihash are computed;
 downloads get their byte iterator here; deleting an image deletes its data
-from every location.
+from every location.  An upload that fails for any reason leaves no data in
+the store and no trace of itself on the image.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ LOG = logging.getLogger(__name__)
 
 
 def _store_error(exc: glance_store.GlanceStoreException) -> Exception:
+    """The domain error (and so the HTTP answer) for a store failure."""
     if isinstance(exc, glance_store.StorageFull):
         return exception.StorageFull()
     if isinstance(exc, glance_store.StorageWriteDenied):
@@ -30,9 +32,31 @@ def _store_error(exc: glance_store.GlanceStoreException) -> Exception:
             'permissions.')
     if isinstance(exc, glance_store.UnknownStore):
         return exception.BadRequest(str(exc))
+    if isinstance(exc, glance_store.Duplicate):
+        return exception.Conflict(
+            'The image store already holds data for this image.')
     if isinstance(exc, glance_store.NotFound):
         return exception.ImageDataNotFound()
-    return exception.ServiceUnavailable(str(exc))
+    return exception.ServiceUnavailable(
+        'The image store failed; try again later.')
+
+
+def _resolve_range(download: Download, size: int | None) -> None:
+    """Turn the byte range asked for into an offset and a length."""
+    if download.byte_range is None or size is None:
+        # Without a recorded size (a location added by hand) the whole
+        # image is the only range that can be answered honestly.
+        download.offset, download.length = 0, None
+        return
+    first, last = download.byte_range
+    if first < 0:
+        first, last = max(0, size + first), size - 1
+    if first >= size:
+        raise exception.RangeNotSatisfiable(
+            'The requested range starts beyond the image, which has %d '
+            'bytes.' % size)
+    last = size - 1 if last is None else min(last, size - 1)
+    download.offset, download.length = first, last - first + 1
 
 
 def enabled_stores() -> tuple[list[str], bool]:
@@ -41,15 +65,46 @@ def enabled_stores() -> tuple[list[str], bool]:
     return registry.user_stores(), registry.multi
 
 
+def _target_store(requested: str | None) -> str | None:
+    """The backend an upload goes to: the one asked for, else the default.
+
+    Single-store deployments ignore the request, as the API reference says;
+    the reserved internal stores are never a user's target.
+    """
+    users, multi = enabled_stores()
+    if not multi or not requested:
+        return None
+    if requested not in users:
+        raise exception.BadRequest('Store %s is not available for image '
+                                   'data.' % requested)
+    return requested
+
+
 class ImageRepo(Proxy):
     """Moves image bytes between the API and glance_store."""
 
+    def begin_upload(self, image: Image) -> Image:
+        """Only an image waiting for data takes an upload; it is saving now.
+
+        Checked here, below the policy layer, so a caller who may not upload
+        learns that first, whatever the image's status.
+        """
+        if image.loaded_status not in (None, 'queued'):
+            raise exception.InvalidImageStatus(
+                'Image %s is %s; data can only be uploaded to a queued '
+                'image.' % (image.image_id, image.loaded_status))
+        if image.status == 'queued':
+            image.set_status('saving')
+        return self.base.begin_upload(image)
+
     def write_data(self, image: Image, upload: Upload) -> Upload:
+        """Stream the bytes into the store, hashing and inspecting them."""
+        store = _target_store(upload.store)
         digests = hashing.Digests(CONF.hashing_algorithm)
         inspector = format_inspector.Inspector(image.disk_format)
         try:
             uri, size, meta = glance_store.add_to_backend(
-                upload.store, image.image_id,
+                store, image.image_id,
                 inspector.feed(digests.feed(upload.data)),
                 upload.expected_size)
         except glance_store.GlanceStoreException as exc:
@@ -76,16 +131,35 @@ class ImageRepo(Proxy):
 
     def abort_upload(self, image: Image, upload: Upload | None,
                      error: BaseException) -> Image:
+        """Remove the stored data first, then undo what finish_upload set.
+
+        The data goes even if the image can no longer be saved (deleted
+        meanwhile, database down): bytes without a record are the leak an
+        operator cannot see.
+        """
         if upload is not None and upload.location is not None:
             self._delete_location(image, upload.location)
+            image.locations = [loc for loc in image.locations
+                               if loc.get('url') != upload.location['url']]
+            upload.location = None
+        image.size = image.checksum = image.virtual_size = None
+        image.os_hash_algo = image.os_hash_value = None
+        # finish_upload may have moved it further than what was persisted.
+        image.status = image.loaded_status or image.status
         image.set_status('queued')
         return self.base.abort_upload(image, upload, error)
 
     def read_data(self, image: Image, download: Download) -> Download:
+        """Open the image's data (the asked range of it) at a location.
+
+        ImageDataNotFound when there is none, RangeNotSatisfiable for a
+        range outside the image; locations are tried in order.
+        """
         locations = [loc for loc in image.locations
                      if loc.get('status', 'active') == 'active']
         if not locations:
             raise exception.ImageDataNotFound()
+        _resolve_range(download, image.size)
         last_error: Exception | None = None
         for loc in locations:
             try:

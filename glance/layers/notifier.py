@@ -53,13 +53,38 @@ def image_payload(image: Image) -> dict:
     }
 
 
+def send_retry() -> int:
+    """Connection retries for one notification (0: try once).
+
+    oslo.messaging's default, -1, retries for ever: with the broker down
+    every API call that sends an event would hang.  Glance answers the
+    caller first, so an unbounded setting is read as "try once"; an
+    operator who wants retries sets a positive count and accepts that a
+    dead broker delays calls by that many retry intervals.
+    """
+    try:
+        configured = CONF.oslo_messaging_notifications.retry
+    except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
+        # oslo.messaging registers its options when the transport is built
+        configured = -1
+    return configured if configured >= 0 else 0
+
+
 def get_notifier() -> oslo_messaging.Notifier:
+    """The process's notifier, built on first use (after any fork)."""
     global _NOTIFIER
     if _NOTIFIER is None:
         transport = oslo_messaging.get_notification_transport(CONF)
         _NOTIFIER = oslo_messaging.Notifier(
-            transport, publisher_id='image.%s' % socket.gethostname())
+            transport, publisher_id='image.%s' % socket.gethostname(),
+            retry=send_retry())
     return _NOTIFIER
+
+
+def reset() -> None:
+    """Forget the notifier so the next event rebuilds it from CONF."""
+    global _NOTIFIER
+    _NOTIFIER = None
 
 
 def _enabled(event: str) -> bool:
@@ -70,11 +95,15 @@ def _enabled(event: str) -> bool:
 
 
 def send(context, event: str, payload: dict, priority: str = 'info') -> None:
-    """Emit one notification; failures are logged, never raised."""
+    """Emit one notification; failures are logged, never raised.
+
+    The context goes as the object: oslo.messaging sends its redacted copy
+    (no token) and drops a plain dict altogether.
+    """
     if not _enabled(event):
         return
     try:
-        getattr(get_notifier(), priority)(context.to_dict(), event, payload)
+        getattr(get_notifier(), priority)(context, event, payload)
     except Exception as exc:  # noqa: BLE001 - notifications are best effort
         LOG.warning('Could not send notification %s: %s', event, exc)
 
@@ -139,3 +168,17 @@ class ImageRepo(Proxy):
             event_ok = sent == (download.size or 0)
             send(self.context, 'image.send', payload,
                  'info' if event_ok else 'error')
+
+    def deactivate(self, image: Image) -> Image:
+        return self._status_change(self.base.deactivate, image)
+
+    def reactivate(self, image: Image) -> Image:
+        return self._status_change(self.base.reactivate, image)
+
+    def _status_change(self, call, image: Image) -> Image:
+        """image.update when the status moved; a no-op is not news."""
+        before = image.status
+        image = call(image)
+        if image.status != before:
+            send(self.context, 'image.update', image_payload(image))
+        return image

@@ -90,3 +90,11 @@ class ImageRepo(Proxy):
                 'The requested image has been deactivated. Image data '
                 'download is forbidden.')
         return self.base.read_data(image, download)
+
+    def deactivate(self, image: Image) -> Image:
+        self._enforce('deactivate', image_target(self.context, image))
+        return self.base.deactivate(image)
+
+    def reactivate(self, image: Image) -> Image:
+        self._enforce('reactivate', image_target(self.context, image))
+        return self.base.reactivate(image)

@@ -6,6 +6,7 @@ lies about its length, or sends none, still stops at the limit.
 """
 from __future__ import annotations
 
+import logging
 from typing import Iterable, Iterator
 
 from oslo_config import cfg
@@ -17,6 +18,7 @@ from glance.domain.proxy import Proxy
 from glance.domain.transfer import Upload
 
 CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
 
 quota_opts = [
     cfg.IntOpt('image_member_quota', default=128,
@@ -41,14 +43,26 @@ def _check_count(kind, attempted: int, maximum: int) -> None:
 
 
 def storage_quota() -> int:
-    """user_storage_quota in bytes (0: unlimited); "10GB" means 10 GiB."""
-    value = CONF.user_storage_quota.strip().replace(' ', '')
+    """user_storage_quota in bytes (0: unlimited); "10GB" means 10 GiB.
+
+    A value that cannot be read refuses uploads (503) rather than letting
+    them through unlimited; the log names the option to fix.
+    """
+    raw = CONF.user_storage_quota
+    value = raw.strip().replace(' ', '')
     if value.isdigit():
         return int(value)
     if value[-2:-1].upper() in ('K', 'M', 'G', 'T'):
-        value = value[:-1] + 'iB'   # the units are binary: 1 KB is 1024 B
-    return strutils.string_to_bytes(value, unit_system='IEC',
-                                    return_int=True)
+        # The units are binary: 1 KB is 1024 B.
+        value = value[:-2] + value[-2].upper() + 'iB'
+    try:
+        return strutils.string_to_bytes(value, unit_system='IEC',
+                                        return_int=True)
+    except ValueError:
+        LOG.error('user_storage_quota = %r is not a size (e.g. 10GB); '
+                  'uploads are refused until it is fixed.', raw)
+        raise exception.ServiceUnavailable(
+            'The storage quota is misconfigured; uploads are unavailable.')
 
 
 def capped(data: Iterable[bytes], limit: int, error: Exception

@@ -11,13 +11,17 @@ from glance.policies import base
 _DEPRECATED = 'role:admin or project_id:%(project_id)s'
 
 
-def _rule(name, check, description, operations, deprecated=None):
+def _rule(name: str, check: str, description: str,
+          operations: list[tuple[str, str]], deprecated: str | None = None
+          ) -> policy.DocumentedRuleDefault:
+    """A project-scoped rule; ``deprecated`` is the legacy check it
+    replaces, honoured while ``enforce_new_defaults`` is off."""
     kwargs = {}
     if deprecated is not None:
         kwargs['deprecated_rule'] = policy.DeprecatedRule(
             name=name, check_str=deprecated,
             deprecated_reason='Secure RBAC personas replace the legacy '
-                              'owner-only defaults.',
+                              'owner-only defaults',
             deprecated_since='2024.1')
     return policy.DocumentedRuleDefault(
         name=name, check_str=check, description=description,
@@ -49,10 +53,12 @@ rules = [
     _rule('download_image', base.ADMIN_OR_PROJECT_MEMBER_DOWNLOAD_IMAGE,
           'Download image data.', [('GET', '/v2/images/{image_id}/file')],
           deprecated=''),
-    _rule('deactivate', base.ADMIN, 'Deactivate an image.',
-          [('POST', '/v2/images/{image_id}/actions/deactivate')]),
-    _rule('reactivate', base.ADMIN, 'Reactivate an image.',
-          [('POST', '/v2/images/{image_id}/actions/reactivate')]),
+    _rule('deactivate', base.ADMIN_OR_PROJECT_MEMBER, 'Deactivate an image.',
+          [('POST', '/v2/images/{image_id}/actions/deactivate')],
+          deprecated=_DEPRECATED),
+    _rule('reactivate', base.ADMIN_OR_PROJECT_MEMBER, 'Reactivate an image.',
+          [('POST', '/v2/images/{image_id}/actions/reactivate')],
+          deprecated=_DEPRECATED),
     _rule('get_image_location', base.ADMIN_OR_PROJECT_READER,
           'Read the locations of an image.',
           [('GET', '/v2/images/{image_id}')], deprecated=_DEPRECATED),
@@ -64,5 +70,6 @@ rules = [
 ]
 
 
-def list_rules():
+def list_rules() -> list[policy.DocumentedRuleDefault]:
+    """The image rules."""
     return rules

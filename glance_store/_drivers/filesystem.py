@@ -1,4 +1,10 @@
-"""The filesystem store: image bytes as files in one or more directories."""
+"""The filesystem store: image bytes as files in one or more directories.
+
+Each image is one file named after the image id.  A write either completes
+or leaves nothing behind: the file is created exclusively and removed again
+whatever stops the write (a full disk, a client that went away, a quota
+enforced by the iterator feeding us).
+"""
 from __future__ import annotations
 
 import errno
@@ -21,17 +27,22 @@ _OPTS = [
                default='/var/lib/glance/images',
                help='Directory where image files are written.'),
     cfg.MultiStrOpt('filesystem_store_datadirs',
-                    help='Several directories as "PATH:PRIORITY"; new images '
-                         'go to the highest priority directory with the most '
-                         'free space.'),
+                    help='Several directories as "PATH:PRIORITY" (the '
+                         'priority defaults to 0); new images go to the '
+                         'highest priority directory with the most free '
+                         'space. Takes precedence over '
+                         'filesystem_store_datadir.'),
     cfg.StrOpt('filesystem_store_metadata_file',
                help='JSON file whose content (an object, or a list of objects '
                     'with "id" and "mountpoint") becomes location metadata.'),
     cfg.IntOpt('filesystem_store_file_perm', default=0,
-               help='Octal-as-decimal permissions for image files '
+               help='Permissions of image files, written as octal digits '
                     '(e.g. 640); 0 keeps the umask default.'),
     cfg.IntOpt('filesystem_store_chunk_size', default=64 * 1024, min=1,
                help='Bytes read from an image file at a time.'),
+    cfg.BoolOpt('filesystem_thin_provisioning', default=False,
+                help='Leave holes (sparse files) where a written chunk is '
+                     'all zeros instead of writing the zeros.'),
 ]
 
 
@@ -44,37 +55,52 @@ class Store(driver.Store):
                     driver.Capability.DRIVER_REUSABLE)
 
     def configure(self) -> None:
+        """Create the directories and load the metadata file, or refuse."""
         opts = self.opts
         self.chunk_size = opts.filesystem_store_chunk_size
         self.READ_CHUNKSIZE = self.WRITE_CHUNKSIZE = self.chunk_size
+        self.thin = opts.filesystem_thin_provisioning
+        perm = opts.filesystem_store_file_perm
+        if perm < 0 or any(d not in '01234567' for d in str(perm)):
+            self._bad('filesystem_store_file_perm must be octal digits, '
+                      'e.g. 640; got %s' % perm)
+        self.file_perm = int(str(perm), 8) if perm > 0 else 0
         self.datadirs = self._datadirs(opts)
         for path, _prio in self.datadirs:
             try:
                 os.makedirs(path, exist_ok=True)
             except OSError as exc:
-                raise exceptions.BadStoreConfiguration(
-                    store_name=self.backend,
-                    reason='cannot create directory %s: %s' % (path, exc))
+                self._bad('cannot create directory %s: %s' % (path, exc))
             if not os.access(path, os.W_OK | os.X_OK):
-                raise exceptions.BadStoreConfiguration(
-                    store_name=self.backend,
-                    reason='directory %s is not writable' % path)
-        self.metadata = self._load_metadata(opts.filesystem_store_metadata_file)
+                self._bad('directory %s is not writable' % path)
+        self.metadata = self._load_metadata(
+            opts.filesystem_store_metadata_file)
+
+    def _bad(self, reason: str):
+        raise exceptions.BadStoreConfiguration(store_name=self.backend,
+                                               reason=reason)
 
     def _datadirs(self, opts) -> list[tuple[str, int]]:
-        if opts.filesystem_store_datadirs:
-            out = []
-            for item in opts.filesystem_store_datadirs:
-                path, _, prio = item.rpartition(':')
-                if not path or not prio.strip().isdigit():
-                    path, prio = item, '0'
-                out.append((os.path.abspath(path.strip()), int(prio)))
-            return out
-        if not opts.filesystem_store_datadir:
-            raise exceptions.BadStoreConfiguration(
-                store_name=self.backend,
-                reason='filesystem_store_datadir is not set')
-        return [(os.path.abspath(opts.filesystem_store_datadir), 0)]
+        if not opts.filesystem_store_datadirs:
+            if not opts.filesystem_store_datadir:
+                self._bad('filesystem_store_datadir is not set')
+            return [(os.path.abspath(opts.filesystem_store_datadir), 0)]
+        out: dict[str, int] = {}
+        for item in opts.filesystem_store_datadirs:
+            path, prio = item.strip(), '0'
+            if ':' in path:
+                path, prio = path.rsplit(':', 1)
+            try:
+                priority = int(prio.strip())
+            except ValueError:
+                self._bad('invalid priority %r in filesystem_store_datadirs '
+                          'entry %r' % (prio, item))
+            path = os.path.abspath(path.strip())
+            if path in out:
+                self._bad('directory %s is listed twice in '
+                          'filesystem_store_datadirs' % path)
+            out[path] = priority
+        return list(out.items())
 
     def _load_metadata(self, path: str | None) -> dict:
         if not path:
@@ -83,26 +109,45 @@ class Store(driver.Store):
             with open(path) as f:
                 data = json.load(f)
         except (OSError, ValueError) as exc:
-            raise exceptions.BadStoreConfiguration(
-                store_name=self.backend,
-                reason='metadata file %s unusable: %s' % (path, exc))
+            self._bad('metadata file %s unusable: %s' % (path, exc))
         if isinstance(data, dict):
             return data
+        if not isinstance(data, list):
+            self._bad('metadata file %s must hold an object or a list of '
+                      'objects' % path)
         for entry in data:
-            if not isinstance(entry, dict) or not {'id', 'mountpoint'} <= set(entry):
-                raise exceptions.BadStoreConfiguration(
-                    store_name=self.backend,
-                    reason='metadata list entries need id and mountpoint')
+            if not isinstance(entry, dict) or \
+                    not {'id', 'mountpoint'} <= set(entry):
+                self._bad('metadata list entries need id and mountpoint')
         return {'_mounts': data}
 
     def _choose_dir(self, size: int | None) -> str:
-        best_prio = max(p for _, p in self.datadirs)
-        candidates = [d for d, p in self.datadirs if p == best_prio]
-        free = {d: _free_bytes(d) for d in candidates}
-        chosen = max(candidates, key=lambda d: free[d])
-        if size and free[chosen] < size:
-            raise exceptions.StorageFull()
-        return chosen
+        """The directory new data goes to.
+
+        The highest priority wins; among equals, the one with the most free
+        space, so that directories fill evenly.  A priority whose best
+        directory cannot hold ``size`` bytes gives way to the next one.
+        """
+        usable = False
+        for prio in sorted({p for _, p in self.datadirs}, reverse=True):
+            free = {}
+            for d, p in self.datadirs:
+                if p == prio:
+                    try:
+                        free[d] = _free_bytes(d)
+                    except OSError as exc:
+                        LOG.error('Store %s: directory %s is unusable: %s',
+                                  self.backend, d, exc)
+            if not free:
+                continue
+            usable = True
+            chosen = max(free, key=lambda d: free[d])
+            if not size or free[chosen] >= size:
+                return chosen
+        if not usable:
+            raise exceptions.BackendException(
+                'Store %s has no usable directory' % self.backend)
+        raise exceptions.StorageFull()
 
     def _location_metadata(self, path: str) -> dict:
         mounts = self.metadata.get('_mounts')
@@ -115,31 +160,34 @@ class Store(driver.Store):
 
     def add(self, image_id: str, data: Iterable[bytes], size: int | None,
             ) -> tuple[str, int, dict]:
+        """Write ``data`` to a new file named after the image.
+
+        Whatever stops the write (the disk, the client, a quota raising from
+        inside ``data``) removes the partial file before the error goes on,
+        so a failed upload never leaves bytes behind.
+        """
         directory = self._choose_dir(size)
         path = os.path.join(directory, image_id)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
             raise exceptions.Duplicate(image=path)
-        written = 0
+        except OSError as exc:
+            raise _os_error(exc, path)
         try:
-            with os.fdopen(fd, 'wb', buffering=0) as f:
-                for chunk in data:
-                    f.write(chunk)
-                    written += len(chunk)
-            if self.opts.filesystem_store_file_perm > 0:
-                os.chmod(path, int(str(self.opts.filesystem_store_file_perm), 8))
+            try:
+                written = _write_all(fd, data, self.thin)
+            finally:
+                os.close(fd)
+            if self.file_perm:
+                os.chmod(path, self.file_perm)
         except OSError as exc:
             _remove_quietly(path)
-            if exc.errno == errno.ENOSPC:
-                raise exceptions.StorageFull()
-            if exc.errno == errno.EACCES:
-                raise exceptions.StorageWriteDenied()
-            raise
+            raise _os_error(exc, path)
         except BaseException:
-            # Any failure (client gone, size cap, quota) leaves no partial file.
             _remove_quietly(path)
             raise
+        LOG.debug('Wrote %d bytes to %s', written, path)
         uri = 'file://' + urllib.parse.quote(path)
         return uri, written, self._location_metadata(path)
 
@@ -152,37 +200,105 @@ class Store(driver.Store):
     def get(self, location: loc_mod.Location, offset: int = 0,
             chunk_size: int | None = None, length: int | None = None,
             ) -> tuple[Iterator[bytes], int]:
-        path = self._path(location)
-        total = os.path.getsize(path)
+        """Iterator over ``length`` bytes from ``offset`` (default: all).
+
+        The file is opened here, not when iteration starts, so a delete that
+        races with a download cannot cut it short (the open file survives
+        its unlink) and a missing file is a NotFound before any byte is sent.
+        """
+        try:
+            f = open(location.path, 'rb')
+        except (FileNotFoundError, IsADirectoryError):
+            raise exceptions.NotFound(image=location.path)
+        except OSError as exc:
+            raise _os_error(exc, location.path)
+        total = os.fstat(f.fileno()).st_size
+        offset = max(0, offset)
         remaining = max(0, total - offset) if length is None else \
             max(0, min(length, total - offset))
-        return _read_file(path, offset, remaining,
+        return FileChunks(f, offset, remaining,
                           chunk_size or self.chunk_size), remaining
 
     def get_size(self, location: loc_mod.Location) -> int:
+        """Size of the file in bytes; NotFound when it is gone."""
         return os.path.getsize(self._path(location))
 
     def delete(self, location: loc_mod.Location) -> None:
+        """Remove the file; NotFound when it was already gone."""
         path = location.path
         try:
             os.unlink(path)
         except FileNotFoundError:
             raise exceptions.NotFound(image=path)
-        except PermissionError:
-            raise exceptions.StorageWriteDenied()
+        except OSError as exc:
+            raise _os_error(exc, path)
 
 
-def _read_file(path: str, offset: int, remaining: int,
-               chunk_size: int) -> Iterator[bytes]:
-    with open(path, 'rb') as f:
+class FileChunks:
+    """The bytes of an open file from ``offset``, ``remaining`` at most.
+
+    An iterator with ``close()`` so that a download abandoned half-way
+    closes its file at once rather than when garbage is collected.
+    """
+
+    def __init__(self, f, offset: int, remaining: int, chunk_size: int):
+        self._file = f
+        self._remaining = remaining
+        self._chunk_size = chunk_size
         if offset:
             f.seek(offset)
-        while remaining > 0:
-            chunk = f.read(min(chunk_size, remaining))
-            if not chunk:
-                break
-            remaining -= len(chunk)
-            yield chunk
+
+    def __iter__(self) -> 'FileChunks':
+        return self
+
+    def __next__(self) -> bytes:
+        if self._remaining <= 0 or self._file.closed:
+            self.close()
+            raise StopIteration
+        chunk = self._file.read(min(self._chunk_size, self._remaining))
+        if not chunk:
+            self.close()
+            raise StopIteration
+        self._remaining -= len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def _write_all(fd: int, data: Iterable[bytes], thin: bool) -> int:
+    """Write every chunk of ``data`` to ``fd``; the number of bytes."""
+    written = 0
+    hole = False
+    for chunk in data:
+        if not chunk:
+            continue
+        if thin and chunk.count(0) == len(chunk):
+            os.lseek(fd, len(chunk), os.SEEK_CUR)
+            written += len(chunk)
+            hole = True
+            continue
+        view = memoryview(chunk)
+        while view:
+            # os.write may write less than asked (a disk nearly full):
+            # write the rest, or get the real error.
+            view = view[os.write(fd, view):]
+        written += len(chunk)
+        hole = False
+    if hole:
+        # A trailing hole: give the file its full length.
+        os.ftruncate(fd, written)
+    return written
+
+
+def _os_error(exc: OSError, path: str) -> exceptions.GlanceStoreException:
+    """The store error an operating-system error means to glance."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return exceptions.StorageFull()
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return exceptions.StorageWriteDenied()
+    return exceptions.BackendException(
+        'Filesystem store error on %s: %s' % (path, exc.strerror or exc))
 
 
 def _free_bytes(path: str) -> int:
@@ -193,5 +309,8 @@ def _free_bytes(path: str) -> int:
 def _remove_quietly(path: str) -> None:
     try:
         os.unlink(path)
-    except OSError:
+    except FileNotFoundError:
         pass
+    except OSError as exc:
+        LOG.error('Could not remove the partial file %s: %s; the operator '
+                  'must remove it by hand.', path, exc)

@@ -8,6 +8,7 @@ makes one trusted operator context for a single-user server.
 from __future__ import annotations
 
 import json
+import logging
 
 from oslo_config import cfg
 import webob
@@ -18,17 +19,25 @@ from glance.common import policy
 from glance import context as glance_context
 
 CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
 
 
 class _Base:
+    """A paste filter that stores ``make_context``'s result in the environ."""
+
     def __init__(self, app):
         self.app = app
 
     @classmethod
     def factory(cls, global_conf, **local_conf):
+        """paste.filter_factory entry point."""
         def filter_(app):
             return cls(app)
         return filter_
+
+    def make_context(self, request: webob.Request):
+        """A RequestContext, or the HTTP error that ends the request."""
+        raise NotImplementedError
 
     @webob.dec.wsgify
     def __call__(self, request: webob.Request):
@@ -39,24 +48,48 @@ class _Base:
         return self.app
 
 
+def _service_catalog(raw: str | None):
+    """The parsed X-Service-Catalog, or the error response for a bad one.
+
+    keystonemiddleware writes this header itself, so a value that is not a
+    JSON list means the front end is broken: a server-side error, reported
+    in words an operator can act on.
+    """
+    if not raw:
+        return None
+    try:
+        catalog = json.loads(raw)
+    except ValueError as exc:
+        LOG.error('Rejecting request: X-Service-Catalog is not valid JSON '
+                  '(%s); check the authentication middleware.', exc)
+        return webob.exc.HTTPInternalServerError(
+            'Invalid service catalog json: the X-Service-Catalog header '
+            'is not valid JSON.')
+    if not isinstance(catalog, list):
+        LOG.error('Rejecting request: X-Service-Catalog is a JSON %s, not '
+                  'a list.', type(catalog).__name__)
+        return webob.exc.HTTPInternalServerError(
+            'Invalid service catalog json: the X-Service-Catalog header '
+            'must be a JSON list of services.')
+    return catalog
+
+
 class ContextMiddleware(_Base):
-    """Context from X-* identity headers; 401 unless the identity is Confirmed."""
+    """Context from X-* identity headers; 401 unless X-Identity-Status is
+    Confirmed."""
 
     def make_context(self, request: webob.Request):
         if request.headers.get('X-Identity-Status') != 'Confirmed':
             return webob.exc.HTTPUnauthorized()
-        catalog = None
-        raw = request.headers.get('X-Service-Catalog')
-        if raw:
-            try:
-                catalog = json.loads(raw)
-            except ValueError:
-                return webob.exc.HTTPInternalServerError(
-                    'Invalid service catalog json.')
+        catalog = _service_catalog(request.headers.get('X-Service-Catalog'))
+        if isinstance(catalog, webob.exc.HTTPException):
+            return catalog
         ctx = glance_context.RequestContext.from_environ(
             request.environ, service_catalog=catalog)
         if not ctx.project_id:
+            # X-Tenant-Id: the name of X-Project-Id before Keystone v3
             ctx.project_id = request.headers.get('X-Tenant-Id')
+        # Who is an administrator is the operator's policy, not a role name.
         ctx.is_admin = policy.is_admin(ctx)
         return ctx
 

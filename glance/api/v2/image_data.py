@@ -52,7 +52,12 @@ def _body_chunks(request: wsgi.Request, expected: int | None
 
 
 def _parse_range(request: wsgi.Request) -> tuple[int, int | None] | None:
-    """(first byte, last byte or None) asked for, or None for everything."""
+    """(first byte, last byte or None) asked for, or None for everything.
+
+    Only the syntax is checked here; whether the range fits the image is
+    decided below the policy layer, once the caller may see the image.
+    Content-Range on a GET is accepted because old clients send it.
+    """
     header = request.headers.get('Range')
     if header is not None:
         header = header.strip()
@@ -67,6 +72,9 @@ def _parse_range(request: wsgi.Request) -> tuple[int, int | None] | None:
             raise exception.RangeNotSatisfiable('Malformed Range header.')
         first, last = m.group(1), m.group(2)
         if not first:
+            if int(last) == 0:
+                raise exception.RangeNotSatisfiable(
+                    'A range of the last 0 bytes is empty.')
             return -int(last), None            # suffix: the last N bytes
         if last and int(last) < int(first):
             raise exception.RangeNotSatisfiable('Malformed Range header.')
@@ -79,6 +87,21 @@ def _parse_range(request: wsgi.Request) -> tuple[int, int | None] | None:
                 'Malformed Content-Range header.')
         return int(m.group(1)), int(m.group(2))
     return None
+
+
+def _abort(repo, image, upload: Upload, error: BaseException) -> None:
+    """Undo a failed upload; never let the undo hide the original error."""
+    try:
+        repo.abort_upload(image, upload, error)
+    except exception.NotFound:
+        LOG.info('Image %s was deleted during its upload; its data was '
+                 'discarded.', image.image_id)
+    except Exception as exc:  # noqa: BLE001 - e.g. the database is down
+        # The stored data is gone already (the location layer removes it
+        # before saving); the record stays "saving" until it can be
+        # written again, and the operator is told.
+        LOG.error('Image %s could not be returned to queued after a failed '
+                  'upload: %s', image.image_id, exc)
 
 
 class Deserializer:
@@ -98,56 +121,49 @@ class Deserializer:
 
 class Controller:
     def upload(self, request: wsgi.Request, image_id: str, upload: Upload):
-        """PUT /v2/images/{image_id}/file -> 204 once the image is active."""
+        """PUT /v2/images/{image_id}/file -> 204 once the image is active.
+
+        403/404 when the caller may not upload, 409 unless the image is
+        queued, 410 if it is deleted while the data streams in, 413 over a
+        size limit or when the store is full, 503 when the store refuses.
+        On any failure the image is back to queued with no data stored, so
+        the client can simply try again.
+        """
         repo = gateway.get_repo(request.context)
         image = repo.get(image_id)
-        if image.status != 'queued':
-            raise exception.InvalidImageStatus(
-                'Image %s is %s; data can only be uploaded to a queued '
-                'image.' % (image_id, image.status))
-        image.set_status('saving')
         image = repo.begin_upload(image)
         try:
             upload = repo.write_data(image, upload)
             repo.finish_upload(image, upload)
         except BaseException as exc:
-            LOG.warning('Upload of image %s failed: %s', image_id, exc)
-            try:
-                repo.abort_upload(image, upload, exc)
-            except exception.GlanceException as abort_exc:
-                # Deleted or changed meanwhile: the data is gone already.
-                LOG.warning('Image %s could not be returned to queued: %s',
-                            image_id, abort_exc)
-            if isinstance(exc, exception.Conflict):
-                raise exception.Conflict(
-                    'Image %s changed while its data was uploading; the '
-                    'data was discarded.' % image_id)
+            # A refusal the client caused is not the operator's business.
+            client_error = isinstance(exc, exception.GlanceException) and \
+                exc.code < 500
+            LOG.log(logging.INFO if client_error else logging.WARNING,
+                    'Upload of image %s failed: %s', image_id, exc)
+            _abort(repo, image, upload, exc)
+            if isinstance(exc, exception.ImageNotFound):
+                raise exception.ImageDeletedDuringUpload(image_id=image_id)
             raise
 
     def download(self, request: wsgi.Request, image_id: str, byte_range):
-        """GET /v2/images/{image_id}/file -> 200/206 and the bytes; 204 if none."""
+        """GET /v2/images/{image_id}/file -> 200 and the bytes, 206 for a
+        range, 204 when the image has no data.
+
+        403/404 when the caller may not download (checked before anything
+        else), 416 for a range outside the image.
+        """
         repo = gateway.get_repo(request.context)
         image = repo.get(image_id)
-        if not image.locations or image.size is None:
-            return None
-        offset, length = 0, None
-        if byte_range is not None:
-            first, last = byte_range
-            if first < 0:
-                first = max(0, image.size + first)
-                last = image.size - 1
-            if first >= image.size:
-                raise exception.RangeNotSatisfiable(
-                    'The image has %d bytes.' % image.size)
-            last = image.size - 1 if last is None else min(last,
-                                                          image.size - 1)
-            offset, length = first, last - first + 1
-        download = Download(offset=offset, length=length,
+        download = Download(byte_range=byte_range,
                             receiver_project=request.context.project_id,
                             receiver_user=request.context.user_id,
                             destination_ip=request.remote_addr)
-        download = repo.read_data(image, download)
-        return image, download, byte_range is not None
+        try:
+            download = repo.read_data(image, download)
+        except exception.ImageDataNotFound:
+            return None
+        return image, download
 
 
 class Serializer:
@@ -159,13 +175,13 @@ class Serializer:
             response.status_int = 204
             response.content_type = None
             return
-        image, download, partial = result
+        image, download = result
         response.content_type = 'application/octet-stream'
         response.app_iter = download.data
         response.content_length = download.size
         if image.checksum:
             response.headers['Content-MD5'] = image.checksum
-        if partial:
+        if download.partial:
             response.status_int = 206
             last = download.offset + download.size - 1
             response.headers['Content-Range'] = 'bytes %d-%d/%d' % (

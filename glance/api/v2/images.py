@@ -77,8 +77,8 @@ class Controller:
         repo.remove(image)
 
 
-def image_view(image: domain.Image) -> dict[str, Any]:
-    """The image as the API shows it."""
+def image_view(image: domain.Image, context: Any = None) -> dict[str, Any]:
+    """The image as the API shows it (to the caller of ``context``)."""
     view: dict[str, Any] = dict(image.extra_properties)
     view.update({
         'id': image.image_id, 'name': image.name, 'status': image.status,
@@ -99,7 +99,10 @@ def image_view(image: domain.Image) -> dict[str, Any]:
     })
     active = [loc for loc in image.locations
               if loc.get('status', 'active') == 'active']
-    if image.stores:
+    withheld = _data_withheld(image, context)
+    if withheld:
+        active = []
+    if image.stores and not withheld:
         view['stores'] = ','.join(image.stores)
     if CONF.show_multiple_locations:
         view['locations'] = [{'url': loc['url'],
@@ -114,16 +117,20 @@ class Serializer:
     """Fills responses: JSON bodies, status codes and headers."""
 
     def create(self, response, image) -> None:
-        wsgi.json_response(response, image_view(image), status=201)
+        wsgi.json_response(response,
+                           image_view(image, response.request.context),
+                           status=201)
         response.location = '%s/v2/images/%s' % (
             response.request.application_url, image.image_id)
         discovery.add_headers(response)
 
     def show(self, response, image) -> None:
-        wsgi.json_response(response, image_view(image))
+        wsgi.json_response(response,
+                           image_view(image, response.request.context))
 
     def update(self, response, image) -> None:
-        wsgi.json_response(response, image_view(image))
+        wsgi.json_response(response,
+                           image_view(image, response.request.context))
 
     def delete(self, response, _result) -> None:
         response.status_int = 204
@@ -134,13 +141,24 @@ class Serializer:
                   dict(response.request.params.items()).items()
                   if k != 'marker']
         body: dict[str, Any] = {
-            'images': [image_view(i) for i in images],
+            'images': [image_view(i, response.request.context)
+                       for i in images],
             'first': _link(params),
             'schema': '/v2/schemas/images',
         }
         if query.limit and len(images) == query.limit:
             body['next'] = _link(params + [('marker', images[-1].image_id)])
         wsgi.json_response(response, body)
+
+
+def _data_withheld(image: domain.Image, context: Any) -> bool:
+    """Whether the locations (and so the stores) are hidden from the caller.
+
+    A deactivated image's data is withheld from everyone but admins; where
+    it lives is part of the data, as the reference shows it.
+    """
+    return image.status == 'deactivated' and not (
+        context is not None and context.is_admin)
 
 
 def _link(params: list[tuple[str, str]]) -> str:

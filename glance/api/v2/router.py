@@ -27,6 +27,16 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
         'GET': ('image_data', 'download'),
         'PUT': ('image_data', 'upload'),
     },
+    '/v2/images/{image_id}/tags/{tag}': {
+        'PUT': ('image_tags', 'update'),
+        'DELETE': ('image_tags', 'delete'),
+    },
+    '/v2/images/{image_id}/actions/deactivate': {
+        'POST': ('image_actions', 'deactivate'),
+    },
+    '/v2/images/{image_id}/actions/reactivate': {
+        'POST': ('image_actions', 'reactivate'),
+    },
     '/v2/schemas/image': {'GET': ('schemas', 'image')},
     '/v2/schemas/images': {'GET': ('schemas', 'images')},
 }

@@ -1,7 +1,16 @@
 """The database engine and sessions, through oslo.db's enginefacade.
 
-One transaction context for the process; SQLite gets WAL and a busy timeout
-so that concurrent requests wait for each other instead of failing.
+One transaction context for the process.  SQLite is made safe for several
+worker processes writing at once:
+
+* WAL lets readers carry on while one connection writes, and the busy
+  timeout makes a second writer wait for the lock instead of failing.
+* A transaction that writes starts with ``BEGIN IMMEDIATE``: it takes the
+  write lock before its first read.  With a plain (deferred) ``BEGIN`` a
+  transaction that read first and then writes cannot wait for the lock
+  once another process has committed in between (SQLite answers "database
+  is locked" at once, whatever the busy timeout), which is exactly the
+  read-check-write shape of our updates.
 """
 from __future__ import annotations
 
@@ -16,57 +25,113 @@ import sqlalchemy
 from sqlalchemy import orm
 
 CONF = cfg.CONF
-db_options.set_defaults(CONF, connection='sqlite:////var/lib/glance/glance.sqlite')
+db_options.set_defaults(CONF,
+                        connection='sqlite:////var/lib/glance/glance.sqlite')
+
+#: milliseconds a SQLite writer waits for another's lock before failing
+SQLITE_BUSY_TIMEOUT_MS = 30000
+#: execution option marking the engine that write transactions run on
+_WRITE = 'glance_write_transaction'
 
 _LOCK = threading.Lock()
-_FACADE = None
+#: (enginefacade transaction context, engine that write transactions use)
+_STATE = None
 
 
-def _facade():
-    global _FACADE
+def _connection_url() -> str:
+    """``[database] connection``, with utf8mb4 made the MySQL default.
+
+    oslo.db asks MySQL for the 3-byte ``utf8`` unless the URL names a
+    charset, and that cannot carry characters outside the BMP that image
+    names and properties may hold.
+    """
+    url = sqlalchemy.engine.make_url(CONF.database.connection)
+    if url.get_backend_name() in ('mysql', 'mariadb') and \
+            'charset' not in url.query:
+        url = url.update_query_dict({'charset': 'utf8mb4'})
+    return url.render_as_string(hide_password=False)
+
+
+def _state():
+    global _STATE
     with _LOCK:
-        if _FACADE is None:
+        if _STATE is None:
             ctx = enginefacade.transaction_context()
-            ctx.configure(sqlite_fk=False)
+            ctx.configure(sqlite_fk=False, connection=_connection_url())
             engine = ctx.writer.get_engine()
             if engine.dialect.name == 'sqlite':
                 sqlalchemy.event.listen(engine, 'connect', _sqlite_pragmas)
-                # Connections already in the pool predate the listener.
+                _listen_first(engine, 'begin', _sqlite_begin)
+                # Connections already in the pool predate the listeners.
                 engine.dispose()
-            _FACADE = ctx
-        return _FACADE
+            _STATE = (ctx, engine.execution_options(**{_WRITE: True}))
+        return _STATE
+
+
+def _listen_first(engine, name: str, fn) -> None:
+    """Register ``fn`` ahead of the listeners already on ``engine``.
+
+    Ours must run before oslo.db's "begin" listener, which emits a plain
+    BEGIN unless the connection is marked as begun.  SQLAlchemy does not
+    honour ``insert=True`` for connection events, so the others are taken
+    off and put back after ours.
+    """
+    others = list(getattr(getattr(engine.dispatch, name), 'listeners', ()))
+    for other in others:
+        sqlalchemy.event.remove(engine, name, other)
+    sqlalchemy.event.listen(engine, name, fn)
+    for other in others:
+        sqlalchemy.event.listen(engine, name, other)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
+    # The timeout first, so that switching to WAL waits for a lock too.
+    cur.execute('PRAGMA busy_timeout=%d' % SQLITE_BUSY_TIMEOUT_MS)
     cur.execute('PRAGMA journal_mode=WAL')
-    cur.execute('PRAGMA busy_timeout=30000')
     cur.execute('PRAGMA synchronous=NORMAL')
     cur.close()
 
 
+def _sqlite_begin(conn) -> None:
+    # oslo.db marks the connection with "in_transaction" when it has
+    # emitted BEGIN; we use the same marker so exactly one BEGIN is sent.
+    if conn.get_execution_options().get(_WRITE) and \
+            'in_transaction' not in conn.info:
+        conn.exec_driver_sql('BEGIN IMMEDIATE')
+        conn.info['in_transaction'] = True
+
+
 def get_engine() -> sqlalchemy.engine.Engine:
     """The process-wide engine for ``[database] connection``."""
-    return _facade().writer.get_engine()
+    return _state()[0].writer.get_engine()
 
 
 def reset() -> None:
     """Forget the engine (after a fork, or when tests change the URL)."""
-    global _FACADE
+    global _STATE
     with _LOCK:
-        if _FACADE is not None:
+        if _STATE is not None:
             try:
-                _FACADE.writer.get_engine().dispose()
+                _STATE[0].writer.get_engine().dispose()
             except Exception:  # noqa: BLE001 - best effort on teardown
                 pass
-        _FACADE = None
+        _STATE = None
 
 
 @contextlib.contextmanager
-def session_scope() -> Iterator[orm.Session]:
-    """A session in one transaction: committed on success, rolled back on error."""
-    maker = _facade().writer.get_sessionmaker()
-    session = maker(expire_on_commit=False)
+def session_scope(readonly: bool = False) -> Iterator[orm.Session]:
+    """A session in one transaction: committed on success, rolled back on
+    error.
+
+    ``readonly=True`` is for transactions that only read: on SQLite they do
+    not take the write lock, so reads never queue behind writes.  Anything
+    that may write must leave it False.
+    """
+    ctx, write_engine = _state()
+    maker = ctx.writer.get_sessionmaker()
+    kwargs = {} if readonly else {'bind': write_engine}
+    session = maker(expire_on_commit=False, **kwargs)
     try:
         with session.begin():
             yield session

@@ -38,9 +38,13 @@ def _live(session: orm.Session, image_id: str) -> models.Image | None:
     ).scalar_one_or_none()
 
 
+#: statuses in which an image is gone from the catalogue (its row stays)
+DELETED_STATUSES = ('deleted', 'pending_delete')
+
+
 def get(image_id: str) -> models.Image:
     """The live image row, with properties, tags and locations loaded."""
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         row = _live(session, image_id)
         if row is None:
             raise exception.ImageNotFound(image_id=image_id)
@@ -51,7 +55,7 @@ def member_status(image_id: str, member: str | None) -> str | None:
     """Status of ``member``'s membership of the image, if any."""
     if not member:
         return None
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         return session.execute(
             sa.select(models.ImageMember.status).where(
                 models.ImageMember.image_id == image_id,
@@ -59,60 +63,129 @@ def member_status(image_id: str, member: str | None) -> str | None:
                 models.ImageMember.deleted == sa.false())).scalar()
 
 
+def _set_properties(session: orm.Session, row: models.Image,
+                    wanted: dict[str, Any], now: datetime.datetime) -> None:
+    # Rows are reused by name (deleted ones too): (image_id, name) is unique.
+    existing = {p.name: p for p in session.execute(
+        sa.select(models.ImageProperty).where(
+            models.ImageProperty.image_id == row.id)).scalars()}
+    for name, prop in existing.items():
+        if name in wanted:
+            if prop.deleted or prop.value != wanted[name]:
+                prop.value = wanted[name]
+                prop.deleted = False
+                prop.deleted_at = None
+        elif not prop.deleted:
+            prop.deleted = True
+            prop.deleted_at = now
+    for name, value in wanted.items():
+        if name not in existing:
+            session.add(models.ImageProperty(
+                image_id=row.id, name=name, value=value, created_at=now))
+
+
+def _set_tags(session: orm.Session, row: models.Image, wanted: set[str],
+              now: datetime.datetime) -> None:
+    current = session.execute(sa.select(models.ImageTag).where(
+        models.ImageTag.image_id == row.id,
+        models.ImageTag.deleted == sa.false())).scalars().all()
+    have = set()
+    for tag in current:
+        if tag.value in wanted and tag.value not in have:
+            have.add(tag.value)
+        else:
+            tag.deleted = True
+            tag.deleted_at = now
+    for value in sorted(wanted - have):
+        session.add(models.ImageTag(image_id=row.id, value=value,
+                                    created_at=now))
+
+
+def _set_locations(session: orm.Session, row: models.Image,
+                   wanted: list[dict[str, Any]],
+                   now: datetime.datetime) -> None:
+    """Make the live locations ``wanted``, in that order.
+
+    Locations are ordered by row id, so an existing row is kept (its
+    metadata and status updated) only while the wanted order still agrees
+    with the row order; from the first location that does not, the rest
+    are inserted anew (after the kept ones) and the old rows deleted.  A
+    save that does not change locations therefore writes no location rows.
+    """
+    current = session.execute(sa.select(models.ImageLocation).where(
+        models.ImageLocation.image_id == row.id,
+        models.ImageLocation.deleted == sa.false()).order_by(
+            models.ImageLocation.id)).scalars().all()
+    by_url = {loc.value: loc for loc in current}
+    kept: set[int] = set()
+    last_kept_id = 0
+    appending = False
+    for loc in wanted:
+        meta = loc.get('metadata') or {}
+        status = loc.get('status') or 'active'
+        old = by_url.get(loc['url'])
+        if not appending and old is not None and old.id > last_kept_id:
+            kept.add(old.id)
+            last_kept_id = old.id
+            if json.loads(old.meta_data or '{}') != meta:
+                old.meta_data = json.dumps(meta)
+            if old.status != status:
+                old.status = status
+            continue
+        appending = True
+        session.add(models.ImageLocation(
+            image_id=row.id, value=loc['url'], meta_data=json.dumps(meta),
+            status=status, created_at=now))
+    for loc in current:
+        if loc.id not in kept:
+            loc.deleted = True
+            loc.deleted_at = now
+            loc.status = 'deleted'
+
+
 def _set_children(session: orm.Session, row: models.Image,
                   values: dict[str, Any]) -> None:
     now = _now()
     if 'properties' in values:
-        wanted = values['properties']
-        existing = {p.name: p for p in session.execute(
-            sa.select(models.ImageProperty).where(
-                models.ImageProperty.image_id == row.id)).scalars()}
-        for name, prop in existing.items():
-            if name in wanted:
-                if prop.deleted or prop.value != wanted[name]:
-                    prop.value = wanted[name]
-                    prop.deleted = False
-                    prop.deleted_at = None
-            elif not prop.deleted:
-                prop.deleted = True
-                prop.deleted_at = now
-        for name, value in wanted.items():
-            if name not in existing:
-                session.add(models.ImageProperty(
-                    image_id=row.id, name=name, value=value, created_at=now))
+        _set_properties(session, row, values['properties'], now)
     if 'tags' in values:
-        wanted_tags = set(values['tags'])
-        current = session.execute(sa.select(models.ImageTag).where(
-            models.ImageTag.image_id == row.id,
-            models.ImageTag.deleted == sa.false())).scalars().all()
-        have = set()
-        for tag in current:
-            if tag.value in wanted_tags and tag.value not in have:
-                have.add(tag.value)
-            else:
-                tag.deleted = True
-                tag.deleted_at = now
-        for value in sorted(wanted_tags - have):
-            session.add(models.ImageTag(image_id=row.id, value=value,
-                                        created_at=now))
+        _set_tags(session, row, set(values['tags']), now)
     if 'locations' in values:
-        current = session.execute(sa.select(models.ImageLocation).where(
-            models.ImageLocation.image_id == row.id,
-            models.ImageLocation.deleted == sa.false())).scalars().all()
-        for loc in current:
-            loc.deleted = True
-            loc.deleted_at = now
-            loc.status = 'deleted'
-        for loc in values['locations']:
-            session.add(models.ImageLocation(
-                image_id=row.id, value=loc['url'],
-                meta_data=json.dumps(loc.get('metadata') or {}),
-                status=loc.get('status', 'active'), created_at=now))
+        _set_locations(session, row, values['locations'], now)
+
+
+def _delete_children(session: orm.Session, image_id: str, status: str,
+                     now: datetime.datetime) -> None:
+    """Soft-delete what hangs off a deleted image.
+
+    Locations of a ``pending_delete`` image stay live with that status:
+    they are the scrubber's list of data still to remove.
+    """
+    for model in (models.ImageProperty, models.ImageTag, models.ImageMember):
+        session.execute(
+            sa.update(model).where(model.image_id == image_id,
+                                   model.deleted == sa.false())
+            .values(deleted=True, deleted_at=now)
+            .execution_options(synchronize_session=False))
+    loc = models.ImageLocation
+    live = (loc.image_id == image_id, loc.deleted == sa.false())
+    if status == 'pending_delete':
+        session.execute(sa.update(loc).where(*live)
+                        .values(status='pending_delete', updated_at=now)
+                        .execution_options(synchronize_session=False))
+    else:
+        session.execute(sa.update(loc).where(*live)
+                        .values(status='deleted', deleted=True,
+                                deleted_at=now)
+                        .execution_options(synchronize_session=False))
 
 
 def create(values: dict[str, Any]) -> models.Image:
     """Insert an image; 409 if the id was ever used (ids are never reused)."""
     core = {k: values[k] for k in CORE_COLUMNS if k in values}
+    # A new image was last updated when it was created.
+    if core.get('created_at') is not None:
+        core.setdefault('updated_at', core['created_at'])
     try:
         with session_scope() as session:
             if session.get(models.Image, core['id']) is not None:
@@ -133,38 +206,50 @@ def update(image_id: str, values: dict[str, Any],
     """Update an image; with ``from_state``, only if its status still is that.
 
     The status check and the write are one UPDATE, so two requests racing to
-    move the same image (two uploads, say) cannot both succeed.
+    move the same image (two uploads, say) cannot both succeed.  Moving to a
+    deleted status takes the image out of the catalogue for good.
     """
     core = {k: values[k] for k in CORE_COLUMNS if k in values and k != 'id'}
-    core['updated_at'] = values.get('updated_at') or _now()
-    with session_scope() as session:
-        conds = [models.Image.id == image_id,
-                 models.Image.deleted == sa.false()]
-        if from_state is not None:
-            conds.append(models.Image.status == from_state)
-        if core.get('status') == 'deleted':
-            core['deleted'] = True
-            core['deleted_at'] = _now()
-        result = session.execute(sa.update(models.Image).where(*conds)
-                                 .values(**core)
-                                 .execution_options(synchronize_session=False))
-        if result.rowcount == 0:
-            row = _live(session, image_id)
-            if row is None:
-                raise exception.ImageNotFound(image_id=image_id)
-            raise exception.Conflict(
-                'Image %s status changed to %s while this request ran; '
-                'expected %s' % (image_id, row.status, from_state))
-        row = session.get(models.Image, image_id)
-        _set_children(session, row, values)
-    if core.get('status') == 'deleted':
+    now = _now()
+    core['updated_at'] = values.get('updated_at') or now
+    deleting = core.get('status') in DELETED_STATUSES
+    if deleting:
+        core['deleted'] = True
+        core['deleted_at'] = now
+    try:
+        with session_scope() as session:
+            conds = [models.Image.id == image_id,
+                     models.Image.deleted == sa.false()]
+            if from_state is not None:
+                conds.append(models.Image.status == from_state)
+            result = session.execute(
+                sa.update(models.Image).where(*conds).values(**core)
+                .execution_options(synchronize_session=False))
+            if result.rowcount == 0:
+                row = _live(session, image_id)
+                if row is None:
+                    raise exception.ImageNotFound(image_id=image_id)
+                raise exception.Conflict(
+                    'Image %s status changed to %s while this request ran; '
+                    'expected %s' % (image_id, row.status, from_state))
+            row = session.get(models.Image, image_id)
+            if deleting:
+                _delete_children(session, image_id, core['status'], now)
+            else:
+                _set_children(session, row, values)
+    except db_exc.DBDuplicateEntry as exc:
+        # Two requests adding the same property or location at once.
+        raise exception.Conflict('Image %s was changed by another request '
+                                 'at the same time: %s' % (image_id,
+                                                           exc.columns))
+    if deleting:
         return row
     return get(image_id)
 
 
 def user_storage_used(owner: str, exclude_image_id: str | None = None) -> int:
     """Bytes used by all live images of ``owner``, counting every location."""
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         q = (sa.select(sa.func.coalesce(sa.func.sum(models.Image.size), 0))
              .where(models.Image.owner == owner,
                     models.Image.deleted == sa.false(),

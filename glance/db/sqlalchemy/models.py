@@ -9,7 +9,19 @@ import datetime
 
 from sqlalchemy import (BigInteger, Boolean, DateTime, ForeignKey, Index,
                         Integer, String, Text, UniqueConstraint)
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+#: Timestamps keep microseconds on MySQL/MariaDB too (plain DATETIME drops
+#: them), so "sort by created_at" orders images the same on every backend.
+Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), 'mysql', 'mariadb')
+
+#: MySQL/MariaDB table options.  A binary collation makes names, tags and
+#: property keys compare and sort case-sensitively, by code point, as they
+#: do on SQLite and on PostgreSQL with the C collation; the default
+#: (utf8mb4_general_ci) would make the properties "Foo" and "foo" collide.
+MYSQL_TABLE_ARGS = {'mysql_engine': 'InnoDB', 'mysql_charset': 'utf8mb4',
+                    'mysql_collate': 'utf8mb4_bin'}
 
 
 def _now() -> datetime.datetime:
@@ -22,11 +34,11 @@ class Base(DeclarativeBase):
 
 class _Timestamps:
     created_at: Mapped[datetime.datetime] = mapped_column(
-        DateTime, nullable=False, default=_now)
+        Timestamp, nullable=False, default=_now)
     updated_at: Mapped[datetime.datetime | None] = mapped_column(
-        DateTime, nullable=True, default=_now, onupdate=_now)
+        Timestamp, nullable=True, default=_now, onupdate=_now)
     deleted_at: Mapped[datetime.datetime | None] = mapped_column(
-        DateTime, nullable=True)
+        Timestamp, nullable=True)
     deleted: Mapped[bool] = mapped_column(Boolean, nullable=False,
                                           default=False)
 
@@ -42,6 +54,7 @@ class Image(_Timestamps, Base):
         Index('updated_at_image_idx', 'updated_at'),
         Index('os_hidden_image_idx', 'os_hidden'),
         Index('os_hash_value_image_idx', 'os_hash_value'),
+        MYSQL_TABLE_ARGS,
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -84,6 +97,7 @@ class ImageProperty(_Timestamps, Base):
         UniqueConstraint('image_id', 'name',
                          name='ix_image_properties_image_id_name'),
         Index('ix_image_properties_name', 'name'),
+        MYSQL_TABLE_ARGS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True,
@@ -99,6 +113,7 @@ class ImageTag(_Timestamps, Base):
     __tablename__ = 'image_tags'
     __table_args__ = (
         Index('ix_image_tags_image_id_tag_value', 'image_id', 'value'),
+        MYSQL_TABLE_ARGS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True,
@@ -113,6 +128,7 @@ class ImageLocation(_Timestamps, Base):
     __tablename__ = 'image_locations'
     __table_args__ = (
         Index('ix_image_locations_image_id', 'image_id'),
+        MYSQL_TABLE_ARGS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True,
@@ -132,6 +148,7 @@ class ImageMember(_Timestamps, Base):
         UniqueConstraint('image_id', 'member', 'deleted_at',
                          name='image_members_image_id_member_deleted_at_key'),
         Index('ix_image_members_image_id_member', 'image_id', 'member'),
+        MYSQL_TABLE_ARGS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True,
@@ -152,13 +169,14 @@ class Task(_Timestamps, Base):
         Index('ix_tasks_status', 'status'),
         Index('ix_tasks_owner', 'owner'),
         Index('ix_tasks_image_id', 'image_id'),
+        MYSQL_TABLE_ARGS,
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     type: Mapped[str] = mapped_column(String(30), nullable=False)
     status: Mapped[str] = mapped_column(String(30), nullable=False)
     owner: Mapped[str | None] = mapped_column(String(255))
-    expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)
     image_id: Mapped[str | None] = mapped_column(String(36))
     request_id: Mapped[str | None] = mapped_column(String(64))
     user_id: Mapped[str | None] = mapped_column(String(64))
@@ -166,6 +184,7 @@ class Task(_Timestamps, Base):
 
 class TaskInfo(Base):
     __tablename__ = 'task_info'
+    __table_args__ = MYSQL_TABLE_ARGS
 
     task_id: Mapped[str] = mapped_column(String(36), ForeignKey('tasks.id'),
                                          primary_key=True)

@@ -21,7 +21,7 @@ REFERENCE = os.environ.get('GLANCE_REFERENCE_DIR',
 #: the scenarios of the capabilities built so far
 SCENARIOS = ('versions', 'schemas', 'image-create', 'image-get', 'image-list',
              'image-patch', 'delete-protected', 'upload-download',
-             'bad-inputs')
+             'tags', 'deactivate', 'bad-inputs')
 
 #: (scenario, step index) -> why our answer differs from the recording
 KNOWN = {

@@ -1,4 +1,4 @@
-"""Alembic environment: runs migrations on the connection glance-manage hands over."""
+"""Alembic environment: migrations on the connection glance-manage gives."""
 from alembic import context
 
 from glance.db.sqlalchemy import models
