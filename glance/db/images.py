@@ -81,9 +81,8 @@ class ImageRepo:
                           from_state=expected)
         if image.status != 'deleted':
             self._refresh(image, to_domain(saved))
-        image.loaded_status = image.status
-        image.loaded_owner = image.owner
-        image.loaded_visibility = image.visibility
+        else:
+            self._mark_loaded(image)
         return image
 
     def remove(self, image: Image) -> Image:
@@ -135,6 +134,11 @@ class ImageRepo:
         image.created_at = fresh.created_at
         image.updated_at = fresh.updated_at
         image.locations = fresh.locations
-        image.loaded_status = fresh.status
-        image.loaded_owner = fresh.owner
-        image.loaded_visibility = fresh.visibility
+        ImageRepo._mark_loaded(image)
+
+    @staticmethod
+    def _mark_loaded(image: Image) -> None:
+        """What was just persisted is what later saves compare against."""
+        image.loaded_status = image.status
+        image.loaded_owner = image.owner
+        image.loaded_visibility = image.visibility
