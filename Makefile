@@ -31,6 +31,7 @@ test: venv
 
 genconfig: venv
 	$(BIN)/oslo-config-generator --config-file etc/oslo-config-generator/glance-api.conf
+	$(BIN)/oslo-config-generator --config-file etc/oslo-config-generator/glance-manage.conf
 
 genpolicy: venv
 	$(BIN)/oslopolicy-sample-generator --config-file etc/glance-policy-generator.conf

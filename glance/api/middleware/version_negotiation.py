@@ -9,6 +9,7 @@ import re
 
 import webob
 import webob.dec
+import webob.exc
 
 from glance.api import versions
 
@@ -35,7 +36,13 @@ class VersionNegotiationFilter:
 
     @webob.dec.wsgify
     def __call__(self, request: webob.Request):
-        path = request.path_info
+        try:
+            path = request.path_info
+        except UnicodeDecodeError:
+            # WSGI hands the path over as latin-1 bytes; one that is not
+            # UTF-8 names nothing we serve, and the client should know.
+            return webob.exc.HTTPBadRequest(
+                explanation='The request path is not valid UTF-8.')
         if path.strip('/') in ('', 'versions'):
             return self.versions_app
         m = _URL_VERSION.match(path)

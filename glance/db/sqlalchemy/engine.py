@@ -19,10 +19,13 @@ import threading
 from typing import Iterator
 
 from oslo_config import cfg
+from oslo_db import exception as db_exception
 from oslo_db import options as db_options
 from oslo_db.sqlalchemy import enginefacade
 import sqlalchemy
 from sqlalchemy import orm
+
+from glance.common import exception
 
 CONF = cfg.CONF
 db_options.set_defaults(CONF,
@@ -135,5 +138,13 @@ def session_scope(readonly: bool = False) -> Iterator[orm.Session]:
     try:
         with session.begin():
             yield session
+    except (db_exception.DBConnectionError,
+            sqlalchemy.exc.OperationalError) as exc:
+        # The database being away (refused, cut, locked past the timeout) is
+        # the service being unavailable, not a fault of the request: 503, so
+        # clients and balancers retry.  oslo.db has already turned the
+        # errors it recognises (deadlocks, duplicates) into their own types.
+        raise exception.ServiceUnavailable(
+            'The image database is unreachable; try again later.') from exc
     finally:
         session.close()

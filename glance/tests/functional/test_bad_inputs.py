@@ -81,6 +81,14 @@ def test_non_utf8_bodies_are_400(alice, raw):
     assert _ids(alice) == before
 
 
+@pytest.mark.parametrize('path', ['/v2/images/%ff', '/v2/images/%c3%28/file',
+                                  '/%ff'])
+def test_non_utf8_paths_are_400(alice, path):
+    r = alice.get(path)
+    assert r.status_code == 400, r.text
+    assert 'UTF-8' in r.text
+
+
 def test_huge_name_is_400(alice):
     before = _ids(alice)
     r = alice.post('/v2/images', json={'name': 'x' * 100000})
