@@ -110,7 +110,7 @@ def list_images(is_admin: bool, project: str | None,
     for key in ('created_at', 'id'):
         if key not in [k for k, _ in sort]:
             sort.append((key, tie_dir))
-    with session_scope() as session:
+    with session_scope(readonly=True) as session:
         if q.marker:
             # The marker need only be visible, not match the filters.
             marker = session.execute(sa.select(Image).where(
