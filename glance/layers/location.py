@@ -93,6 +93,12 @@ class ImageRepo(Proxy):
             raise exception.InvalidImageStatus(
                 'Image %s is %s; data can only be uploaded to a queued '
                 'image.' % (image.image_id, image.loaded_status))
+        if not (image.disk_format and image.container_format):
+            # The API reference makes both formats a precondition of upload:
+            # data without them could never be booted or converted.
+            raise exception.BadRequest(
+                'Image %s needs disk_format and container_format set before '
+                'it can take data.' % image.image_id)
         if image.status == 'queued':
             image.set_status('saving')
         return self.base.begin_upload(image)

@@ -283,6 +283,27 @@ def test_upload_to_active_image_is_409(client, data):
     assert client.get('/v2/images/%s/file' % image_id).content == blob
 
 
+@pytest.mark.parametrize('formats', [
+    {}, {'disk_format': 'raw'}, {'container_format': 'bare'}])
+def test_upload_without_formats_is_400(client, server, formats):
+    image = client.create(name='formatless', **formats)
+    r = client.upload(image['id'], b'some bytes')
+    assert r.status_code == 400, r.text
+    assert 'disk_format and container_format' in r.text
+    shown = client.get('/v2/images/%s' % image['id']).json()
+    assert shown['status'] == 'queued' and shown['size'] is None
+    assert image['id'] not in os.listdir(os.path.join(server.workdir,
+                                                      'images'))
+    # Once the formats are set the same image takes the data.
+    missing = [{'op': 'add', 'path': '/' + key, 'value': value}
+               for key, value in (('disk_format', 'raw'),
+                                  ('container_format', 'bare'))
+               if key not in formats]
+    assert client.patch('/v2/images/%s' % image['id'],
+                        missing).status_code == 200
+    assert client.upload(image['id'], b'some bytes').status_code == 204
+
+
 @pytest.mark.parametrize('content_type', ['application/json', None,
                                           'text/plain'])
 def test_upload_wrong_content_type_is_415(client, server, content_type):
