@@ -52,7 +52,35 @@ def _connection_url() -> str:
     if url.get_backend_name() in ('mysql', 'mariadb') and \
             'charset' not in url.query:
         url = url.update_query_dict({'charset': 'utf8mb4'})
+    if _pooled_sqlite(url):
+        # Pooled connections may be handed to another thread (the import
+        # executor's), one user at a time; sqlite3 must allow that.
+        url = url.update_query_dict({'check_same_thread': 'false'})
     return url.render_as_string(hide_password=False)
+
+
+def _pooled_sqlite(url: sqlalchemy.engine.URL) -> bool:
+    return url.get_backend_name() == 'sqlite' and \
+        url.database not in (None, '', ':memory:')
+
+
+def _queue_pool(old: sqlalchemy.pool.Pool) -> sqlalchemy.pool.QueuePool:
+    """A QueuePool standing in for oslo.db's NullPool on a SQLite file.
+
+    oslo.db opens and closes a SQLite connection for every transaction;
+    with the pragmas each new connection needs, that was a sixth of the
+    time of a small GET.  The pool is sized by [database] max_pool_size and
+    max_overflow like the other backends', and keeps oslo.db's and our
+    connection listeners (``_dispatch``) as ``Pool.recreate`` does.
+    """
+    return sqlalchemy.pool.QueuePool(
+        old._creator, pool_size=CONF.database.max_pool_size or 5,
+        max_overflow=CONF.database.max_overflow or 0,
+        timeout=CONF.database.pool_timeout or 30,
+        recycle=old._recycle, echo=old.echo,
+        logging_name=old._orig_logging_name,
+        reset_on_return=old._reset_on_return, _dispatch=old.dispatch,
+        dialect=old._dialect)
 
 
 def _state():
@@ -62,6 +90,8 @@ def _state():
             ctx = enginefacade.transaction_context()
             ctx.configure(sqlite_fk=False, connection=_connection_url())
             engine = ctx.writer.get_engine()
+            if _pooled_sqlite(engine.url):
+                engine.pool = _queue_pool(engine.pool)
             if engine.dialect.name == 'sqlite':
                 sqlalchemy.event.listen(engine, 'connect', _sqlite_pragmas)
                 _listen_first(engine, 'begin', _sqlite_begin)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from glance.common import exception
-from glance.db.sqlalchemy import models
+from glance.db.sqlalchemy import image_rows, models
 from glance.db.sqlalchemy.engine import session_scope
 
 SORT_KEYS = ('name', 'status', 'container_format', 'disk_format', 'size',
@@ -43,12 +43,13 @@ DELETED_STATUSES = ('deleted', 'pending_delete')
 
 
 def get(image_id: str) -> models.Image:
-    """The live image row, with properties, tags and locations loaded."""
+    """The live image record, with properties, tags and locations."""
     with session_scope(readonly=True) as session:
-        row = _live(session, image_id)
-        if row is None:
-            raise exception.ImageNotFound(image_id=image_id)
-        return row
+        rows = image_rows.load(session, image_rows.BY_ID,
+                               {'image_id': image_id})
+    if not rows:
+        raise exception.ImageNotFound(image_id=image_id)
+    return rows[0]
 
 
 def member_status(image_id: str, member: str | None) -> str | None:
