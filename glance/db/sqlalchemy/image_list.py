@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from glance.common import exception
-from glance.db.sqlalchemy import models
+from glance.db.sqlalchemy import image_rows, models
 from glance.db.sqlalchemy.engine import session_scope
 
 Image = models.Image
@@ -90,7 +90,7 @@ def _filter_clause(key: str, op: str, value: Any):
 
 
 def list_images(is_admin: bool, project: str | None,
-                q: ListQuery) -> list[models.Image]:
+                q: ListQuery) -> list[image_rows.SimpleNamespace]:
     """The page of images visible to the caller that match ``q``."""
     conds = [Image.deleted == sa.false(),
              _visibility_clause(is_admin, project, q)]
@@ -113,8 +113,8 @@ def list_images(is_admin: bool, project: str | None,
     with session_scope(readonly=True) as session:
         if q.marker:
             # The marker need only be visible, not match the filters.
-            marker = session.execute(sa.select(Image).where(
-                Image.id == q.marker, *conds[:2])).scalar_one_or_none()
+            marker = session.execute(sa.select(Image.__table__).where(
+                Image.id == q.marker, *conds[:2])).first()
             if marker is None:
                 raise exception.BadRequest('marker %s could not be found.'
                                            % q.marker)
@@ -126,13 +126,13 @@ def list_images(is_admin: bool, project: str | None,
             nulls = sa.case((col.is_(None), 0), else_=1)
             order += ([nulls.desc(), col.desc()] if direction == 'desc'
                       else [nulls.asc(), col.asc()])
-        stmt = sa.select(Image).where(*conds).order_by(*order)
+        stmt = sa.select(Image.__table__).where(*conds).order_by(*order)
         if q.limit is not None:
             stmt = stmt.limit(q.limit)
-        return list(session.execute(stmt).scalars().all())
+        return image_rows.load(session, stmt)
 
 
-def _after_marker(marker: models.Image, sort: list[tuple[str, str]]):
+def _after_marker(marker: sa.Row, sort: list[tuple[str, str]]):
     """Rows strictly after ``marker`` in the (key, dir) ordering.
 
     NULLs sort first ascending on every backend we order with, so a NULL

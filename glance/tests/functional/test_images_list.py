@@ -455,10 +455,10 @@ def test_a_page_of_1000_images_is_a_constant_number_of_queries(
     fill(10, 990)
     big = listed(1000)
     assert len(big) == 1000
-    # The images, then one query per relationship per 500 rows (SQLAlchemy's
-    # selectin chunk): 1 + 3 for ten images, at most 1 + 3 * 2 for 1000.
-    assert small_count == 4, statements
-    assert len(statements) <= 7, len(statements)
+    # The images, then one UNION query of their properties, tags and
+    # locations per 500 images: 1 + 1 for ten images, 1 + 2 for 1000.
+    assert small_count == 2, statements
+    assert len(statements) == 3, len(statements)
     assert [i.name for i in small] == ['i%04d' % i for i in range(9, -1, -1)]
     oldest = big[-1]
     assert oldest.name == 'i0000'
