@@ -6,7 +6,7 @@ DATA := data
 PORT ?= 9292
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test venv clean genconfig genpolicy
+.PHONY: run test venv clean genconfig genpolicy test-deps
 
 $(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,14 @@ run: venv
 
 # The whole suite: unit and functional, SQLite always, PostgreSQL and
 # MariaDB when reachable (required under CI=true).
-test: venv
+test: venv test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS) glance/tests
+
+# System packages the tests drive for real (Debian): qemu-img for the
+# image_conversion import plugin.
+test-deps:
+	command -v qemu-img >/dev/null || \
+		(apt-get update -q && apt-get install -y -q qemu-utils)
 
 genconfig: venv
 	$(BIN)/oslo-config-generator --config-file etc/oslo-config-generator/glance-api.conf

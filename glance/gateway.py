@@ -30,3 +30,15 @@ def wrap(repo: Any, context: Any, layers: tuple = IMAGE_LAYERS) -> Any:
 def get_repo(context: Any) -> Any:
     """The image repository for ``context``, wrapped in every layer."""
     return wrap(db_images.ImageRepo(context), context)
+
+
+def get_task_repo(context: Any) -> Any:
+    """The task repository of the tasks API: policy, notifier, database."""
+    return policy.TaskRepo(get_internal_task_repo(context), context)
+
+
+def get_internal_task_repo(context: Any) -> Any:
+    """Tasks as import code records them (the import itself was
+    authorised): notifier over the database."""
+    from glance.db import tasks as db_tasks
+    return notifier.TaskRepo(db_tasks.TaskRepo(context), context)

@@ -13,8 +13,16 @@ from oslo_config import cfg
 from oslo_db import options as db_options
 
 import glance.api.v2.image_data
+import glance.async_.executor
+import glance.async_.glance_download
+import glance.async_.plugins
+import glance.async_.plugins.image_conversion
+import glance.async_.plugins.inject_image_metadata
+import glance.async_.staging
+import glance.async_.web
 import glance.common.config
 import glance.common.server
+import glance.domain.task
 import glance.layers.notifier
 import glance.layers.quota
 
@@ -30,7 +38,18 @@ def list_api_opts() -> OptList:
             glance.common.server.socket_opts,
             glance.layers.quota.quota_opts,
             glance.layers.notifier.notifier_opts,
-            glance.api.v2.image_data.data_opts))),
+            glance.api.v2.image_data.data_opts,
+            glance.async_.staging.staging_opts))),
+        ('import_filtering_opts', glance.async_.web.filter_opts),
+        ('task', glance.domain.task.task_opts),
+        ('taskflow_executor', glance.async_.executor.executor_opts),
+        ('image_import_opts', glance.async_.plugins.import_opts),
+        ('glance_download_properties',
+         glance.async_.glance_download.download_opts),
+        ('image_conversion',
+         glance.async_.plugins.image_conversion.conversion_opts),
+        ('inject_metadata_properties',
+         glance.async_.plugins.inject_image_metadata.inject_opts),
         ('image_format', glance.common.config.image_format_opts),
         ('paste_deploy', glance.common.config.paste_deploy_opts),
     ]

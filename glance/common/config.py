@@ -45,7 +45,9 @@ common_opts = [
     cfg.StrOpt('public_endpoint',
                help='Public URL of this API, used in version documents '
                     'instead of the request host.'),
-    cfg.ListOpt('enabled_import_methods', default=[], bounds=True,
+    cfg.ListOpt('enabled_import_methods',
+                default=['glance-direct', 'web-download', 'copy-image'],
+                bounds=True,
                 item_type=cfg.types.String(quotes=True),
                 help='Import methods offered to clients (advertised in the '
                      'OpenStack-image-import-methods header).'),

@@ -65,6 +65,18 @@ def enabled_stores() -> tuple[list[str], bool]:
     return registry.user_stores(), registry.multi
 
 
+def staging_directory() -> str | None:
+    """The directory of the reserved staging store, None if not configured.
+
+    Staged data is read and written as plain local files by the import
+    code; only where they live is the store's business.
+    """
+    store = glance_store.backend.registry().stores.get(
+        'os_glance_staging_store')
+    datadirs = getattr(store, 'datadirs', None)
+    return datadirs[0][0] if datadirs else None
+
+
 def _target_store(requested: str | None) -> str | None:
     """The backend an upload goes to: the one asked for, else the default.
 
@@ -187,6 +199,11 @@ class ImageRepo(Proxy):
         image = self.base.remove(image)
         for loc in image.locations:
             self._delete_location(image, loc)
+        if image.loaded_status in ('uploading', 'importing'):
+            # Staged data dies with its image (an import still running
+            # fails when it next saves, and removes what it wrote).
+            from glance.async_ import staging
+            staging.remove(image.image_id)
         return image
 
     @staticmethod
@@ -201,3 +218,15 @@ class ImageRepo(Proxy):
             LOG.error('Could not delete data of image %s at %s: %s; the '
                       'operator must remove it by hand.', image.image_id,
                       loc['url'], exc)
+
+    def discard_upload(self, image: Image, upload: Upload) -> Upload:
+        """Delete data an import wrote but will not keep.
+
+        Unlike abort_upload the image is left as it is: copy-image and a
+        store that failed beside others must not touch the image's other
+        data.  Nothing below has work to do, so the chain ends here.
+        """
+        if upload.location is not None:
+            self._delete_location(image, upload.location)
+            upload.location = None
+        return upload

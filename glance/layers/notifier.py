@@ -182,3 +182,46 @@ class ImageRepo(Proxy):
         if image.status != before:
             send(self.context, 'image.update', image_payload(image))
         return image
+
+
+def task_payload(task) -> dict:
+    """A task as notifications describe it."""
+    return {
+        'id': task.task_id, 'type': task.type, 'status': task.status,
+        'owner': task.owner, 'input': task.task_input,
+        'result': task.result, 'message': task.message,
+        'image_id': task.image_id, 'request_id': task.request_id,
+        'user_id': task.user_id,
+        'expires_at': timeutils.isotime(task.expires_at),
+        'created_at': timeutils.isotime(task.created_at),
+        'updated_at': timeutils.isotime(task.updated_at),
+        'deleted': task.deleted,
+        'deleted_at': timeutils.isotime(task.deleted_at),
+    }
+
+
+#: task status reached by a save -> the event that announces it
+TASK_EVENTS = {'processing': 'task.processing', 'success': 'task.success',
+               'failure': 'task.failure'}
+
+
+class TaskRepo(Proxy):
+    """Sends the task.* events: create, run, then one per new status."""
+
+    def add(self, task):
+        task = self.base.add(task)
+        send(self.context, 'task.create', task_payload(task))
+        return task
+
+    def save(self, task):
+        before = self.base.get(task.task_id).status
+        task = self.base.save(task)
+        if task.status != before and task.status in TASK_EVENTS:
+            send(self.context, TASK_EVENTS[task.status],
+                 task_payload(task),
+                 'error' if task.status == 'failure' else 'info')
+        return task
+
+    def run(self, task) -> None:
+        """The executor is about to run ``task``."""
+        send(self.context, 'task.run', task_payload(task))

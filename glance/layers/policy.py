@@ -98,3 +98,36 @@ class ImageRepo(Proxy):
     def reactivate(self, image: Image) -> Image:
         self._enforce('reactivate', image_target(self.context, image))
         return self.base.reactivate(image)
+
+    def check_import(self, image: Image, method: str) -> None:
+        """May the caller stage or import data into this image?
+
+        copy-image touches only the data of an image that exists already,
+        so it takes ``copy_image`` (admins by default); the other methods
+        change the image as the owner does and take ``modify_image``.
+        """
+        rule = 'copy_image' if method == 'copy-image' else 'modify_image'
+        self._enforce(rule, image_target(self.context, image))
+
+
+class TaskRepo(Proxy):
+    """The tasks API rules: ``tasks_api_access`` and one rule per call."""
+
+    def _enforce(self, rule: str) -> None:
+        target = {'project_id': self.context.project_id}
+        for name in ('tasks_api_access', rule):
+            if not policy.check(self.context, name, target):
+                raise exception.Forbidden(
+                    'You are not authorized to complete %s action.' % name)
+
+    def get(self, task_id: str):
+        self._enforce('get_task')
+        return self.base.get(task_id)
+
+    def list(self, *args, **kwargs):
+        self._enforce('get_tasks')
+        return self.base.list(*args, **kwargs)
+
+    def check_add(self) -> None:
+        """Raise 403 unless the caller may create tasks."""
+        self._enforce('add_task')

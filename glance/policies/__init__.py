@@ -2,8 +2,10 @@
 import itertools
 
 from glance.policies import base, image
+from glance.policies import task
 
 
 def list_rules():
     """Every rule default, for the enforcer and the sample generator."""
-    return list(itertools.chain(base.list_rules(), image.list_rules()))
+    return list(itertools.chain(base.list_rules(), image.list_rules(),
+                                task.list_rules()))

@@ -67,6 +67,9 @@ rules = [
           [('PATCH', '/v2/images/{image_id}')], deprecated=_DEPRECATED),
     _rule('delete_image_location', base.ADMIN, 'Remove image locations.',
           [('PATCH', '/v2/images/{image_id}')], deprecated=_DEPRECATED),
+    _rule('copy_image', base.ADMIN,
+          'Copy existing image data to more stores (import method '
+          'copy-image).', [('POST', '/v2/images/{image_id}/import')]),
 ]
 
 

@@ -37,6 +37,23 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
     '/v2/images/{image_id}/actions/reactivate': {
         'POST': ('image_actions', 'reactivate'),
     },
+    '/v2/images/{image_id}/stage': {
+        'PUT': ('image_stage', 'stage'),
+    },
+    '/v2/images/{image_id}/import': {
+        'POST': ('image_import', 'import_image'),
+    },
+    '/v2/images/{image_id}/tasks': {
+        'GET': ('image_import', 'tasks'),
+    },
+    '/v2/info/import': {'GET': ('image_import', 'info')},
+    '/v2/tasks': {
+        'GET': ('tasks', 'index'),
+        'POST': ('tasks', 'create'),
+    },
+    '/v2/tasks/{task_id}': {'GET': ('tasks', 'show')},
+    '/v2/schemas/task': {'GET': ('schemas', 'task')},
+    '/v2/schemas/tasks': {'GET': ('schemas', 'tasks')},
     '/v2/schemas/image': {'GET': ('schemas', 'image')},
     '/v2/schemas/images': {'GET': ('schemas', 'images')},
 }

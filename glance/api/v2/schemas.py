@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from glance.common import wsgi
 from glance.schemas import image as image_schemas
+from glance.schemas import task as task_schemas
 
 
 class Controller:
@@ -15,6 +16,14 @@ class Controller:
     def images(self, request: wsgi.Request) -> dict:
         """GET /v2/schemas/images"""
         return image_schemas.images_schema()
+
+    def task(self, request: wsgi.Request) -> dict:
+        """GET /v2/schemas/task"""
+        return task_schemas.task_schema()
+
+    def tasks(self, request: wsgi.Request) -> dict:
+        """GET /v2/schemas/tasks"""
+        return task_schemas.tasks_schema()
 
 
 def create_resource() -> wsgi.Resource:

@@ -101,6 +101,7 @@ EXPECTED = {
     'set_image_location': {v: OWNERS for v in ('private', 'shared',
                                                'public')},
     'delete_image_location': {v: {'admin'} for v in ('private', 'public')},
+    'copy_image': {v: {'admin'} for v in ('private', 'shared', 'public')},
 }
 CASES = [(rule, vis, persona) for rule, by_vis in EXPECTED.items()
          for vis in by_vis for persona in PERSONAS]

@@ -1,0 +1,261 @@
+"""POST /v2/images/{id}/import, GET /v2/images/{id}/tasks, GET /v2/info/import.
+
+An import is accepted (202) once it is recorded as a task and the image is
+locked for it (``os_glance_import_task``); the work runs afterwards on the
+executor.  Every refusal happens before anything is recorded.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import Any
+
+from oslo_config import cfg
+import requests
+
+from glance.api.v2 import tasks as task_views
+from glance.async_ import executor, staging, web
+from glance.async_.flows import api_image_import as flow
+from glance.common import exception, wsgi
+from glance.domain import task as domain_task
+from glance.domain.image import utcnow
+from glance import gateway
+from glance.layers import location
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+#: every method this service implements
+METHODS = ('glance-direct', 'web-download', 'copy-image', 'glance-download')
+#: status an image must be in for each method
+REQUIRED_STATUS = {'glance-direct': 'uploading', 'web-download': 'queued',
+                   'copy-image': 'active', 'glance-download': 'queued'}
+#: a lock whose task has not moved for this long is considered dead
+STALE_LOCK = datetime.timedelta(hours=1)
+
+
+def _bool(body: dict, key: str, default: bool) -> bool:
+    value = body.get(key, default)
+    if not isinstance(value, bool):
+        raise exception.BadRequest('%s must be a boolean.' % key)
+    return value
+
+
+class Deserializer:
+    def import_image(self, request: wsgi.Request) -> dict:
+        body = request.json_body_or_400()
+        if not isinstance(body, dict):
+            raise exception.BadRequest('The request body must be a JSON '
+                                       'object.')
+        method = body.get('method')
+        if not isinstance(method, dict) or \
+                not isinstance(method.get('name'), str):
+            raise exception.BadRequest('Import request requires a '
+                                       "'method' with a 'name'.")
+        name = method['name']
+        if name not in METHODS or name not in CONF.enabled_import_methods:
+            raise exception.BadRequest('Import method %s is not valid or '
+                                       'not enabled.' % name)
+        if name == 'web-download':
+            uri = method.get('uri')
+            if not isinstance(uri, str) or not uri:
+                raise exception.BadRequest('web-download requires a uri.')
+            web.check_uri(uri)
+        if name == 'glance-download':
+            for key in ('glance_image_id', 'glance_region'):
+                if not isinstance(method.get(key), str) or not method[key]:
+                    raise exception.BadRequest('glance-download requires '
+                                               '%s.' % key)
+        stores = body.get('stores')
+        if stores is not None and (not isinstance(stores, list) or not all(
+                isinstance(s, str) for s in stores)):
+            raise exception.BadRequest('stores must be a list of store '
+                                       'ids.')
+        _bool(body, 'all_stores', False)
+        _bool(body, 'all_stores_must_succeed', True)
+        return {'body': body,
+                'header_store': request.headers.get('X-Image-Meta-Store')}
+
+
+def _targets(body: dict, header_store: str | None, image) -> list:
+    """The stores to import to; 409 for one that does not exist."""
+    users, multi = location.enabled_stores()
+    copying = body['method']['name'] == 'copy-image'
+    if not multi:
+        if copying:
+            raise exception.BadRequest('copy-image needs several stores.')
+        return [None]
+    if body.get('all_stores'):
+        stores = [s for s in users if not (copying and s in image.stores)]
+    elif body.get('stores'):
+        stores = list(dict.fromkeys(body['stores']))
+    elif header_store:
+        stores = [header_store]
+    elif copying:
+        raise exception.BadRequest('copy-image requires stores or '
+                                   'all_stores.')
+    else:
+        stores = [glance_default_store()]
+    for store in stores:
+        if store not in users:
+            raise exception.Conflict('Store %s is not available.' % store)
+        if copying and store in image.stores:
+            raise exception.BadRequest('Image %s is already in store %s.'
+                                       % (image.image_id, store))
+    if not stores:
+        raise exception.BadRequest('Image %s is already in every store.'
+                                   % image.image_id)
+    return stores
+
+
+def glance_default_store() -> str:
+    """The backend new data goes to when nothing else is asked for."""
+    return CONF.glance_store.default_backend
+
+
+def _lock_alive(image) -> bool:
+    """Whether a live import holds the image (its task still runs)."""
+    holder = image.extra_properties.get(flow.LOCK)
+    if not holder:
+        return False
+    try:
+        task = gateway.get_internal_task_repo(None).get(holder)
+    except exception.NotFound:
+        task = None
+    alive = task is not None and task.status in ('pending', 'processing') \
+        and utcnow() - task.updated_at < STALE_LOCK
+    if not alive:
+        LOG.warning('Breaking stale import lock %s on image %s', holder,
+                    image.image_id)
+    return alive
+
+
+def _check_lock(image) -> None:
+    """409 while another live import holds the image.
+
+    An image left ``importing`` by an import that died (its API process
+    was killed) gets back the status it had, so it can be imported again.
+    """
+    if _lock_alive(image):
+        raise exception.Conflict('Image %s is being imported by task %s.'
+                                 % (image.image_id,
+                                    image.extra_properties[flow.LOCK]))
+    if image.status == 'importing':
+        image.status = 'uploading' if staging.exists(image.image_id) \
+            else 'queued'
+
+
+def _staged_elsewhere(image) -> bool:
+    """Whether another API node holds the staged data of ``image``."""
+    host = image.extra_properties.get(flow.STAGE_HOST)
+    return bool(host) and host.rstrip('/') != (
+        CONF.worker_self_reference_url or '').rstrip('/')
+
+
+#: request headers passed on when an import is proxied to another node
+_PROXIED = ('X-Auth-Token', 'X-Identity-Status', 'X-Roles', 'X-Project-Id',
+            'X-Tenant-Id', 'X-User-Id', 'X-Domain-Id', 'X-Project-Domain-Id',
+            'X-User-Domain-Id', 'X-Service-Catalog', 'X-Image-Meta-Store',
+            'X-Openstack-Request-Id', 'Content-Type')
+
+
+def _proxy(request: wsgi.Request, image) -> None:
+    """Hand a glance-direct import to the node that staged the data.
+
+    Only that node can read the staged file; its answer (202 or a
+    refusal) is the answer.
+    """
+    host = image.extra_properties[flow.STAGE_HOST].rstrip('/')
+    headers = {h: request.headers[h] for h in _PROXIED
+               if h in request.headers}
+    LOG.info('Proxying import of image %s to %s', image.image_id, host)
+    try:
+        answer = requests.post('%s/v2/images/%s/import' % (
+            host, image.image_id), data=request.body, headers=headers,
+            timeout=60)
+    except requests.RequestException as exc:
+        raise exception.ServiceUnavailable(
+            'The API node holding the staged data of image %s (%s) is not '
+            'reachable: %s' % (image.image_id, host, exc))
+    if answer.status_code != 202:
+        error = exception.GlanceException(answer.text or answer.reason)
+        error.code = answer.status_code
+        raise error
+
+
+class Controller:
+    def import_image(self, request: wsgi.Request, image_id: str,
+                     body: dict, header_store: str | None) -> None:
+        """POST /v2/images/{image_id}/import -> 202, the work runs later.
+
+        400 for a bad body, unknown or disabled method, refused URI or a
+        copy to a store the image is in; 403 when the caller may not; 404
+        for an image it cannot see; 409 for the wrong image status, an
+        unknown store or an image locked by another import.
+        """
+        context = request.context
+        repo = gateway.get_repo(context)
+        image = repo.get(image_id)
+        name = body['method']['name']
+        repo.check_import(image, name)
+        if name == 'glance-direct' and _staged_elsewhere(image):
+            return _proxy(request, image)
+        _check_lock(image)
+        if image.status != REQUIRED_STATUS[name]:
+            raise exception.InvalidImageStatus(
+                'Image %s is %s; %s needs it %s.' % (
+                    image_id, image.status, name, REQUIRED_STATUS[name]))
+        if name == 'glance-direct' and not staging.exists(image_id):
+            raise exception.Conflict('No data is staged for image %s.'
+                                     % image_id)
+        stores = _targets(body, header_store, image)
+        task_input = {'image_id': image_id, 'import_req': body,
+                      'backend': stores if stores != [None] else None}
+        task = domain_task.new_task(
+            'api_image_import', context.owner, task_input,
+            image_id=image_id, request_id=context.request_id,
+            user_id=context.user_id)
+        image.extra_properties[flow.LOCK] = task.task_id
+        image.extra_properties[flow.IMPORTING] = ','.join(
+            s for s in stores if s)
+        image.extra_properties[flow.FAILED] = ''
+        if name != 'copy-image':
+            # Saved only if the image is still in the status checked above,
+            # so of two racing imports exactly one is accepted.
+            image.set_status('importing')
+        repo.save(image)
+        # Recorded once the image is ours: a racing import that lost
+        # leaves no task behind.  (Should this fail, the lock names a
+        # missing task and the next import breaks it.)
+        gateway.get_internal_task_repo(context).add(task)
+        spec = flow.ImportSpec(
+            context=context, task_id=task.task_id, image_id=image_id,
+            method=name, stores=stores, uri=body['method'].get('uri'),
+            source=body['method'],
+            all_stores_must_succeed=body.get('all_stores_must_succeed',
+                                             True))
+        executor.submit(flow.run, spec)
+
+    def tasks(self, request: wsgi.Request, image_id: str) -> dict:
+        """GET /v2/images/{image_id}/tasks -> 200, the image's tasks."""
+        gateway.get_repo(request.context).get(image_id)
+        tasks = gateway.get_internal_task_repo(
+            request.context).for_image(image_id)
+        return {'tasks': [task_views.image_task_view(t) for t in tasks]}
+
+    def info(self, request: wsgi.Request) -> dict:
+        """GET /v2/info/import -> 200, the enabled import methods."""
+        return {'import-methods': {
+            'description': 'Import methods available.',
+            'type': 'array',
+            'value': list(CONF.enabled_import_methods)}}
+
+
+class Serializer:
+    def import_image(self, response, _result: Any) -> None:
+        response.status_int = 202
+        response.body = b''
+
+
+def create_resource() -> wsgi.Resource:
+    return wsgi.Resource(Controller(), Deserializer(), Serializer())

@@ -1,0 +1,75 @@
+"""/v2/images/{image_id}/stage: put image data aside for a later import.
+
+The image moves queued -> uploading before the first byte is read (so two
+clients cannot stage at once) and the bytes stream into the staging area;
+the import call (glance-direct) later moves them into the stores.
+"""
+from __future__ import annotations
+
+import logging
+
+from oslo_config import cfg
+
+from glance.api.v2.image_data import _body_chunks
+from glance.async_ import staging
+from glance.async_.flows.api_image_import import STAGE_HOST
+from glance.common import exception, wsgi
+from glance import gateway
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+
+class Deserializer:
+    def stage(self, request: wsgi.Request) -> dict:
+        if request.content_type != 'application/octet-stream':
+            raise exception.UnsupportedMediaType(
+                'Image data must be sent as application/octet-stream.')
+        return {'data': _body_chunks(request, request.content_length)}
+
+
+class Controller:
+    def stage(self, request: wsgi.Request, image_id: str, data) -> None:
+        """PUT /v2/images/{image_id}/stage -> 204, the image uploading.
+
+        404 for an image the caller cannot see, 403 when it may not change
+        it, 409 unless the image is queued, 413 over image_size_cap.  On
+        failure the image is queued again and nothing stays staged.
+        """
+        repo = gateway.get_repo(request.context)
+        image = repo.get(image_id)
+        repo.check_import(image, 'glance-direct')
+        if image.status != 'queued':
+            raise exception.InvalidImageStatus(
+                'Image %s is %s; only a queued image can be staged.'
+                % (image_id, image.status))
+        image.set_status('uploading')
+        if CONF.worker_self_reference_url:
+            image.extra_properties[STAGE_HOST] = \
+                CONF.worker_self_reference_url
+        repo.save(image)
+        try:
+            image.size = staging.write(image_id, data, CONF.image_size_cap)
+            repo.save(image)
+        except BaseException as exc:
+            LOG.info('Staging data of image %s failed: %s', image_id, exc)
+            staging.remove(image_id)
+            try:
+                image = repo.get(image_id)
+                image.set_status('queued')
+                image.size = None
+                image.extra_properties.pop(STAGE_HOST, None)
+                repo.save(image)
+            except exception.GlanceException as undo:
+                LOG.error('Image %s could not be returned to queued after '
+                          'a failed stage: %s', image_id, undo)
+            raise
+
+
+class Serializer:
+    def stage(self, response, _result) -> None:
+        response.status_int = 204
+
+
+def create_resource() -> wsgi.Resource:
+    return wsgi.Resource(Controller(), Deserializer(), Serializer())

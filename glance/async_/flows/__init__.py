@@ -1,0 +1,1 @@
+"""Taskflow flows, one module per flow: ``get_flow(spec)`` builds it."""
