@@ -39,6 +39,9 @@ _backend_opts = [
 ]
 _description_opt = cfg.StrOpt('store_description',
                               help='What this backend is, shown to users.')
+_weight_opt = cfg.IntOpt('weight', default=0,
+                         help='Preference of this backend when an image is '
+                              'held in several (higher is read first).')
 
 
 class Registry:
@@ -99,6 +102,7 @@ def _make(conf: cfg.ConfigOpts, backend: str, store_type: str,
     conf.register_opts(cls.OPTIONS, group=group)
     if group != 'glance_store':
         conf.register_opt(_description_opt, group=group)
+        conf.register_opt(_weight_opt, group=group)
     store = cls(conf, backend, group)
     store.configure()
     return store

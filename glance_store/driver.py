@@ -56,6 +56,23 @@ class Store:
         rather than fail on the first upload.
         """
 
+    #: the driver's type as enabled_backends names it ("file", "http"...)
+    TYPE: str = ''
+
+    @property
+    def description(self) -> str | None:
+        """The operator's description of this backend, if any."""
+        return getattr(self.opts, 'store_description', None)
+
+    @property
+    def weight(self) -> int:
+        """Preference among backends holding the same image (higher first)."""
+        return getattr(self.opts, 'weight', 0) or 0
+
+    def properties(self) -> dict:
+        """Driver settings an administrator may inspect (no secrets)."""
+        return {}
+
     def is_capable(self, cap: Capability) -> bool:
         return (self.capabilities & cap) == cap
 

@@ -65,6 +65,29 @@ def enabled_stores() -> tuple[list[str], bool]:
     return registry.user_stores(), registry.multi
 
 
+def store_info(detail: bool = False) -> list[dict] | None:
+    """The stores users may name, as /v2/info/stores shows them.
+
+    None in a single-store setup, where the API has no store to offer.
+    With ``detail`` each store also tells its type, weight and driver
+    properties (for administrators).
+    """
+    registry = glance_store.backend.registry()
+    if not registry.multi:
+        return None
+    out = []
+    for store_id in registry.user_stores():
+        store = registry.stores[store_id]
+        info = {'id': store_id, 'description': store.description or ''}
+        if store_id == registry.default:
+            info['default'] = 'true'
+        if detail:
+            info.update(type=store.TYPE, weight=store.weight,
+                        properties=store.properties())
+        out.append(info)
+    return out
+
+
 def staging_directory() -> str | None:
     """The directory of the reserved staging store, None if not configured.
 
@@ -218,6 +241,43 @@ class ImageRepo(Proxy):
             LOG.error('Could not delete data of image %s at %s: %s; the '
                       'operator must remove it by hand.', image.image_id,
                       loc['url'], exc)
+
+    def delete_from_store(self, image: Image, store_id: str) -> Image:
+        """Remove the copy of an active image's data held by ``store_id``.
+
+        The record is saved without that location before the bytes go, so a
+        failure in between leaves unreferenced data (logged for the
+        operator), never a location pointing at nothing.  The checks and
+        their order are the API reference's: an unknown store is a conflict,
+        the last copy may not be removed, a store without a copy is 404.
+        """
+        registry = glance_store.backend.registry()
+        if not registry.multi:
+            raise exception.Forbidden('Image data can only be removed from '
+                                      'a store when several are enabled.')
+        if store_id not in registry.user_stores():
+            raise exception.Conflict('Unknown store %s.' % store_id)
+        if image.status != 'active':
+            raise exception.Conflict('Image %s is %s; only data of an active '
+                                     'image can be removed from a store.'
+                                     % (image.image_id, image.status))
+        if len(image.locations) <= 1:
+            raise exception.Forbidden('Image %s has its data in one store '
+                                      'only; it cannot be removed from it.'
+                                      % image.image_id)
+        gone = [loc for loc in image.locations
+                if (loc.get('metadata') or {}).get('store') == store_id]
+        if not gone:
+            raise exception.NotFound('Image %s has no data in store %s.'
+                                     % (image.image_id, store_id))
+        image.locations = [loc for loc in image.locations
+                           if loc not in gone]
+        image = self.base.save(image)
+        for loc in gone:
+            self._delete_location(image, loc)
+        LOG.info('Removed the data of image %s from store %s',
+                 image.image_id, store_id)
+        return image
 
     def discard_upload(self, image: Image, upload: Upload) -> Upload:
         """Delete data an import wrote but will not keep.

@@ -91,6 +91,11 @@ class ImageRepo(Proxy):
                 'download is forbidden.')
         return self.base.read_data(image, download)
 
+    def delete_from_store(self, image: Image, store_id: str) -> Image:
+        self._enforce('delete_image_location',
+                      image_target(self.context, image))
+        return self.base.delete_from_store(image, store_id)
+
     def deactivate(self, image: Image) -> Image:
         self._enforce('deactivate', image_target(self.context, image))
         return self.base.deactivate(image)

@@ -50,9 +50,15 @@ class Store(driver.Store):
     """Reads and writes ``file://`` locations."""
 
     schemes = ('file', 'filesystem')
+    TYPE = 'file'
     OPTIONS = _OPTS
     capabilities = (driver.Capability.RW_ACCESS |
                     driver.Capability.DRIVER_REUSABLE)
+
+    def properties(self) -> dict:
+        """Where the data lives and how it is written."""
+        return {'data_dir': self.datadirs[0][0], 'chunk_size': self.chunk_size,
+                'thin_provisioning': self.thin}
 
     def configure(self) -> None:
         """Create the directories and load the metadata file, or refuse."""

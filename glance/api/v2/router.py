@@ -47,6 +47,10 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
         'GET': ('image_import', 'tasks'),
     },
     '/v2/info/import': {'GET': ('image_import', 'info')},
+    '/v2/info/stores': {'GET': ('info', 'stores')},
+    '/v2/info/stores/detail': {'GET': ('info', 'stores_detail')},
+    '/v2/info/usage': {'GET': ('info', 'usage')},
+    '/v2/stores/{store_id}/{image_id}': {'DELETE': ('stores', 'delete')},
     '/v2/tasks': {
         'GET': ('tasks', 'index'),
         'POST': ('tasks', 'create'),

@@ -22,7 +22,7 @@ REFERENCE = os.environ.get('GLANCE_REFERENCE_DIR',
 SCENARIOS = ('versions', 'schemas', 'image-create', 'image-get', 'image-list',
              'image-patch', 'delete-protected', 'upload-download',
              'tags', 'deactivate', 'bad-inputs', 'stage-import', 'tasks',
-             'web-download', 'copy-image')
+             'web-download', 'copy-image', 'info')
 
 #: scenarios that import from the web server, and the port it must use
 WEB_SCENARIOS = ('web-download', 'tasks')
@@ -45,9 +45,6 @@ KNOWN = {
     ('bad-inputs', 20): 'the locations API arrives with the store issue',
     ('bad-inputs', 21): 'the locations API arrives with the store issue',
     ('bad-inputs', 22): 'the cache API arrives with the operators\' tools',
-    **{('copy-image', i): 'per-store delete (DELETE /v2/stores/{store_id}/'
-                          '{image_id}) arrives with the store issue'
-       for i in range(10, 17)},
 }
 #: headers whose recorded values are quirks of the reference (see note)
 IGNORED_HEADERS = ['OpenStack-image-store-ids']
