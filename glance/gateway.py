@@ -42,3 +42,13 @@ def get_internal_task_repo(context: Any) -> Any:
     authorised): notifier over the database."""
     from glance.db import tasks as db_tasks
     return notifier.TaskRepo(db_tasks.TaskRepo(context), context)
+
+
+def get_member_repo(context: Any, image: Any) -> Any:
+    """The memberships of ``image`` (loaded through :func:`get_repo`),
+    wrapped in policy -> quota -> notifier."""
+    from glance.db import members as db_members
+    repo = notifier.MemberRepo(db_members.MemberRepo(context, image),
+                               context)
+    repo = quota.MemberRepo(repo, context)
+    return policy.MemberRepo(repo, context, image)

@@ -186,3 +186,7 @@ class ServiceUnavailable(GlanceException):
 
 class InvalidPropertyProtectionConfiguration(GlanceException):
     message = "Invalid configuration in property protection file."
+
+
+class ImageMemberLimitExceeded(LimitExceeded):
+    message = "The limit has been exceeded on the number of allowed image members for this image. Attempted: %(attempted)s, Maximum: %(maximum)s"

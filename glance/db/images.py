@@ -60,8 +60,11 @@ class ImageRepo:
 
     def get(self, image_id: str) -> Image:
         row = db.get(image_id)
-        return to_domain(row, db.member_status(image_id,
-                                               self.context.project_id))
+        # Memberships count only while the image is shared: making it
+        # private again withdraws it from its members.
+        member = db.member_status(image_id, self.context.project_id) \
+            if row.visibility == 'shared' else None
+        return to_domain(row, member)
 
     def list(self, query: image_list.ListQuery) -> list[Image]:
         rows = image_list.list_images(bool(self.context.is_admin),

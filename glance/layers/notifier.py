@@ -225,3 +225,33 @@ class TaskRepo(Proxy):
     def run(self, task) -> None:
         """The executor is about to run ``task``."""
         send(self.context, 'task.run', task_payload(task))
+
+
+def member_payload(member, deleted: bool = False) -> dict:
+    """A membership as the image.member.* events describe it."""
+    return {'image_id': member.image_id, 'member_id': member.member_id,
+            'status': member.status,
+            'created_at': timeutils.isotime(member.created_at),
+            'updated_at': timeutils.isotime(member.updated_at),
+            'deleted': deleted,
+            'deleted_at': timeutils.isotime(utcnow()) if deleted else None}
+
+
+class MemberRepo(Proxy):
+    """Sends image.member.create / update / delete."""
+
+    def add(self, member):
+        member = self.base.add(member)
+        send(self.context, 'image.member.create', member_payload(member))
+        return member
+
+    def save(self, member):
+        member = self.base.save(member)
+        send(self.context, 'image.member.update', member_payload(member))
+        return member
+
+    def remove(self, member):
+        member = self.base.remove(member)
+        send(self.context, 'image.member.delete',
+             member_payload(member, deleted=True))
+        return member

@@ -136,3 +136,53 @@ class TaskRepo(Proxy):
     def check_add(self) -> None:
         """Raise 403 unless the caller may create tasks."""
         self._enforce('add_task')
+
+
+class MemberRepo(Proxy):
+    """Who may see and change which membership of an image.
+
+    The owner project (and the administrator) sees every membership; a
+    member project sees only its own, and others' are reported as not
+    found.  Only the member project itself accepts or rejects.
+    """
+
+    def __init__(self, base, context, image: Image):
+        super().__init__(base, context)
+        object.__setattr__(self, 'image', image)
+
+    def _enforce(self, rule: str, member_id: str | None = None) -> None:
+        target = image_target(self.context, self.image)
+        if member_id is not None:
+            target['member_id'] = member_id
+        if not policy.check(self.context, rule, target):
+            raise exception.Forbidden(
+                'You are not authorized to complete %s action.' % rule)
+
+    def _sees_all(self) -> bool:
+        return self.image.owner == self.context.project_id or \
+            policy.is_admin(self.context)
+
+    def list(self, member_id: str | None = None):
+        self._enforce('get_members')
+        if not self._sees_all():
+            member_id = self.context.project_id
+        return self.base.list(member_id)
+
+    def get(self, member_id: str):
+        self._enforce('get_member')
+        if not self._sees_all() and member_id != self.context.project_id:
+            raise exception.NotFound('Member %s of image %s not found.'
+                                     % (member_id, self.image.image_id))
+        return self.base.get(member_id)
+
+    def add(self, member):
+        self._enforce('add_member')
+        return self.base.add(member)
+
+    def save(self, member):
+        self._enforce('modify_member', member.member_id)
+        return self.base.save(member)
+
+    def remove(self, member):
+        self._enforce('delete_member')
+        return self.base.remove(member)

@@ -111,3 +111,12 @@ class ImageRepo(Proxy):
             raise error
         upload.data = capped(upload.data, limit, error)
         return self.base.write_data(image, upload)
+
+
+class MemberRepo(Proxy):
+    """image_member_quota: how many projects one image may be shared with."""
+
+    def add(self, member):
+        _check_count(exception.ImageMemberLimitExceeded,
+                     self.base.count() + 1, CONF.image_member_quota)
+        return self.base.add(member)

@@ -37,6 +37,15 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
     '/v2/images/{image_id}/actions/reactivate': {
         'POST': ('image_actions', 'reactivate'),
     },
+    '/v2/images/{image_id}/members': {
+        'GET': ('image_members', 'index'),
+        'POST': ('image_members', 'create'),
+    },
+    '/v2/images/{image_id}/members/{member_id}': {
+        'GET': ('image_members', 'show'),
+        'PUT': ('image_members', 'update'),
+        'DELETE': ('image_members', 'delete'),
+    },
     '/v2/images/{image_id}/stage': {
         'PUT': ('image_stage', 'stage'),
     },
@@ -56,6 +65,8 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
         'POST': ('tasks', 'create'),
     },
     '/v2/tasks/{task_id}': {'GET': ('tasks', 'show')},
+    '/v2/schemas/member': {'GET': ('schemas', 'member')},
+    '/v2/schemas/members': {'GET': ('schemas', 'members')},
     '/v2/schemas/task': {'GET': ('schemas', 'task')},
     '/v2/schemas/tasks': {'GET': ('schemas', 'tasks')},
     '/v2/schemas/image': {'GET': ('schemas', 'image')},

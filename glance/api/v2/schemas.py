@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from glance.common import wsgi
 from glance.schemas import image as image_schemas
+from glance.schemas import member as member_schemas
 from glance.schemas import task as task_schemas
 
 
@@ -16,6 +17,14 @@ class Controller:
     def images(self, request: wsgi.Request) -> dict:
         """GET /v2/schemas/images"""
         return image_schemas.images_schema()
+
+    def member(self, request: wsgi.Request) -> dict:
+        """GET /v2/schemas/member"""
+        return member_schemas.member_schema()
+
+    def members(self, request: wsgi.Request) -> dict:
+        """GET /v2/schemas/members"""
+        return member_schemas.members_schema()
 
     def task(self, request: wsgi.Request) -> dict:
         """GET /v2/schemas/task"""

@@ -22,7 +22,7 @@ REFERENCE = os.environ.get('GLANCE_REFERENCE_DIR',
 SCENARIOS = ('versions', 'schemas', 'image-create', 'image-get', 'image-list',
              'image-patch', 'delete-protected', 'upload-download',
              'tags', 'deactivate', 'bad-inputs', 'stage-import', 'tasks',
-             'web-download', 'copy-image', 'info')
+             'web-download', 'copy-image', 'info', 'members', 'visibility')
 
 #: scenarios that import from the web server, and the port it must use
 WEB_SCENARIOS = ('web-download', 'tasks')
@@ -35,7 +35,7 @@ KNOWN = {
        for i in (0, 1, 4, 5, 8, 9)},
     **{('schemas', i): 'member/task/metadef schemas arrive with their '
                        'capabilities (sharing, import, metadefs issues)'
-       for i in range(2, 16) if i not in (4, 5)},
+       for i in range(2, 16) if i not in (2, 3, 4, 5)},
     ('image-create', 36): 'a JSON list as create body is a client error '
                           '(400); the recording shows a 500, a bug there',
     ('upload-download', 29): 'POST on /file is a method the resource does '
@@ -45,6 +45,10 @@ KNOWN = {
     ('bad-inputs', 20): 'the locations API arrives with the store issue',
     ('bad-inputs', 21): 'the locations API arrives with the store issue',
     ('bad-inputs', 22): 'the cache API arrives with the operators\' tools',
+    ('members', 7): 'a 300-character member id is refused (400) on every '
+                    'database: the column holds 255; the recording (on '
+                    'SQLite, which ignores VARCHAR lengths) stored it',
+    ('members', 9): 'follows from #7: the list has no 300-character member',
 }
 #: headers whose recorded values are quirks of the reference (see note)
 IGNORED_HEADERS = ['OpenStack-image-store-ids']
