@@ -388,6 +388,59 @@ def test_rabbitmq_receives_the_events(rabbit):
     assert by_name['image.delete']['payload']['deleted'] is True
 
 
+def test_rabbitmq_member_and_task_events(rabbit):
+    """Sharing and an import over the broker: image.member.* with their
+    statuses, task.* in order with their priorities."""
+    srv, collector = rabbit
+    owner = Client(srv.url, identity('rabbit-owner', user='olga'))
+    bob = Client(srv.url, identity('rabbit-bob', user='bob'))
+    image = owner.create(name='shared over amqp', disk_format='raw',
+                         container_format='bare', visibility='shared')
+    path = '/v2/images/%s/members' % image['id']
+    assert owner.post(path, json={'member': 'rabbit-bob'}).status_code == 200
+    assert bob.put(path + '/rabbit-bob',
+                   json={'status': 'accepted'}).status_code == 200
+    assert owner.delete(path + '/rabbit-bob').status_code == 204
+    member_events = ['image.member.create', 'image.member.update',
+                     'image.member.delete']
+    got = wait_for(
+        lambda: [e for e in collector.of(image['id'])
+                 if e['event_type'].startswith('image.member.')],
+        lambda got: names(got) == member_events, 'member events')
+    assert [e['priority'] for e in got] == ['INFO'] * 3
+    assert [e['payload']['status'] for e in got] == [
+        'pending', 'accepted', 'accepted']
+    assert got[1]['context']['project_id'] == 'rabbit-bob'
+    for event in got:
+        assert set(event['payload']) == {
+            'image_id', 'member_id', 'status', 'created_at', 'updated_at',
+            'deleted', 'deleted_at'}
+
+    # An import: its task announces itself from creation to success.
+    staged = owner.put('/v2/images/%s/stage' % image['id'], data=b'z' * 512,
+                       headers={'Content-Type': 'application/octet-stream'})
+    assert staged.status_code == 204, staged.text
+    r = owner.post('/v2/images/%s/import' % image['id'],
+                   json={'method': {'name': 'glance-direct'}})
+    assert r.status_code == 202, r.text
+    task_events = ['task.create', 'task.run', 'task.processing',
+                   'task.success']
+    got = wait_for(
+        lambda: [e for e in collector.of(image['id'])
+                 if e['event_type'].startswith('task.')],
+        lambda got: names(got) == task_events, 'task events')
+    assert {e['payload']['id'] for e in got} == {got[0]['payload']['id']}
+    assert got[0]['payload']['type'] == 'api_image_import'
+    assert got[-1]['payload']['status'] == 'success'
+    image_events = wait_for(
+        lambda: names(e for e in collector.of(image['id'])
+                      if e['event_type'] in ('image.upload',
+                                             'image.activate')),
+        lambda got: got == ['image.upload', 'image.activate'],
+        'import image events')
+    assert image_events
+
+
 # --- a broker that is down -------------------------------------------------
 
 #: a hang, not a slow answer: a notifier retrying for ever never returns
