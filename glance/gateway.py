@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from glance.db import images as db_images
-from glance.layers import location, notifier, policy, quota
+from glance.layers import (location, notifier, policy, property_protection,
+                           quota)
 
-#: the layers of the image repository, outermost first
-IMAGE_LAYERS = (policy.ImageRepo, quota.ImageRepo, location.ImageRepo,
-                notifier.ImageRepo)
+#: the layers of the image repository, outermost first (property
+#: protections are the second half of "may this caller do this")
+IMAGE_LAYERS = (policy.ImageRepo, property_protection.ImageRepo,
+                quota.ImageRepo, location.ImageRepo, notifier.ImageRepo)
 
 
 def wrap(repo: Any, context: Any, layers: tuple = IMAGE_LAYERS) -> Any:

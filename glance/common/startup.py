@@ -7,7 +7,7 @@ from oslo_config import cfg
 from oslo_log import log
 
 import glance_store
-from glance.common import config, policy
+from glance.common import config, policy, property_protections
 from glance.db.sqlalchemy import engine
 from glance.schemas import image as image_schemas
 
@@ -56,6 +56,7 @@ def prepare(argv: list[str] | None, prog: str,
     log.setup(CONF, 'glance')
     glance_store.create_stores(CONF)
     image_schemas.image_schema()  # fail early on a broken schema-image.json
+    property_protections.load()  # and on a property protection file
 
 
 def reload() -> None:
@@ -72,6 +73,7 @@ def reload() -> None:
     image_schemas.reset_cache()
     engine.reset()
     glance_store.create_stores(CONF)
+    property_protections.load()
     LOG.info('Configuration reloaded')
 
 

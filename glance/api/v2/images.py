@@ -10,6 +10,7 @@ from glance.api.v2 import discovery, image_patch, image_query
 from glance.common import exception, timeutils, wsgi
 from glance.domain import image as domain
 from glance import gateway
+from glance.layers import property_protection
 from glance.schemas import image as image_schemas
 from glance import schemas
 
@@ -79,7 +80,9 @@ class Controller:
 
 def image_view(image: domain.Image, context: Any = None) -> dict[str, Any]:
     """The image as the API shows it (to the caller of ``context``)."""
-    view: dict[str, Any] = dict(image.extra_properties)
+    hidden = property_protection.hidden_properties(image)
+    view: dict[str, Any] = {k: v for k, v in image.extra_properties.items()
+                            if k not in hidden}
     view.update({
         'id': image.image_id, 'name': image.name, 'status': image.status,
         'visibility': image.visibility, 'owner': image.owner,

@@ -20,7 +20,8 @@ from glance.domain import image as domain
 from glance.domain.proxy import Proxy
 from glance.domain.transfer import Upload
 from glance import gateway
-from glance.layers import location, notifier, policy, quota
+from glance.layers import (location, notifier, policy, property_protection,
+                           quota)
 
 CONF = cfg.CONF
 
@@ -135,7 +136,8 @@ def test_entity_fields_through_a_proxy():
 def test_gateway_order_is_policy_quota_location_notifier_db():
     ctx = glance_context.RequestContext(project_id='p', roles=['member'])
     repo = gateway.get_repo(ctx)
-    assert repo.layers() == [policy.ImageRepo, quota.ImageRepo,
+    assert repo.layers() == [policy.ImageRepo, property_protection.ImageRepo,
+                             quota.ImageRepo,
                              location.ImageRepo, notifier.ImageRepo,
                              db_images.ImageRepo]
     node = repo
@@ -148,8 +150,8 @@ def test_gateway_order_is_policy_quota_location_notifier_db():
 def test_wrap_uses_the_same_order():
     bottom = Thing()
     assert gateway.wrap(bottom, None).layers() == [
-        policy.ImageRepo, quota.ImageRepo, location.ImageRepo,
-        notifier.ImageRepo, Thing]
+        policy.ImageRepo, property_protection.ImageRepo, quota.ImageRepo,
+        location.ImageRepo, notifier.ImageRepo, Thing]
 
 
 # --- every call reaches the bottom ----------------------------------------
