@@ -21,6 +21,7 @@ import glance.async_.plugins.inject_image_metadata
 import glance.async_.staging
 import glance.async_.web
 import glance.common.config
+import glance.common.limits
 import glance.common.property_protections
 import glance.common.server
 import glance.domain.task
@@ -41,7 +42,8 @@ def list_api_opts() -> OptList:
             glance.layers.notifier.notifier_opts,
             glance.api.v2.image_data.data_opts,
             glance.async_.staging.staging_opts,
-            glance.common.property_protections.opts))),
+            glance.common.property_protections.opts,
+            glance.common.limits.opts))),
         ('import_filtering_opts', glance.async_.web.filter_opts),
         ('task', glance.domain.task.task_opts),
         ('taskflow_executor', glance.async_.executor.executor_opts),

@@ -57,11 +57,64 @@ def _check(args) -> int:
     return 0
 
 
+def _expand(args) -> int:
+    """With one alembic branch, expand is the whole upgrade: the schema
+    reaches head and ``migrate``/``contract`` have nothing left to do."""
+    return _sync(args)
+
+
+def _migrate(args) -> int:
+    """Data migrations ride in the alembic revisions: only checks that
+    ``expand`` ran."""
+    if set(migration.current()) != set(migration.heads()):
+        print('Database is not expanded yet: run glance-manage db expand '
+              'first.', file=sys.stderr)
+        return 1
+    print('Database is at revision %s; no data migration pending.'
+          % ', '.join(migration.current()))
+    return 0
+
+
+def _contract(args) -> int:
+    """Nothing to drop with a single-branch history; same check."""
+    if set(migration.current()) != set(migration.heads()):
+        print('Database is not expanded yet: run glance-manage db expand '
+              'first.', file=sys.stderr)
+        return 1
+    print('Database is at revision %s; nothing to contract.'
+          % ', '.join(migration.current()))
+    return 0
+
+
+def _purge(args) -> int:
+    from glance.db import purge
+    counts = purge.purge(args.age_in_days, args.max_rows)
+    for table, n in counts.items():
+        print('Purged %d rows from %s' % (n, table))
+    return 0
+
+
+def _purge_images(args) -> int:
+    from glance.db import purge
+    n = purge.purge_images_table(args.age_in_days, args.max_rows)
+    print('Purged %d rows from images (kept as id tombstones)' % n)
+    return 0
+
+
 _DB_COMMANDS = (
     ('sync', _sync, 'create or upgrade the schema to the newest revision'),
     ('upgrade', _sync, 'upgrade the schema (optionally to VERSION)'),
     ('version', _version, 'print the current schema revision'),
     ('check', _check, 'exit non-zero when the schema is not current'),
+    ('expand', _expand, 'upgrade the schema to the newest revision'),
+    ('migrate', _migrate, 'run data migrations (none pending: checks '
+     'expand ran)'),
+    ('contract', _contract, 'finish the upgrade (nothing to drop: checks '
+     'expand ran)'),
+    ('purge', _purge, 'hard-delete soft-deleted rows older than '
+     '--age_in_days (images rows stay)'),
+    ('purge_images_table', _purge_images, 'reduce old deleted images to '
+     'id tombstones (ids are never reusable)'),
 )
 
 
@@ -70,6 +123,13 @@ def _add_action(subparsers, name: str, func, doc: str) -> None:
     if func is _sync:
         p.add_argument('version', nargs='?',
                        help='target revision (default: newest)')
+    if func in (_purge, _purge_images):
+        p.add_argument('--age_in_days', type=int, default=30,
+                       help='purge rows deleted more than this many days '
+                       'ago (default: 30)')
+        p.add_argument('--max_rows', type=int, default=100,
+                       help='at most this many rows per table, -1 for no '
+                       'limit (default: 100)')
     p.set_defaults(func=func)
 
 

@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 from oslo_config import cfg
 from oslo_utils import strutils
 
-from glance.common import exception
+from glance.common import exception, limits
 from glance.domain.image import Image
 from glance.domain.proxy import Proxy
 from glance.domain.transfer import Upload
@@ -89,11 +89,27 @@ class ImageRepo(Proxy):
 
     def add(self, image: Image) -> Image:
         self._check_counts(image)
+        limits.enforce(image.owner, image_count_total=1)
         return self.base.add(image)
 
     def save(self, image: Image, from_state: str | None = None) -> Image:
         self._check_counts(image)
+        if image.status != image.loaded_status:
+            if image.status == 'uploading':         # staging starts
+                limits.enforce(image.owner, image_stage_total=0,
+                               image_count_uploading=1)
+            elif image.status == 'importing' and \
+                    image.loaded_status == 'queued':  # web-download etc.
+                limits.enforce(image.owner, image_size_total=0,
+                               image_count_uploading=1)
         return self.base.save(image, from_state)
+
+    def begin_upload(self, image: Image) -> Image:
+        # The size is not known yet: a project already at its limit may
+        # not start another upload.
+        limits.enforce(image.owner, image_size_total=0,
+                       image_count_uploading=1)
+        return self.base.begin_upload(image)
 
     def write_data(self, image: Image, upload: Upload) -> Upload:
         limit = CONF.image_size_cap

@@ -6,7 +6,7 @@ the import calls in image_import.py.)
 """
 from __future__ import annotations
 
-from glance.common import exception, policy, wsgi
+from glance.common import exception, limits, policy, wsgi
 from glance.layers import location
 
 
@@ -42,7 +42,7 @@ class Controller:
         without them there is nothing to report and the document is empty,
         as the API reference shows for such a cloud.
         """
-        return {'usage': {}}
+        return {'usage': limits.usage(request.context.project_id)}
 
 
 def create_resource() -> wsgi.Resource:
