@@ -27,12 +27,8 @@ CONF = cfg.CONF
 
 
 @pytest.fixture(autouse=True, scope='module')
-def _conf():
-    """An initialised CONF (no files): the policy layer reads through it."""
-    try:
-        CONF.find_file('policy.yaml')
-    except cfg.NotInitializedError:
-        CONF([], project='glance', default_config_files=[])
+def _conf(initialised_conf):
+    """CONF parsed with no files: the shipped defaults only."""
 
 
 # --- Proxy -----------------------------------------------------------------

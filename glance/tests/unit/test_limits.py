@@ -6,10 +6,9 @@ from oslo_config import cfg
 from oslo_limit import fixture as limit_fixture
 import pytest
 
-from glance.common import exception, limits, policy
+from glance.common import exception, limits
 from glance import context as glance_context
 from glance.domain import image as domain
-from glance.domain.transfer import Upload
 from glance import gateway
 
 CONF = cfg.CONF
@@ -17,15 +16,8 @@ MIB = 1024 * 1024
 
 
 @pytest.fixture(autouse=True, scope='module')
-def _conf():
-    """An initialised CONF with no files, for the policy layer."""
-    try:
-        CONF.find_file('policy.yaml')
-    except cfg.NotInitializedError:
-        CONF([], project='glance', default_config_files=[])
-    policy.reset()
-    yield
-    policy.reset()
+def _conf(initialised_conf):
+    """CONF parsed with no files: the shipped defaults only."""
 
 
 @pytest.fixture

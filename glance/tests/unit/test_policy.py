@@ -25,12 +25,8 @@ OWNER = 'project-a'
 
 
 @pytest.fixture(autouse=True, scope='module')
-def _conf():
-    """An initialised CONF with no files: the shipped defaults only."""
-    try:
-        CONF.find_file('policy.yaml')
-    except cfg.NotInitializedError:
-        CONF([], project='glance', default_config_files=[])
+def _conf(initialised_conf):
+    """CONF parsed with no files: the shipped defaults only."""
 
 
 @pytest.fixture(autouse=True)

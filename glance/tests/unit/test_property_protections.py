@@ -1,24 +1,16 @@
 """The property protection rules engine: parsing and decisions."""
 from __future__ import annotations
 
-from oslo_config import cfg
 import pytest
 
-from glance.common import exception, policy
+from glance.common import exception
 from glance.common import property_protections as pp
 from glance import context as glance_context
 
 
 @pytest.fixture(autouse=True, scope='module')
-def _conf():
-    """An initialised CONF with no files, for the policy engine."""
-    try:
-        cfg.CONF.find_file('policy.yaml')
-    except cfg.NotInitializedError:
-        cfg.CONF([], project='glance', default_config_files=[])
-    policy.reset()
-    yield
-    policy.reset()
+def _conf(initialised_conf):
+    """CONF parsed with no files: the shipped defaults only."""
 
 ROLES_FILE = """
 [^x_admin_.*]
