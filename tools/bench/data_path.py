@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""Data-path benchmark: upload and download of one big image (issue 10).
+
+Run by hand, never as a test:
+
+    .venv/bin/python tools/bench/data_path.py [--size-mib 1024]
+
+It starts its own glance-api (SQLite, file store, one worker, noauth) and
+prints, each beside its reference measured in the same run:
+
+- upload throughput (glance computes md5 and sha512 on the way) against
+  ``md5sum`` then ``sha512sum`` of the same file;
+- download throughput against nginx serving the same file with sendfile
+  (Debian package ``nginx``; skipped with a note when it is missing);
+- the largest RSS of the glance-api worker during both transfers.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+from glance.tests.functional.server import GlanceServer, free_port  # noqa
+
+MIB = 1024 * 1024
+CHUNK = 1024 * 1024
+
+
+class PeakRSS(threading.Thread):
+    """Samples the VmRSS of some processes until stopped; keeps the peak."""
+
+    def __init__(self, pids: list[int]):
+        super().__init__(daemon=True)
+        self.pids, self.peak, self.running = pids, 0, True
+
+    def run(self) -> None:
+        while self.running:
+            for pid in self.pids:
+                try:
+                    with open('/proc/%d/status' % pid) as f:
+                        for line in f:
+                            if line.startswith('VmRSS:'):
+                                self.peak = max(self.peak,
+                                                int(line.split()[1]) * 1024)
+                except OSError:
+                    pass
+            time.sleep(0.05)
+
+    def stop(self) -> int:
+        self.running = False
+        self.join()
+        return self.peak
+
+
+def workers_of(pid: int) -> list[int]:
+    out = subprocess.run(['pgrep', '-P', str(pid)], capture_output=True,
+                         text=True).stdout.split()
+    return [pid] + [int(p) for p in out]
+
+
+def make_file(path: str, size: int) -> None:
+    with open('/dev/urandom', 'rb') as src, open(path, 'wb') as dst:
+        left = size
+        while left:
+            block = src.read(min(left, 16 * MIB))
+            dst.write(block)
+            left -= len(block)
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def hash_reference(path: str) -> float:
+    return sum(timed(lambda c=cmd: subprocess.run(
+        [c, path], check=True, capture_output=True))
+        for cmd in ('md5sum', 'sha512sum'))
+
+
+def fetch(url: str) -> int:
+    n = 0
+    with requests.get(url, stream=True, timeout=600) as r:
+        r.raise_for_status()
+        for chunk in r.iter_content(CHUNK):
+            n += len(chunk)
+    return n
+
+
+def nginx_download(path: str, work: str) -> float | None:
+    if not shutil.which('nginx'):
+        return None
+    port = free_port()
+    conf = os.path.join(work, 'nginx.conf')
+    with open(conf, 'w') as f:
+        f.write('daemon off; worker_processes 1; pid %s/nginx.pid;\n'
+                '%s'
+                'error_log %s/nginx.err;\n'
+                'events {}\nhttp { access_log off; sendfile on;\n'
+                ' server { listen 127.0.0.1:%d; root %s; } }\n'
+                % (work,
+                   # workers must read the private temporary directory
+                   'user root;\n' if os.geteuid() == 0 else '',
+                   work, port, os.path.dirname(path)))
+    proc = subprocess.Popen(['nginx', '-c', conf])
+    try:
+        url = 'http://127.0.0.1:%d/%s' % (port, os.path.basename(path))
+        for _ in range(50):
+            try:
+                requests.head(url, timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        fetch(url)                                  # warm the page cache
+        return min(timed(lambda: fetch(url)) for _ in range(3))
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def run(args: argparse.Namespace) -> None:
+    work = tempfile.mkdtemp(prefix='glance-data-bench-', dir=args.dir)
+    size = args.size_mib * MIB
+    path = os.path.join(work, 'image.raw')
+    make_file(path, size)
+    srv = GlanceServer(os.path.join(work, 'srv'),
+                       settings=args.setting).start()
+    try:
+        reference = hash_reference(path)
+        session = requests.Session()
+        image = session.post(srv.url + '/v2/images', json={
+            'name': 'bench', 'disk_format': 'raw',
+            'container_format': 'bare'}).json()
+        rss = PeakRSS(workers_of(srv.proc.pid))
+        rss.start()
+        with open(path, 'rb') as f:
+            up = timed(lambda: session.put(
+                srv.url + '/v2/images/%s/file' % image['id'], data=f,
+                headers={'Content-Type': 'application/octet-stream'}
+            ).raise_for_status())
+        url = srv.url + '/v2/images/%s/file' % image['id']
+        down = min(timed(lambda: fetch(url)) for _ in range(3))
+        peak = rss.stop()
+        nginx = nginx_download(path, work)
+        mib = size / MIB
+        print('%d MiB image, file store on %s' % (args.size_mib, work))
+        print('%-44s %-16s %s' % ('figure', 'measured', 'reference'))
+        print('%-44s %-16s %s' % (
+            'upload (md5 + sha512 computed)', '%.0f MiB/s' % (mib / up),
+            'md5sum then sha512sum: %.0f MiB/s (%.2fx)'
+            % (mib / reference, reference / up)))
+        print('%-44s %-16s %s' % (
+            'download', '%.0f MiB/s' % (mib / down),
+            'nginx not installed' if nginx is None else
+            'nginx sendfile: %.0f MiB/s (%.2fx)' % (mib / nginx,
+                                                     nginx / down)))
+        print('%-44s %-16s %s' % ('peak RSS of a glance-api process',
+                                  '%.0f MB' % (peak / 1e6), 'target < 150 MB'))
+    finally:
+        srv.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--size-mib', type=int, default=1024)
+    parser.add_argument('--setting', action='append', default=[],
+                        help='SECTION.OPTION=VALUE for glance-api.conf '
+                        '(repeatable)')
+    parser.add_argument('--dir', help='where the file and the store live '
+                        '(default: the system temporary directory)')
+    run(parser.parse_args())
+
+
+if __name__ == '__main__':
+    main()
