@@ -203,6 +203,6 @@ def delete_from_backend(uri: str, store_id: str | None = None) -> None:
 
 def list_opts():
     """Options for oslo-config-generator (namespace glance.store)."""
-    from glance_store._drivers import filesystem
-    return [('glance_store', _store_opts + filesystem._OPTS),
+    from glance_store._drivers import filesystem, http
+    return [('glance_store', _store_opts + filesystem._OPTS + http._OPTS),
             ('DEFAULT', _backend_opts)]
