@@ -25,6 +25,7 @@ import glance.common.limits
 import glance.common.property_protections
 import glance.common.server
 import glance.domain.task
+import glance.layers.location
 import glance.layers.notifier
 import glance.layers.quota
 
@@ -39,6 +40,7 @@ def list_api_opts() -> OptList:
             glance.common.server.bind_opts,
             glance.common.server.socket_opts,
             glance.layers.quota.quota_opts,
+            glance.layers.location.location_opts,
             glance.layers.notifier.notifier_opts,
             glance.api.v2.image_data.data_opts,
             glance.async_.staging.staging_opts,

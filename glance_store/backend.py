@@ -71,6 +71,26 @@ class Registry:
                 return store, location
         raise exceptions.UnknownScheme(scheme=location.scheme)
 
+    def owner_of(self, uri: str) -> tuple[str, driver_mod.Store,
+                                          loc_mod.Location]:
+        """(id, store, location) of the user store that may serve ``uri``.
+
+        BadStoreUri when the URI is malformed or no such store would serve
+        it (a file outside every file store, say); UnknownScheme when no
+        store speaks its scheme at all.
+        """
+        location = loc_mod.parse(uri, None)
+        schemed = [(sid, store) for sid, store in self.stores.items()
+                   if sid not in RESERVED_STORES
+                   and location.scheme in store.schemes]
+        if not schemed:
+            raise exceptions.UnknownScheme(scheme=location.scheme)
+        for sid, store in schemed:
+            if store.owns(location):
+                return sid, store, location
+        raise exceptions.BadStoreUri('%s is not in any configured store'
+                                     % uri)
+
     def user_stores(self) -> list[str]:
         """Backends users may name (not the reserved internal ones)."""
         return [s for s in self.stores if s not in RESERVED_STORES]

@@ -90,5 +90,14 @@ class Store:
     def get_size(self, location: loc_mod.Location) -> int:
         raise NotImplementedError
 
+    def owns(self, location: loc_mod.Location) -> bool:
+        """Whether a location someone else names is this backend's to serve.
+
+        Locations added through the API point at data glance did not write;
+        a driver narrows this where a URI could reach more than its data
+        (the filesystem driver: only files under its directories).
+        """
+        return location.scheme in self.schemes
+
     def delete(self, location: loc_mod.Location) -> None:
         raise NotImplementedError

@@ -7,7 +7,9 @@ the store and no trace of itself on the image.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 
 from oslo_config import cfg
 
@@ -20,6 +22,20 @@ from glance.domain.transfer import Download, Upload
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
+
+location_opts = [
+    cfg.BoolOpt('do_secure_hash', default=True,
+                help='Compute the checksum and multihash of the data at a '
+                     'location added through POST /v2/images/{id}/locations '
+                     '(in the background; the image turns active once they '
+                     'are known and match any validation_data given), '
+                     'instead of trusting the caller.'),
+]
+CONF.register_opts(location_opts)
+
+#: statuses in which locations may be added (the rest would let a caller
+#: swap the data of an image being written, deactivated or deleted)
+ADDABLE = ('queued', 'active')
 
 
 def _store_error(exc: glance_store.GlanceStoreException) -> Exception:
@@ -196,9 +212,10 @@ class ImageRepo(Proxy):
         ImageDataNotFound when there is none, RangeNotSatisfiable for a
         range outside the image; locations are tried in order.
         """
-        locations = [loc for loc in image.locations
-                     if loc.get('status', 'active') == 'active']
-        if not locations:
+        locations = active_locations(image)
+        if not locations or image.status not in ('active', 'deactivated'):
+            # A queued image may already have a location whose data is
+            # still being verified, a killed one data that failed it.
             raise exception.ImageDataNotFound()
         _resolve_range(download, image.size)
         last_error: Exception | None = None
@@ -279,6 +296,120 @@ class ImageRepo(Proxy):
                  image.image_id, store_id)
         return image
 
+    def set_locations(self, image: Image, locations: list[dict]) -> Image:
+        """PATCH of /locations: make ``locations`` the image's whole list.
+
+        Added locations are checked against the stores (scheme, reachable,
+        inside a store) before anything is saved; data of removed locations
+        is deleted once the record no longer points at it.  A queued image
+        that gains a location becomes active.
+        """
+        current = active_locations(image)
+        urls = [loc['url'] for loc in locations]
+        if len(set(urls)) != len(urls):
+            raise exception.BadRequest('A location may appear only once.')
+        known = {loc['url'] for loc in current}
+        added = [loc for loc in locations if loc['url'] not in known]
+        removed = [loc for loc in current if loc['url'] not in urls]
+        if added and image.status not in ADDABLE:
+            raise exception.Conflict(
+                'Image %s is %s; locations can only be added to a queued or '
+                'active image.' % (image.image_id, image.status))
+        if removed and not locations and image.status == 'active':
+            raise exception.Forbidden('Cannot remove the last location of '
+                                      'active image %s.' % image.image_id)
+        adopted = {loc['url']: self._adopt(image, loc) for loc in added}
+        image.locations = [adopted.get(loc['url']) or
+                           next(c for c in current if c['url'] == loc['url'])
+                           for loc in locations]
+        if image.status == 'queued' and image.locations:
+            image.set_status('active')
+        image = self.base.save(image)
+        for loc in removed:
+            self._delete_location(image, loc)
+        return image
+
+    def add_location(self, image: Image, url: str,
+                     validation_data: dict | None) -> Image:
+        """POST /v2/images/{id}/locations: the one location of a queued image.
+
+        With ``do_secure_hash`` the image stays queued until
+        ``verify_location`` has hashed the data; without it the caller's
+        validation data (if any) is taken as it is and the image is active.
+        """
+        if image.status != 'queued':
+            raise exception.Conflict(
+                'Image %s is %s; a location can only be added to a queued '
+                'image.' % (image.image_id, image.status))
+        image.locations = [self._adopt(
+            image, {'url': url, 'metadata': {},
+                    'validation_data': validation_data})]
+        if not CONF.do_secure_hash:
+            image.set_status('active')
+        return self.base.save(image)
+
+    def verify_location(self, image: Image) -> Image:
+        """Hash the data at a queued image's location, then activate it.
+
+        Data that cannot be read, or whose hashes differ from the validation
+        data given with the location, kills the image: a consumer must never
+        boot bytes nobody vouched for.
+        """
+        digests = hashing.Digests(CONF.hashing_algorithm)
+        try:
+            loc = active_locations(image)[0]
+            data, _size = glance_store.get_from_backend(
+                loc['url'], store_id=(loc.get('metadata') or {}).get('store'))
+            for _chunk in digests.feed(data):
+                pass
+        except (IndexError, glance_store.GlanceStoreException) as exc:
+            return self._kill(image, 'its data could not be read: %s' % exc)
+        if image.os_hash_value and (
+                image.os_hash_value != digests.hash_value
+                or image.checksum not in (None, digests.checksum)):
+            return self._kill(image, 'its data does not match the '
+                                     'validation data given')
+        image.checksum = digests.checksum
+        image.os_hash_algo = digests.algorithm
+        image.os_hash_value = digests.hash_value
+        image.size = digests.size
+        image.set_status('active')
+        LOG.info('Image %s: location hashed, image active', image.image_id)
+        return self.base.save(image)
+
+    def _kill(self, image: Image, why: str) -> Image:
+        LOG.error('Image %s is killed: %s.', image.image_id, why)
+        image.set_status('killed')
+        return self.base.save(image)
+
+    def _adopt(self, image: Image, loc: dict) -> dict:
+        """A location from a caller, checked and recorded as ours.
+
+        The URL must name data a configured store serves (never an arbitrary
+        file of the host); its size must agree with the image's; validation
+        data fills the hashes of an image that has none yet.
+        """
+        registry = glance_store.backend.registry()
+        try:
+            store_id, store, location = registry.owner_of(loc['url'])
+            size = store.get_size(location)
+        except glance_store.NotFound:
+            raise exception.BadRequest('No data found at location %s.'
+                                       % loc['url'])
+        except glance_store.GlanceStoreException as exc:
+            raise exception.BadRequest('Invalid location %s: %s'
+                                       % (loc['url'], exc))
+        if image.size is not None and image.size != size:
+            raise exception.BadRequest(
+                'The data at %s has %d bytes; image %s has %d.'
+                % (loc['url'], size, image.image_id, image.size))
+        image.size = size
+        _take_validation_data(image, loc.get('validation_data'))
+        metadata = dict(loc.get('metadata') or {})
+        if registry.multi:
+            metadata['store'] = store_id
+        return {'url': loc['url'], 'metadata': metadata, 'status': 'active'}
+
     def discard_upload(self, image: Image, upload: Upload) -> Upload:
         """Delete data an import wrote but will not keep.
 
@@ -290,3 +421,31 @@ class ImageRepo(Proxy):
             self._delete_location(image, upload.location)
             upload.location = None
         return upload
+
+
+def active_locations(image: Image) -> list[dict]:
+    """The locations whose data is there to read (not pending delete)."""
+    return [loc for loc in image.locations
+            if loc.get('status', 'active') == 'active']
+
+
+def _take_validation_data(image: Image, data: dict | None) -> None:
+    """Record hashes a caller vouches for; 400 if they cannot be right."""
+    if not data:
+        return
+    algo, value = data['os_hash_algo'], data['os_hash_value']
+    if algo != CONF.hashing_algorithm:
+        raise exception.BadRequest(
+            'validation_data os_hash_algo must be %s, as configured.'
+            % CONF.hashing_algorithm)
+    checksum = data.get('checksum')
+    width = hashlib.new(algo).digest_size * 2
+    if not re.fullmatch('[0-9a-f]{%d}' % width, value) or (
+            checksum and not re.fullmatch('[0-9a-f]{32}', checksum)):
+        raise exception.BadRequest('validation_data holds malformed hashes.')
+    if image.os_hash_value and (image.os_hash_value, image.checksum) != (
+            value, checksum or image.checksum):
+        raise exception.BadRequest('validation_data differs from the hashes '
+                                   'the image already has.')
+    image.checksum = checksum or image.checksum
+    image.os_hash_algo, image.os_hash_value = algo, value

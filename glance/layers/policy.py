@@ -64,14 +64,40 @@ class ImageRepo(Proxy):
         self._check_visibility(image)
         return self.base.add(image)
 
-    def save(self, image: Image, from_state: str | None = None) -> Image:
+    def _check_save(self, image: Image) -> None:
         self._enforce('modify_image', image_target(self.context, image))
         if image.owner != image.loaded_owner:
             # Giving an image away needs the right to own it there too.
             self._enforce('add_image',
                           image_target(self.context, image, current=True))
         self._check_visibility(image)
+
+    def save(self, image: Image, from_state: str | None = None) -> Image:
+        self._check_save(image)
         return self.base.save(image, from_state)
+
+    def set_locations(self, image: Image, locations: list[dict]) -> Image:
+        """A PATCH of /locations: the image's own rules, then adding takes
+        ``set_image_location`` and removing ``delete_image_location``."""
+        self._check_save(image)
+        target = image_target(self.context, image)
+        old = {loc['url'] for loc in image.locations}
+        new = {loc['url'] for loc in locations}
+        if new - old:
+            self._enforce('set_image_location', target)
+        if old - new:
+            self._enforce('delete_image_location', target)
+        return self.base.set_locations(image, locations)
+
+    def add_location(self, image: Image, url: str,
+                     validation_data: dict | None) -> Image:
+        self._enforce('add_image_location', image_target(self.context, image))
+        return self.base.add_location(image, url, validation_data)
+
+    def check_fetch_locations(self, image: Image) -> None:
+        """Raise 403 unless the caller may list the image's locations."""
+        self._enforce('fetch_image_location',
+                      image_target(self.context, image))
 
     def remove(self, image: Image) -> Image:
         self._enforce('delete_image', image_target(self.context, image))

@@ -104,6 +104,12 @@ class ImageRepo(Proxy):
                                image_count_uploading=1)
         return self.base.save(image, from_state)
 
+    def set_locations(self, image: Image, locations: list[dict]) -> Image:
+        self._check_counts(image)       # the same PATCH may change the rest
+        _check_count(exception.ImageLocationLimitExceeded, len(locations),
+                     CONF.image_location_quota)
+        return self.base.set_locations(image, locations)
+
     def begin_upload(self, image: Image) -> Image:
         # The size is not known yet: a project already at its limit may
         # not start another upload.

@@ -8,6 +8,8 @@ from oslo_policy import policy
 
 #: the administrator, as the context_is_admin rule defines it
 ADMIN = 'rule:context_is_admin'
+#: another OpenStack service (Nova, Cinder) acting with its service token
+SERVICE = 'rule:service_api'
 PROJECT_MEMBER = 'role:member and project_id:%(project_id)s'
 PROJECT_READER = 'role:reader and project_id:%(project_id)s'
 ADMIN_OR_PROJECT_MEMBER = '%s or (%s)' % (ADMIN, PROJECT_MEMBER)
@@ -38,9 +40,13 @@ rules = [
         name='context_is_admin', check_str='role:admin',
         description='Who is an administrator of the service: sees and may '
                     'change every image, whatever its owner or visibility.'),
+    policy.RuleDefault(
+        name='service_api', check_str='role:service',
+        description='Who is another OpenStack service: the calls meant for '
+                    'service-to-service use (the locations API) take it.'),
 ]
 
 
 def list_rules() -> list[policy.RuleDefault]:
-    """The shared rules (default, context_is_admin)."""
+    """The shared rules (default, context_is_admin, service_api)."""
     return rules

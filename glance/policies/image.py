@@ -67,6 +67,12 @@ rules = [
           [('PATCH', '/v2/images/{image_id}')], deprecated=_DEPRECATED),
     _rule('delete_image_location', base.ADMIN, 'Remove image locations.',
           [('PATCH', '/v2/images/{image_id}')], deprecated=_DEPRECATED),
+    _rule('add_image_location', base.SERVICE,
+          'Add a location to a queued image (images API 2.17).',
+          [('POST', '/v2/images/{image_id}/locations')]),
+    _rule('fetch_image_location', base.SERVICE,
+          'List the locations of an image (images API 2.17).',
+          [('GET', '/v2/images/{image_id}/locations')]),
     _rule('copy_image', base.ADMIN,
           'Copy existing image data to more stores (import method '
           'copy-image).', [('POST', '/v2/images/{image_id}/import')]),

@@ -27,6 +27,36 @@ STATUS_ENUM = ('queued', 'saving', 'active', 'killed', 'deleted', 'uploading',
                'importing', 'pending_delete', 'deactivated')
 
 
+
+#: hashes a caller vouches for when it adds a location; checked against the
+#: data when [DEFAULT] do_secure_hash is on
+VALIDATION_DATA: dict = {
+    'description': 'Hashes of the data at this location, checked when it '
+                   'is added.',
+    'type': 'object', 'writeOnly': True,
+    'additionalProperties': False,
+    'properties': {
+        'checksum': {'type': 'string', 'minLength': 32, 'maxLength': 32},
+        'os_hash_algo': {'type': 'string', 'maxLength': 64},
+        'os_hash_value': {'type': 'string', 'maxLength': 128},
+    },
+    'required': ['os_hash_algo', 'os_hash_value'],
+}
+
+
+def new_location_schema() -> dict:
+    """The body of POST /v2/images/{image_id}/locations (API 2.17)."""
+    return {
+        'name': 'location',
+        'type': 'object',
+        'additionalProperties': False,
+        'properties': {
+            'url': {'type': 'string', 'minLength': 1, 'maxLength': 255},
+            'validation_data': VALIDATION_DATA,
+        },
+        'required': ['url'],
+    }
+
 def _base_properties() -> dict:
     disk = [None] + list(CONF.image_format.disk_formats)
     container = [None] + list(CONF.image_format.container_formats)
@@ -98,21 +128,7 @@ def _base_properties() -> dict:
                 'properties': {
                     'url': {'type': 'string', 'maxLength': 255},
                     'metadata': {'type': 'object'},
-                    'validation_data': {
-                        'description': 'Hashes of the data at this location, '
-                                       'checked when it is added.',
-                        'type': 'object', 'writeOnly': True,
-                        'additionalProperties': False,
-                        'properties': {
-                            'checksum': {'type': 'string', 'minLength': 32,
-                                         'maxLength': 32},
-                            'os_hash_algo': {'type': 'string',
-                                             'maxLength': 64},
-                            'os_hash_value': {'type': 'string',
-                                              'maxLength': 128},
-                        },
-                        'required': ['os_hash_algo', 'os_hash_value'],
-                    },
+                    'validation_data': VALIDATION_DATA,
                 },
                 'required': ['url', 'metadata'],
             },

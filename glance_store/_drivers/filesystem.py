@@ -225,6 +225,15 @@ class Store(driver.Store):
         return FileChunks(f, offset, remaining,
                           chunk_size or self.chunk_size), remaining
 
+    def owns(self, location: loc_mod.Location) -> bool:
+        """Only files under this store's directories: a location may not
+        expose any other file of the host (``file:///etc/passwd``)."""
+        if location.scheme not in self.schemes:
+            return False
+        real = os.path.realpath(location.path)
+        return any(real.startswith(os.path.realpath(d) + os.sep)
+                   for d, _prio in self.datadirs)
+
     def get_size(self, location: loc_mod.Location) -> int:
         """Size of the file in bytes; NotFound when it is gone."""
         return os.path.getsize(self._path(location))

@@ -15,6 +15,7 @@ from oslo_config import cfg
 
 from glance.common import exception, wsgi
 from glance.domain import image as domain
+from glance.layers import location as location_layer
 from glance.schemas import image as image_schemas
 from glance import schemas
 
@@ -143,22 +144,68 @@ def _check(change: Change) -> None:
     domain.check_values({name: value})
 
 
-def apply(image: domain.Image, changes: list[Change]) -> None:
+def _patch_locations(locations: list[dict], change: Change) -> list[dict]:
+    """The location list after one change to /locations or /locations/N.
+
+    Only allowed where the operator shows locations
+    (``show_multiple_locations``); the location layer checks the URLs.
+    """
+    if not CONF.show_multiple_locations:
+        raise exception.Forbidden(
+            'Image locations cannot be changed through this API with '
+            'the current configuration.')
+    if change.index is None:
+        if change.op == 'add':
+            raise exception.BadRequest('Add locations one at a time, with '
+                                       'the path /locations/- or '
+                                       '/locations/N.')
+        if change.op == 'remove':
+            raise exception.Forbidden('Property locations cannot be '
+                                      'removed.')
+        return [dict(loc) for loc in change.value]
+    size = len(locations) + (1 if change.op == 'add' else 0)
+    if change.index == '-' and change.op == 'add':
+        position = len(locations)
+    else:
+        try:
+            position = int(change.index)
+        except ValueError:
+            position = -1
+        if not 0 <= position < size or change.index != str(position):
+            raise exception.BadRequest('Invalid location index %s.'
+                                       % change.index)
+    out = list(locations)
+    if change.op == 'add':
+        out.insert(position, dict(change.value))
+    elif change.op == 'remove':
+        del out[position]
+    else:
+        out[position] = dict(change.value)
+    return out
+
+
+def apply(image: domain.Image, changes: list[Change]) -> list[dict] | None:
     """Apply ``changes`` to ``image`` or raise without changing it.
 
     Every change is checked before any is applied, so the first refused
     target or value is reported even after an operation that would fail
-    later (as a missing property does, with 409).
+    later (as a missing property does, with 409).  Location changes are
+    not applied: the new list of locations is returned (None if the patch
+    leaves them alone) for the repository's ``set_locations``.
     """
     for change in changes:
         _check(change)
     view = _view(image)
+    locations = None
     for change in changes:
         name = change.name
         if name == 'locations':
-            raise exception.Forbidden(
-                'Image locations cannot be changed through this API with '
-                'the current configuration.')
+            if locations is None:
+                locations = [{'url': loc['url'],
+                              'metadata': loc.get('metadata') or {}}
+                             for loc in location_layer.active_locations(image)]
+            locations = _patch_locations(locations, change)
+            continue
         if change.op == 'remove':
             if name in NOT_REMOVABLE:
                 raise exception.Forbidden(
@@ -175,3 +222,4 @@ def apply(image: domain.Image, changes: list[Change]) -> None:
         setattr(image, key, view.pop(key))
     image.tags = set(view.pop('tags'))
     image.extra_properties = view
+    return locations

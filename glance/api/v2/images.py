@@ -10,6 +10,7 @@ from glance.api.v2 import discovery, image_patch, image_query
 from glance.common import exception, timeutils, wsgi
 from glance.domain import image as domain
 from glance import gateway
+from glance.layers import location as location_layer
 from glance.layers import property_protection
 from glance.schemas import image as image_schemas
 from glance import schemas
@@ -67,7 +68,9 @@ class Controller:
         """PATCH /v2/images/{image_id} -> 200 and the changed image."""
         repo = gateway.get_repo(request.context)
         image = repo.get(image_id)
-        image_patch.apply(image, changes)
+        locations = image_patch.apply(image, changes)
+        if locations is not None:
+            return repo.set_locations(image, locations)
         return repo.save(image)
 
     def delete(self, request: wsgi.Request, image_id: str):
@@ -100,8 +103,7 @@ def image_view(image: domain.Image, context: Any = None) -> dict[str, Any]:
         'file': '/v2/images/%s/file' % image.image_id,
         'schema': '/v2/schemas/image',
     })
-    active = [loc for loc in image.locations
-              if loc.get('status', 'active') == 'active']
+    active = location_layer.active_locations(image)
     withheld = _data_withheld(image, context)
     if withheld:
         active = []

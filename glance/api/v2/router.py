@@ -46,6 +46,10 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
         'PUT': ('image_members', 'update'),
         'DELETE': ('image_members', 'delete'),
     },
+    '/v2/images/{image_id}/locations': {
+        'GET': ('image_locations', 'index'),
+        'POST': ('image_locations', 'create'),
+    },
     '/v2/images/{image_id}/stage': {
         'PUT': ('image_stage', 'stage'),
     },

@@ -98,7 +98,12 @@ EXPECTED = {
                                                'public')},
     'delete_image_location': {v: {'admin'} for v in ('private', 'public')},
     'copy_image': {v: {'admin'} for v in ('private', 'shared', 'public')},
+    # the 2.17 locations API: services only (rule:service_api), see
+    # test_locations_api_takes_the_service_role
+    'add_image_location': {v: set() for v in ('private', 'public')},
+    'fetch_image_location': {v: set() for v in ('private', 'public')},
 }
+SERVICE_ONLY = ('add_image_location', 'fetch_image_location')
 CASES = [(rule, vis, persona) for rule, by_vis in EXPECTED.items()
          for vis in by_vis for persona in PERSONAS]
 
@@ -157,7 +162,16 @@ def test_admin_role_in_another_project_is_still_admin():
     admin = ctx('elsewhere', ['admin'])
     target = policy_layer.image_target(admin, _image('private', 'admin'))
     for rule in EXPECTED:
-        assert policy.check(admin, rule, target), rule
+        assert policy.check(admin, rule, target) is (
+            rule not in SERVICE_ONLY), rule
+
+
+def test_locations_api_takes_the_service_role():
+    service = ctx('service-project', ['service'])
+    target = policy_layer.image_target(service, _image('private', 'x'))
+    for rule in SERVICE_ONLY:
+        assert policy.check(service, rule, target), rule
+    assert not policy.check(service, 'get_image', target)
 
 
 def test_unauthenticated_trusted_context_passes_every_rule():
