@@ -38,8 +38,12 @@ _OPTS = [
     cfg.IntOpt('filesystem_store_file_perm', default=0,
                help='Permissions of image files, written as octal digits '
                     '(e.g. 640); 0 keeps the umask default.'),
-    cfg.IntOpt('filesystem_store_chunk_size', default=64 * 1024, min=1,
-               help='Bytes read from an image file at a time.'),
+    cfg.IntOpt('filesystem_store_chunk_size', default=1024 * 1024, min=1,
+               help='Bytes read from an image file at a time.  Each chunk '
+                    'crosses the WSGI server on its own, so larger chunks '
+                    'serve downloads faster (1 MiB keeps up with nginx '
+                    'where 64 KiB reached about half its speed) at the '
+                    'cost of that much memory per download.'),
     cfg.BoolOpt('filesystem_thin_provisioning', default=False,
                 help='Leave holes (sparse files) where a written chunk is '
                      'all zeros instead of writing the zeros.'),

@@ -92,7 +92,7 @@ def test_stores_detail_is_for_admins(srv, alice, admin):
         assert store['type'] == 'file'
         assert store['properties'] == {
             'data_dir': os.path.join(srv.workdir, 'stores', store_id),
-            'chunk_size': 65536, 'thin_provisioning': False}
+            'chunk_size': 1048576, 'thin_provisioning': False}
 
 
 def test_single_store_has_no_store_list(single):
