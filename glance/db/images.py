@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from glance.domain.image import Image
+from glance.domain.image import IMPORT_LOCK, Image
 from glance.domain.transfer import Download, Upload
 from glance.db.sqlalchemy import image_list
 from glance.db.sqlalchemy import images as db
@@ -17,6 +17,7 @@ def to_domain(row, member_status: str | None = None) -> Image:
         locations.append({'url': loc.value,
                           'metadata': json.loads(loc.meta_data or '{}'),
                           'status': loc.status, 'id': loc.id})
+    properties = {p.name: p.value for p in row.properties}
     return Image(
         image_id=row.id, name=row.name, status=row.status,
         visibility=row.visibility, owner=row.owner,
@@ -26,10 +27,11 @@ def to_domain(row, member_status: str | None = None) -> Image:
         size=row.size, virtual_size=row.virtual_size, checksum=row.checksum,
         os_hash_algo=row.os_hash_algo, os_hash_value=row.os_hash_value,
         created_at=row.created_at, updated_at=row.updated_at,
-        extra_properties={p.name: p.value for p in row.properties},
+        extra_properties=properties,
         tags={t.value for t in row.tags}, locations=locations,
         member_status=member_status, loaded_status=row.status,
-        loaded_owner=row.owner, loaded_visibility=row.visibility)
+        loaded_owner=row.owner, loaded_visibility=row.visibility,
+        loaded_lock=properties.get(IMPORT_LOCK))
 
 
 def to_values(image: Image) -> dict[str, Any]:
@@ -80,8 +82,11 @@ class ImageRepo:
         """Persist; ``from_state`` (default: the status loaded) guards
         against races."""
         expected = from_state or image.loaded_status
+        lock = image.extra_properties.get(IMPORT_LOCK)
         saved = db.update(image.image_id, to_values(image),
-                          from_state=expected)
+                          from_state=expected,
+                          expect_lock=(image.loaded_lock,)
+                          if lock != image.loaded_lock else None)
         if image.status != 'deleted':
             self._refresh(image, to_domain(saved))
         else:
@@ -145,3 +150,4 @@ class ImageRepo:
         image.loaded_status = image.status
         image.loaded_owner = image.owner
         image.loaded_visibility = image.visibility
+        image.loaded_lock = image.extra_properties.get(IMPORT_LOCK)

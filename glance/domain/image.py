@@ -55,6 +55,11 @@ def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
+#: the property naming the task that holds an image for an import: two
+#: imports (copy-image too, which leaves the status alone) never run at once
+IMPORT_LOCK = 'os_glance_import_task'
+
+
 @dataclasses.dataclass(eq=False)
 class Image:
     """An image record.  ``extra_properties`` hold every non-core property."""
@@ -88,6 +93,9 @@ class Image:
     #: against what the image was, not what the caller wants it to become
     loaded_owner: str | None = None
     loaded_visibility: str | None = None
+    #: the import lock (IMPORT_LOCK property) as loaded: the db layer takes
+    #: or releases the lock only if nobody changed it meanwhile
+    loaded_lock: str | None = None
 
     def set_status(self, new_status: str) -> None:
         """Move to ``new_status`` if the state machine allows it."""

@@ -23,13 +23,14 @@ from taskflow.patterns import linear_flow
 
 from glance.async_ import glance_download, plugins, staging, web
 from glance.common import exception
+from glance.domain import image as domain_image
 from glance.domain.transfer import Download, Upload
 from glance import gateway
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
-LOCK = 'os_glance_import_task'
+LOCK = domain_image.IMPORT_LOCK
 IMPORTING = 'os_glance_importing_to_stores'
 FAILED = 'os_glance_failed_import'
 STAGE_HOST = 'os_glance_stage_host'

@@ -16,6 +16,7 @@ from sqlalchemy import orm
 from glance.common import exception
 from glance.db.sqlalchemy import image_rows, models
 from glance.db.sqlalchemy.engine import session_scope
+from glance.domain.image import IMPORT_LOCK
 
 SORT_KEYS = ('name', 'status', 'container_format', 'disk_format', 'size',
              'id', 'created_at', 'updated_at', 'min_disk', 'min_ram',
@@ -83,6 +84,20 @@ def _set_properties(session: orm.Session, row: models.Image,
         if name not in existing:
             session.add(models.ImageProperty(
                 image_id=row.id, name=name, value=value, created_at=now))
+
+
+def _check_lock(session: orm.Session, image_id: str,
+                expected: str | None) -> None:
+    prop = models.ImageProperty
+    current = session.execute(
+        sa.select(prop.value).where(prop.image_id == image_id,
+                                    prop.name == IMPORT_LOCK,
+                                    prop.deleted == sa.false())
+        .with_for_update()).scalar()
+    if (current or None) != (expected or None):
+        raise exception.Conflict(
+            'Image %s is locked by another import (task %s).'
+            % (image_id, current))
 
 
 def _set_tags(session: orm.Session, row: models.Image, wanted: set[str],
@@ -231,12 +246,16 @@ def create(values: dict[str, Any]) -> image_rows.SimpleNamespace:
 
 
 def update(image_id: str, values: dict[str, Any],
-           from_state: str | None = None) -> models.Image:
+           from_state: str | None = None,
+           expect_lock: tuple[str | None] | None = None) -> models.Image:
     """Update an image; with ``from_state``, only if its status still is that.
 
     The status check and the write are one UPDATE, so two requests racing to
     move the same image (two uploads, say) cannot both succeed.  Moving to a
-    deleted status takes the image out of the catalogue for good.
+    deleted status takes the image out of the catalogue for good.  With
+    ``expect_lock`` (a 1-tuple) the import lock property must still hold
+    that value: the UPDATE has locked the row, so of two imports taking
+    the lock at once the second sees the first's and is refused.
     """
     core = {k: values[k] for k in CORE_COLUMNS if k in values and k != 'id'}
     now = _now()
@@ -261,6 +280,8 @@ def update(image_id: str, values: dict[str, Any],
                 raise exception.Conflict(
                     'Image %s status changed to %s while this request ran; '
                     'expected %s' % (image_id, row.status, from_state))
+            if expect_lock is not None:
+                _check_lock(session, image_id, expect_lock[0])
             row = session.get(models.Image, image_id)
             if deleting:
                 _delete_children(session, image_id, core['status'], now)

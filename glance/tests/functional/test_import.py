@@ -492,6 +492,31 @@ def test_copy_image(srv, alice, admin):
         assert r.status_code == 400, (body, r.text)
 
 
+def test_racing_copy_images_one_wins(srv, alice, admin):
+    """copy-image leaves the status alone: the lock alone decides."""
+    for attempt in range(3):
+        image_id = _create(alice)
+        assert alice.upload(image_id, blob(5000, 'cp%d' % attempt)
+                            ).status_code == 204
+        results = []
+        barrier = threading.Barrier(4)
+
+        def go():
+            client = admin.__class__(admin.base, dict(admin.session.headers))
+            barrier.wait()
+            results.append(_import(client, image_id,
+                                   method={'name': 'copy-image'},
+                                   stores=['cheap']).status_code)
+        threads = [threading.Thread(target=go) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(results) == [202, 409, 409, 409], results
+        tasks = admin.get('/v2/images/%s/tasks' % image_id).json()['tasks']
+        assert len(tasks) == 1
+
+
 def test_failing_store(srv, alice):
     """A store that cannot be written: with all_stores_must_succeed the
     import reverts everywhere, without it the image lives in the others."""

@@ -17,7 +17,7 @@ from glance import context
 from glance.common import exception
 from glance.db import images as db_images
 from glance.db.sqlalchemy import engine, image_list, models
-from glance.domain.image import Image
+from glance.domain.image import IMPORT_LOCK, Image
 
 pytestmark = pytest.mark.usefixtures('migrated_database')
 
@@ -247,6 +247,45 @@ def test_racing_saves_in_threads_exactly_one_wins():
             t.join()
         outcomes.append(sorted(results))
     assert outcomes == [['conflict', 'saved']] * 5
+
+
+def test_import_lock_is_taken_by_one_save_only():
+    """copy-image keeps the status: the lock property guards the image."""
+    outcomes = []
+    for _ in range(5):
+        image = repo().add(new(status='active'))
+        copies = [repo().get(image.image_id) for _ in range(2)]
+        barrier = threading.Barrier(2)
+        results = []
+
+        def take(copy, task_id):
+            copy.extra_properties[IMPORT_LOCK] = task_id
+            barrier.wait()
+            try:
+                repo().save(copy)
+                results.append(task_id)
+            except exception.Conflict as exc:
+                assert 'locked by another import' in str(exc)
+                results.append('conflict')
+
+        threads = [threading.Thread(target=take, args=(c, 't%d' % n))
+                   for n, c in enumerate(copies)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        won = [r for r in results if r != 'conflict']
+        outcomes.append(len(won))
+        held = repo().get(image.image_id)
+        assert held.extra_properties[IMPORT_LOCK] == won[0]
+        # the holder releases it; a save that leaves it alone never waits
+        del held.extra_properties[IMPORT_LOCK]
+        repo().save(held)
+        copies[0].name = 'renamed'
+        copies[0].extra_properties.pop(IMPORT_LOCK, None)
+        copies[0].loaded_lock = None
+        repo().save(copies[0])
+    assert outcomes == [1] * 5
 
 
 def test_save_without_a_status_change_does_not_conflict():
