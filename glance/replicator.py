@@ -8,6 +8,7 @@ a store.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -287,11 +288,8 @@ def load(path: str, target: ImageService, dont_replicate: Iterable[str],
         if not metaonly and os.path.exists(data_path):
             def data(p=data_path):
                 with open(p, 'rb') as f:
-                    while True:
-                        chunk = f.read(chunk_size)
-                        if not chunk:
-                            return
-                        yield chunk
+                    yield from iter(functools.partial(f.read, chunk_size),
+                                    b'')
         action = _write_replica(target, image, dont_replicate, data, progress)
         counts[action] = counts.get(action, 0) + 1
     return counts
