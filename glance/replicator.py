@@ -286,13 +286,15 @@ def load(path: str, target: ImageService, dont_replicate: Iterable[str],
         data_path = os.path.join(path, name + '.img')
         data = None
         if not metaonly and os.path.exists(data_path):
-            def data(p=data_path):
-                with open(p, 'rb') as f:
-                    yield from iter(functools.partial(f.read, chunk_size),
-                                    b'')
+            data = functools.partial(_read_file, data_path, chunk_size)
         action = _write_replica(target, image, dont_replicate, data, progress)
         counts[action] = counts.get(action, 0) + 1
     return counts
+
+
+def _read_file(path: str, chunk_size: int) -> Iterator[bytes]:
+    with open(path, 'rb') as f:
+        yield from iter(functools.partial(f.read, chunk_size), b'')
 
 
 def human_size(num: float) -> str:
