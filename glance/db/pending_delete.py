@@ -3,9 +3,9 @@
 An image deleted under ``delayed_delete`` keeps its row (``deleted`` set,
 status ``pending_delete``) and its location rows (live, status
 ``pending_delete``); those rows are the scrubber's to-do list.  Every step
-below is one conditional statement, so a scrubber killed at any point and
-started again picks up where it stopped, and a restore racing a scrub
-cannot both win:
+below is one short transaction that checks before it writes, so a scrubber
+killed at any point and started again picks up where it stopped, and a
+restore racing a scrub cannot both win (both lock the image row first):
 
 1. ``claim_location``: the location's status becomes ``deleted`` while the
    row stays live, but only while its image is still pending_delete.  From
@@ -79,21 +79,31 @@ def pending_locations(image_id: str) -> list[PendingLocation]:
             for r in rows]
 
 
-def _still_pending(image_id: str) -> sa.ColumnElement:
-    return sa.exists().where(_IMAGE.id == image_id,
-                             _IMAGE.status == 'pending_delete',
-                             _IMAGE.deleted == sa.true())
+def _lock_pending(session, image_id: str) -> bool:
+    """Lock the image row if it is still pending_delete.
+
+    Claims and restores both lock the image row first, so on PostgreSQL and
+    MariaDB too (where two statements on different tables do not see each
+    other's uncommitted work) one waits for the other and then sees what it
+    did.  SQLite serialises writers anyway.
+    """
+    return session.execute(
+        sa.select(_IMAGE.id).where(_IMAGE.id == image_id,
+                                   _IMAGE.status == 'pending_delete',
+                                   _IMAGE.deleted == sa.true())
+        .with_for_update()).first() is not None
 
 
 def claim_location(location: PendingLocation) -> bool:
     """Mark the location's data as being removed; False if the image is no
     longer pending_delete (restored meanwhile) or the row is finished."""
     with session_scope() as session:
+        if not _lock_pending(session, location.image_id):
+            return False
         result = session.execute(
             sa.update(_LOC).where(
                 _LOC.id == location.id, _LOC.deleted == sa.false(),
-                _LOC.status.in_((PENDING, CLAIMED)),
-                _still_pending(location.image_id))
+                _LOC.status.in_((PENDING, CLAIMED)))
             .values(status=CLAIMED, updated_at=_now())
             .execution_options(synchronize_session=False))
         return result.rowcount == 1
@@ -138,7 +148,7 @@ def restore(image_id: str, status: str = 'active') -> int:
     with session_scope() as session:
         row = session.execute(
             sa.select(_IMAGE.status, _IMAGE.deleted, _IMAGE.deleted_at)
-            .where(_IMAGE.id == image_id)).one_or_none()
+            .where(_IMAGE.id == image_id).with_for_update()).one_or_none()
         if row is None:
             raise exception.ImageNotFound(image_id=image_id)
         if row.status != 'pending_delete' or not row.deleted:
@@ -146,23 +156,21 @@ def restore(image_id: str, status: str = 'active') -> int:
                 'Image %s is %s, not pending_delete; only an image deleted '
                 'under delayed_delete whose data the scrubber has not '
                 'removed can be restored.' % (image_id, row.status))
-        claimed = sa.exists().where(_LOC.image_id == image_id,
-                                    _LOC.deleted == sa.false(),
-                                    _LOC.status == CLAIMED)
-        live = sa.exists().where(_LOC.image_id == image_id,
-                                 _LOC.deleted == sa.false(),
-                                 _LOC.status == PENDING)
-        result = session.execute(
-            sa.update(_IMAGE).where(_IMAGE.id == image_id,
-                                    _IMAGE.status == 'pending_delete',
-                                    ~claimed, live)
-            .values(status=status, deleted=False, deleted_at=None,
-                    updated_at=now)
-            .execution_options(synchronize_session=False))
-        if result.rowcount != 1:
+        # Read after the lock: a claim committed meanwhile is seen here.
+        statuses = set(session.execute(
+            sa.select(_LOC.status).where(_LOC.image_id == image_id,
+                                         _LOC.deleted == sa.false())
+        ).scalars())
+        if CLAIMED in statuses or PENDING not in statuses:
             raise exception.Conflict(
                 'Image %s cannot be restored: glance-scrubber has begun '
                 'removing its data.' % image_id)
+        session.execute(
+            sa.update(_IMAGE).where(_IMAGE.id == image_id,
+                                    _IMAGE.status == 'pending_delete')
+            .values(status=status, deleted=False, deleted_at=None,
+                    updated_at=now)
+            .execution_options(synchronize_session=False))
         for model in (models.ImageProperty, models.ImageTag,
                       models.ImageMember):
             session.execute(
