@@ -16,7 +16,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from glance.tests.functional.conftest import Client
+from glance.tests.functional.conftest import Client, identity
 from glance.tests.functional.server import BIN, GlanceServer
 
 DATA = b'scrub me ' * 512
@@ -401,3 +401,41 @@ def test_purge_images_table_leaves_pending_delete_images(client, api):
     assert r.returncode == 0, r.stderr
     assert image_row(api, image_id) == ('pending_delete', True)
     assert location_rows(api, image_id) == [('pending_delete', False)]
+
+
+# --- several stores --------------------------------------------------------
+
+def test_data_in_two_stores_is_removed_from_both(tmp_path):
+    """A copy-image'd image has a location in each store; the scrubber,
+    reading the multi-store configuration, deletes both."""
+    srv = GlanceServer(str(tmp_path), profile='reference',
+                       settings=['DEFAULT.delayed_delete=True']).start()
+    try:
+        admin = Client(srv.url, identity('ops', 'admin,member,reader'))
+        image_id = active_image(admin)
+        r = admin.post('/v2/images/%s/import' % image_id,
+                       json={'method': {'name': 'copy-image'},
+                             'stores': ['cheap']})
+        assert r.status_code == 202, r.text
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            image = admin.get('/v2/images/%s' % image_id).json()
+            if 'os_glance_import_task' not in image and \
+                    image.get('stores') == 'fast,cheap':
+                break
+            time.sleep(0.2)
+        assert image['stores'] == 'fast,cheap'
+        files = [os.path.join(srv.workdir, 'stores', store, image_id)
+                 for store in ('fast', 'cheap')]
+        assert admin.delete('/v2/images/%s' % image_id).status_code == 204
+        assert location_rows(srv, image_id) == [('pending_delete', False)] * 2
+        assert all(os.path.exists(f) for f in files)
+
+        r = Scrubber(srv).run()
+        assert r.returncode == 0, r.stderr
+        assert '2 location(s) removed' in r.stdout
+        assert not any(os.path.exists(f) for f in files)
+        assert image_row(srv, image_id) == ('deleted', True)
+        assert location_rows(srv, image_id) == [('deleted', True)] * 2
+    finally:
+        srv.stop()
