@@ -97,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         # An empty id must not fall through to a scrub run.
         return _fail('--restore needs an image id', EXIT_USAGE)
     if CONF.restore and CONF.daemon:
-        return _fail('--restore and --daemon cannot be used together: stop '
-                     'the daemon, restore, then start it again', EXIT_USAGE)
+        return _fail('--restore and --daemon cannot be used together: run '
+                     'the restore as a command of its own (a running daemon '
+                     'may stay up)', EXIT_USAGE)
     try:
         log.setup(CONF, 'glance')
         if not CONF.restore:
@@ -113,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         return _daemon() if CONF.daemon else _once()
     except Exception as exc:  # noqa: BLE001 - e.g. the database is away
         return _fail(str(exc))
+
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -268,8 +268,8 @@ def test_killed_mid_run_then_rerun_finishes(client, api, scrubber):
         assert location_rows(api, image_id) == [('deleted', True)]
 
 
-def test_a_store_failure_keeps_the_image_for_the_next_run(client, api,
-                                                         scrubber):
+def test_a_store_failure_keeps_the_image_for_the_next_run(
+        client, api, scrubber):
     image_id = pending_image(client, api)
     # A directory where the file was: the store cannot delete it.
     path = stored(api, image_id)
