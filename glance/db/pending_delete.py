@@ -66,12 +66,16 @@ def due_images(cutoff: datetime.datetime) -> list[str]:
 
 
 def pending_locations(image_id: str) -> list[PendingLocation]:
-    """The live locations of ``image_id`` whose data may still exist."""
+    """The live locations of ``image_id``: data that may still exist.
+
+    Whatever their status (``pending_delete``, or claimed by a run that
+    died, or even ``active`` in rows written by other tools): the image is
+    deleted, so all of its data goes.
+    """
     with session_scope(readonly=True) as session:
         rows = session.execute(
             sa.select(_LOC.id, _LOC.value, _LOC.meta_data).where(
-                _LOC.image_id == image_id, _LOC.deleted == sa.false(),
-                _LOC.status.in_((PENDING, CLAIMED)))
+                _LOC.image_id == image_id, _LOC.deleted == sa.false())
             .order_by(_LOC.id)).all()
     return [PendingLocation(id=r.id, image_id=image_id, url=r.value,
                             store=json.loads(r.meta_data or '{}').get(
@@ -102,8 +106,7 @@ def claim_location(location: PendingLocation) -> bool:
             return False
         result = session.execute(
             sa.update(_LOC).where(
-                _LOC.id == location.id, _LOC.deleted == sa.false(),
-                _LOC.status.in_((PENDING, CLAIMED)))
+                _LOC.id == location.id, _LOC.deleted == sa.false())
             .values(status=CLAIMED, updated_at=_now())
             .execution_options(synchronize_session=False))
         return result.rowcount == 1
@@ -161,7 +164,7 @@ def restore(image_id: str, status: str = 'active') -> int:
             sa.select(_LOC.status).where(_LOC.image_id == image_id,
                                          _LOC.deleted == sa.false())
         ).scalars())
-        if CLAIMED in statuses or PENDING not in statuses:
+        if CLAIMED in statuses or not statuses:
             raise exception.Conflict(
                 'Image %s cannot be restored: glance-scrubber has begun '
                 'removing its data.' % image_id)

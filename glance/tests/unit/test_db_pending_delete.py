@@ -136,3 +136,16 @@ def test_due_images_honours_the_cutoff():
         now + datetime.timedelta(seconds=5))
     assert image.image_id not in pending_delete.due_images(
         now - datetime.timedelta(hours=1))
+
+
+def test_every_live_location_of_a_pending_image_is_the_scrubbers():
+    """Rows another tool left active still hold data of a deleted image."""
+    image = pending(urls=('file:///x',))
+    with engine.session_scope() as session:
+        session.execute(sa.update(models.ImageLocation).where(
+            models.ImageLocation.image_id == image.image_id)
+            .values(status='active'))
+    [loc] = pending_delete.pending_locations(image.image_id)
+    assert pending_delete.claim_location(loc)
+    pending_delete.finish_location(loc)
+    assert pending_delete.finish_image(image.image_id)
