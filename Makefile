@@ -38,6 +38,7 @@ test-deps:
 genconfig: venv
 	$(BIN)/oslo-config-generator --config-file etc/oslo-config-generator/glance-api.conf
 	$(BIN)/oslo-config-generator --config-file etc/oslo-config-generator/glance-manage.conf
+	$(BIN)/oslo-config-generator --config-file etc/oslo-config-generator/glance-scrubber.conf
 
 genpolicy: venv
 	$(BIN)/oslopolicy-sample-generator --config-file etc/glance-policy-generator.conf

@@ -28,6 +28,7 @@ import glance.domain.task
 import glance.layers.location
 import glance.layers.notifier
 import glance.layers.quota
+import glance.scrubber
 
 OptList = list[tuple[str | None, list[cfg.Opt]]]
 
@@ -45,7 +46,8 @@ def list_api_opts() -> OptList:
             glance.api.v2.image_data.data_opts,
             glance.async_.staging.staging_opts,
             glance.common.property_protections.opts,
-            glance.common.limits.opts))),
+            glance.common.limits.opts,
+            glance.layers.location.delete_opts))),
         ('import_filtering_opts', glance.async_.web.filter_opts),
         ('task', glance.domain.task.task_opts),
         ('taskflow_executor', glance.async_.executor.executor_opts),
@@ -64,3 +66,16 @@ def list_api_opts() -> OptList:
 def list_manage_opts() -> OptList:
     """Options of glance-manage (namespace glance.manage)."""
     return [('database', db_options.database_opts)]
+
+
+def list_scrubber_opts() -> OptList:
+    """Options of glance-scrubber (namespace glance.scrubber).
+
+    ``daemon`` and ``restore`` are command-line options; they are listed so
+    that the sample documents them, as upstream's does.
+    """
+    return [
+        (None, list(itertools.chain(glance.scrubber.scrubber_opts,
+                                    glance.scrubber.cli_opts))),
+        ('database', db_options.database_opts),
+    ]

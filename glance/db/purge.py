@@ -125,7 +125,10 @@ def purge_images_table(age_in_days: int = 30,
                  if c.nullable and c.name not in _TOMBSTONE_KEEP}
         # A row still carrying a name, size, owner... is not a tombstone yet.
         not_tomb = sa.or_(*[images.c[name].isnot(None) for name in clear])
+        # A pending_delete image still has data in a store, listed by its
+        # location rows: those are glance-scrubber's to remove first.
         cond = sa.and_(images.c.deleted == sa.true(),
+                       images.c.status != 'pending_delete',
                        images.c.deleted_at < cutoff, not_tomb)
         children = [t for t in _order(md)
                     if 'image_id' in t.c and t.name != 'images'

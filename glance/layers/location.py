@@ -2,8 +2,9 @@
 
 Uploads stream into a store while md5 and the multihash are computed;
 downloads get their byte iterator here; deleting an image deletes its data
-from every location.  An upload that fails for any reason leaves no data in
-the store and no trace of itself on the image.
+from every location (or, with ``delayed_delete``, leaves it for
+glance-scrubber).  An upload that fails for any reason leaves no data in the
+store and no trace of itself on the image.
 """
 from __future__ import annotations
 
@@ -36,6 +37,26 @@ CONF.register_opts(location_opts)
 #: statuses in which locations may be added (the rest would let a caller
 #: swap the data of an image being written, deactivated or deleted)
 ADDABLE = ('queued', 'active')
+
+delete_opts = [
+    cfg.BoolOpt('delayed_delete', default=False,
+                help='Leave the data of a deleted image in its stores for '
+                     'glance-scrubber to remove later.  The image answers '
+                     '404 at once and is kept in the database with status '
+                     'pending_delete until the scrubber has removed its '
+                     'data; until then an operator can bring it back with '
+                     '`glance-scrubber --restore IMAGE_ID`.  Useful when '
+                     'deleting data is slow (clients would time out) or '
+                     'when accidental deletes must be recoverable.  Only '
+                     'active images are kept this way: restoring makes an '
+                     'image active, which must not happen to data an '
+                     'administrator deactivated.'),
+]
+CONF.register_opts(delete_opts)
+
+#: statuses whose image keeps its data as pending_delete under
+#: delayed_delete; restore returns an image to the first of them
+DELAYED_DELETE_STATUSES = ('active',)
 
 
 def _store_error(exc: glance_store.GlanceStoreException) -> Exception:
@@ -236,6 +257,23 @@ class ImageRepo(Proxy):
         raise _store_error(last_error)
 
     def remove(self, image: Image) -> Image:
+        """Delete the image's data now, or mark it for glance-scrubber.
+
+        Under ``delayed_delete`` an active image with data is saved as
+        pending_delete with its locations, and the bytes stay where they
+        are: the scrubber deletes them once ``scrub_time`` has passed.
+        """
+        if self._delays_delete(image):
+            image.status = image.loaded_status
+            image.set_status('pending_delete')
+            image.locations = [dict(loc, status='pending_delete')
+                               for loc in image.locations]
+            image = self.base.remove(image)
+            LOG.info('Image %s is pending_delete: its data stays at %d '
+                     'location(s) until glance-scrubber removes it (or '
+                     '`glance-scrubber --restore %s` brings it back)',
+                     image.image_id, len(image.locations), image.image_id)
+            return image
         image = self.base.remove(image)
         for loc in image.locations:
             self._delete_location(image, loc)
@@ -245,6 +283,12 @@ class ImageRepo(Proxy):
             from glance.async_ import staging
             staging.remove(image.image_id)
         return image
+
+    @staticmethod
+    def _delays_delete(image: Image) -> bool:
+        """Whether deleting ``image`` leaves its data for the scrubber."""
+        return bool(CONF.delayed_delete and image.locations
+                    and image.loaded_status in DELAYED_DELETE_STATUSES)
 
     @staticmethod
     def _delete_location(image: Image, loc: dict) -> None:

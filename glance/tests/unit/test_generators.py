@@ -43,6 +43,8 @@ def rule_names() -> list[str]:
 @pytest.mark.parametrize('group,name,value', [
     ('oslo.config.opts', 'glance.api', 'glance.opts:list_api_opts'),
     ('oslo.config.opts', 'glance.manage', 'glance.opts:list_manage_opts'),
+    ('oslo.config.opts', 'glance.scrubber',
+     'glance.opts:list_scrubber_opts'),
     ('oslo.config.opts', 'glance.store', 'glance_store.backend:list_opts'),
     ('oslo.config.opts.defaults', 'glance.api',
      'glance.common.config:set_config_defaults'),
@@ -159,7 +161,24 @@ def _glance_options(text: str) -> set[tuple[str, str, str]]:
     return out
 
 
-@pytest.mark.parametrize('name', ['glance-api', 'glance-manage'])
+def test_scrubber_config_generator(generated):
+    sections = _sections(generated('glance-scrubber'))
+    for line in ('#scrub_time = 0', '#scrub_pool_size = 1',
+                 '#wakeup_time = 300', '#daemon = false',
+                 '#restore = <None>', '#debug = false'):
+        assert line in sections['DEFAULT'], line
+    assert '#connection = <None>' in sections['database']
+    assert '#filesystem_store_datadir = ' in sections['glance_store']
+    assert 'paste_deploy' not in sections
+
+
+def test_delayed_delete_is_a_glance_api_option(generated):
+    assert '#delayed_delete = false' in _sections(
+        generated('glance-api'))['DEFAULT']
+
+
+@pytest.mark.parametrize('name', ['glance-api', 'glance-manage',
+                                  'glance-scrubber'])
 def test_shipped_config_sample_is_current(name, generated):
     """etc/*.conf.sample shows glance's options as the code declares them:
     regenerate with `make genconfig`."""
@@ -369,7 +388,8 @@ LIBRARY_SIDE_EFFECTS = {
     'oslo_limit.auth_type': 'oslo.limit',
     'oslo_limit.auth_section': 'oslo.limit',
 }
-GLANCE_NAMESPACES = ('glance.api', 'glance.manage', 'glance.store')
+GLANCE_NAMESPACES = ('glance.api', 'glance.manage', 'glance.scrubber',
+                     'glance.store')
 
 
 @pytest.fixture(scope='module')
