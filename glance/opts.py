@@ -25,6 +25,7 @@ import glance.common.limits
 import glance.common.property_protections
 import glance.common.server
 import glance.domain.task
+import glance.image_cache
 import glance.layers.notifier
 import glance.layers.quota
 
@@ -43,7 +44,8 @@ def list_api_opts() -> OptList:
             glance.api.v2.image_data.data_opts,
             glance.async_.staging.staging_opts,
             glance.common.property_protections.opts,
-            glance.common.limits.opts))),
+            glance.common.limits.opts,
+            glance.image_cache.cache_opts))),
         ('import_filtering_opts', glance.async_.web.filter_opts),
         ('task', glance.domain.task.task_opts),
         ('taskflow_executor', glance.async_.executor.executor_opts),
