@@ -49,8 +49,9 @@ def upgrade() -> None:
                   sa.ForeignKey('node_reference.node_reference_id'),
                   nullable=False),
         sa.PrimaryKeyConstraint('id'),
-        sa.UniqueConstraint('image_id', 'node_reference_id',
-                            name='uq_cached_images_image_id_node_reference_id'),
+        sa.UniqueConstraint(
+            'image_id', 'node_reference_id',
+            name='uq_cached_images_image_id_node_reference_id'),
         **MYSQL)
 
 
