@@ -270,3 +270,27 @@ def test_cache_api_absent_without_the_cache_filter(client):
     r = client.get('/v2/cache')
     assert r.status_code == 404
     assert 'not supported' in r.text
+
+
+def test_cached_download_sends_image_send(tmp_path):
+    from glance.tests.functional.test_notifications import LogEvents
+    server = cache_server(str(tmp_path), extra=[
+        'oslo_messaging_notifications.driver=log']).start()
+    try:
+        client = Client(server.url)
+        image = active_image(client, b's' * 5000)
+        assert client.get('/v2/images/%s/file' % image['id']).status_code \
+            == 200
+        os.unlink(store_file(server, image['id']))
+        assert client.get('/v2/images/%s/file' % image['id']).content == \
+            b's' * 5000
+        events = LogEvents(server)
+
+        def sends():
+            return [e['payload']['bytes_sent'] for e in events.all()
+                    if e['event_type'] == 'image.send'
+                    and e['payload']['image_id'] == image['id']]
+        wait_for(lambda: len(sends()) == 2)
+        assert sends() == [5000, 5000]
+    finally:
+        server.stop()
