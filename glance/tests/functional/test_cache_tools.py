@@ -196,3 +196,41 @@ def test_two_nodes_sharing_a_database_see_each_others_records(
     finally:
         for n in nodes:
             n.stop()
+
+
+@pytest.mark.parametrize('database', ['postgresql', 'mysql'], indirect=True)
+def test_centralized_db_driver_on_server_databases(database, tmp_path):
+    """The records, hits and clearing on PostgreSQL and MariaDB too."""
+    import sqlalchemy as sa
+    workdir = str(tmp_path / 'glance')
+    server = GlanceServer(workdir, database_url=database.url, settings=[
+        'workers=2', 'paste_deploy.flavor=cachemanagement',
+        'image_cache_dir=%s' % os.path.join(workdir, 'cache'),
+        'image_cache_driver=centralized_db',
+        'worker_self_reference_url=http://db-node:9292']).start()
+    try:
+        client = Client(server.url)
+        image = active_image(client, b'd' * 3000)
+        for _ in range(3):
+            assert client.get('/v2/images/%s/file' % image['id']).content \
+                == b'd' * 3000
+        [entry] = client.get('/v2/cache').json()['cached_images']
+        assert (entry['image_id'], entry['size'], entry['hits']) == (
+            image['id'], 3000, 2)
+        eng = sa.create_engine(database.url)
+        try:
+            with eng.connect() as conn:
+                rows = conn.execute(sa.text(
+                    'SELECT n.node_reference_url, c.image_id, c.hits FROM '
+                    'cached_images c JOIN node_reference n ON '
+                    'n.node_reference_id = c.node_reference_id')).all()
+            assert [tuple(r) for r in rows] == [
+                ('http://db-node:9292', image['id'], 2)]
+            assert client.delete('/v2/cache').status_code == 204
+            with eng.connect() as conn:
+                assert conn.execute(sa.text(
+                    'SELECT count(*) FROM cached_images')).scalar() == 0
+        finally:
+            eng.dispose()
+    finally:
+        server.stop()
