@@ -26,6 +26,7 @@ import glance.common.property_protections
 import glance.common.server
 import glance.domain.task
 import glance.layers.location
+import glance.image_cache
 import glance.layers.notifier
 import glance.layers.quota
 import glance.scrubber
@@ -47,7 +48,8 @@ def list_api_opts() -> OptList:
             glance.async_.staging.staging_opts,
             glance.common.property_protections.opts,
             glance.common.limits.opts,
-            glance.layers.location.delete_opts))),
+            glance.layers.location.delete_opts,
+            glance.image_cache.cache_opts))),
         ('import_filtering_opts', glance.async_.web.filter_opts),
         ('task', glance.domain.task.task_opts),
         ('taskflow_executor', glance.async_.executor.executor_opts),

@@ -39,6 +39,9 @@ class Download:
     receiver_project: str | None = None
     receiver_user: str | None = None
     destination_ip: str | None = None
+    #: the node's image cache (glance.image_cache.ImageCache) when the
+    #: paste pipeline has one: read from it, or fill it while streaming
+    cache: Any = None
     # Filled in by the location layer:
     offset: int = 0
     length: int | None = None

@@ -239,6 +239,8 @@ class ImageRepo(Proxy):
             # still being verified, a killed one data that failed it.
             raise exception.ImageDataNotFound()
         _resolve_range(download, image.size)
+        if download.cache is not None and self._read_cached(image, download):
+            return self.base.read_data(image, download)
         last_error: Exception | None = None
         for loc in locations:
             try:
@@ -251,10 +253,40 @@ class ImageRepo(Proxy):
                             image.image_id, loc.get('url'), exc)
                 last_error = exc
                 continue
+            if download.cache is not None and download.byte_range is None:
+                data = self._tee(image, download.cache, data)
             download.data, download.size = data, size
             download.image_size = image.size
             return self.base.read_data(image, download)
         raise _store_error(last_error)
+
+    @staticmethod
+    def _read_cached(image: Image, download: Download) -> bool:
+        """Fill ``download`` from the node's image cache; False on a miss.
+
+        A broken cache (disk, its database) costs a store read, never the
+        download.
+        """
+        try:
+            hit = download.cache.open(image, download.offset, download.length)
+        except Exception as exc:  # noqa: BLE001 - fall back to the store
+            LOG.warning('Image %s: image cache unusable, reading the store: '
+                        '%s', image.image_id, exc)
+            return False
+        if hit is None:
+            return False
+        download.data, download.size = hit
+        download.image_size = image.size
+        return True
+
+    @staticmethod
+    def _tee(image: Image, cache, data):
+        """``data`` copied into the cache as it streams (whole reads)."""
+        try:
+            return cache.tee(image, data)
+        except Exception as exc:  # noqa: BLE001 - serve uncached
+            LOG.warning('Image %s: not cached: %s', image.image_id, exc)
+            return data
 
     def remove(self, image: Image) -> Image:
         """Delete the image's data now, or mark it for glance-scrubber.

@@ -158,7 +158,8 @@ class Controller:
         download = Download(byte_range=byte_range,
                             receiver_project=request.context.project_id,
                             receiver_user=request.context.user_id,
-                            destination_ip=request.remote_addr)
+                            destination_ip=request.remote_addr,
+                            cache=request.environ.get('glance.image_cache'))
         try:
             download = repo.read_data(image, download)
         except exception.ImageDataNotFound:

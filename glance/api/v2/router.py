@@ -69,6 +69,14 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
         'POST': ('tasks', 'create'),
     },
     '/v2/tasks/{task_id}': {'GET': ('tasks', 'show')},
+    '/v2/cache': {
+        'GET': ('cached_images', 'index'),
+        'DELETE': ('cached_images', 'clear'),
+    },
+    '/v2/cache/{image_id}': {
+        'PUT': ('cached_images', 'queue'),
+        'DELETE': ('cached_images', 'delete'),
+    },
     '/v2/schemas/member': {'GET': ('schemas', 'member')},
     '/v2/schemas/members': {'GET': ('schemas', 'members')},
     '/v2/schemas/task': {'GET': ('schemas', 'task')},

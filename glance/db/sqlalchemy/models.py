@@ -191,3 +191,45 @@ class TaskInfo(Base):
     input: Mapped[str | None] = mapped_column(Text)
     result: Mapped[str | None] = mapped_column(Text)
     message: Mapped[str | None] = mapped_column(Text)
+
+
+class NodeReference(Base):
+    """An API node sharing the database: its worker_self_reference_url."""
+
+    __tablename__ = 'node_reference'
+    __table_args__ = (
+        UniqueConstraint('node_reference_url',
+                         name='uq_node_reference_node_reference_url'),
+        MYSQL_TABLE_ARGS,
+    )
+
+    node_reference_id: Mapped[int] = mapped_column(
+        Integer, primary_key=True, autoincrement=True)
+    node_reference_url: Mapped[str] = mapped_column(String(255),
+                                                    nullable=False)
+
+
+class CachedImage(Base):
+    """An image file in the local cache of one node (centralized_db)."""
+
+    __tablename__ = 'cached_images'
+    __table_args__ = (
+        UniqueConstraint('image_id', 'node_reference_id',
+                         name='uq_cached_images_image_id_node_reference_id'),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True,
+                                    autoincrement=True)
+    image_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    last_accessed: Mapped[datetime.datetime] = mapped_column(
+        Timestamp, nullable=False)
+    last_modified: Mapped[datetime.datetime] = mapped_column(
+        Timestamp, nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    hits: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    checksum: Mapped[str | None] = mapped_column(String(32))
+    stamp: Mapped[str | None] = mapped_column(String(64))
+    node_reference_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey('node_reference.node_reference_id'),
+        nullable=False)
