@@ -49,8 +49,11 @@ def build(directory: str, port: int = 9292, profile: str = 'default',
         conf['glance_store'] = {'default_backend': 'fast'}
         for store in ('fast', 'cheap', 'os_glance_staging_store',
                       'os_glance_tasks_store'):
+            # 64 KiB: the upstream default the recording was made with
+            # (ours is 1 MiB, see the filesystem-chunk-size release note)
             conf[store] = {'filesystem_store_datadir':
-                           os.path.join(directory, 'stores', store)}
+                           os.path.join(directory, 'stores', store),
+                           'filesystem_store_chunk_size': '65536'}
         conf['oslo_policy'] = {'enforce_new_defaults': 'True',
                                'enforce_scope': 'True'}
         conf['import_filtering_opts'] = {
