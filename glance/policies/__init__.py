@@ -2,11 +2,11 @@
 import itertools
 
 from glance.policies import base, image
-from glance.policies import discovery, member, task
+from glance.policies import discovery, member, metadef, task
 
 
 def list_rules():
     """Every rule default, for the enforcer and the sample generator."""
     return list(itertools.chain(base.list_rules(), image.list_rules(),
                                 task.list_rules(), discovery.list_rules(),
-                                member.list_rules()))
+                                member.list_rules(), metadef.list_rules()))
