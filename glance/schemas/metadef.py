@@ -16,6 +16,10 @@ from typing import Any
 PROPERTY_TYPES = ['array', 'boolean', 'integer', 'number', 'object',
                   'string', None]
 VISIBILITIES = ['public', 'private']
+#: the schemas served as /v2/schemas/metadefs/<name>
+SCHEMA_NAMES = ('namespace', 'namespaces', 'object', 'objects', 'property',
+                'properties', 'tag', 'tags', 'resource_type',
+                'resource_types')
 #: request keys the server owns; a body carrying one is refused
 READ_ONLY = ('self', 'schema', 'created_at', 'updated_at')
 

@@ -13,6 +13,8 @@ import routes.middleware
 import webob.dec
 import webob.exc
 
+from glance.schemas import metadef as metadef_schemas
+
 ROUTES: dict[str, dict[str, tuple[str, str]]] = {
     '/v2/images': {
         'GET': ('images', 'index'),
@@ -115,16 +117,6 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
     '/v2/metadefs/resource_types': {
         'GET': ('metadef_resource_types', 'index'),
     },
-    '/v2/schemas/metadefs/namespace': {'GET': ('schemas', 'metadef_namespace')},
-    '/v2/schemas/metadefs/namespaces': {'GET': ('schemas', 'metadef_namespaces')},
-    '/v2/schemas/metadefs/object': {'GET': ('schemas', 'metadef_object')},
-    '/v2/schemas/metadefs/objects': {'GET': ('schemas', 'metadef_objects')},
-    '/v2/schemas/metadefs/property': {'GET': ('schemas', 'metadef_property')},
-    '/v2/schemas/metadefs/properties': {'GET': ('schemas', 'metadef_properties')},
-    '/v2/schemas/metadefs/tag': {'GET': ('schemas', 'metadef_tag')},
-    '/v2/schemas/metadefs/tags': {'GET': ('schemas', 'metadef_tags')},
-    '/v2/schemas/metadefs/resource_type': {'GET': ('schemas', 'metadef_resource_type')},
-    '/v2/schemas/metadefs/resource_types': {'GET': ('schemas', 'metadef_resource_types')},
     '/v2/schemas/member': {'GET': ('schemas', 'member')},
     '/v2/schemas/members': {'GET': ('schemas', 'members')},
     '/v2/schemas/task': {'GET': ('schemas', 'task')},
@@ -132,6 +124,10 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
     '/v2/schemas/image': {'GET': ('schemas', 'image')},
     '/v2/schemas/images': {'GET': ('schemas', 'images')},
 }
+# /v2/schemas/metadefs/namespace ... /resource_types, one route each
+ROUTES.update({'/v2/schemas/metadefs/%s' % name:
+               {'GET': ('schemas', 'metadef_%s' % name)}
+               for name in metadef_schemas.SCHEMA_NAMES})
 
 
 @webob.dec.wsgify

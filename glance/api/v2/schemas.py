@@ -46,9 +46,7 @@ def _serve(name: str):
     return action
 
 
-for _name in ('namespace', 'namespaces', 'object', 'objects', 'property',
-              'properties', 'tag', 'tags', 'resource_type',
-              'resource_types'):
+for _name in metadef_schemas.SCHEMA_NAMES:
     setattr(Controller, 'metadef_' + _name, _serve(_name))
 
 
