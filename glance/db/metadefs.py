@@ -183,6 +183,10 @@ class MetadefRepo:
         return _tag(ns.namespace, db.get_child(models.MetadefTag,
                                                ns.namespace, name))
 
+    def add_tag(self, ns: Namespace, tag: MetadefTag) -> MetadefTag:
+        """Add one tag (POST .../tags/{tag_name})."""
+        return self.add_tags(ns, [tag])[0]
+
     def add_tags(self, ns: Namespace, tags: list[MetadefTag],
                  append: bool = True) -> list[MetadefTag]:
         """Add ``tags`` (all or none); unless ``append``, they replace

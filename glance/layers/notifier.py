@@ -360,6 +360,10 @@ class MetadefRepo(Proxy):
         return self._after('metadef_namespace.delete_properties',
                            namespace_payload, self.base.remove_properties(ns))
 
+    def add_tag(self, ns, tag):
+        return self._after('metadef_tag.create', tag_payload,
+                           self.base.add_tag(ns, tag))
+
     def add_tags(self, ns, tags, append: bool = True):
         added = self.base.add_tags(ns, tags, append)
         for tag in added:

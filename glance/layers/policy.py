@@ -298,10 +298,12 @@ class MetadefRepo(Proxy):
         self._on('get_metadef_tag', namespace)
         return self.base.get_tag(namespace, name)
 
+    def add_tag(self, namespace, tag):
+        self._on('add_metadef_tag', namespace)
+        return self.base.add_tag(namespace, tag)
+
     def add_tags(self, namespace, tags, append: bool = True):
-        # One tag by name is add_metadef_tag; the bulk call add_metadef_tags.
-        self._on('add_metadef_tags' if len(tags) != 1 or not append
-                 else 'add_metadef_tag', namespace)
+        self._on('add_metadef_tags', namespace)
         return self.base.add_tags(namespace, tags, append)
 
     def save_tag(self, namespace, tag):

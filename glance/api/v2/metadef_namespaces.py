@@ -109,11 +109,24 @@ class Deserializer:
             sort_dir=sort_dir, visibility=visibility, resource_types=types)}
 
     def create(self, request: wsgi.Request) -> dict:
-        return {'body': metadef_body(request,
-                                     metadef_schemas.namespace_schema())}
+        body = self.update(request)['body']
+        # The contents are created one by one after the namespace: a name
+        # given twice would fail half-way and leave half a namespace, so
+        # it is refused before anything is written.
+        for key in ('objects', 'tags', 'resource_type_associations'):
+            names = [item.get('name') for item in body.get(key) or ()]
+            if None in names:
+                raise exception.BadRequest('Every entry of %s needs a name.'
+                                           % key)
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise exception.Duplicate('%s given twice in %s.'
+                                          % (', '.join(repeated), key))
+        return {'body': body}
 
     def update(self, request: wsgi.Request) -> dict:
-        return self.create(request)
+        return {'body': metadef_body(request,
+                                     metadef_schemas.namespace_schema())}
 
     def show(self, request: wsgi.Request) -> dict:
         return {'resource_type': request.params.get('resource_type')}

@@ -56,9 +56,8 @@ class Controller:
                tag_name: str) -> dict:
         """POST .../tags/{tag_name} (no body) -> 201 the tag; 409 taken."""
         repo, ns = load(request, namespace)
-        tag, = repo.add_tags(ns, [domain.MetadefTag(
-            ns.namespace, _check_name(tag_name))])
-        return tag_view(tag)
+        return tag_view(repo.add_tag(ns, domain.MetadefTag(
+            ns.namespace, _check_name(tag_name))))
 
     def create_many(self, request: wsgi.Request, namespace: str,
                     names: list[str], append: bool) -> dict:

@@ -100,6 +100,18 @@ def test_namespace_create_refuses_bad_bodies(admin, body, status):
     assert admin.get('%s/Test::Bad' % NSS).status_code == 404
 
 
+@pytest.mark.parametrize('key', ['objects', 'tags',
+                                 'resource_type_associations'])
+def test_namespace_create_refuses_repeated_contents(admin, key):
+    name = _name()
+    r = admin.post(NSS, json={'namespace': name,
+                              key: [{'name': 'Same'}, {'name': 'Same'}]})
+    assert r.status_code == 409, r.text
+    assert admin.get('%s/%s' % (NSS, name)).status_code == 404
+    r = admin.post(NSS, json={'namespace': name, key: [{}]})
+    assert r.status_code == 400, r.text
+
+
 def test_namespace_create_refuses_non_json(admin):
     r = admin.post(NSS, data='{"namespace":', headers={
         'Content-Type': 'application/json'})
