@@ -183,8 +183,12 @@ def _add_commands(subparsers) -> None:
     db_sub.required = True
     for name, func, doc in _DB_COMMANDS:
         _add_action(db_sub, name, func, doc)
-    for name, func, doc in _DB_COMMANDS[:3]:
-        _add_action(subparsers, 'db_' + name, func, doc + ' (legacy name)')
+    legacy = ('sync', 'upgrade', 'version', 'load_metadefs',
+              'export_metadefs', 'unload_metadefs')
+    for name, func, doc in _DB_COMMANDS:
+        if name in legacy:
+            _add_action(subparsers, 'db_' + name, func,
+                        doc + ' (legacy name)')
 
 
 def main(argv=None) -> int:
