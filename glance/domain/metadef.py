@@ -18,7 +18,7 @@ from glance.domain.image import utcnow
 
 VISIBILITIES = ('public', 'private')
 #: what the namespace list may be sorted by
-SORT_KEYS = ('created_at', 'updated_at', 'namespace', 'display_name', 'id')
+SORT_KEYS = ('created_at', 'updated_at', 'namespace', 'id')
 
 
 @dataclasses.dataclass

@@ -84,15 +84,11 @@ def list_namespaces(*, limit: int, marker: str | None, sort_key: str,
             value = getattr(mark, sort_key)
             after = column < value if sort_dir == 'desc' else column > value
             tie = NS.id < mark.id if sort_dir == 'desc' else NS.id > mark.id
-            if sort_key == 'id':
-                stmt = stmt.where(after)
-            elif value is None:
-                stmt = stmt.where(sa.or_(column.isnot(None) if
-                                         sort_dir == 'asc' else sa.false(),
-                                         sa.and_(column.is_(None), tie)))
-            else:
-                stmt = stmt.where(sa.or_(after,
-                                         sa.and_(column == value, tie)))
+            # Every sort column is NOT NULL (updated_at is set on
+            # insert), so "after the marker" needs no NULL ordering rules,
+            # which differ between the backends.
+            stmt = stmt.where(after if sort_key == 'id' else sa.or_(
+                after, sa.and_(column == value, tie)))
         stmt = stmt.order_by(order(column), order(NS.id)).limit(limit)
         return list(session.execute(stmt).scalars())
 

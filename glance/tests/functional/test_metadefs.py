@@ -235,9 +235,21 @@ def test_namespace_list_filters_and_pages(admin, alice):
     assert [n for n in seen if n.startswith(prefix)] == names
     assert len(seen) == len(set(seen))
 
+    # The default order (newest first) pages without gaps or repeats too,
+    # even where timestamps are equal (the id breaks ties).
+    seen, body = [], admin.get(NSS + '?limit=2').json()
+    while True:
+        seen += [n['namespace'] for n in body['namespaces']]
+        if 'next' not in body:
+            break
+        body = admin.get(body['next']).json()
+    assert [n for n in seen if n.startswith(prefix)] == names[::-1]
+    assert len(seen) == len(set(seen))
+
 
 @pytest.mark.parametrize('query', [
-    '?limit=0', '?limit=x', '?sort_key=owner', '?sort_dir=up',
+    '?limit=0', '?limit=x', '?sort_key=owner', '?sort_key=display_name',
+    '?sort_dir=up',
     '?visibility=shared', '?marker=Not::There'])
 def test_namespace_list_refuses_bad_parameters(admin, query):
     assert admin.get(NSS + query).status_code == 400
