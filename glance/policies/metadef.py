@@ -28,32 +28,52 @@ _ASSOCS = _NS + '/resource_types'
 _ASSOC = _ASSOCS + '/{name}'
 
 
+#: the legacy defaults every metadef rule pointed at; deployments' policy
+#: files still name them, and they apply while enforce_new_defaults is off
+LEGACY = [
+    policy.RuleDefault(
+        name='metadef_default', check_str='',
+        description='Legacy default of the metadef reads (anyone).'),
+    policy.RuleDefault(
+        name='metadef_admin', check_str='role:admin',
+        description='Legacy default of the metadef writes.'),
+]
+
+
 def _rule(name: str, check: str, description: str,
-          *operations: tuple[str, str]) -> policy.DocumentedRuleDefault:
+          *operations: tuple[str, str], legacy: str
+          ) -> policy.DocumentedRuleDefault:
     return policy.DocumentedRuleDefault(
         name=name, check_str=check, description=description,
         operations=[{'method': m, 'path': p} for m, p in operations],
-        scope_types=['project'])
+        scope_types=['project'],
+        deprecated_rule=policy.DeprecatedRule(
+            name=name, check_str=legacy,
+            deprecated_reason='Secure RBAC personas replace the legacy '
+                              'metadef_default/metadef_admin defaults',
+            deprecated_since='2024.1'))
 
 
-def _read(name: str, description: str, *operations: tuple[str, str]
+def _read(name: str, description: str, *operations: tuple[str, str],
+          check: str = ADMIN_OR_PROJECT_READER_GET_NAMESPACE
           ) -> policy.DocumentedRuleDefault:
-    return _rule(name, ADMIN_OR_PROJECT_READER_GET_NAMESPACE, description,
-                 *operations)
+    return _rule(name, check, description, *operations,
+                 legacy='rule:metadef_default')
 
 
 def _write(name: str, description: str, *operations: tuple[str, str]
            ) -> policy.DocumentedRuleDefault:
-    return _rule(name, base.ADMIN, description, *operations)
+    return _rule(name, base.ADMIN, description, *operations,
+                 legacy='rule:metadef_admin')
 
 
-def list_rules() -> list[policy.DocumentedRuleDefault]:
-    """The metadef rules."""
-    return [
+def list_rules() -> list[policy.RuleDefault]:
+    """The metadef rules (the two legacy ones first)."""
+    return LEGACY + [
         _read('get_metadef_namespace', 'Show a namespace.', ('GET', _NS)),
-        _rule('get_metadef_namespaces', ADMIN_OR_READER,
+        _read('get_metadef_namespaces',
               'List the namespaces (each filtered by get_metadef_namespace '
-              'visibility).', ('GET', _NSS)),
+              'visibility).', ('GET', _NSS), check=ADMIN_OR_READER),
         _write('modify_metadef_namespace', 'Replace a namespace.',
                ('PUT', _NS)),
         _write('add_metadef_namespace', 'Create a namespace.',
@@ -69,9 +89,8 @@ def list_rules() -> list[policy.DocumentedRuleDefault]:
                ('DELETE', _OBJ)),
         _write('delete_metadef_objects',
                'Delete every object of a namespace.', ('DELETE', _OBJS)),
-        _rule('list_metadef_resource_types', ADMIN_OR_READER,
-              'List the resource types.',
-              ('GET', '/v2/metadefs/resource_types')),
+        _read('list_metadef_resource_types', 'List the resource types.',
+              ('GET', '/v2/metadefs/resource_types'), check=ADMIN_OR_READER),
         _read('get_metadef_resource_type',
               'List the resource types a namespace is associated with.',
               ('GET', _ASSOCS)),

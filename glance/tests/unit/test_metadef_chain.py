@@ -44,7 +44,8 @@ def test_notifier_announces_every_change():
 
 def test_every_metadef_rule_is_declared_and_documented():
     from glance.policies import metadef
-    rules = {r.name: r for r in metadef.list_rules()}
+    rules = {r.name: r for r in metadef.list_rules()
+             if r not in metadef.LEGACY}
     called = set()
     source = inspect.getsource(policy.MetadefRepo)
     for name in rules:
@@ -54,3 +55,29 @@ def test_every_metadef_rule_is_declared_and_documented():
     for rule in rules.values():
         assert rule.description and rule.operations
         assert rule.scope_types == ['project']
+
+
+def test_legacy_defaults_when_new_defaults_are_off():
+    """enforce_new_defaults=False: upstream's metadef_default (anyone
+    reads) and metadef_admin (the admin role writes) apply again."""
+    from oslo_config import cfg
+
+    from glance.common import policy as common_policy
+
+    def ctx(roles):
+        return glance_context.RequestContext(project_id='p', roles=roles)
+
+    target = {'project_id': 'other', 'owner': 'other',
+              'visibility': 'private', 'namespace': 'N'}
+    assert not common_policy.check(ctx([]), 'get_metadef_namespace', target)
+    cfg.CONF.set_override('enforce_new_defaults', False, group='oslo_policy')
+    try:
+        common_policy.reset()
+        assert common_policy.check(ctx([]), 'get_metadef_namespace', target)
+        assert not common_policy.check(ctx(['member']),
+                                       'add_metadef_namespace', target)
+        assert common_policy.check(ctx(['admin']), 'add_metadef_namespace',
+                                   target)
+    finally:
+        cfg.CONF.clear_override('enforce_new_defaults', group='oslo_policy')
+        common_policy.reset()
