@@ -54,3 +54,11 @@ def get_member_repo(context: Any, image: Any) -> Any:
                                context)
     repo = quota.MemberRepo(repo, context)
     return policy.MemberRepo(repo, context, image)
+
+
+def get_metadef_repo(context: Any) -> Any:
+    """The metadata definitions catalog: policy -> notifier -> database
+    (no quotas and no bytes in it)."""
+    from glance.db import metadefs as db_metadefs
+    repo = notifier.MetadefRepo(db_metadefs.MetadefRepo(context), context)
+    return policy.MetadefRepo(repo, context)

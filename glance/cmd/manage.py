@@ -100,6 +100,30 @@ def _purge_images(args) -> int:
     return 0
 
 
+def _load_metadefs(args) -> int:
+    from glance.db import metadef_files
+    result = metadef_files.load(args.path, merge=args.merge,
+                                prefer_new=args.prefer_new,
+                                overwrite=args.overwrite)
+    for verb in ('created', 'merged', 'replaced', 'skipped'):
+        for name in getattr(result, verb):
+            print('%s namespace %s' % (verb.capitalize(), name))
+    return 0
+
+
+def _export_metadefs(args) -> int:
+    from glance.db import metadef_files
+    for path in metadef_files.export(args.path):
+        print('Exported %s' % path)
+    return 0
+
+
+def _unload_metadefs(args) -> int:
+    from glance.db import metadef_files
+    print('Unloaded %d namespaces' % metadef_files.unload())
+    return 0
+
+
 _DB_COMMANDS = (
     ('sync', _sync, 'create or upgrade the schema to the newest revision'),
     ('upgrade', _sync, 'upgrade the schema (optionally to VERSION)'),
@@ -114,6 +138,12 @@ _DB_COMMANDS = (
      '--age_in_days (images rows stay)'),
     ('purge_images_table', _purge_images, 'reduce old deleted images to '
      'id tombstones (ids are never reusable)'),
+    ('load_metadefs', _load_metadefs, 'load the metadata definitions '
+     'catalog from JSON files (--path)'),
+    ('export_metadefs', _export_metadefs, 'write the metadata definitions '
+     'catalog as JSON files, one per namespace (--path)'),
+    ('unload_metadefs', _unload_metadefs, 'delete the whole metadata '
+     'definitions catalog'),
 )
 
 
@@ -129,6 +159,21 @@ def _add_action(subparsers, name: str, func, doc: str) -> None:
         p.add_argument('--max_rows', type=int, default=100,
                        help='at most this many rows per table, -1 for no '
                        'limit (default: 100)')
+    if func in (_load_metadefs, _export_metadefs):
+        from glance.db.metadef_files import DEFAULT_PATH
+        p.add_argument('--path', default=DEFAULT_PATH,
+                       help='directory of namespace files (or one file '
+                       'to load); default: %(default)s')
+    if func is _load_metadefs:
+        p.add_argument('--merge', action='store_true',
+                       help='merge into namespaces that already exist '
+                       '(otherwise they are left alone)')
+        p.add_argument('--prefer_new', action='store_true',
+                       help='with --merge: values from the files win over '
+                       'those in the database')
+        p.add_argument('--overwrite', action='store_true',
+                       help='with --merge: replace existing namespaces '
+                       'with the files altogether')
     p.set_defaults(func=func)
 
 
@@ -138,8 +183,12 @@ def _add_commands(subparsers) -> None:
     db_sub.required = True
     for name, func, doc in _DB_COMMANDS:
         _add_action(db_sub, name, func, doc)
-    for name, func, doc in _DB_COMMANDS[:3]:
-        _add_action(subparsers, 'db_' + name, func, doc + ' (legacy name)')
+    legacy = ('sync', 'upgrade', 'version', 'load_metadefs',
+              'export_metadefs', 'unload_metadefs')
+    for name, func, doc in _DB_COMMANDS:
+        if name in legacy:
+            _add_action(subparsers, 'db_' + name, func,
+                        doc + ' (legacy name)')
 
 
 def main(argv=None) -> int:

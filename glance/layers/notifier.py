@@ -255,3 +255,144 @@ class MemberRepo(Proxy):
         send(self.context, 'image.member.delete',
              member_payload(member, deleted=True))
         return member
+
+
+def _deleted(deleted: bool) -> dict:
+    return {'deleted': deleted,
+            'deleted_at': timeutils.isotime(utcnow()) if deleted else None}
+
+
+def namespace_payload(ns, deleted: bool = False) -> dict:
+    """A namespace as the metadef_namespace.* events describe it."""
+    return {'namespace': ns.namespace, 'namespace_old': ns.loaded_name,
+            'display_name': ns.display_name, 'description': ns.description,
+            'visibility': ns.visibility, 'protected': ns.protected,
+            'owner': ns.owner,
+            'created_at': timeutils.isotime(ns.created_at),
+            'updated_at': timeutils.isotime(ns.updated_at),
+            **_deleted(deleted)}
+
+
+def object_payload(obj, deleted: bool = False) -> dict:
+    return {'namespace': obj.namespace, 'name': obj.name,
+            'name_old': obj.loaded_name, 'description': obj.description,
+            'required': obj.required, 'properties': obj.properties,
+            'created_at': timeutils.isotime(obj.created_at),
+            'updated_at': timeutils.isotime(obj.updated_at),
+            **_deleted(deleted)}
+
+
+def property_payload(prop, deleted: bool = False) -> dict:
+    return {**prop.schema, 'namespace': prop.namespace, 'name': prop.name,
+            'name_old': prop.loaded_name, **_deleted(deleted)}
+
+
+def tag_payload(tag, deleted: bool = False) -> dict:
+    return {'namespace': tag.namespace, 'name': tag.name,
+            'name_old': tag.loaded_name,
+            'created_at': timeutils.isotime(tag.created_at),
+            'updated_at': timeutils.isotime(tag.updated_at),
+            **_deleted(deleted)}
+
+
+def association_payload(assoc, deleted: bool = False) -> dict:
+    return {'namespace': assoc.namespace, 'name': assoc.name,
+            'prefix': assoc.prefix,
+            'properties_target': assoc.properties_target,
+            'created_at': timeutils.isotime(assoc.created_at),
+            'updated_at': timeutils.isotime(assoc.updated_at),
+            **_deleted(deleted)}
+
+
+class MetadefRepo(Proxy):
+    """Sends metadef_namespace.*, metadef_object.*, metadef_property.*,
+    metadef_tag.* and metadef_resource_type.* once the row is stored."""
+
+    def _after(self, event: str, payload, result, *, deleted=False):
+        send(self.context, event, payload(result, deleted=deleted))
+        return result
+
+    def add_namespace(self, ns):
+        return self._after('metadef_namespace.create', namespace_payload,
+                           self.base.add_namespace(ns))
+
+    def save_namespace(self, ns):
+        old = ns.loaded_name
+        saved = self.base.save_namespace(ns)
+        payload = namespace_payload(saved)
+        payload['namespace_old'] = old
+        send(self.context, 'metadef_namespace.update', payload)
+        return saved
+
+    def remove_namespace(self, ns):
+        return self._after('metadef_namespace.delete', namespace_payload,
+                           self.base.remove_namespace(ns), deleted=True)
+
+    def add_object(self, ns, obj):
+        return self._after('metadef_object.create', object_payload,
+                           self.base.add_object(ns, obj))
+
+    def save_object(self, ns, obj):
+        return self._after('metadef_object.update', object_payload,
+                           self.base.save_object(ns, obj))
+
+    def remove_object(self, ns, obj):
+        return self._after('metadef_object.delete', object_payload,
+                           self.base.remove_object(ns, obj), deleted=True)
+
+    def remove_objects(self, ns):
+        return self._after('metadef_namespace.delete_objects',
+                           namespace_payload, self.base.remove_objects(ns))
+
+    def add_property(self, ns, prop):
+        return self._after('metadef_property.create', property_payload,
+                           self.base.add_property(ns, prop))
+
+    def save_property(self, ns, prop):
+        return self._after('metadef_property.update', property_payload,
+                           self.base.save_property(ns, prop))
+
+    def remove_property(self, ns, prop):
+        return self._after('metadef_property.delete', property_payload,
+                           self.base.remove_property(ns, prop), deleted=True)
+
+    def remove_properties(self, ns):
+        return self._after('metadef_namespace.delete_properties',
+                           namespace_payload, self.base.remove_properties(ns))
+
+    def add_tag(self, ns, tag):
+        return self._after('metadef_tag.create', tag_payload,
+                           self.base.add_tag(ns, tag))
+
+    def add_tags(self, ns, tags, append: bool = True):
+        added = self.base.add_tags(ns, tags, append)
+        for tag in added:
+            send(self.context, 'metadef_tag.create', tag_payload(tag))
+        return added
+
+    def save_tag(self, ns, tag):
+        old = tag.loaded_name
+        saved = self.base.save_tag(ns, tag)
+        payload = tag_payload(saved)
+        payload['name_old'] = old
+        send(self.context, 'metadef_tag.update', payload)
+        return saved
+
+    def remove_tag(self, ns, tag):
+        return self._after('metadef_tag.delete', tag_payload,
+                           self.base.remove_tag(ns, tag), deleted=True)
+
+    def remove_tags(self, ns):
+        return self._after('metadef_namespace.delete_tags',
+                           namespace_payload, self.base.remove_tags(ns))
+
+    def add_association(self, ns, assoc):
+        return self._after('metadef_resource_type.create',
+                           association_payload,
+                           self.base.add_association(ns, assoc))
+
+    def remove_association(self, ns, assoc):
+        return self._after('metadef_resource_type.delete',
+                           association_payload,
+                           self.base.remove_association(ns, assoc),
+                           deleted=True)

@@ -212,3 +212,159 @@ class MemberRepo(Proxy):
     def remove(self, member):
         self._enforce('delete_member')
         return self.base.remove(member)
+
+
+def namespace_target(namespace) -> dict:
+    """The policy target of a metadef namespace: its owner and
+    visibility."""
+    return {'project_id': namespace.owner, 'owner': namespace.owner,
+            'visibility': namespace.visibility,
+            'namespace': namespace.namespace}
+
+
+class MetadefRepo(Proxy):
+    """Who may read and change the metadata definitions catalog.
+
+    A namespace the caller may not read is reported as not found, like an
+    image; once a namespace is visible, a refused call on its contents is
+    a plain 403.
+    """
+
+    def _enforce(self, rule: str, target: dict) -> None:
+        if not policy.check(self.context, rule, target):
+            raise exception.Forbidden(
+                'You are not authorized to complete %s action.' % rule)
+
+    def _on(self, rule: str, namespace) -> None:
+        self._enforce(rule, namespace_target(namespace))
+
+    # namespaces
+    def get_namespace(self, name: str):
+        namespace = self.base.get_namespace(name)
+        if not policy.check(self.context, 'get_metadef_namespace',
+                            namespace_target(namespace)):
+            raise exception.NotFound(
+                'Metadata definition namespace %s not found.' % name)
+        return namespace
+
+    def list_namespaces(self, query, all_projects: bool = False):
+        self._enforce('get_metadef_namespaces',
+                      {'project_id': self.context.project_id})
+        return [ns for ns in self.base.list_namespaces(
+                    query, all_projects=policy.is_admin(self.context))
+                if policy.check(self.context, 'get_metadef_namespace',
+                                namespace_target(ns))]
+
+    def add_namespace(self, namespace):
+        self._on('add_metadef_namespace', namespace)
+        return self.base.add_namespace(namespace)
+
+    def save_namespace(self, namespace):
+        self._on('modify_metadef_namespace', namespace)
+        return self.base.save_namespace(namespace)
+
+    def remove_namespace(self, namespace):
+        self._on('delete_metadef_namespace', namespace)
+        return self.base.remove_namespace(namespace)
+
+    # objects, properties, tags, associations: one rule per call
+    def list_objects(self, namespace):
+        self._on('get_metadef_objects', namespace)
+        return self.base.list_objects(namespace)
+
+    def get_object(self, namespace, name: str):
+        self._on('get_metadef_object', namespace)
+        return self.base.get_object(namespace, name)
+
+    def add_object(self, namespace, obj):
+        self._on('add_metadef_object', namespace)
+        return self.base.add_object(namespace, obj)
+
+    def save_object(self, namespace, obj):
+        self._on('modify_metadef_object', namespace)
+        return self.base.save_object(namespace, obj)
+
+    def remove_object(self, namespace, obj):
+        self._on('delete_metadef_object', namespace)
+        return self.base.remove_object(namespace, obj)
+
+    def remove_objects(self, namespace):
+        self._on('delete_metadef_objects', namespace)
+        return self.base.remove_objects(namespace)
+
+    def list_properties(self, namespace):
+        self._on('get_metadef_properties', namespace)
+        return self.base.list_properties(namespace)
+
+    def get_property(self, namespace, name: str):
+        self._on('get_metadef_property', namespace)
+        return self.base.get_property(namespace, name)
+
+    def add_property(self, namespace, prop):
+        self._on('add_metadef_property', namespace)
+        return self.base.add_property(namespace, prop)
+
+    def save_property(self, namespace, prop):
+        self._on('modify_metadef_property', namespace)
+        return self.base.save_property(namespace, prop)
+
+    def remove_property(self, namespace, prop):
+        self._on('remove_metadef_property', namespace)
+        return self.base.remove_property(namespace, prop)
+
+    def remove_properties(self, namespace):
+        self._on('remove_metadef_properties', namespace)
+        return self.base.remove_properties(namespace)
+
+    def list_tags(self, namespace):
+        self._on('get_metadef_tags', namespace)
+        return self.base.list_tags(namespace)
+
+    def get_tag(self, namespace, name: str):
+        self._on('get_metadef_tag', namespace)
+        return self.base.get_tag(namespace, name)
+
+    def add_tag(self, namespace, tag):
+        self._on('add_metadef_tag', namespace)
+        return self.base.add_tag(namespace, tag)
+
+    def add_tags(self, namespace, tags, append: bool = True):
+        self._on('add_metadef_tags', namespace)
+        return self.base.add_tags(namespace, tags, append)
+
+    def save_tag(self, namespace, tag):
+        self._on('modify_metadef_tag', namespace)
+        return self.base.save_tag(namespace, tag)
+
+    def remove_tag(self, namespace, tag):
+        self._on('delete_metadef_tag', namespace)
+        return self.base.remove_tag(namespace, tag)
+
+    def remove_tags(self, namespace):
+        self._on('delete_metadef_tags', namespace)
+        return self.base.remove_tags(namespace)
+
+    def list_resource_types(self):
+        self._enforce('list_metadef_resource_types',
+                      {'project_id': self.context.project_id})
+        return self.base.list_resource_types()
+
+    def list_associations(self, namespaces):
+        # Shown inside namespaces the caller already was allowed to read.
+        return self.base.list_associations(namespaces)
+
+    def namespace_associations(self, namespace):
+        self._on('get_metadef_resource_type', namespace)
+        return self.base.namespace_associations(namespace)
+
+    def get_association(self, namespace, name: str):
+        self._on('get_metadef_resource_type', namespace)
+        return self.base.get_association(namespace, name)
+
+    def add_association(self, namespace, assoc):
+        self._on('add_metadef_resource_type_association', namespace)
+        return self.base.add_association(namespace, assoc)
+
+    def remove_association(self, namespace, assoc):
+        self._on('remove_metadef_resource_type_association', namespace)
+        return self.base.remove_association(namespace, assoc)

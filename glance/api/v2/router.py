@@ -13,6 +13,8 @@ import routes.middleware
 import webob.dec
 import webob.exc
 
+from glance.schemas import metadef as metadef_schemas
+
 ROUTES: dict[str, dict[str, tuple[str, str]]] = {
     '/v2/images': {
         'GET': ('images', 'index'),
@@ -77,6 +79,56 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
         'PUT': ('cached_images', 'queue'),
         'DELETE': ('cached_images', 'delete'),
     },
+    '/v2/metadefs/namespaces': {
+        'GET': ('metadef_namespaces', 'index'),
+        'POST': ('metadef_namespaces', 'create'),
+    },
+    '/v2/metadefs/namespaces/{namespace}': {
+        'GET': ('metadef_namespaces', 'show'),
+        'PUT': ('metadef_namespaces', 'update'),
+        'DELETE': ('metadef_namespaces', 'delete'),
+    },
+    '/v2/metadefs/namespaces/{namespace}/objects': {
+        'GET': ('metadef_objects', 'index'),
+        'POST': ('metadef_objects', 'create'),
+        'DELETE': ('metadef_objects', 'delete_all'),
+    },
+    '/v2/metadefs/namespaces/{namespace}/objects/{object_name}': {
+        'GET': ('metadef_objects', 'show'),
+        'PUT': ('metadef_objects', 'update'),
+        'DELETE': ('metadef_objects', 'delete'),
+    },
+    '/v2/metadefs/namespaces/{namespace}/properties': {
+        'GET': ('metadef_properties', 'index'),
+        'POST': ('metadef_properties', 'create'),
+        'DELETE': ('metadef_properties', 'delete_all'),
+    },
+    '/v2/metadefs/namespaces/{namespace}/properties/{property_name}': {
+        'GET': ('metadef_properties', 'show'),
+        'PUT': ('metadef_properties', 'update'),
+        'DELETE': ('metadef_properties', 'delete'),
+    },
+    '/v2/metadefs/namespaces/{namespace}/tags': {
+        'GET': ('metadef_tags', 'index'),
+        'POST': ('metadef_tags', 'create_many'),
+        'DELETE': ('metadef_tags', 'delete_all'),
+    },
+    '/v2/metadefs/namespaces/{namespace}/tags/{tag_name}': {
+        'GET': ('metadef_tags', 'show'),
+        'POST': ('metadef_tags', 'create'),
+        'PUT': ('metadef_tags', 'update'),
+        'DELETE': ('metadef_tags', 'delete'),
+    },
+    '/v2/metadefs/namespaces/{namespace}/resource_types': {
+        'GET': ('metadef_resource_types', 'associations'),
+        'POST': ('metadef_resource_types', 'create'),
+    },
+    '/v2/metadefs/namespaces/{namespace}/resource_types/{name}': {
+        'DELETE': ('metadef_resource_types', 'delete'),
+    },
+    '/v2/metadefs/resource_types': {
+        'GET': ('metadef_resource_types', 'index'),
+    },
     '/v2/schemas/member': {'GET': ('schemas', 'member')},
     '/v2/schemas/members': {'GET': ('schemas', 'members')},
     '/v2/schemas/task': {'GET': ('schemas', 'task')},
@@ -84,6 +136,10 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
     '/v2/schemas/image': {'GET': ('schemas', 'image')},
     '/v2/schemas/images': {'GET': ('schemas', 'images')},
 }
+# /v2/schemas/metadefs/namespace ... /resource_types, one route each
+ROUTES.update({'/v2/schemas/metadefs/%s' % name:
+               {'GET': ('schemas', 'metadef_%s' % name)}
+               for name in metadef_schemas.SCHEMA_NAMES})
 
 
 @webob.dec.wsgify

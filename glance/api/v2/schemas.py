@@ -4,6 +4,7 @@ from __future__ import annotations
 from glance.common import wsgi
 from glance.schemas import image as image_schemas
 from glance.schemas import member as member_schemas
+from glance.schemas import metadef as metadef_schemas
 from glance.schemas import task as task_schemas
 
 
@@ -33,6 +34,20 @@ class Controller:
     def tasks(self, request: wsgi.Request) -> dict:
         """GET /v2/schemas/tasks"""
         return task_schemas.tasks_schema()
+
+
+def _serve(name: str):
+    """A controller method serving ``metadef_schemas.<name>_schema()``."""
+    build = getattr(metadef_schemas, '%s_schema' % name)
+
+    def action(self, request: wsgi.Request) -> dict:
+        return build()
+    action.__doc__ = 'GET /v2/schemas/metadefs/%s' % name
+    return action
+
+
+for _name in metadef_schemas.SCHEMA_NAMES:
+    setattr(Controller, 'metadef_' + _name, _serve(_name))
 
 
 def create_resource() -> wsgi.Resource:

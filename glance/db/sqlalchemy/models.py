@@ -233,3 +233,117 @@ class CachedImage(Base):
     node_reference_id: Mapped[int] = mapped_column(
         Integer, ForeignKey('node_reference.node_reference_id'),
         nullable=False)
+
+
+# ---------------------------------------------------------------- metadefs
+# The metadata definitions catalog.  Its rows are hard-deleted: a
+# definition is a document an operator maintains (and reloads from
+# etc/metadefs), not a record anyone must be able to audit afterwards.
+
+
+class _MetadefTimestamps:
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        Timestamp, nullable=False, default=_now)
+    updated_at: Mapped[datetime.datetime | None] = mapped_column(
+        Timestamp, nullable=True, default=_now, onupdate=_now)
+
+
+class MetadefNamespace(_MetadefTimestamps, Base):
+    __tablename__ = 'metadef_namespaces'
+    __table_args__ = (
+        UniqueConstraint('namespace', name='uq_metadef_namespaces_namespace'),
+        Index('ix_metadef_namespaces_owner', 'owner'),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True,
+                                    autoincrement=True)
+    namespace: Mapped[str] = mapped_column(String(80), nullable=False)
+    display_name: Mapped[str | None] = mapped_column(String(80))
+    description: Mapped[str | None] = mapped_column(Text)
+    visibility: Mapped[str] = mapped_column(String(32), nullable=False,
+                                            default='private')
+    protected: Mapped[bool] = mapped_column(Boolean, nullable=False,
+                                            default=False)
+    owner: Mapped[str | None] = mapped_column(String(255))
+
+
+class MetadefObject(_MetadefTimestamps, Base):
+    __tablename__ = 'metadef_objects'
+    __table_args__ = (
+        UniqueConstraint('namespace_id', 'name',
+                         name='uq_metadef_objects_namespace_id_name'),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True,
+                                    autoincrement=True)
+    namespace_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey('metadef_namespaces.id'), nullable=False)
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    #: JSON list of the property names an instance must have
+    required: Mapped[str | None] = mapped_column(Text)
+    #: JSON object: property name -> property definition
+    json_schema: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class MetadefProperty(_MetadefTimestamps, Base):
+    __tablename__ = 'metadef_properties'
+    __table_args__ = (
+        UniqueConstraint('namespace_id', 'name',
+                         name='uq_metadef_properties_namespace_id_name'),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True,
+                                    autoincrement=True)
+    namespace_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey('metadef_namespaces.id'), nullable=False)
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+    #: JSON object: the property definition without its name
+    json_schema: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class MetadefTag(_MetadefTimestamps, Base):
+    __tablename__ = 'metadef_tags'
+    __table_args__ = (
+        UniqueConstraint('namespace_id', 'name',
+                         name='uq_metadef_tags_namespace_id_name'),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True,
+                                    autoincrement=True)
+    namespace_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey('metadef_namespaces.id'), nullable=False)
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+
+
+class MetadefResourceType(_MetadefTimestamps, Base):
+    __tablename__ = 'metadef_resource_types'
+    __table_args__ = (
+        UniqueConstraint('name', name='uq_metadef_resource_types_name'),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True,
+                                    autoincrement=True)
+    name: Mapped[str] = mapped_column(String(80), nullable=False)
+    protected: Mapped[bool] = mapped_column(Boolean, nullable=False,
+                                            default=False)
+
+
+class MetadefNamespaceResourceType(_MetadefTimestamps, Base):
+    __tablename__ = 'metadef_namespace_resource_types'
+    __table_args__ = (
+        Index('ix_metadef_ns_res_types_namespace_id', 'namespace_id'),
+        MYSQL_TABLE_ARGS,
+    )
+
+    resource_type_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey('metadef_resource_types.id'), primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey('metadef_namespaces.id'), primary_key=True)
+    properties_target: Mapped[str | None] = mapped_column(String(80))
+    prefix: Mapped[str | None] = mapped_column(String(80))

@@ -22,7 +22,8 @@ REFERENCE = os.environ.get('GLANCE_REFERENCE_DIR',
 SCENARIOS = ('versions', 'schemas', 'image-create', 'image-get', 'image-list',
              'image-patch', 'delete-protected', 'upload-download',
              'tags', 'deactivate', 'bad-inputs', 'stage-import', 'tasks',
-             'web-download', 'copy-image', 'info', 'members', 'visibility')
+             'web-download', 'copy-image', 'info', 'members', 'visibility',
+             'metadefs')
 
 #: scenarios that import from the web server, and the port it must use
 WEB_SCENARIOS = ('web-download', 'tasks')
@@ -33,9 +34,6 @@ KNOWN = {
     **{('versions', i): 'we serve API 2.18 (CURRENT) and every minor '
                         'version since 2.0; the recording predates 2.18'
        for i in (0, 1, 4, 5, 8, 9)},
-    **{('schemas', i): 'member/task/metadef schemas arrive with their '
-                       'capabilities (sharing, import, metadefs issues)'
-       for i in range(2, 16) if i not in (2, 3, 4, 5)},
     ('image-create', 36): 'a JSON list as create body is a client error '
                           '(400); the recording shows a 500, a bug there',
     ('upload-download', 29): 'POST on /file is a method the resource does '

@@ -1,7 +1,7 @@
 """image cache records shared by API nodes: node_reference, cached_images
 
 Revision ID: 2026_11_cache
-Revises: 2026_11_initial
+Revises: 2026_11_metadefs
 Create Date: 2026-11-28 08:10:00
 
 The ``centralized_db`` cache driver keeps one row per image cached on a
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import mysql
 
 
 revision = '2026_11_cache'
-down_revision = '2026_11_initial'
+down_revision = '2026_11_metadefs'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,221 @@
+"""/v2/metadefs/namespaces[/{namespace}]: the catalog's namespaces, shown
+with what they contain."""
+from __future__ import annotations
+
+import urllib.parse
+from typing import Any
+
+from oslo_config import cfg
+
+from glance.api.v2.metadef_common import load, metadef_body
+from glance.api.v2 import metadef_objects as objects_api
+from glance.api.v2 import metadef_properties as properties_api
+from glance.api.v2 import metadef_resource_types as rt_api
+from glance.common import exception, timeutils, wsgi
+from glance.domain import metadef as domain
+from glance import gateway
+from glance.schemas import metadef as metadef_schemas
+
+CONF = cfg.CONF
+BASE = '/v2/metadefs/namespaces'
+
+
+def namespace_view(ns: domain.Namespace) -> dict[str, Any]:
+    """The namespace itself, without its contents."""
+    view: dict[str, Any] = {
+        'namespace': ns.namespace, 'visibility': ns.visibility,
+        'protected': ns.protected,
+        'created_at': timeutils.isotime(ns.created_at),
+        'updated_at': timeutils.isotime(ns.updated_at),
+        'schema': '/v2/schemas/metadefs/namespace',
+        'self': '%s/%s' % (BASE, ns.namespace)}
+    for key in ('display_name', 'description', 'owner'):
+        if getattr(ns, key) is not None:
+            view[key] = getattr(ns, key)
+    return view
+
+
+def full_view(ns: domain.Namespace, associations, properties=(),
+              objects=(), tags=(), prefix: str = '') -> dict[str, Any]:
+    """The namespace with whatever it contains (empty parts left out);
+    ``prefix`` goes before every property name, as on the resource type
+    the caller asked about."""
+    view = namespace_view(ns)
+    if associations:
+        view['resource_type_associations'] = [
+            rt_api.association_view(a) for a in associations]
+    if properties:
+        view['properties'] = {prefix + p.name: properties_api.property_view(p)
+                              for p in properties}
+    if objects:
+        view['objects'] = []
+        for obj in objects:
+            shown = objects_api.object_view(obj)
+            if prefix and shown.get('properties'):
+                shown['properties'] = {prefix + k: v for k, v in
+                                       shown['properties'].items()}
+            view['objects'].append(shown)
+    if tags:
+        view['tags'] = [{'name': t.name} for t in tags]
+    return view
+
+
+def _int(params, key: str, default: int) -> int:
+    raw = params.get(key)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise exception.BadRequest('%s must be an integer.' % key)
+    if value < 1:
+        raise exception.BadRequest('%s must be a positive integer.' % key)
+    return value
+
+
+def _new_namespace(body: dict[str, Any], owner: str | None
+                   ) -> domain.Namespace:
+    return domain.Namespace(
+        namespace=body['namespace'], display_name=body.get('display_name'),
+        description=body.get('description'),
+        visibility=body.get('visibility', 'private'),
+        protected=body.get('protected', False),
+        owner=body.get('owner', owner))
+
+
+class Deserializer:
+    def index(self, request: wsgi.Request) -> dict:
+        params = request.params
+        limit = min(_int(params, 'limit', CONF.limit_param_default),
+                    CONF.api_limit_max)
+        sort_key = params.get('sort_key', 'created_at')
+        if sort_key not in domain.SORT_KEYS:
+            raise exception.BadRequest(
+                'Invalid sort_key %s: use one of %s.'
+                % (sort_key, ', '.join(domain.SORT_KEYS)))
+        sort_dir = params.get('sort_dir', 'desc')
+        if sort_dir not in ('asc', 'desc'):
+            raise exception.BadRequest('Invalid sort_dir %s: use asc or '
+                                       'desc.' % sort_dir)
+        visibility = params.get('visibility')
+        if visibility is not None and \
+                visibility not in domain.VISIBILITIES:
+            raise exception.BadRequest('Invalid visibility %s: use public '
+                                       'or private.' % visibility)
+        types = [t.strip() for t in params.get('resource_types', '')
+                 .split(',') if t.strip()]
+        return {'query': domain.NamespaceQuery(
+            limit=limit, marker=params.get('marker'), sort_key=sort_key,
+            sort_dir=sort_dir, visibility=visibility, resource_types=types)}
+
+    def create(self, request: wsgi.Request) -> dict:
+        body = self.update(request)['body']
+        # The contents are created one by one after the namespace: a name
+        # given twice would fail half-way and leave half a namespace, so
+        # it is refused before anything is written.
+        for key in ('objects', 'tags', 'resource_type_associations'):
+            names = [item.get('name') for item in body.get(key) or ()]
+            if None in names:
+                raise exception.BadRequest('Every entry of %s needs a name.'
+                                           % key)
+            repeated = sorted({n for n in names if names.count(n) > 1})
+            if repeated:
+                raise exception.Duplicate('%s given twice in %s.'
+                                          % (', '.join(repeated), key))
+        return {'body': body}
+
+    def update(self, request: wsgi.Request) -> dict:
+        return {'body': metadef_body(request,
+                                     metadef_schemas.namespace_schema())}
+
+    def show(self, request: wsgi.Request) -> dict:
+        return {'resource_type': request.params.get('resource_type')}
+
+
+class Controller:
+    """One method per call; the repository chain does policy and events."""
+
+    def index(self, request: wsgi.Request, query: domain.NamespaceQuery):
+        """GET /v2/metadefs/namespaces -> 200 a page of the namespaces the
+        caller may see (public ones and the project's own; all for an
+        administrator), each with its resource type associations."""
+        repo = gateway.get_metadef_repo(request.context)
+        found = repo.list_namespaces(query)
+        assocs = repo.list_associations(found)
+        return ([full_view(ns, assocs[ns.namespace]) for ns in found],
+                query.limit)
+
+    def create(self, request: wsgi.Request, body: dict) -> dict:
+        """POST /v2/metadefs/namespaces -> 201 the namespace and what was
+        created inside it; 403 for non-administrators, 409 name taken,
+        400 a body the namespace schema refuses."""
+        repo = gateway.get_metadef_repo(request.context)
+        ns = repo.add_namespace(_new_namespace(body,
+                                               request.context.project_id))
+        props = [repo.add_property(ns, properties_api.new_property(
+            ns, dict(definition, name=name)))
+            for name, definition in (body.get('properties') or {}).items()]
+        objs = [repo.add_object(ns, objects_api.new_object(ns, obj))
+                for obj in body.get('objects') or ()]
+        tags = repo.add_tags(ns, [domain.MetadefTag(ns.namespace, t['name'])
+                                  for t in body.get('tags') or ()]) \
+            if body.get('tags') else []
+        assocs = [repo.add_association(ns, rt_api.new_association(ns, a))
+                  for a in body.get('resource_type_associations') or ()]
+        return full_view(ns, assocs, props, objs, tags)
+
+    def show(self, request: wsgi.Request, namespace: str,
+             resource_type: str | None = None) -> dict:
+        """GET .../{namespace}[?resource_type=T] -> 200 the namespace with
+        its properties, objects, tags and associations; with T, property
+        names carry T's prefix.  404 unknown or not visible."""
+        repo, ns = load(request, namespace)
+        assocs = repo.list_associations([ns])[ns.namespace]
+        prefix = next((a.prefix or '' for a in assocs
+                       if a.name == resource_type), '')
+        return full_view(ns, assocs, repo.list_properties(ns),
+                         repo.list_objects(ns), repo.list_tags(ns), prefix)
+
+    def update(self, request: wsgi.Request, namespace: str,
+               body: dict) -> dict:
+        """PUT .../{namespace} -> 200; the body replaces the namespace
+        (absent fields take their defaults; the owner stays unless
+        given).  403 non-administrators, 409 renamed onto a taken name."""
+        repo, ns = load(request, namespace)
+        new = _new_namespace(body, ns.owner)
+        for key in ('namespace', 'display_name', 'description',
+                    'visibility', 'protected', 'owner'):
+            setattr(ns, key, getattr(new, key))
+        return namespace_view(repo.save_namespace(ns))
+
+    def delete(self, request: wsgi.Request, namespace: str) -> None:
+        """DELETE .../{namespace} -> 204, with everything in it; 403 when
+        protected or not an administrator."""
+        repo, ns = load(request, namespace)
+        repo.remove_namespace(ns)
+
+
+class Serializer:
+    def create(self, response, view: dict) -> None:
+        wsgi.json_response(response, view, status=201)
+        response.location = '%s%s' % (response.request.application_url,
+                                      view['self'])
+
+    def index(self, response, result) -> None:
+        views, limit = result
+        params = [(k, v) for k, v in response.request.params.items()
+                  if k != 'marker']
+        body: dict[str, Any] = {'namespaces': views, 'first': _link(params),
+                                'schema': '/v2/schemas/metadefs/namespaces'}
+        if len(views) == limit:
+            body['next'] = _link(params + [('marker',
+                                            views[-1]['namespace'])])
+        wsgi.json_response(response, body)
+
+
+def _link(params: list[tuple[str, str]]) -> str:
+    return BASE + ('?' + urllib.parse.urlencode(params) if params else '')
+
+
+def create_resource() -> wsgi.Resource:
+    return wsgi.Resource(Controller(), Deserializer(), Serializer())

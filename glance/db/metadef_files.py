@@ -1,0 +1,233 @@
+"""The metadata definitions catalog as JSON files (etc/metadefs/*.json).
+
+``glance-manage db load_metadefs / export_metadefs / unload_metadefs`` call
+these.  They are operator tools working on the database directly (no
+request, no policy, no notifications): the operator owns the catalog.
+
+A file is one namespace in the shape POST /v2/metadefs/namespaces takes:
+the namespace fields plus ``resource_type_associations``, ``properties``
+(name -> definition), ``objects`` and ``tags``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import glob
+import json
+import logging
+import os
+from typing import Any
+
+from glance.common import exception
+from glance.db.sqlalchemy import metadefs as db
+from glance.db.sqlalchemy import models
+from glance import schemas
+from glance.schemas import metadef as metadef_schemas
+
+LOG = logging.getLogger(__name__)
+
+#: where packages install the catalog, and so where the commands look
+DEFAULT_PATH = '/etc/glance/metadefs'
+_NS_FIELDS = ('display_name', 'description', 'visibility', 'protected',
+              'owner')
+
+
+@dataclasses.dataclass
+class LoadResult:
+    """What a load did, namespace by namespace (for the operator)."""
+
+    created: list[str] = dataclasses.field(default_factory=list)
+    merged: list[str] = dataclasses.field(default_factory=list)
+    replaced: list[str] = dataclasses.field(default_factory=list)
+    skipped: list[str] = dataclasses.field(default_factory=list)
+
+
+def read_file(path: str) -> dict[str, Any]:
+    """One namespace document, checked against the namespace schema."""
+    with open(path, encoding='utf-8') as f:
+        try:
+            doc = json.load(f)
+        except ValueError as exc:
+            raise exception.Invalid('%s is not JSON: %s' % (path, exc))
+    if not isinstance(doc, dict):
+        raise exception.Invalid('%s does not hold a JSON object.' % path)
+    try:
+        schemas.validate(metadef_schemas.namespace_schema(), doc)
+    except exception.Invalid as exc:
+        raise exception.Invalid('%s: %s' % (path, exc))
+    return doc
+
+
+def _files(path: str) -> list[str]:
+    if os.path.isfile(path):
+        return [path]
+    if not os.path.isdir(path):
+        raise exception.NotFound('No metadata definitions at %s.' % path)
+    return sorted(glob.glob(os.path.join(path, '*.json')))
+
+
+def _object_values(obj: dict[str, Any]) -> dict[str, Any]:
+    return {'name': obj['name'], 'description': obj.get('description'),
+            'required': json.dumps(obj.get('required') or []),
+            'json_schema': json.dumps(obj.get('properties') or {})}
+
+
+def _property_values(name: str, definition: dict[str, Any]
+                     ) -> dict[str, Any]:
+    schema = {k: v for k, v in definition.items() if k != 'name'}
+    return {'name': name, 'json_schema': json.dumps(schema)}
+
+
+def _namespace_values(doc: dict[str, Any]) -> dict[str, Any]:
+    return {'namespace': doc['namespace'],
+            'display_name': doc.get('display_name'),
+            'description': doc.get('description'),
+            'visibility': doc.get('visibility', 'public'),
+            'protected': doc.get('protected', True),
+            'owner': doc.get('owner', 'admin')}
+
+
+def _contents(doc: dict[str, Any]):
+    """(objects, properties, tags) rows of a document, as the db takes."""
+    return ([_object_values(o) for o in doc.get('objects') or ()],
+            [_property_values(n, d)
+             for n, d in (doc.get('properties') or {}).items()],
+            [{'name': t['name']} for t in doc.get('tags') or ()])
+
+
+def _create(doc: dict[str, Any]) -> None:
+    db.create_namespace(_namespace_values(doc))
+    _add_missing(doc, prefer_new=False)
+
+
+def _add_missing(doc: dict[str, Any], prefer_new: bool) -> None:
+    """Add what the namespace lacks; with ``prefer_new`` also bring what
+    it has up to the file's values."""
+    name = doc['namespace']
+    objects, properties, tags = _contents(doc)
+    for model, rows in ((models.MetadefObject, objects),
+                        (models.MetadefProperty, properties),
+                        (models.MetadefTag, tags)):
+        have = {r.name for r in db.list_children(model, name)}
+        new = [r for r in rows if r['name'] not in have]
+        if new:
+            db.create_children(model, name, new)
+        if prefer_new:
+            for row in rows:
+                if row['name'] in have:
+                    db.update_child(model, name, row['name'], row)
+    assocs = {a[2]: a[1] for a in db.list_associations([name])}
+    for assoc in doc.get('resource_type_associations') or ():
+        existing = assocs.get(assoc['name'])
+        if existing is not None and prefer_new and (
+                existing.prefix, existing.properties_target) != (
+                assoc.get('prefix'), assoc.get('properties_target')):
+            db.delete_association(name, assoc['name'])
+            existing = None
+        if existing is None:
+            db.create_association(name, assoc['name'], assoc.get('prefix'),
+                                  assoc.get('properties_target'))
+
+
+def load(path: str = DEFAULT_PATH, merge: bool = False,
+         prefer_new: bool = False, overwrite: bool = False) -> LoadResult:
+    """Load every ``*.json`` namespace file of ``path`` (or one file).
+
+    A namespace that is not in the database yet is created.  One that is:
+    left alone unless ``merge``; with ``merge`` the definitions it lacks
+    are added, ``prefer_new`` also updates those it has from the file, and
+    ``overwrite`` replaces it with the file altogether (what is not in the
+    file goes).  Every file is read and checked before anything is
+    written, so a bad file changes nothing.
+    """
+    docs = [read_file(p) for p in _files(path)]
+    result = LoadResult()
+    for doc in docs:
+        name = doc['namespace']
+        try:
+            db.get_namespace(name)
+        except exception.NotFound:
+            _create(doc)
+            result.created.append(name)
+            continue
+        if not merge:
+            LOG.info('Namespace %s exists; not merging it.', name)
+            result.skipped.append(name)
+        elif overwrite:
+            db.delete_namespace(name)
+            _create(doc)
+            result.replaced.append(name)
+        else:
+            if prefer_new:
+                values = _namespace_values(doc)
+                db.update_namespace(name, {k: values[k] for k in _NS_FIELDS
+                                           if k in doc})
+            _add_missing(doc, prefer_new)
+            result.merged.append(name)
+    return result
+
+
+def export_namespace(name: str) -> dict[str, Any]:
+    """One namespace as a document ``load`` reads back unchanged."""
+    row = db.get_namespace(name)
+    doc: dict[str, Any] = {'namespace': row.namespace}
+    for key in _NS_FIELDS:
+        if getattr(row, key) is not None:
+            doc[key] = getattr(row, key)
+    assocs = []
+    for _ns, assoc, rt_name in db.list_associations([name]):
+        entry = {'name': rt_name}
+        for key in ('prefix', 'properties_target'):
+            if getattr(assoc, key) is not None:
+                entry[key] = getattr(assoc, key)
+        assocs.append(entry)
+    if assocs:
+        doc['resource_type_associations'] = assocs
+    props = db.list_children(models.MetadefProperty, name)
+    if props:
+        doc['properties'] = {p.name: json.loads(p.json_schema)
+                             for p in props}
+    objs = db.list_children(models.MetadefObject, name)
+    if objs:
+        doc['objects'] = []
+        for o in objs:
+            entry = {'name': o.name}
+            if o.description is not None:
+                entry['description'] = o.description
+            entry['properties'] = json.loads(o.json_schema)
+            required = json.loads(o.required) if o.required else []
+            if required:
+                entry['required'] = required
+            doc['objects'].append(entry)
+    tags = db.list_children(models.MetadefTag, name)
+    if tags:
+        doc['tags'] = [{'name': t.name} for t in tags]
+    return doc
+
+
+def file_name(namespace: str) -> str:
+    """The export file of a namespace: ``OS::Compute::Watchdog`` ->
+    ``OS-Compute-Watchdog.json`` (no colons: some file systems refuse
+    them)."""
+    return namespace.replace('::', '-').replace('/', '-') + '.json'
+
+
+def export(path: str = DEFAULT_PATH) -> list[str]:
+    """Write every namespace to ``path`` as one file each; their paths."""
+    os.makedirs(path, exist_ok=True)
+    written = []
+    for row in db.list_namespaces(limit=2 ** 31 - 1, marker=None,
+                                  sort_key='namespace', sort_dir='asc',
+                                  visibility=None, resource_types=[],
+                                  project_id=None, all_projects=True):
+        target = os.path.join(path, file_name(row.namespace))
+        with open(target, 'w', encoding='utf-8') as f:
+            json.dump(export_namespace(row.namespace), f, indent=4,
+                      ensure_ascii=False)
+            f.write('\n')
+        written.append(target)
+    return written
+
+
+def unload() -> int:
+    """Empty the catalog; the number of namespaces removed."""
+    return db.delete_all()
