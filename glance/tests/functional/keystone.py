@@ -3,9 +3,13 @@
 Keystone runs from its own virtualenv (``.keystone-venv`` in the repository
 root, built by ``tools/keystone_venv.sh``: its requirements need not agree
 with ours) under gunicorn on a free loopback port, with SQLite and fernet
-tokens.  :func:`provide` builds the virtualenv if needed, initialises a
-fresh database (db_sync, fernet_setup, credential_setup, bootstrap), starts
-the server and creates the personas the tests act as:
+tokens.  :func:`provide` builds the virtualenv if needed and starts a
+Keystone on a copy of a template database.  The template is made once per
+venv (kept in ``.keystone-venv/state``): db_sync, fernet_setup,
+credential_setup, bootstrap (admin, region RegionOne, identity endpoints),
+then, through the API, the ``image`` service with its endpoints (each
+glance-api under test points them at itself) and the personas the tests
+act as:
 
 ========================  ==========  ===================================
 persona                   project     roles assigned (tokens also carry
@@ -17,6 +21,8 @@ persona                   project     roles assigned (tokens also carry
 ``beta-member``           beta        member
 ``beta-reader``           beta        reader
 ``glance``                service     service; reader on the system
+``system-admin``          (system)    admin: the bootstrap user, system
+                                      scoped; the fixture's own identity
 ========================  ==========  ===================================
 
 Everything talks to Keystone's REST API with ``requests`` on 127.0.0.1.

@@ -22,7 +22,7 @@ def _image(client: Client, **extra) -> dict:
     return client.create(**body)
 
 
-# --- authentication -----------------------------------------------------------
+# --- authentication ---------------------------------------------------------
 
 def test_no_token_is_401_with_www_authenticate(ks_server, keystone):
     r = requests.get(ks_server.url + '/v2/images', timeout=30)
@@ -74,7 +74,7 @@ def test_unauthenticated_paths(ks_server):
     assert any(v['id'].startswith('v2.') for v in r.json()['versions'])
 
 
-# --- the context from a real token ---------------------------------------------
+# --- the context from a real token ------------------------------------------
 
 def test_owner_is_the_token_project(as_persona, keystone):
     member = as_persona('alpha-member')
