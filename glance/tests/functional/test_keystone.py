@@ -176,6 +176,23 @@ def test_system_scoped_token_is_refused_by_scope(as_persona, keystone,
     assert r.status_code == 403
 
 
+def test_domain_scoped_token_is_refused_by_scope(keystone, ks_server):
+    """A domain-scoped token (X-Domain-Id, no project) gets 403 too."""
+    user_id = keystone.personas['alpha-member'].user_id
+    keystone.api('PUT', '/v3/domains/default/users/%s/roles/%s'
+                 % (user_id, keystone.role_id('reader')))
+    r = requests.post(keystone.url + '/v3/auth/tokens', timeout=60, json={
+        'auth': {'identity': {'methods': ['password'], 'password': {
+            'user': {'id': user_id,
+                     'password': keystone.personas['alpha-member'].password}
+        }}, 'scope': {'domain': {'id': 'default'}}}})
+    assert r.status_code == 201, r.text
+    domain = Client(ks_server.url, {'X-Auth-Token':
+                                    r.headers['X-Subject-Token']})
+    assert domain.get('/v2/images').status_code == 403
+    assert domain.post('/v2/images', json={'name': 'd'}).status_code == 403
+
+
 def test_service_persona_is_not_an_image_user(keystone, ks_server):
     """The glance service user holds only the service role: no reader."""
     service = Client(ks_server.url, keystone.client_headers('glance'))
