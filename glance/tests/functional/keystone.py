@@ -125,6 +125,7 @@ class Keystone:
         self.image_endpoint_ids: dict[str, str] = {}
         self.admin_password = 'admin-' + uuid.uuid4().hex[:12]
         self._tokens: dict[str, tuple[str, float]] = {}
+        self._roles: dict[str, str] = {}
         self.timings: dict[str, float] = {}
         if state:
             self.admin_password = state['admin_password']
@@ -164,15 +165,25 @@ class Keystone:
         with open(self.config, 'w') as f:
             conf.write(f)
 
-    def _manage(self, *args: str) -> None:
-        result = subprocess.run(
+    def _manage(self, *commands: list[str]) -> None:
+        """Run keystone-manage once per command, all at the same time."""
+        procs = [(command[0], subprocess.Popen(
             [os.path.join(self.venv, 'bin', 'keystone-manage'),
-             '--config-file', self.config, *args],
-            capture_output=True, text=True, timeout=300)
-        if result.returncode != 0:
-            raise KeystoneUnavailable('keystone-manage %s failed:\n%s%s'
-                                      % (args[0], result.stdout[-2000:],
-                                         result.stderr[-3000:]))
+             '--config-file', self.config, *command],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+            for command in commands]
+        failed = []
+        for name, proc in procs:
+            try:
+                out, _ = proc.communicate(timeout=300)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, _ = proc.communicate()
+            if proc.returncode != 0:
+                failed.append('keystone-manage %s failed:\n%s'
+                              % (name, out[-3000:]))
+        if failed:
+            raise KeystoneUnavailable('\n'.join(failed))
 
     def initialise(self) -> None:
         """A new database and keys: db_sync, fernet_setup, credential_setup
@@ -180,21 +191,21 @@ class Keystone:
         endpoints)."""
         self.write_config()
         began = time.monotonic()
-        self._manage('db_sync')
-        self.timings['db_sync'] = time.monotonic() - began
         user = ['--keystone-user', str(os.getuid()),
                 '--keystone-group', str(os.getgid())]
-        self._manage('fernet_setup', *user)
-        self._manage('credential_setup', *user)
-        self._manage('bootstrap', '--bootstrap-username', 'admin',
-                     '--bootstrap-password', self.admin_password,
-                     '--bootstrap-project-name', 'admin',
-                     '--bootstrap-role-name', 'admin',
-                     '--bootstrap-service-name', 'keystone',
-                     '--bootstrap-region-id', REGION,
-                     '--bootstrap-public-url', self.url + '/v3',
-                     '--bootstrap-internal-url', self.url + '/v3',
-                     '--bootstrap-admin-url', self.url + '/v3')
+        # The key repositories do not touch the database.
+        self._manage(['db_sync'], ['fernet_setup', *user],
+                     ['credential_setup', *user])
+        self.timings['db_sync'] = time.monotonic() - began
+        self._manage(['bootstrap', '--bootstrap-username', 'admin',
+                      '--bootstrap-password', self.admin_password,
+                      '--bootstrap-project-name', 'admin',
+                      '--bootstrap-role-name', 'admin',
+                      '--bootstrap-service-name', 'keystone',
+                      '--bootstrap-region-id', REGION,
+                      '--bootstrap-public-url', self.url + '/v3',
+                      '--bootstrap-internal-url', self.url + '/v3',
+                      '--bootstrap-admin-url', self.url + '/v3'])
         self.timings['initialise'] = time.monotonic() - began
 
     def start(self) -> 'Keystone':
@@ -285,11 +296,14 @@ class Keystone:
         return found[0] if found else None
 
     def role_id(self, name: str) -> str:
-        role = self._find('roles', 'roles', name=name)
-        if role is None:
-            role = self.api('POST', '/v3/roles',
-                            json={'role': {'name': name}}).json()['role']
-        return role['id']
+        """The id of role ``name`` (created if missing)."""
+        if name not in self._roles:
+            role = self._find('roles', 'roles', name=name)
+            if role is None:
+                role = self.api('POST', '/v3/roles', json={
+                    'role': {'name': name}}).json()['role']
+            self._roles[name] = role['id']
+        return self._roles[name]
 
     def create_project(self, name: str) -> str:
         project = self.api('POST', '/v3/projects', json={'project': {
