@@ -6,7 +6,7 @@ DATA := data
 PORT ?= 9292
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test venv clean genconfig genpolicy test-deps
+.PHONY: run test venv clean genconfig genpolicy test-deps keystone
 
 $(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,13 @@ run: venv
 
 # The whole suite: unit and functional, SQLite always, PostgreSQL and
 # MariaDB when reachable (required under CI=true).
-test: venv test-deps
+test: venv test-deps keystone
 	$(BIN)/python -m pytest $(PYTEST_ARGS) glance/tests
+
+# Keystone for the functional tests, in a virtualenv of its own
+# (.keystone-venv, reused until tools/keystone-*.txt change).
+keystone:
+	PYTHON=$(PYTHON) tools/keystone_venv.sh
 
 # System packages the tests drive for real (Debian): qemu-img for the
 # image_conversion import plugin.
@@ -44,4 +49,4 @@ genpolicy: venv
 	$(BIN)/oslopolicy-sample-generator --config-file etc/glance-policy-generator.conf
 
 clean:
-	rm -rf $(VENV) $(DATA)
+	rm -rf $(VENV) $(DATA) .keystone-venv .keystone-venv.lock

@@ -81,6 +81,12 @@ class ContextMiddleware(_Base):
     def make_context(self, request: webob.Request):
         if request.headers.get('X-Identity-Status') != 'Confirmed':
             return webob.exc.HTTPUnauthorized()
+        # With delay_auth_decision auth_token passes a request whose
+        # X-Service-Token failed validation on to us, marked Invalid; it
+        # would have refused it itself otherwise, and so do we.
+        service_status = request.headers.get('X-Service-Identity-Status')
+        if service_status is not None and service_status != 'Confirmed':
+            return webob.exc.HTTPUnauthorized()
         catalog = _service_catalog(request.headers.get('X-Service-Catalog'))
         if isinstance(catalog, webob.exc.HTTPException):
             return catalog

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import requests
 
+from glance.tests.functional import keystone as keystone_fixture
 from glance.tests.functional.server import GlanceServer
 
 PATCH_MEDIA = 'application/openstack-images-v2.1-json-patch'
@@ -84,4 +86,50 @@ def as_project(ref_server):
     """Factory: a Client acting as (project, roles) on the reference server."""
     def make(project: str, roles: str = 'reader,member', user: str = 'user'):
         return Client(ref_server.url, identity(project, roles, user))
+    return make
+
+
+# --- Keystone ---------------------------------------------------------------
+
+@pytest.fixture(scope='session')
+def keystone(tmp_path_factory):
+    """A real Keystone (see glance/tests/functional/keystone.py), one per
+    test process.  Under CI=true a Keystone that cannot be provided fails
+    the tests that need it; elsewhere they are skipped with the reason."""
+    try:
+        ks = keystone_fixture.provide(str(tmp_path_factory.mktemp(
+            'keystone')))
+    except keystone_fixture.KeystoneUnavailable as exc:
+        if os.environ.get('CI', '').lower() == 'true':
+            pytest.fail('CI=true and Keystone cannot be provided: %s' % exc,
+                        pytrace=False)
+        pytest.skip('Keystone cannot be provided (tools/keystone_venv.sh): '
+                    '%s' % str(exc)[:500])
+    yield ks
+    ks.stop()
+
+
+def keystone_glance(keystone, workdir: str, settings: list[str] = ()
+                    ) -> GlanceServer:
+    """A started glance-api in the keystone flavor, in the catalog."""
+    srv = GlanceServer(workdir, settings=keystone.glance_settings() +
+                       list(settings))
+    keystone.set_image_endpoint(srv.url)
+    return srv.start()
+
+
+@pytest.fixture(scope='module')
+def ks_server(keystone, tmp_path_factory):
+    """glance-api behind the real Keystone (one per module)."""
+    srv = keystone_glance(keystone, str(tmp_path_factory.mktemp(
+        'glance-ks')))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def as_persona(keystone, ks_server):
+    """Factory: a Client acting as a Keystone persona (real token)."""
+    def make(name: str) -> Client:
+        return Client(ks_server.url, keystone.client_headers(name))
     return make

@@ -69,6 +69,17 @@ def test_unconfirmed_identity_is_401(status):
     assert ctx is None
 
 
+@pytest.mark.parametrize('status, code', [('Invalid', 401), ('', 401),
+                                          ('Confirmed', 204)])
+def test_invalid_service_token_is_401(status, code):
+    """auth_token (delay_auth_decision) marks a failed X-Service-Token
+    Invalid and lets the request through; the middleware refuses it."""
+    headers = dict(identity('p1'), **{'X-Service-Identity-Status': status})
+    response, ctx = call(headers)
+    assert response.status_int == code
+    assert (ctx is None) == (code == 401)
+
+
 def test_identity_headers_become_the_context():
     headers = identity('p1', roles='reader, member', user='u1')
     headers.update({

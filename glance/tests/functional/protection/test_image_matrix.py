@@ -4,6 +4,11 @@ Every cell states the documented answer and checks it against a fresh
 image, so no cell depends on another.  "other" is a second project: the
 one a shared image is shared with (pending or accepted), or just any other
 project for private, community and public images.
+
+The matrix runs twice: with the identity headers a trusted front end sets
+(``headers``: fresh made-up projects for every cell), and behind a real
+Keystone with real tokens (``keystone``: the personas of the keystone
+fixture, projects alpha and beta, one glance-api for the whole run).
 """
 from __future__ import annotations
 
@@ -71,26 +76,70 @@ def expected(persona: str, visibility: str, call: str):
 CELLS = [(p, v, c) for p in PERSONAS for v in VISIBILITIES for c in CALLS]
 
 
+#: persona -> the keystone fixture's persona acting as it
+KEYSTONE_PERSONAS = {'admin': 'admin', 'owner-member': 'alpha-member',
+                     'owner-reader': 'alpha-reader',
+                     'other-member': 'beta-member',
+                     'other-reader': 'beta-reader'}
+
+
+class Headers:
+    """Identities as X-* headers on the trusted-auth server."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def projects(self) -> dict[str, str]:
+        tag = uuid.uuid4().hex[:8]
+        return {'owner': 'own-%s' % tag, 'other': 'oth-%s' % tag,
+                'admin': 'adm-%s' % tag}
+
+    def client(self, projects: dict, persona: str) -> Client:
+        project_key, roles = PERSONAS[persona]
+        return Client(self.server.url, identity(projects[project_key],
+                                                roles))
+
+
+class Tokens:
+    """Identities as real Keystone tokens on a keystone-flavor server."""
+
+    def __init__(self, server, keystone):
+        self.server = server
+        self.keystone = keystone
+
+    def projects(self) -> dict[str, str]:
+        p = self.keystone.projects
+        return {'owner': p['alpha'], 'other': p['beta'],
+                'admin': p['admin']}
+
+    def client(self, projects: dict, persona: str) -> Client:
+        return Client(self.server.url, self.keystone.client_headers(
+            KEYSTONE_PERSONAS[persona]))
+
+
+@pytest.fixture(scope='module', params=['headers', 'keystone'])
+def auth(request):
+    """How callers prove who they are (grouped: one server per kind)."""
+    if request.param == 'headers':
+        return Headers(request.getfixturevalue('ref_server'))
+    return Tokens(request.getfixturevalue('ks_server'),
+                  request.getfixturevalue('keystone'))
+
+
 @pytest.fixture
-def projects():
-    tag = uuid.uuid4().hex[:8]
-    return {'owner': 'own-%s' % tag, 'other': 'oth-%s' % tag,
-            'admin': 'adm-%s' % tag}
+def projects(auth):
+    return auth.projects()
 
 
-def _client(ref_server, project: str, roles: str) -> Client:
-    return Client(ref_server.url, identity(project, roles))
-
-
-def _setup(ref_server, projects, visibility: str, active: bool) -> str:
-    owner = _client(ref_server, projects['owner'], 'member,reader')
+def _setup(auth, projects, visibility: str, active: bool) -> str:
+    owner = auth.client(projects, 'owner-member')
     vis = visibility.split('-')[0]
     # Only an administrator may publicize (publicize_image).
     image = owner.create(name='matrix', disk_format='raw',
                          container_format='bare',
                          visibility='private' if vis == 'public' else vis)
     if vis == 'public':
-        admin = _client(ref_server, projects['admin'], 'admin,member,reader')
+        admin = auth.client(projects, 'admin')
         r = admin.patch('/v2/images/%s' % image['id'], [
             {'op': 'replace', 'path': '/visibility', 'value': 'public'}])
         assert r.status_code == 200, r.text
@@ -102,7 +151,7 @@ def _setup(ref_server, projects, visibility: str, active: bool) -> str:
                        json={'member': other})
         assert r.status_code == 200, r.text
         if visibility == 'shared-accepted':
-            r = _client(ref_server, other, 'member,reader').put(
+            r = auth.client(projects, 'other-member').put(
                 '/v2/images/%s/members/%s' % (image['id'], other),
                 json={'status': 'accepted'})
             assert r.status_code == 200, r.text
@@ -140,20 +189,19 @@ def _call(client: Client, call: str, image_id: str):
 
 
 @pytest.mark.parametrize('persona, visibility, call', CELLS)
-def test_cell(ref_server, projects, persona, visibility, call):
-    image_id = _setup(ref_server, projects, visibility,
+def test_cell(auth, projects, persona, visibility, call):
+    image_id = _setup(auth, projects, visibility,
                       active=call not in QUEUED_CALLS)
-    project_key, roles = PERSONAS[persona]
-    client = _client(ref_server, projects[project_key], roles)
+    client = auth.client(projects, persona)
     assert _call(client, call, image_id) == expected(persona, visibility,
                                                      call)
 
 
 @pytest.mark.parametrize('call', CALLS)
-def test_anonymous_is_401(ref_server, projects, call):
-    image_id = _setup(ref_server, projects, 'public',
+def test_anonymous_is_401(auth, projects, call):
+    image_id = _setup(auth, projects, 'public',
                       active=call not in QUEUED_CALLS)
-    anonymous = Client(ref_server.url)
+    anonymous = Client(auth.server.url)
     if call == 'listed':
         assert anonymous.get('/v2/images').status_code == 401
     else:
