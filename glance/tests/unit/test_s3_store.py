@@ -59,7 +59,12 @@ def s3_client(swift):
 
 
 def keys(swift, bucket) -> list[str]:
-    r = s3_client(swift).list_objects_v2(Bucket=bucket)
+    """Keys in ``bucket`` ([] when there is no such bucket)."""
+    client = s3_client(swift)
+    try:
+        r = client.list_objects_v2(Bucket=bucket)
+    except client.exceptions.NoSuchBucket:
+        return []
     return [o['Key'] for o in r.get('Contents', [])]
 
 
