@@ -121,7 +121,7 @@ class Store(driver.Store):
                 'large_object_size': self.large_size,
                 'large_object_chunk_size': self.part_size}
 
-    # --- helpers --------------------------------------------------------------
+    # --- helpers ---------------------------------------------------------
 
     def _error(self, exc: Exception, what: str
                ) -> exceptions.GlanceStoreException:
@@ -175,7 +175,7 @@ class Store(driver.Store):
             urllib.parse.urlsplit(location.uri).netloc.rpartition('@')[2] \
             == self.host
 
-    # --- the data path ----------------------------------------------------------
+    # --- the data path ---------------------------------------------------
 
     def add(self, image_id: str, data: Iterable[bytes], size: int | None,
             ) -> tuple[str, int, dict]:

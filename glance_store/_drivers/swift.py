@@ -359,7 +359,7 @@ class Store(driver.Store):
             urllib.parse.quote(self.reference, safe=''),
             _q(self.container), _q(image_id))
 
-    # --- the data path --------------------------------------------------------
+    # --- the data path ---------------------------------------------------
 
     def add(self, image_id: str, data: Iterable[bytes], size: int | None,
             ) -> tuple[str, int, dict]:
@@ -581,4 +581,3 @@ class _Download:
 def _q(name: str) -> str:
     # '/' stays: segment names are <image id>/<number>
     return urllib.parse.quote(name, safe='/')
-

@@ -229,3 +229,89 @@ def test_config_file_reference_and_uri_with_credentials(tmp_path, swift,
                                     % container))
     finally:
         backend._REGISTRY = saved
+
+
+class CuttingForwarder:
+    """A loopback TCP forwarder to the Swift proxy that, while armed, cuts
+    each connection once it has sent ``after`` bytes back to the client:
+    a download that breaks off part-way."""
+
+    def __init__(self, port: int, after: int):
+        import socket
+        import threading
+        self.target = port
+        self.after = after
+        self.cuts_left = 0
+        self.listener = socket.create_server(('127.0.0.1', 0))
+        self.port = self.listener.getsockname()[1]
+        self.threading = threading
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(('127.0.0.1', self.target))
+            for src, dst, down in ((client, upstream, False),
+                                   (upstream, client, True)):
+                self.threading.Thread(target=self._pump,
+                                      args=(src, dst, down, client,
+                                            upstream), daemon=True).start()
+
+    def _pump(self, src, dst, down, client, upstream) -> None:
+        sent = 0
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if down and self.cuts_left > 0 and \
+                        sent + len(data) > self.after:
+                    self.cuts_left -= 1
+                    dst.sendall(data[:self.after - sent])
+                    break
+                dst.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        import socket
+        for s in (client, upstream):
+            try:
+                # shutdown, not just close: it wakes the other pump's recv
+                # and the client sees the connection end at once
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.mark.parametrize('retries', [0, 2])
+def test_broken_download_is_resumed(tmp_path, swift, container, retries):
+    forwarder = CuttingForwarder(swift.ports['proxy'], after=300_000)
+    account = swift.token(*('test:tester', 'testing'))[0].rsplit('/', 1)[1]
+    saved = backend._REGISTRY
+    try:
+        store = _registry(
+            tmp_path, swift, container,
+            swift_store_endpoint='http://127.0.0.1:%d/v1/%s'
+            % (forwarder.port, account),
+            swift_store_retry_get_count=str(retries)).get('obj')
+        data = _data(1_500_000)
+        uri, _, _ = store.add('img-cut', _chunks(data), len(data))
+        forwarder.cuts_left = 2 if retries else 1
+        chunks, size = store.get(loc_mod.parse(uri, 'obj'))
+        assert size == len(data)
+        if retries:
+            assert b''.join(chunks) == data
+        else:
+            with pytest.raises(exceptions.BackendException):
+                b''.join(chunks)
+    finally:
+        backend._REGISTRY = saved
+        forwarder.close()
