@@ -214,14 +214,17 @@ class Swift:
             self._write('%s-server.conf' % name, _STORAGE.format(
                 port=self.ports[name], user=user, dir=self.workdir,
                 name=name))
-        self._rings()
         self._write('proxy-server.conf', _PROXY.format(
             port=self.ports['proxy'], user=user, dir=self.workdir,
             name='proxy-server', memcached=self.ports['memcached']))
         self._spawn('memcached', ['memcached', '-l', '127.0.0.1', '-p',
                                   str(self.ports['memcached']), '-U', '0',
                                   '-u', user, '-m', '16'])
+        # The storage servers read no ring while starting: they import
+        # while the rings are built; the proxy needs the rings.
         for name in ('account', 'container', 'object', 'proxy'):
+            if name == 'proxy':
+                self._rings()
             conf = os.path.join(self.workdir, '%s-server.conf' % name)
             self._spawn(name, [SYSTEM_PYTHON, '-c', _LAUNCH, self.workdir,
                                conf, '%s-server' % name])
