@@ -315,3 +315,43 @@ def test_broken_download_is_resumed(tmp_path, swift, container, retries):
     finally:
         backend._REGISTRY = saved
         forwarder.close()
+
+
+def test_legacy_class_path_names_load_the_drivers():
+    from glance_store._drivers import s3 as s3_driver
+    from glance_store._drivers import swift as swift_driver
+    assert backend._driver_class('glance.store.swift.Store') is \
+        swift_driver.Store
+    assert backend._driver_class('swift') is swift_driver.Store
+    assert backend._driver_class('glance.store.s3.Store') is s3_driver.Store
+    assert backend._driver_class('s3') is s3_driver.Store
+
+
+def test_single_store_configuration(tmp_path, swift, container):
+    path = tmp_path / 'glance-api.conf'
+    path.write_text('[glance_store]\nstores = file, swift\n'
+                    'default_store = swift\n'
+                    'filesystem_store_datadir = %s\n'
+                    'swift_store_auth_address = %s\n'
+                    'swift_store_user = test:tester\n'
+                    'swift_store_key = testing\n'
+                    'swift_store_container = %s\n'
+                    'swift_store_create_container_on_put = True\n'
+                    % (tmp_path / 'images', swift.auth_url, container))
+    conf = cfg.ConfigOpts()
+    conf(['--config-file', str(path)], project='glance-store-test',
+         default_config_files=[])
+    saved = backend._REGISTRY
+    try:
+        backend.create_stores(conf)
+        uri, size, meta = backend.add_to_backend(None, 'img-single',
+                                                 iter([b'one', b'two']), 6)
+        assert uri == 'swift+config://swift/%s/img-single' % container
+        assert meta == {} and size == 6
+        chunks, n = backend.get_from_backend(uri)
+        assert b''.join(chunks) == b'onetwo' and n == 6
+        assert backend.get_size_from_backend(uri) == 6
+        backend.delete_from_backend(uri)
+        assert swift.listing(container) == []
+    finally:
+        backend._REGISTRY = saved
