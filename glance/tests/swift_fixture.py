@@ -267,7 +267,7 @@ class Swift:
         self._logs = getattr(self, '_logs', []) + [log]
         self.procs[name] = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
-            start_new_session=True)
+            start_new_session=True, preexec_fn=_die_with_parent)
 
     def log(self) -> str:
         out = []
@@ -336,6 +336,16 @@ class Swift:
         r = self.request('GET', '', user=user, params={'format': 'json'})
         assert r.status_code in (200, 204), r.text
         return [c['name'] for c in r.json()] if r.content else []
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the test process dies, so that a
+    killed test run leaves no Swift behind (Linux prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _user() -> str:
