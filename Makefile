@@ -35,10 +35,17 @@ keystone:
 	PYTHON=$(PYTHON) tools/keystone_venv.sh
 
 # System packages the tests drive for real (Debian): qemu-img for the
-# image_conversion import plugin.
+# image_conversion import plugin; Swift (with memcached for tempauth) for
+# the swift and s3 stores (glance/tests/swift_fixture.py).
+SWIFT_DEBS := swift swift-proxy swift-object swift-container swift-account memcached
+
 test-deps:
 	command -v qemu-img >/dev/null || \
 		(apt-get update -q && apt-get install -y -q qemu-utils)
+	(test -x /usr/bin/swift-proxy-server && test -x /usr/bin/swift-object-server \
+		&& test -x /usr/bin/swift-container-server \
+		&& test -x /usr/bin/swift-account-server && command -v memcached) >/dev/null || \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SWIFT_DEBS))
 
 genconfig: venv
 	$(BIN)/oslo-config-generator --config-file etc/oslo-config-generator/glance-api.conf

@@ -223,6 +223,7 @@ def delete_from_backend(uri: str, store_id: str | None = None) -> None:
 
 def list_opts():
     """Options for oslo-config-generator (namespace glance.store)."""
-    from glance_store._drivers import filesystem, http
-    return [('glance_store', _store_opts + filesystem._OPTS + http._OPTS),
+    from glance_store._drivers import filesystem, http, s3, swift
+    return [('glance_store', _store_opts + filesystem._OPTS + http._OPTS +
+             swift._OPTS + s3._OPTS),
             ('DEFAULT', _backend_opts)]

@@ -35,3 +35,24 @@ def migrated_database(database):
     finally:
         engine.reset()
         cfg.CONF.clear_override('connection', group='database')
+
+
+@pytest.fixture(scope='session')
+def swift():
+    """A one-node Swift (Swift API and S3) on loopback for this session.
+
+    Skipped with the reason when Swift cannot be installed here, except
+    under CI=true, where that is a failure.
+    """
+    import os
+
+    from glance.tests import swift_fixture
+
+    try:
+        node = swift_fixture.start_swift()
+    except swift_fixture.Unavailable as exc:
+        if os.environ.get('CI') == 'true':
+            raise
+        pytest.skip('Swift is not available: %s' % exc)
+    yield node
+    swift_fixture.stop_swift(node)

@@ -1,0 +1,371 @@
+"""A one-node OpenStack Swift on loopback, for the swift and s3 store tests.
+
+Swift comes from Debian's packages (``make test-deps`` installs them); they
+run under the system ``/usr/bin/python3``, not our virtualenv.  Everything
+lives in one temporary directory: ``swift.conf`` (found through each
+server's ``swift_dir``), three one-replica rings, a storage directory with
+``mount_check = false``, an account, a container, an object server and a
+proxy, each on a free loopback port, plus a memcached (tempauth keeps its
+tokens there).  The proxy runs tempauth and the s3api middleware, so the
+same node answers the Swift API (``auth/v1.0``) and S3 (access key
+``test:tester``, secret ``testing``).
+
+Under ``CI=true`` a missing Swift is an error; elsewhere the tests using
+the fixture are skipped with the reason.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import requests
+
+SYSTEM_PYTHON = '/usr/bin/python3'
+#: what the fixture needs from Debian (the Makefile's test-deps installs them)
+PROGRAMS = ('swift-ring-builder', 'swift-proxy-server', 'swift-object-server',
+            'swift-container-server', 'swift-account-server', 'memcached')
+
+ADMIN = ('admin:admin', 'admin')
+TESTER = ('test:tester', 'testing')
+
+
+class Unavailable(Exception):
+    """Swift cannot run here (packages missing and not installable)."""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def missing_programs() -> list[str]:
+    return [p for p in PROGRAMS if shutil.which(p) is None
+            and not os.path.exists(os.path.join('/usr/bin', p))]
+
+
+def ensure_installed() -> None:
+    """Install the Debian packages when missing (as ``make test-deps``)."""
+    if not missing_programs():
+        return
+    if shutil.which('apt-get') is None or os.geteuid() != 0:
+        raise Unavailable('Swift is not installed (%s missing) and apt-get '
+                          'is not usable here; run `make test-deps`'
+                          % ', '.join(missing_programs()))
+    env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
+    for cmd in (['apt-get', 'update', '-q'],
+                ['apt-get', 'install', '-y', '-q', 'swift', 'swift-proxy',
+                 'swift-object', 'swift-container', 'swift-account',
+                 'memcached']):
+        result = subprocess.run(cmd, env=env, capture_output=True,
+                                text=True, timeout=900)
+        if result.returncode:
+            raise Unavailable('%s failed: %s' % (' '.join(cmd),
+                                                 result.stderr[-2000:]))
+    if missing_programs():
+        raise Unavailable('still missing after apt-get: %s'
+                          % ', '.join(missing_programs()))
+
+
+_COMMON = """\
+[DEFAULT]
+bind_ip = 127.0.0.1
+bind_port = {port}
+workers = 0
+user = {user}
+swift_dir = {dir}
+devices = {dir}/srv
+mount_check = false
+log_name = {name}
+log_level = WARNING
+log_address = {dir}/no-syslog
+"""
+
+_STORAGE = _COMMON + """
+[pipeline:main]
+pipeline = {name}-server
+
+[app:{name}-server]
+use = egg:swift#{name}
+"""
+
+_PROXY = _COMMON + """
+[pipeline:main]
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache \
+listing_formats bulk s3api tempauth copy slo dlo proxy-logging proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+allow_account_management = true
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+
+[filter:gatekeeper]
+use = egg:swift#gatekeeper
+
+[filter:healthcheck]
+use = egg:swift#healthcheck
+
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+
+[filter:cache]
+use = egg:swift#memcache
+memcache_servers = 127.0.0.1:{memcached}
+
+[filter:listing_formats]
+use = egg:swift#listing_formats
+
+[filter:bulk]
+use = egg:swift#bulk
+
+[filter:s3api]
+use = egg:swift#s3api
+location = us-east-1
+# parts of a multipart upload may be small in tests
+min_segment_size = 1
+
+[filter:tempauth]
+use = egg:swift#tempauth
+user_admin_admin = admin .admin .reseller_admin
+user_test_tester = testing .admin
+user_test2_tester2 = testing2
+
+[filter:copy]
+use = egg:swift#copy
+
+[filter:slo]
+use = egg:swift#slo
+
+[filter:dlo]
+use = egg:swift#dlo
+"""
+
+#: run_wsgi as swift-*-server does, but reading swift.conf from our
+#: directory from the start (the packaged scripts check /etc/swift first)
+_LAUNCH = (
+    'import sys\n'
+    'from swift.common import utils\n'
+    'utils.set_swift_dir(sys.argv[1])\n'
+    'from swift.common.wsgi import run_wsgi\n'
+    'sys.exit(run_wsgi(sys.argv[2], sys.argv[3]))\n')
+
+_RINGS = (
+    'import os, sys\n'
+    'from swift.common.ring import RingBuilder\n'
+    'for spec in sys.argv[2:]:\n'
+    '    name, port = spec.split(":")\n'
+    '    b = RingBuilder(4, 1, 1)\n'
+    '    b.add_dev({"id": 0, "region": 1, "zone": 1, "ip": "127.0.0.1",\n'
+    '               "port": int(port), "device": "d1", "weight": 100})\n'
+    '    b.rebalance()\n'
+    '    b.save(os.path.join(sys.argv[1], name + ".builder"))\n'
+    '    b.get_ring().save(os.path.join(sys.argv[1], name + ".ring.gz"))\n')
+
+_SWIFT_CONF = """\
+[swift-hash]
+swift_hash_path_suffix = glance-tests
+swift_hash_path_prefix = glance-tests
+
+[storage-policy:0]
+name = only
+default = yes
+
+[swift-constraints]
+"""
+
+
+@dataclass
+class Swift:
+    """A running one-node Swift; ``stop()`` ends every process."""
+
+    workdir: str
+    ports: dict[str, int] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    started_in: float = 0.0
+
+    @property
+    def url(self) -> str:
+        return 'http://127.0.0.1:%d' % self.ports['proxy']
+
+    @property
+    def auth_url(self) -> str:
+        return self.url + '/auth/v1.0'
+
+    # --- life cycle -------------------------------------------------------
+
+    def start(self) -> 'Swift':
+        begin = time.monotonic()
+        for name in ('account', 'container', 'object', 'proxy',
+                     'memcached'):
+            self.ports[name] = _free_port()
+        os.makedirs(os.path.join(self.workdir, 'srv', 'd1'), exist_ok=True)
+        self._write('swift.conf', _SWIFT_CONF)
+        user = _user()
+        for name in ('account', 'container', 'object'):
+            self._write('%s-server.conf' % name, _STORAGE.format(
+                port=self.ports[name], user=user, dir=self.workdir,
+                name=name))
+        self._write('proxy-server.conf', _PROXY.format(
+            port=self.ports['proxy'], user=user, dir=self.workdir,
+            name='proxy-server', memcached=self.ports['memcached']))
+        self._spawn('memcached', ['memcached', '-l', '127.0.0.1', '-p',
+                                  str(self.ports['memcached']), '-U', '0',
+                                  '-u', user, '-m', '16'])
+        # The storage servers read no ring while starting: they import
+        # while the rings are built; the proxy needs the rings.
+        for name in ('account', 'container', 'object', 'proxy'):
+            if name == 'proxy':
+                self._rings()
+            conf = os.path.join(self.workdir, '%s-server.conf' % name)
+            self._spawn(name, [SYSTEM_PYTHON, '-c', _LAUNCH, self.workdir,
+                               conf, '%s-server' % name])
+        self._wait()
+        self.started_in = time.monotonic() - begin
+        return self
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        for f in getattr(self, '_logs', []):
+            f.close()
+
+    def _write(self, name: str, text: str) -> None:
+        with open(os.path.join(self.workdir, name), 'w') as f:
+            f.write(text)
+
+    def _rings(self) -> None:
+        """One-replica rings with one device each, all three built in one
+        interpreter: swift-ring-builder's create/add/rebalance through its
+        library, since each run of the script costs seconds of imports."""
+        result = subprocess.run(
+            [SYSTEM_PYTHON, '-c', _RINGS, self.workdir,
+             *['%s:%d' % (n, self.ports[n])
+               for n in ('account', 'container', 'object')]],
+            capture_output=True, text=True, timeout=120, cwd=self.workdir)
+        if result.returncode:
+            raise RuntimeError('building rings failed: %s%s'
+                               % (result.stdout, result.stderr))
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        log = open(os.path.join(self.workdir, '%s.log' % name), 'wb')
+        self._logs = getattr(self, '_logs', []) + [log]
+        self.procs[name] = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
+            start_new_session=True, preexec_fn=_die_with_parent)
+
+    def log(self) -> str:
+        out = []
+        for name in self.procs:
+            path = os.path.join(self.workdir, '%s.log' % name)
+            with open(path, errors='replace') as f:
+                out.append('== %s ==\n%s' % (name, f.read()[-3000:]))
+        return '\n'.join(out)
+
+    def _wait(self) -> None:
+        deadline = time.monotonic() + 60
+        pending = dict(self.ports)
+        while pending and time.monotonic() < deadline:
+            for name, proc in self.procs.items():
+                if proc.poll() is not None:
+                    raise RuntimeError('%s exited (%s): %s' % (
+                        name, proc.returncode, self.log()))
+            for name, port in list(pending.items()):
+                try:
+                    with socket.create_connection(('127.0.0.1', port), 0.2):
+                        del pending[name]
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        if pending:
+            raise RuntimeError('Swift did not start (%s): %s'
+                               % (', '.join(pending), self.log()))
+        while time.monotonic() < deadline:
+            try:
+                self.token(*TESTER)
+                return
+            except (requests.RequestException, RuntimeError):
+                time.sleep(0.1)
+        raise RuntimeError('Swift proxy does not authenticate: %s'
+                           % self.log())
+
+    # --- direct access, to check what the stores did -----------------------
+
+    def token(self, user: str, key: str) -> tuple[str, str]:
+        """(storage URL, token) for a tempauth user."""
+        r = requests.get(self.auth_url, headers={'X-Auth-User': user,
+                                                 'X-Auth-Key': key},
+                         timeout=10)
+        if r.status_code != 200:
+            raise RuntimeError('auth %s: %d' % (user, r.status_code))
+        return r.headers['X-Storage-Url'], r.headers['X-Auth-Token']
+
+    def request(self, method: str, path: str, user=TESTER,
+                **kw) -> requests.Response:
+        """A Swift API request on ``user``'s account (path after it)."""
+        url, token = self.token(*user)
+        headers = dict(kw.pop('headers', {}), **{'X-Auth-Token': token})
+        return requests.request(method, url + path, headers=headers,
+                                timeout=30, **kw)
+
+    def listing(self, container: str, user=TESTER) -> list[str]:
+        """Object names in ``container`` ([] when it does not exist)."""
+        r = self.request('GET', '/' + container, user=user,
+                         params={'format': 'json'})
+        if r.status_code == 404:
+            return []
+        assert r.status_code in (200, 204), r.text
+        return [o['name'] for o in r.json()] if r.content else []
+
+    def containers(self, user=TESTER) -> list[str]:
+        r = self.request('GET', '', user=user, params={'format': 'json'})
+        assert r.status_code in (200, 204), r.text
+        return [c['name'] for c in r.json()] if r.content else []
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the test process dies, so that a
+    killed test run leaves no Swift behind (Linux prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _user() -> str:
+    import pwd
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def start_swift() -> Swift:
+    """Install if needed and start a Swift in a new temporary directory."""
+    ensure_installed()
+    workdir = tempfile.mkdtemp(prefix='glance-swift-')
+    swift = Swift(workdir)
+    try:
+        return swift.start()
+    except BaseException:
+        swift.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+
+
+def stop_swift(swift: Swift) -> None:
+    swift.stop()
+    shutil.rmtree(swift.workdir, ignore_errors=True)

@@ -1,0 +1,583 @@
+"""The swift store: image bytes as objects in an OpenStack Swift container.
+
+Single-tenant: every image goes to one account, the one the configured
+credentials open (tempauth / auth v1, or Keystone v3 with a project).  The
+location names the credentials instead of holding them:
+``swift+config://<reference>/<container>/<image id>``, where the reference
+is the backend id (credentials from its section) or a section of
+``swift_store_config_file``.  Locations written by other deployments as
+``swift+http(s)://user:key@auth-host/path/<container>/<object>`` are read
+with the credentials they carry.
+
+Images larger than ``swift_store_large_object_size`` (or of unknown size)
+are written as segments of ``swift_store_large_object_chunk_size`` to the
+``<container>_segments`` container, joined by a static large object
+manifest; deleting the image deletes its segments.  Whatever stops an
+upload (the client going away, a quota raising from the data iterator, a
+Swift error) removes what was written before the error goes on.
+
+Multi-tenant mode (``swift_store_multi_tenant``, each image in its owner's
+account through the request's token) is not implemented: configuring it is
+refused at start-up.
+"""
+from __future__ import annotations
+
+import configparser
+import json
+import logging
+import urllib.parse
+from typing import Iterable, Iterator
+
+from oslo_config import cfg
+import requests
+
+from glance_store import driver, exceptions
+from glance_store import location as loc_mod
+
+LOG = logging.getLogger(__name__)
+MiB = 1024 * 1024
+
+_OPTS = [
+    cfg.StrOpt('swift_store_auth_address',
+               help='Authentication URL: the tempauth/auth v1 URL '
+                    '(http://host:8080/auth/v1.0) or Keystone '
+                    '(http://host:5000/v3).'),
+    cfg.StrOpt('swift_store_user',
+               help='User to authenticate as, "account:user" (v1) or '
+                    '"project:user" (v3).'),
+    cfg.StrOpt('swift_store_key', secret=True,
+               help='Password (key) of swift_store_user.'),
+    cfg.StrOpt('swift_store_auth_version', default='1',
+               choices=['1', '3'],
+               help='Authentication protocol: 1 (tempauth, swauth) or 3 '
+                    '(Keystone v3).'),
+    cfg.StrOpt('swift_store_user_domain_name', default='Default',
+               help='Keystone v3: domain of swift_store_user.'),
+    cfg.StrOpt('swift_store_project_domain_name', default='Default',
+               help='Keystone v3: domain of the project.'),
+    cfg.StrOpt('swift_store_config_file',
+               help='File of credential references, one section each '
+                    '(auth_address, user, key, auth_version, '
+                    'user_domain_name, project_domain_name); used with '
+                    'default_swift_reference instead of the swift_store_'
+                    'auth_address/user/key options.'),
+    cfg.StrOpt('default_swift_reference', default='ref1',
+               help='Section of swift_store_config_file new images are '
+                    'written with.'),
+    cfg.StrOpt('swift_store_endpoint',
+               help='Storage URL to use instead of the one authentication '
+                    'returns (e.g. http://host:8080/v1/AUTH_account).'),
+    cfg.StrOpt('swift_store_region',
+               help='Keystone v3: region of the object-store endpoint.'),
+    cfg.StrOpt('swift_store_endpoint_type', default='publicURL',
+               choices=['publicURL', 'internalURL', 'adminURL'],
+               help='Keystone v3: interface of the object-store endpoint.'),
+    cfg.StrOpt('swift_store_service_type', default='object-store',
+               help='Keystone v3: catalog type of the Swift service.'),
+    cfg.StrOpt('swift_store_container', default='glance',
+               help='Container image objects are written to.'),
+    cfg.BoolOpt('swift_store_create_container_on_put', default=False,
+                help='Create the container (and its _segments container) '
+                     'when missing; otherwise a missing container is a '
+                     'configuration error.'),
+    cfg.IntOpt('swift_store_large_object_size', default=5 * 1024, min=1,
+               help='Images larger than this many MiB (and images of '
+                    'unknown size) are written as segments.'),
+    cfg.IntOpt('swift_store_large_object_chunk_size', default=200, min=1,
+               help='Size of one segment in MiB.'),
+    cfg.IntOpt('swift_store_retry_get_count', default=0, min=0,
+               help='How often a download that breaks off is resumed from '
+                    'where it stopped.'),
+    cfg.BoolOpt('swift_store_multi_tenant', default=False,
+                help='Store images in the owner\'s account (NOT '
+                     'implemented: True is refused).'),
+    cfg.BoolOpt('swift_store_auth_insecure', default=False,
+                help='Do not verify the certificate of an https Swift or '
+                     'Keystone.'),
+    cfg.StrOpt('swift_store_cacert',
+               help='CA bundle to verify https Swift and Keystone with.'),
+    cfg.IntOpt('swift_store_timeout', default=60, min=1,
+               help='Seconds to wait for Swift to answer a request.'),
+]
+
+
+class _Credentials:
+    """How to reach one Swift account, and its current token."""
+
+    def __init__(self, auth_address: str, user: str, key: str,
+                 version: str = '1', user_domain: str = 'Default',
+                 project_domain: str = 'Default'):
+        self.auth_address = auth_address
+        self.user, self.key = user, key
+        self.version = str(version).lstrip('v').split('.')[0] or '1'
+        self.user_domain, self.project_domain = user_domain, project_domain
+        self.storage_url: str | None = None
+        self.token: str | None = None
+
+
+class Store(driver.Store):
+    """Reads and writes ``swift+config://`` (and reads ``swift+http(s)``)."""
+
+    schemes = ('swift+config', 'swift+http', 'swift+https', 'swift')
+    TYPE = 'swift'
+    OPTIONS = _OPTS
+    capabilities = (driver.Capability.RW_ACCESS |
+                    driver.Capability.DRIVER_REUSABLE)
+
+    # --- configuration ----------------------------------------------------
+
+    def configure(self) -> None:
+        opts = self.opts
+        if opts.swift_store_multi_tenant:
+            self._bad('swift_store_multi_tenant is not implemented; use a '
+                      'single-tenant store')
+        self.container = opts.swift_store_container
+        self.segments = self.container + '_segments'
+        self.large_size = opts.swift_store_large_object_size * MiB
+        self.chunk_size = opts.swift_store_large_object_chunk_size * MiB
+        self.retries = opts.swift_store_retry_get_count
+        self.timeout = opts.swift_store_timeout
+        self.verify = False if opts.swift_store_auth_insecure else (
+            opts.swift_store_cacert or True)
+        self.session = requests.Session()
+        self.references = self._load_references(opts.swift_store_config_file)
+        if opts.swift_store_config_file:
+            self.reference = opts.default_swift_reference
+            if self.reference not in self.references:
+                self._bad('default_swift_reference %s is not a section of '
+                          '%s' % (self.reference,
+                                  opts.swift_store_config_file))
+        else:
+            if not (opts.swift_store_auth_address and opts.swift_store_user
+                    and opts.swift_store_key):
+                self._bad('swift_store_auth_address, swift_store_user and '
+                          'swift_store_key are required')
+            self.reference = self.backend
+            self.references[self.reference] = _Credentials(
+                opts.swift_store_auth_address, opts.swift_store_user,
+                opts.swift_store_key, opts.swift_store_auth_version,
+                opts.swift_store_user_domain_name,
+                opts.swift_store_project_domain_name)
+        self.create_container = opts.swift_store_create_container_on_put
+        self._containers_ready = False
+
+    def _bad(self, reason: str):
+        raise exceptions.BadStoreConfiguration(store_name=self.backend,
+                                               reason=reason)
+
+    def _load_references(self, path: str | None) -> dict[str, _Credentials]:
+        if not path:
+            return {}
+        parser = configparser.ConfigParser()
+        try:
+            with open(path) as f:
+                parser.read_file(f)
+        except (OSError, configparser.Error) as exc:
+            self._bad('swift_store_config_file %s: %s' % (path, exc))
+        refs = {}
+        for name in parser.sections():
+            sec = parser[name]
+            missing = [k for k in ('auth_address', 'user', 'key')
+                       if not sec.get(k)]
+            if missing:
+                self._bad('reference %s in %s lacks %s'
+                          % (name, path, ', '.join(missing)))
+            refs[name] = _Credentials(
+                sec['auth_address'], sec['user'], sec['key'],
+                sec.get('auth_version', '1'),
+                sec.get('user_domain_name', sec.get('user_domain_id',
+                                                    'Default')),
+                sec.get('project_domain_name',
+                        sec.get('project_domain_id', 'Default')))
+        return refs
+
+    def properties(self) -> dict:
+        """The container and segmenting sizes (never credentials)."""
+        return {'container': self.container,
+                'large_object_size': self.large_size,
+                'large_object_chunk_size': self.chunk_size}
+
+    # --- talking to Swift ---------------------------------------------------
+
+    def _authenticate(self, creds: _Credentials) -> None:
+        try:
+            if creds.version == '3':
+                self._auth_v3(creds)
+            else:
+                r = self.session.get(
+                    creds.auth_address, timeout=self.timeout,
+                    verify=self.verify,
+                    headers={'X-Auth-User': creds.user,
+                             'X-Auth-Key': creds.key})
+                if r.status_code >= 300:
+                    raise exceptions.BackendException(
+                        reason='Swift authentication as %s failed: %d'
+                        % (creds.user, r.status_code))
+                creds.token = r.headers['X-Auth-Token']
+                creds.storage_url = r.headers['X-Storage-Url']
+        except requests.RequestException as exc:
+            raise exceptions.BackendException(
+                reason='Swift authentication failed: %s' % exc)
+        except KeyError as exc:
+            raise exceptions.BackendException(
+                reason='Swift authentication answered without %s' % exc)
+        if self.opts.swift_store_endpoint and \
+                creds is self.references.get(self.reference):
+            creds.storage_url = self.opts.swift_store_endpoint
+
+    def _auth_v3(self, creds: _Credentials) -> None:
+        project, _, user = creds.user.rpartition(':')
+        body = {'auth': {
+            'identity': {'methods': ['password'], 'password': {'user': {
+                'name': user, 'password': creds.key,
+                'domain': {'name': creds.user_domain}}}},
+            'scope': {'project': {'name': project, 'domain': {
+                'name': creds.project_domain}}}}}
+        url = creds.auth_address.rstrip('/')
+        if not url.endswith('/v3'):
+            url += '/v3'
+        r = self.session.post(url + '/auth/tokens', json=body,
+                              timeout=self.timeout, verify=self.verify)
+        if r.status_code != 201:
+            raise exceptions.BackendException(
+                reason='Keystone authentication as %s failed: %d'
+                % (creds.user, r.status_code))
+        creds.token = r.headers['X-Subject-Token']
+        interface = self.opts.swift_store_endpoint_type.replace('URL', '')
+        region = self.opts.swift_store_region
+        for service in r.json()['token'].get('catalog', []):
+            if service.get('type') != self.opts.swift_store_service_type:
+                continue
+            for ep in service.get('endpoints', []):
+                if ep.get('interface') == interface and (
+                        not region or ep.get('region_id') == region
+                        or ep.get('region') == region):
+                    creds.storage_url = ep['url']
+                    return
+        if not self.opts.swift_store_endpoint:
+            raise exceptions.BackendException(
+                reason='no %s endpoint of type %s in the catalog'
+                % (interface, self.opts.swift_store_service_type))
+
+    def _request(self, creds: _Credentials, method: str, path: str,
+                 ok: Iterable[int] = (), **kw) -> requests.Response:
+        """A request on the account; re-authenticates once on 401.
+
+        404 becomes NotFound; other errors BackendException, unless their
+        status is in ``ok``.
+        """
+        for attempt in (1, 2):
+            if creds.token is None:
+                self._authenticate(creds)
+            headers = dict(kw.get('headers') or {},
+                           **{'X-Auth-Token': creds.token})
+            try:
+                r = self.session.request(
+                    method, creds.storage_url + path,
+                    timeout=self.timeout, verify=self.verify,
+                    **dict(kw, headers=headers))
+            except requests.RequestException as exc:
+                raise exceptions.BackendException(
+                    reason='Swift %s %s: %s' % (method, path, exc))
+            if r.status_code == 401 and attempt == 1 and not \
+                    hasattr(kw.get('data'), '__next__'):
+                r.close()
+                creds.token = None
+                continue
+            break
+        if r.status_code in ok or r.status_code < 300:
+            return r
+        r.close()
+        if r.status_code == 404:
+            raise exceptions.NotFound(image=path)
+        raise exceptions.BackendException(
+            reason='Swift %s %s answered %d' % (method, path, r.status_code))
+
+    def _ensure_containers(self, creds: _Credentials) -> None:
+        if self._containers_ready:
+            return
+        for name in (self.container, self.segments):
+            r = self._request(creds, 'HEAD', '/' + _q(name), ok=(404,))
+            if r.status_code == 404:
+                if not self.create_container:
+                    raise exceptions.BadStoreConfiguration(
+                        store_name=self.backend,
+                        reason='container %s does not exist and '
+                               'swift_store_create_container_on_put is '
+                               'False' % name)
+                self._request(creds, 'PUT', '/' + _q(name))
+                LOG.info('Store %s: created container %s', self.backend,
+                         name)
+        self._containers_ready = True
+
+    # --- locations ----------------------------------------------------------
+
+    def _parse(self, location: loc_mod.Location
+               ) -> tuple[_Credentials, str, str]:
+        """(credentials, container, object) a location names."""
+        parts = urllib.parse.urlsplit(location.uri)
+        segments = [urllib.parse.unquote(p)
+                    for p in parts.path.strip('/').split('/')]
+        if len(segments) < 2 or not all(segments[-2:]):
+            raise exceptions.BadStoreUri(uri=location.uri)
+        container, obj = segments[-2], segments[-1]
+        if parts.scheme == 'swift+config':
+            ref = parts.netloc
+            creds = self.references.get(ref)
+            if creds is None:
+                raise exceptions.BadStoreUri(
+                    '%s names the unknown swift reference %s'
+                    % (location.uri, ref))
+            if len(segments) != 2:
+                raise exceptions.BadStoreUri(uri=location.uri)
+            return creds, container, obj
+        # swift+http(s)://user:key@host/auth/path/<container>/<object>
+        if parts.username is None or parts.password is None:
+            raise exceptions.BadStoreUri(
+                '%s carries no credentials' % location.uri)
+        http = 'https' if parts.scheme in ('swift', 'swift+https') \
+            else 'http'
+        host = parts.hostname + (':%d' % parts.port if parts.port else '')
+        auth = '%s://%s/%s' % (http, host, '/'.join(segments[:-2]))
+        key = (auth, urllib.parse.unquote(parts.username),
+               urllib.parse.unquote(parts.password))
+        cache = self.__dict__.setdefault('_uri_creds', {})
+        if key not in cache:
+            cache[key] = _Credentials(*key)
+        return cache[key], container, obj
+
+    def owns(self, location: loc_mod.Location) -> bool:
+        """Locations of this store's references (any container of theirs)."""
+        if location.scheme not in self.schemes:
+            return False
+        if location.scheme != 'swift+config':
+            return True
+        return urllib.parse.urlsplit(location.uri).netloc in self.references
+
+    def _uri(self, image_id: str) -> str:
+        return 'swift+config://%s/%s/%s' % (
+            urllib.parse.quote(self.reference, safe=''),
+            _q(self.container), _q(image_id))
+
+    # --- the data path ---------------------------------------------------
+
+    def add(self, image_id: str, data: Iterable[bytes], size: int | None,
+            ) -> tuple[str, int, dict]:
+        """Write the image as one object, or as segments and a manifest.
+
+        Nothing stays behind when the write fails, whatever the reason.
+        """
+        creds = self.references[self.reference]
+        self._ensure_containers(creds)
+        path = '/%s/%s' % (_q(self.container), _q(image_id))
+        r = self._request(creds, 'HEAD', path, ok=(404,))
+        r.close()
+        if r.status_code != 404:
+            raise exceptions.Duplicate(image=self._uri(image_id))
+        source = _Source(data)
+        written: list[str] = []
+        try:
+            if size is not None and size <= self.large_size:
+                self._put(creds, path, source.read(None))
+            else:
+                self._put_segments(creds, image_id, source, written)
+        except BaseException:
+            self._cleanup(creds, path, written)
+            raise
+        LOG.debug('Store %s: wrote %d bytes to %s', self.backend,
+                  source.count, path)
+        return self._uri(image_id), source.count, {}
+
+    def _put(self, creds: _Credentials, path: str, body: Iterator[bytes],
+             ) -> dict:
+        r = self._request(creds, 'PUT', path, data=body,
+                          headers={'Content-Type':
+                                   'application/octet-stream'})
+        r.close()
+        return r.headers
+
+    def _put_segments(self, creds: _Credentials, image_id: str,
+                      source: '_Source', written: list[str]) -> None:
+        manifest = []
+        number = 0
+        while True:
+            number += 1
+            name = '%s/%05d' % (image_id, number)
+            seg_path = '/%s/%s' % (_q(self.segments), _q(name))
+            start = source.count
+            written.append(seg_path)
+            headers = self._put(creds, seg_path, source.read(self.chunk_size))
+            length = source.count - start
+            if length == 0:
+                # The data ended on a segment boundary: this one is empty.
+                self._delete_quietly(creds, seg_path)
+                written.pop()
+                if manifest:
+                    break
+                # An empty image still needs an object (a manifest of
+                # nothing is refused): write it plainly.
+                self._put(creds, '/%s/%s' % (_q(self.container),
+                                             _q(image_id)), iter([b'']))
+                return
+            manifest.append({'path': '/%s/%s' % (self.segments, name),
+                             'etag': headers.get('Etag', '').strip('"'),
+                             'size_bytes': length})
+            if source.exhausted:
+                break
+        self._request(creds, 'PUT', '/%s/%s?multipart-manifest=put'
+                      % (_q(self.container), _q(image_id)),
+                      data=json.dumps(manifest).encode(),
+                      headers={'Content-Type': 'application/json'}).close()
+
+    def _cleanup(self, creds: _Credentials, path: str,
+                 segments: list[str]) -> None:
+        for seg in [path] + segments:
+            self._delete_quietly(creds, seg)
+        if segments:
+            LOG.warning('Store %s: upload of %s failed; removed %d segments',
+                        self.backend, path, len(segments))
+
+    def _delete_quietly(self, creds: _Credentials, path: str) -> None:
+        try:
+            self._request(creds, 'DELETE', path, ok=(404,)).close()
+        except exceptions.GlanceStoreException as exc:
+            LOG.error('Store %s: could not remove %s after a failed upload: '
+                      '%s; remove it by hand.', self.backend, path, exc)
+
+    def get(self, location: loc_mod.Location, offset: int = 0,
+            chunk_size: int | None = None, length: int | None = None,
+            ) -> tuple[Iterator[bytes], int]:
+        """Stream the object (a range of it with ``offset``/``length``)."""
+        creds, container, obj = self._parse(location)
+        path = '/%s/%s' % (_q(container), _q(obj))
+        offset = max(0, offset or 0)
+        if length is not None and length <= 0:
+            return iter(()), 0
+        r = self._get_from(creds, path, offset, length)
+        if offset or length is not None:
+            if r.status_code != 206:
+                r.close()
+                if r.status_code == 416:
+                    return iter(()), 0
+                raise exceptions.StoreRandomGetNotSupported(
+                    store=self.backend)
+        size = int(r.headers.get('Content-Length', 0))
+        return _Download(self, creds, path, r, offset, size,
+                         chunk_size or self.READ_CHUNKSIZE), size
+
+    def _get_from(self, creds: _Credentials, path: str, offset: int,
+                  length: int | None) -> requests.Response:
+        headers = {}
+        if offset or length is not None:
+            end = '' if length is None else str(offset + length - 1)
+            headers['Range'] = 'bytes=%d-%s' % (offset, end)
+        return self._request(creds, 'GET', path, headers=headers,
+                             stream=True, ok=(416,))
+
+    def get_size(self, location: loc_mod.Location) -> int:
+        """Content-Length of the object (the whole image for a manifest)."""
+        creds, container, obj = self._parse(location)
+        r = self._request(creds, 'HEAD', '/%s/%s' % (_q(container), _q(obj)))
+        r.close()
+        return int(r.headers.get('Content-Length', 0))
+
+    def delete(self, location: loc_mod.Location) -> None:
+        """Delete the object, and its segments when it is a manifest."""
+        creds, container, obj = self._parse(location)
+        path = '/%s/%s' % (_q(container), _q(obj))
+        r = self._request(creds, 'HEAD', path)
+        r.close()
+        if r.headers.get('X-Static-Large-Object', '').lower() == 'true':
+            path += '?multipart-manifest=delete'
+        self._request(creds, 'DELETE', path).close()
+
+
+class _Source:
+    """The upload iterator, read in pieces of at most N bytes."""
+
+    def __init__(self, data: Iterable[bytes]):
+        self._it = iter(data)
+        self._left = b''
+        self.count = 0
+        self.exhausted = False
+
+    def read(self, limit: int | None) -> Iterator[bytes]:
+        """Yield up to ``limit`` bytes (all with None) of the data."""
+        remaining = limit
+        while remaining is None or remaining > 0:
+            if self._left:
+                chunk, self._left = self._left, b''
+            else:
+                try:
+                    chunk = next(self._it)
+                except StopIteration:
+                    self.exhausted = True
+                    return
+                if not chunk:
+                    continue
+            if remaining is not None and len(chunk) > remaining:
+                chunk, self._left = chunk[:remaining], chunk[remaining:]
+            self.count += len(chunk)
+            if remaining is not None:
+                remaining -= len(chunk)
+            yield chunk
+        if not self._left:
+            # Learn now whether the data ends here, so that no empty
+            # segment follows one that was exactly full.
+            try:
+                self._left = next(self._it)
+            except StopIteration:
+                self.exhausted = True
+
+
+class _Download:
+    """Iterator over an object's bytes that resumes a broken download.
+
+    ``swift_store_retry_get_count`` times, a read that fails part-way asks
+    Swift again for the rest (a Range from where it stopped).
+    """
+
+    def __init__(self, store: Store, creds: _Credentials, path: str,
+                 response: requests.Response, offset: int, size: int,
+                 chunk_size: int):
+        self.store, self.creds, self.path = store, creds, path
+        self.response = response
+        self.offset, self.size, self.chunk_size = offset, size, chunk_size
+
+    def __iter__(self) -> Iterator[bytes]:
+        done = 0
+        retries = self.store.retries
+        try:
+            while True:
+                try:
+                    for chunk in self.response.iter_content(self.chunk_size):
+                        done += len(chunk)
+                        yield chunk
+                    if done >= self.size:
+                        return
+                    raise requests.ConnectionError(
+                        'response ended after %d of %d bytes'
+                        % (done, self.size))
+                except requests.RequestException as exc:
+                    self.response.close()
+                    if retries <= 0:
+                        raise exceptions.BackendException(
+                            reason='Swift download of %s broke off: %s'
+                            % (self.path, exc))
+                    retries -= 1
+                    LOG.warning('Store %s: resuming %s at byte %d (%s)',
+                                self.store.backend, self.path,
+                                self.offset + done, exc)
+                    self.response = self.store._get_from(
+                        self.creds, self.path, self.offset + done,
+                        self.size - done)
+        finally:
+            self.response.close()
+
+    def close(self) -> None:
+        self.response.close()
+
+
+def _q(name: str) -> str:
+    # '/' stays: segment names are <image id>/<number>
+    return urllib.parse.quote(name, safe='/')
