@@ -441,6 +441,43 @@ def test_rabbitmq_member_and_task_events(rabbit):
     assert image_events
 
 
+def test_rabbitmq_metadef_events(rabbit):
+    """The catalog's events travel the same way (admin writes)."""
+    srv, collector = rabbit
+    admin = Client(srv.url, identity('rabbit-admin', 'admin,member,reader'))
+    name = 'Rabbit::%s' % uuid.uuid4().hex[:8]
+    ns = '/v2/metadefs/namespaces/' + name
+    calls = [
+        ('POST', '/v2/metadefs/namespaces', {'namespace': name}),
+        ('POST', ns + '/objects', {'name': 'o1'}),
+        ('POST', ns + '/properties', {'name': 'p1', 'title': 'P',
+                                      'type': 'string'}),
+        ('POST', ns + '/tags/t1', None),
+        ('POST', ns + '/resource_types', {'name': 'OS::Glance::Image'}),
+        ('DELETE', ns, None),
+    ]
+    for method, path, body in calls:
+        r = admin.request(method, path, **({} if body is None else
+                                           {'json': body}))
+        assert r.status_code < 300, (method, path, r.text)
+    expected = ['metadef_namespace.create', 'metadef_object.create',
+                'metadef_property.create', 'metadef_tag.create',
+                'metadef_resource_type.create', 'metadef_namespace.delete']
+
+    def mine():
+        with collector.lock:
+            return [e for e in collector.events
+                    if e['event_type'].startswith('metadef_')
+                    and e['payload'].get('namespace') == name]
+    got = wait_for(mine, lambda got: names(got) == expected,
+                   'metadef events over RabbitMQ')
+    assert {e['priority'] for e in got} == {'INFO'}
+    assert got[0]['payload']['visibility'] == 'private'
+    assert got[1]['payload']['name'] == 'o1'
+    assert got[4]['payload']['name'] == 'OS::Glance::Image'
+    assert all(e['publisher_id'].startswith('image.') for e in got)
+
+
 # --- a broker that is down -------------------------------------------------
 
 #: a hang, not a slow answer: a notifier retrying for ever never returns
