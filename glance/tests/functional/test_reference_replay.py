@@ -40,7 +40,6 @@ KNOWN = {
                              'not have: 405 with Allow, not 400',
     ('bad-inputs', 15): 'repeated limit: the last value wins, as for every '
                         'other parameter; the recording returned no images',
-    ('bad-inputs', 22): 'the cache API arrives with the operators\' tools',
     ('members', 7): 'a 300-character member id is refused (400) on every '
                     'database: the column holds 255; the recording (on '
                     'SQLite, which ignores VARCHAR lengths) stored it',
