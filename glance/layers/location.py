@@ -499,6 +499,12 @@ class ImageRepo(Proxy):
         return upload
 
 
+def location_views(image: Image) -> list[dict]:
+    """The readable locations as the API shows them: url and metadata."""
+    return [{'url': loc['url'], 'metadata': loc.get('metadata') or {}}
+            for loc in active_locations(image)]
+
+
 def active_locations(image: Image) -> list[dict]:
     """The locations whose data is there to read (not pending delete)."""
     return [loc for loc in image.locations

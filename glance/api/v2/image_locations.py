@@ -37,13 +37,12 @@ class Deserializer:
 class Controller:
     """Adds and lists locations through the image repository."""
 
-    def index(self, request: wsgi.Request, image_id: str) -> list[dict]:
+    def index(self, request: wsgi.Request, image_id: str):
         """GET /v2/images/{image_id}/locations -> 200 and the locations."""
         repo = gateway.get_repo(request.context)
         image = repo.get(image_id)
         repo.check_fetch_locations(image)
-        return [{'url': loc['url'], 'metadata': loc.get('metadata') or {}}
-                for loc in location_layer.active_locations(image)]
+        return image
 
     def create(self, request: wsgi.Request, image_id: str, url: str,
                validation_data: dict | None) -> None:
@@ -57,8 +56,8 @@ class Controller:
 class Serializer:
     """The list as a JSON array; the add as an empty 202."""
 
-    def index(self, response, locations: list[dict]) -> None:
-        wsgi.json_response(response, locations)
+    def index(self, response, image) -> None:
+        wsgi.json_response(response, location_layer.location_views(image))
 
     def create(self, response, _result) -> None:
         response.status_int = 202

@@ -201,9 +201,7 @@ def apply(image: domain.Image, changes: list[Change]) -> list[dict] | None:
         name = change.name
         if name == 'locations':
             if locations is None:
-                locations = [{'url': loc['url'],
-                              'metadata': loc.get('metadata') or {}}
-                             for loc in location_layer.active_locations(image)]
+                locations = location_layer.location_views(image)
             locations = _patch_locations(locations, change)
             continue
         if change.op == 'remove':

@@ -103,18 +103,14 @@ def image_view(image: domain.Image, context: Any = None) -> dict[str, Any]:
         'file': '/v2/images/%s/file' % image.image_id,
         'schema': '/v2/schemas/image',
     })
-    active = location_layer.active_locations(image)
     withheld = _data_withheld(image, context)
-    if withheld:
-        active = []
+    shown = [] if withheld else location_layer.location_views(image)
     if image.stores and not withheld:
         view['stores'] = ','.join(image.stores)
     if CONF.show_multiple_locations:
-        view['locations'] = [{'url': loc['url'],
-                              'metadata': loc.get('metadata') or {}}
-                             for loc in active]
-    if CONF.show_image_direct_url and active:
-        view['direct_url'] = active[0]['url']
+        view['locations'] = shown
+    if CONF.show_image_direct_url and shown:
+        view['direct_url'] = shown[0]['url']
     return view
 
 
