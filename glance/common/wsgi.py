@@ -98,6 +98,20 @@ class Resource:
             return webob.exc.HTTPInternalServerError()
 
 
+def int_param(params: Any, key: str, default: int, minimum: int = 0) -> int:
+    """An integer query parameter (``limit``...); 400 if it is not one."""
+    raw = params.get(key)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise exception.BadRequest('%s must be an integer.' % key)
+    if value < minimum:
+        raise exception.BadRequest('%s must be at least %d.' % (key, minimum))
+    return value
+
+
 def json_response(response: webob.Response, body: Any, status: int = 200
                   ) -> None:
     """Fill ``response`` with ``body`` as JSON."""

@@ -60,18 +60,6 @@ def full_view(ns: domain.Namespace, associations, properties=(),
     return view
 
 
-def _int(params, key: str, default: int) -> int:
-    raw = params.get(key)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise exception.BadRequest('%s must be an integer.' % key)
-    if value < 1:
-        raise exception.BadRequest('%s must be a positive integer.' % key)
-    return value
-
 
 def _new_namespace(body: dict[str, Any], owner: str | None
                    ) -> domain.Namespace:
@@ -86,7 +74,8 @@ def _new_namespace(body: dict[str, Any], owner: str | None
 class Deserializer:
     def index(self, request: wsgi.Request) -> dict:
         params = request.params
-        limit = min(_int(params, 'limit', CONF.limit_param_default),
+        limit = min(wsgi.int_param(params, 'limit', CONF.limit_param_default,
+                                     minimum=1),
                     CONF.api_limit_max)
         sort_key = params.get('sort_key', 'created_at')
         if sort_key not in domain.SORT_KEYS:

@@ -69,18 +69,6 @@ def image_task_view(task: domain.Task) -> dict[str, Any]:
     return view
 
 
-def _int(params, key: str, default: int) -> int:
-    raw = params.get(key)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise exception.BadRequest('%s param must be an integer' % key)
-    if value < 0:
-        raise exception.BadRequest('%s param must be positive' % key)
-    return value
-
 
 class Deserializer:
     def create(self, request: wsgi.Request) -> dict:
@@ -93,7 +81,8 @@ class Deserializer:
     def index(self, request: wsgi.Request) -> dict:
         params = request.params
         from oslo_config import cfg
-        limit = min(_int(params, 'limit', cfg.CONF.limit_param_default),
+        limit = min(wsgi.int_param(params, 'limit',
+                                     cfg.CONF.limit_param_default),
                     cfg.CONF.api_limit_max)
         sort_key = params.get('sort_key', 'created_at')
         if sort_key not in db_sql.SORT_KEYS:
