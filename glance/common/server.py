@@ -29,6 +29,8 @@ import eventlet.wsgi
 import greenlet
 from oslo_config import cfg
 
+from glance.common import sendfile
+
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
@@ -384,14 +386,15 @@ class Server:
 
     def _dispatch(self, environ, start_response):
         # Indirection so that a reload in process swaps the application.
-        return self.app(environ, start_response)
+        return sendfile.response_body(self.app(environ, start_response),
+                                      environ)
 
     def _serve(self) -> None:
         self._main = greenlet.getcurrent()
         eventlet.spawn_n(self._watch_signals)
         eventlet.wsgi.MAX_HEADER_LINE = CONF.max_header_line
         eventlet.wsgi.server(
-            self.sock, self._dispatch,
+            self.sock, self._dispatch, protocol=sendfile.Protocol,
             custom_pool=eventlet.GreenPool(size=POOL_SIZE),
             log=_LogAdapter(logging.getLogger('eventlet.wsgi.server')),
             debug=False, keepalive=CONF.http_keepalive,

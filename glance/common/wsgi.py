@@ -18,6 +18,11 @@ from glance.common import exception
 
 LOG = logging.getLogger(__name__)
 
+#: Environ key under which glance-api's own server (glance.common.sendfile)
+#: offers to send glance_store FileRegions itself, without copying them
+#: through Python; absent under any other WSGI server.
+SENDFILE_KEY = 'glance.sendfile'
+
 
 def http_error(exc: exception.GlanceException) -> webob.exc.HTTPException:
     """The webob error response for a domain exception."""

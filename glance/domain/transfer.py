@@ -42,6 +42,9 @@ class Download:
     #: the node's image cache (glance.image_cache.ImageCache) when the
     #: paste pipeline has one: read from it, or fill it while streaming
     cache: Any = None
+    #: set by the API when its server sends file regions itself
+    #: (sendfile): ``data`` may then yield glance_store FileRegions
+    zero_copy: bool = False
     # Filled in by the location layer:
     offset: int = 0
     length: int | None = None

@@ -24,6 +24,7 @@ from oslo_config import cfg
 
 import glance.common.config  # noqa: F401 - worker_self_reference_url
 from glance.image_cache import drivers
+from glance_store.regions import FileChunks
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -174,21 +175,7 @@ class ImageCache:
         f = open(path, 'rb')
         self.driver.hit(image.image_id)
         total = image.size - offset if length is None else length
-        f.seek(offset)
-        return self._read(f, total), total
-
-    @staticmethod
-    def _read(f, total: int) -> Iterator[bytes]:
-        try:
-            left = total
-            while left > 0:
-                chunk = f.read(min(READ_CHUNK, left))
-                if not chunk:
-                    break
-                left -= len(chunk)
-                yield chunk
-        finally:
-            f.close()
+        return FileChunks(f, offset, total, READ_CHUNK), total
 
     # --- filling ---------------------------------------------------------
 

@@ -15,7 +15,7 @@ import re
 from oslo_config import cfg
 
 import glance_store
-from glance_store import hashing
+from glance_store import hashing, regions
 from glance.common import exception, format_inspector
 from glance.domain.image import Image
 from glance.domain.proxy import Proxy
@@ -240,7 +240,7 @@ class ImageRepo(Proxy):
             raise exception.ImageDataNotFound()
         _resolve_range(download, image.size)
         if download.cache is not None and self._read_cached(image, download):
-            return self.base.read_data(image, download)
+            return self._hand_over(image, download)
         last_error: Exception | None = None
         for loc in locations:
             try:
@@ -257,8 +257,13 @@ class ImageRepo(Proxy):
                 data = self._tee(image, download.cache, data)
             download.data, download.size = data, size
             download.image_size = image.size
-            return self.base.read_data(image, download)
+            return self._hand_over(image, download)
         raise _store_error(last_error)
+
+    def _hand_over(self, image: Image, download: Download) -> Download:
+        if download.zero_copy:
+            download.data = regions.zero_copy(download.data)
+        return self.base.read_data(image, download)
 
     @staticmethod
     def _read_cached(image: Image, download: Download) -> bool:

@@ -19,6 +19,7 @@ from oslo_config import cfg
 from glance_store import driver
 from glance_store import exceptions
 from glance_store import location as loc_mod
+from glance_store.regions import FileChunks
 
 LOG = logging.getLogger(__name__)
 
@@ -251,38 +252,6 @@ class Store(driver.Store):
             raise exceptions.NotFound(image=path)
         except OSError as exc:
             raise _os_error(exc, path)
-
-
-class FileChunks:
-    """The bytes of an open file from ``offset``, ``remaining`` at most.
-
-    An iterator with ``close()`` so that a download abandoned half-way
-    closes its file at once rather than when garbage is collected.
-    """
-
-    def __init__(self, f, offset: int, remaining: int, chunk_size: int):
-        self._file = f
-        self._remaining = remaining
-        self._chunk_size = chunk_size
-        if offset:
-            f.seek(offset)
-
-    def __iter__(self) -> 'FileChunks':
-        return self
-
-    def __next__(self) -> bytes:
-        if self._remaining <= 0 or self._file.closed:
-            self.close()
-            raise StopIteration
-        chunk = self._file.read(min(self._chunk_size, self._remaining))
-        if not chunk:
-            self.close()
-            raise StopIteration
-        self._remaining -= len(chunk)
-        return chunk
-
-    def close(self) -> None:
-        self._file.close()
 
 
 def _write_all(fd: int, data: Iterable[bytes], thin: bool) -> int:

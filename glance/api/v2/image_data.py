@@ -159,7 +159,8 @@ class Controller:
                             receiver_project=request.context.project_id,
                             receiver_user=request.context.user_id,
                             destination_ip=request.remote_addr,
-                            cache=request.environ.get('glance.image_cache'))
+                            cache=request.environ.get('glance.image_cache'),
+                            zero_copy=wsgi.SENDFILE_KEY in request.environ)
         try:
             download = repo.read_data(image, download)
         except exception.ImageDataNotFound:
