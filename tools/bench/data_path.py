@@ -89,44 +89,75 @@ def hash_reference(path: str) -> float:
         for cmd in ('md5sum', 'sha512sum'))
 
 
-def fetch(url: str) -> int:
-    n = 0
+def fetch(url: str) -> None:
+    """GET ``url`` to /dev/null with curl (C: the client is not what is
+    measured), or with requests when curl is missing."""
+    if shutil.which('curl'):
+        subprocess.run(['curl', '-sSf', '-o', '/dev/null', url], check=True)
+        return
     with requests.get(url, stream=True, timeout=600) as r:
         r.raise_for_status()
-        for chunk in r.iter_content(CHUNK):
-            n += len(chunk)
-    return n
+        for _chunk in r.iter_content(CHUNK):
+            pass
 
 
-def nginx_download(path: str, work: str) -> float | None:
-    if not shutil.which('nginx'):
-        return None
-    port = free_port()
-    conf = os.path.join(work, 'nginx.conf')
-    with open(conf, 'w') as f:
-        f.write('daemon off; worker_processes 1; pid %s/nginx.pid;\n'
-                '%s'
-                'error_log %s/nginx.err;\n'
-                'events {}\nhttp { access_log off; sendfile on;\n'
-                ' server { listen 127.0.0.1:%d; root %s; } }\n'
-                % (work,
-                   # workers must read the private temporary directory
-                   'user root;\n' if os.geteuid() == 0 else '',
-                   work, port, os.path.dirname(path)))
-    proc = subprocess.Popen(['nginx', '-c', conf])
-    try:
-        url = 'http://127.0.0.1:%d/%s' % (port, os.path.basename(path))
+def put(url: str, path: str) -> None:
+    """PUT the file at ``path`` to ``url``, streamed; curl when there is
+    one (requests sends a file 8 KiB at a time, costing the CPU the
+    server is measured on)."""
+    headers = {'Content-Type': 'application/octet-stream'}
+    if shutil.which('curl'):
+        subprocess.run(['curl', '-sSf', '-o', '/dev/null', '-T', path,
+                        '-H', 'Content-Type: %s' % headers['Content-Type'],
+                        url], check=True)
+        return
+    with open(path, 'rb') as f:
+        requests.put(url, data=f, headers=headers).raise_for_status()
+
+
+class Nginx:
+    """nginx serving one directory with sendfile, as a reference."""
+
+    def __init__(self, directory: str, work: str):
+        self.port = free_port()
+        conf = os.path.join(work, 'nginx.conf')
+        with open(conf, 'w') as f:
+            f.write('daemon off; worker_processes 1; pid %s/nginx.pid;\n'
+                    '%s'
+                    'error_log %s/nginx.err;\n'
+                    'events {}\nhttp { access_log off; sendfile on;\n'
+                    ' server { listen 127.0.0.1:%d; root %s; } }\n'
+                    % (work,
+                       # workers must read the private temporary directory
+                       'user root;\n' if os.geteuid() == 0 else '',
+                       work, self.port, directory))
+        self.proc = subprocess.Popen(['nginx', '-c', conf])
         for _ in range(50):
             try:
-                requests.head(url, timeout=1)
+                requests.head(self.url(''), timeout=1)
                 break
             except requests.RequestException:
                 time.sleep(0.1)
-        fetch(url)                                  # warm the page cache
-        return min(timed(lambda: fetch(url)) for _ in range(3))
-    finally:
-        proc.terminate()
-        proc.wait()
+
+    def url(self, name: str) -> str:
+        return 'http://127.0.0.1:%d/%s' % (self.port, name)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def downloads(glance_url: str, nginx_url: str | None, rounds: int
+              ) -> tuple[float, float | None]:
+    """Best time of each, fetched in turns so that whatever else the
+    machine is doing weighs on both alike."""
+    glance, nginx = [], []
+    fetch(glance_url)                               # warm the page cache
+    for _ in range(rounds):
+        glance.append(timed(lambda: fetch(glance_url)))
+        if nginx_url:
+            nginx.append(timed(lambda: fetch(nginx_url)))
+    return min(glance), (min(nginx) if nginx else None)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -144,15 +175,17 @@ def run(args: argparse.Namespace) -> None:
             'container_format': 'bare'}).json()
         rss = PeakRSS(workers_of(srv.proc.pid))
         rss.start()
-        with open(path, 'rb') as f:
-            up = timed(lambda: session.put(
-                srv.url + '/v2/images/%s/file' % image['id'], data=f,
-                headers={'Content-Type': 'application/octet-stream'}
-            ).raise_for_status())
+        up = timed(lambda: put(
+            srv.url + '/v2/images/%s/file' % image['id'], path))
         url = srv.url + '/v2/images/%s/file' % image['id']
-        down = min(timed(lambda: fetch(url)) for _ in range(3))
+        web = Nginx(work, work) if shutil.which('nginx') else None
+        try:
+            down, nginx = downloads(
+                url, web and web.url(os.path.basename(path)), args.rounds)
+        finally:
+            if web:
+                web.stop()
         peak = rss.stop()
-        nginx = nginx_download(path, work)
         mib = size / MIB
         print('%d MiB image, file store on %s' % (args.size_mib, work))
         print('%-44s %-16s %s' % ('figure', 'measured', 'reference'))
@@ -178,6 +211,8 @@ def main() -> None:
     parser.add_argument('--setting', action='append', default=[],
                         help='SECTION.OPTION=VALUE for glance-api.conf '
                         '(repeatable)')
+    parser.add_argument('--rounds', type=int, default=5,
+                        help='downloads from each server, taken in turns')
     parser.add_argument('--dir', help='where the file and the store live '
                         '(default: the system temporary directory)')
     run(parser.parse_args())
