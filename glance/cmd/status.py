@@ -7,6 +7,7 @@ Exit status as oslo.upgradecheck defines: 0 every check passed, 1 a warning
 """
 from __future__ import annotations
 
+import datetime
 import sys
 
 from oslo_config import cfg
@@ -41,11 +42,11 @@ class Checks(upgradecheck.UpgradeCommands):
         """Images in a status this code has no transitions for."""
         from glance.db.sqlalchemy import engine
         from glance.domain import image
+        missing = _no_images_table()
+        if missing:
+            return missing
         try:
             with engine.get_engine().connect() as conn:
-                if not sa.inspect(conn).has_table('images'):
-                    return Result(Code.FAILURE, 'no images table: run '
-                                  'glance-manage db sync')
                 rows = conn.execute(sa.text(
                     'SELECT status, COUNT(*) FROM images GROUP BY status'
                 )).all()
@@ -57,6 +58,34 @@ class Checks(upgradecheck.UpgradeCommands):
             return Result(Code.FAILURE, 'images in unknown statuses: %s'
                           % ', '.join('%s (%d)' % kv
                                       for kv in sorted(unknown.items())))
+        return Result(Code.SUCCESS)
+
+    def _check_pending_delete(self) -> Result:
+        """Deleted images whose data should have been scrubbed by now.
+
+        Their data still fills the stores: either no glance-scrubber runs
+        (cron, timer or --daemon), or it keeps failing on them (its log
+        says why).
+        """
+        import glance.scrubber  # noqa: F401 - scrub_time, wakeup_time
+        from glance.db import pending_delete
+        grace = CONF.scrub_time + 2 * CONF.wakeup_time
+        cutoff = datetime.datetime.now(datetime.timezone.utc).replace(
+            tzinfo=None) - datetime.timedelta(seconds=grace)
+        missing = _no_images_table()
+        if missing:
+            return missing
+        try:
+            overdue = pending_delete.due_images(cutoff)
+        except Exception as exc:  # noqa: BLE001
+            return Result(Code.FAILURE, 'cannot read images: %s'
+                          % str(exc).splitlines()[0])
+        if overdue:
+            return Result(Code.WARNING, (
+                '%d pending_delete image(s) waited more than scrub_time + '
+                '2 x wakeup_time (%d s) and still hold data in the stores, '
+                'e.g. %s: run glance-scrubber (and check its log)')
+                % (len(overdue), grace, ', '.join(overdue[:3])))
         return Result(Code.SUCCESS)
 
     def _check_stores(self) -> Result:
@@ -72,10 +101,24 @@ class Checks(upgradecheck.UpgradeCommands):
     _upgrade_checks = (
         ('Database schema', _check_database),
         ('Image statuses', _check_image_statuses),
+        ('Pending delete images', _check_pending_delete),
         ('Policy File JSON to YAML Migration',
          (common_checks.check_policy_json, {'conf': CONF})),
         ('Store configuration', _check_stores),
     )
+
+
+def _no_images_table() -> Result | None:
+    """A failure when the images table cannot be read, else None."""
+    from glance.db.sqlalchemy import engine
+    try:
+        with engine.get_engine().connect() as conn:
+            if sa.inspect(conn).has_table('images'):
+                return None
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        return Result(Code.FAILURE, 'cannot read images: %s'
+                      % str(exc).splitlines()[0])
+    return Result(Code.FAILURE, 'no images table: run glance-manage db sync')
 
 
 def main(argv: list[str] | None = None) -> int:

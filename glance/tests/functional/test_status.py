@@ -65,3 +65,32 @@ def test_bad_store_configuration_fails(database, tmp_path):
     assert r.returncode == 2, r.stdout + r.stderr
     assert 'store configuration invalid' in r.stdout
     assert 'Traceback' not in r.stdout + r.stderr
+
+
+def _pending_delete_image(conn, image_id: str, deleted_at: str) -> None:
+    conn.exec_driver_sql(
+        "INSERT INTO images (id, status, visibility, min_disk, min_ram, "
+        "protected, os_hidden, created_at, deleted, deleted_at) VALUES "
+        "('%s', 'pending_delete', 'shared', 0, 0, false, false, "
+        "CURRENT_TIMESTAMP, true, %s)" % (image_id, deleted_at))
+
+
+def test_pending_delete_images_the_scrubber_missed(status, database):
+    """A warning (exit 1) names images whose data outstayed scrub_time +
+    2 x wakeup_time; one deleted a moment ago is not overdue."""
+    assert status('db', 'sync', tool='glance-manage').returncode == 0
+    eng = sa.create_engine(database.url)
+    try:
+        with eng.begin() as conn:
+            _pending_delete_image(conn, 'fresh', 'CURRENT_TIMESTAMP')
+        r = status('upgrade', 'check')
+        assert r.returncode == 0, r.stdout + r.stderr
+        with eng.begin() as conn:
+            _pending_delete_image(conn, 'stale', "'2026-01-01 00:00:00'")
+    finally:
+        eng.dispose()
+    r = status('upgrade', 'check')
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert '1 pending_delete image(s)' in r.stdout
+    assert 'stale' in r.stdout and 'fresh' not in r.stdout
+    assert 'glance-scrubber' in r.stdout
