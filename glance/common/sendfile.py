@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 from typing import Iterable, Iterator
 
 import eventlet
@@ -37,6 +38,9 @@ class Protocol(eventlet.wsgi.HttpProtocol):
     def get_environ(self) -> dict:
         environ = super().get_environ()
         connection = self.connection
+        if isinstance(connection, ssl.SSLSocket):
+            # The kernel would send the file unencrypted.
+            return environ
         environ[wsgi.SENDFILE_KEY] = lambda region: send_region(connection,
                                                                 region)
         # Bytes the body yields must reach the socket before a region that
