@@ -74,6 +74,10 @@ def _store_error(exc: glance_store.GlanceStoreException) -> Exception:
             'The image store already holds data for this image.')
     if isinstance(exc, glance_store.NotFound):
         return exception.ImageDataNotFound()
+    if isinstance(exc, glance_store.Forbidden):
+        return exception.Forbidden(
+            'The image store refused access to the data with your '
+            'credentials.')
     return exception.ServiceUnavailable(
         'The image store failed; try again later.')
 
@@ -184,7 +188,7 @@ class ImageRepo(Proxy):
             uri, size, meta = glance_store.add_to_backend(
                 store, image.image_id,
                 inspector.feed(digests.feed(upload.data)),
-                upload.expected_size)
+                upload.expected_size, context=self.context)
         except glance_store.GlanceStoreException as exc:
             LOG.error('Storing data of image %s failed: %s',
                       image.image_id, exc)
@@ -247,7 +251,8 @@ class ImageRepo(Proxy):
                 data, size = glance_store.get_from_backend(
                     loc['url'], offset=download.offset,
                     length=download.length,
-                    store_id=(loc.get('metadata') or {}).get('store'))
+                    store_id=(loc.get('metadata') or {}).get('store'),
+                    context=self.context)
             except glance_store.GlanceStoreException as exc:
                 LOG.warning('Image %s: location %s unreadable: %s',
                             image.image_id, loc.get('url'), exc)
@@ -322,11 +327,11 @@ class ImageRepo(Proxy):
         return bool(CONF.delayed_delete and image.locations
                     and image.loaded_status in DELAYED_DELETE_STATUSES)
 
-    @staticmethod
-    def _delete_location(image: Image, loc: dict) -> None:
+    def _delete_location(self, image: Image, loc: dict) -> None:
         try:
             glance_store.delete_from_backend(
-                loc['url'], store_id=(loc.get('metadata') or {}).get('store'))
+                loc['url'], store_id=(loc.get('metadata') or {}).get('store'),
+                context=self.context)
         except glance_store.NotFound:
             LOG.info('Data of image %s was already gone from %s',
                      image.image_id, loc['url'])
@@ -435,7 +440,8 @@ class ImageRepo(Proxy):
         try:
             loc = active_locations(image)[0]
             data, _size = glance_store.get_from_backend(
-                loc['url'], store_id=(loc.get('metadata') or {}).get('store'))
+                loc['url'], store_id=(loc.get('metadata') or {}).get('store'),
+                context=self.context)
             for _chunk in digests.feed(data):
                 pass
         except (IndexError, glance_store.GlanceStoreException) as exc:
@@ -468,7 +474,7 @@ class ImageRepo(Proxy):
         registry = glance_store.backend.registry()
         try:
             store_id, store, location = registry.owner_of(loc['url'])
-            size = store.get_size(location)
+            size = store.get_size(location, context=self.context)
         except glance_store.NotFound:
             raise exception.BadRequest('No data found at location %s.'
                                        % loc['url'])
