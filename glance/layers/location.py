@@ -193,6 +193,8 @@ class ImageRepo(Proxy):
             LOG.error('Storing data of image %s failed: %s',
                       image.image_id, exc)
             raise _store_error(exc)
+        if _readable_by_all(image):
+            self._grant_readers(image, [{'url': uri, 'metadata': meta}])
         upload.size = size
         upload.checksum = digests.checksum
         upload.os_hash_algo = digests.algorithm
@@ -200,6 +202,35 @@ class ImageRepo(Proxy):
         upload.virtual_size = inspector.virtual_size
         upload.location = {'url': uri, 'metadata': meta, 'status': 'active'}
         return self.base.write_data(image, upload)
+
+    def save(self, image: Image, from_state: str | None = None) -> Image:
+        """Save; when the visibility changed, tell the stores that control
+        who reads the data (swift in multi-tenant mode)."""
+        changed = image.visibility != image.loaded_visibility
+        image = self.base.save(image, from_state)
+        if changed:
+            self._grant_readers(image, active_locations(image))
+        return image
+
+    def _grant_readers(self, image: Image, locations: list[dict]) -> None:
+        """Store-side read access: everyone for public and community
+        images, nobody beyond the store's own rules otherwise.
+
+        A store that refuses (the caller may not change the owner's
+        access rules) costs a log line, not the request: the image record
+        is the truth, and the owner can repeat the change.
+        """
+        for loc in locations:
+            try:
+                glance_store.set_acls_for_image(
+                    loc['url'],
+                    store_id=(loc.get('metadata') or {}).get('store'),
+                    public=_readable_by_all(image), read_tenants=[],
+                    context=self.context)
+            except glance_store.GlanceStoreException as exc:
+                LOG.warning('Image %s is %s but the store kept its read '
+                            'access rules at %s: %s', image.image_id,
+                            image.visibility, loc['url'], exc)
 
     def finish_upload(self, image: Image, upload: Upload) -> Image:
         image.size = upload.size
@@ -503,6 +534,10 @@ class ImageRepo(Proxy):
             self._delete_location(image, upload.location)
             upload.location = None
         return upload
+
+
+def _readable_by_all(image: Image) -> bool:
+    return image.visibility in ('public', 'community')
 
 
 def location_views(image: Image) -> list[dict]:
