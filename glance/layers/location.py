@@ -17,6 +17,7 @@ from oslo_config import cfg
 import glance_store
 from glance_store import hashing
 from glance.common import exception, format_inspector
+from glance.db.sqlalchemy import members as db_members
 from glance.domain.image import Image
 from glance.domain.proxy import Proxy
 from glance.domain.transfer import Download, Upload
@@ -193,8 +194,7 @@ class ImageRepo(Proxy):
             LOG.error('Storing data of image %s failed: %s',
                       image.image_id, exc)
             raise _store_error(exc)
-        if _readable_by_all(image):
-            self._grant_readers(image, [{'url': uri, 'metadata': meta}])
+        grant_readers(self.context, image, [{'url': uri, 'metadata': meta}])
         upload.size = size
         upload.checksum = digests.checksum
         upload.os_hash_algo = digests.algorithm
@@ -209,28 +209,8 @@ class ImageRepo(Proxy):
         changed = image.visibility != image.loaded_visibility
         image = self.base.save(image, from_state)
         if changed:
-            self._grant_readers(image, active_locations(image))
+            grant_readers(self.context, image, active_locations(image))
         return image
-
-    def _grant_readers(self, image: Image, locations: list[dict]) -> None:
-        """Store-side read access: everyone for public and community
-        images, nobody beyond the store's own rules otherwise.
-
-        A store that refuses (the caller may not change the owner's
-        access rules) costs a log line, not the request: the image record
-        is the truth, and the owner can repeat the change.
-        """
-        for loc in locations:
-            try:
-                glance_store.set_acls_for_image(
-                    loc['url'],
-                    store_id=(loc.get('metadata') or {}).get('store'),
-                    public=_readable_by_all(image), read_tenants=[],
-                    context=self.context)
-            except glance_store.GlanceStoreException as exc:
-                LOG.warning('Image %s is %s but the store kept its read '
-                            'access rules at %s: %s', image.image_id,
-                            image.visibility, loc['url'], exc)
 
     def finish_upload(self, image: Image, upload: Upload) -> Image:
         image.size = upload.size
@@ -536,8 +516,51 @@ class ImageRepo(Proxy):
         return upload
 
 
-def _readable_by_all(image: Image) -> bool:
-    return image.visibility in ('public', 'community')
+class MemberRepo(Proxy):
+    """Members of a shared image may read its data where the store
+    controls access (swift multi-tenant): adding or removing one updates
+    the read access of every location."""
+
+    def __init__(self, base, context, image: Image):
+        super().__init__(base, context)
+        object.__setattr__(self, 'image', image)
+
+    def add(self, member):
+        member = self.base.add(member)
+        grant_readers(self.context, self.image, active_locations(self.image))
+        return member
+
+    def remove(self, member):
+        member = self.base.remove(member)
+        grant_readers(self.context, self.image, active_locations(self.image))
+        return member
+
+
+def grant_readers(context, image: Image, locations: list[dict]) -> None:
+    """Store-side read access to the data at ``locations``: everyone for
+    public and community images, the member projects (whatever their
+    status: glance lets pending and rejected members read too) for shared
+    ones, nobody beyond the store's own rules for private ones.
+
+    Nothing to do for stores glance reads as itself.  A store that refuses
+    (the caller may not change the owner's access rules) costs a log line,
+    not the request: the image record is the truth, and the owner can
+    repeat the change.
+    """
+    if not locations:
+        return
+    public = image.visibility in ('public', 'community')
+    readers = [row.member for row in db_members.list_members(image.image_id)
+               ] if image.visibility == 'shared' else []
+    for loc in locations:
+        try:
+            glance_store.set_acls_for_image(
+                loc['url'], store_id=(loc.get('metadata') or {}).get('store'),
+                public=public, read_tenants=readers, context=context)
+        except glance_store.GlanceStoreException as exc:
+            LOG.warning('Image %s is %s but the store kept its read access '
+                        'rules at %s: %s', image.image_id, image.visibility,
+                        loc['url'], exc)
 
 
 def location_views(image: Image) -> list[dict]:

@@ -67,8 +67,9 @@ class VirtualHostProxy:
                             b'keep-alive'):
                 headers.append(line)
         upstream = socket.create_connection(('127.0.0.1', self.target))
-        upstream.sendall(b'%s %s %s\r\n' % (method, path.encode('latin-1'),
-                                           version) +
+        request_line = b'%s %s %s\r\n' % (method, path.encode('latin-1'),
+                                          version)
+        upstream.sendall(request_line +
                          b''.join(h + b'\r\n' for h in headers) +
                          b'Connection: close\r\n\r\n' + rest)
         threading.Thread(target=self._pump, args=(client, upstream),

@@ -469,7 +469,7 @@ class Store(driver.Store):
                     image_id: str) -> str:
         scheme, rest = creds.storage_url.split('://', 1)
         return 'swift+%s://%s/%s/%s' % (scheme, rest, _q(container),
-                                         _q(image_id))
+                                        _q(image_id))
 
     # --- the data path ---------------------------------------------------
 

@@ -170,3 +170,29 @@ def test_multi_tenant_community_image_is_readable_by_all(
     assert _swift(keystone, swift_keystone, 'beta-member', path,
                   project=alpha_project).status_code == 403
     assert alpha.delete('/v2/images/%s' % image_id).status_code == 204
+
+
+def test_multi_tenant_shared_image_members_read(srv, swift_keystone,
+                                                keystone, as_ks):
+    alpha, beta = as_ks('alpha-member'), as_ks('beta-member')
+    beta_project = keystone.personas['beta-member'].project_id
+    alpha_project = keystone.personas['alpha-member'].project_id
+    image_id = _upload(alpha, DATA)['id']               # shared, no members
+    path = '/glance-mt_%s/%s' % (image_id, image_id)
+
+    def beta_in_swift() -> int:
+        return _swift(keystone, swift_keystone, 'beta-member', path,
+                      project=alpha_project).status_code
+
+    assert beta_in_swift() == 403
+    r = alpha.post('/v2/images/%s/members' % image_id,
+                   json={'member': beta_project})
+    assert r.status_code == 200, r.text
+    assert beta_in_swift() == 200
+    r = beta.get('/v2/images/%s/file' % image_id)
+    assert r.status_code == 200 and r.content == DATA
+    # the member goes, and so does its read access in Swift
+    r = alpha.delete('/v2/images/%s/members/%s' % (image_id, beta_project))
+    assert r.status_code == 204, r.text
+    assert beta_in_swift() == 403
+    assert alpha.delete('/v2/images/%s' % image_id).status_code == 204
