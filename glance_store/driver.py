@@ -44,6 +44,9 @@ class Store:
     #: oslo.config options the driver reads, registered in ``conf_group``
     OPTIONS: list[cfg.Opt] = []
     capabilities: Capability = Capability.NONE
+    #: whether the store decides who reads the data (then glance tells it
+    #: through :meth:`set_acls`); False where glance reads as itself
+    controls_access: bool = False
 
     def __init__(self, conf: cfg.ConfigOpts, backend: str, conf_group: str):
         self.conf = conf

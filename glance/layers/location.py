@@ -194,13 +194,19 @@ class ImageRepo(Proxy):
             LOG.error('Storing data of image %s failed: %s',
                       image.image_id, exc)
             raise _store_error(exc)
-        grant_readers(self.context, image, [{'url': uri, 'metadata': meta}])
         upload.size = size
         upload.checksum = digests.checksum
         upload.os_hash_algo = digests.algorithm
         upload.os_hash_value = digests.hash_value
         upload.virtual_size = inspector.virtual_size
         upload.location = {'url': uri, 'metadata': meta, 'status': 'active'}
+        try:
+            grant_readers(self.context, image, [upload.location])
+        except Exception as exc:  # noqa: BLE001 - the data is stored
+            # (the member list unreadable: the database gone); the owner
+            # can repeat a change to the visibility or members.
+            LOG.warning('Image %s: read access in the store not set: %s',
+                        image.image_id, exc)
         return self.base.write_data(image, upload)
 
     def save(self, image: Image, from_state: str | None = None) -> Image:
@@ -516,6 +522,15 @@ class ImageRepo(Proxy):
         return upload
 
 
+def _controls_access(loc: dict) -> bool:
+    try:
+        store, _ = glance_store.backend.registry().for_uri(
+            loc['url'], (loc.get('metadata') or {}).get('store'))
+    except glance_store.GlanceStoreException:
+        return False
+    return store.controls_access
+
+
 class MemberRepo(Proxy):
     """Members of a shared image may read its data where the store
     controls access (swift multi-tenant): adding or removing one updates
@@ -542,11 +557,12 @@ def grant_readers(context, image: Image, locations: list[dict]) -> None:
     status: glance lets pending and rejected members read too) for shared
     ones, nobody beyond the store's own rules for private ones.
 
-    Nothing to do for stores glance reads as itself.  A store that refuses
-    (the caller may not change the owner's access rules) costs a log line,
-    not the request: the image record is the truth, and the owner can
-    repeat the change.
+    Nothing to do (not even reading the members) for stores glance reads
+    as itself.  A store that refuses (the caller may not change the owner's
+    access rules) costs a log line, not the request: the image record is
+    the truth, and the owner can repeat the change.
     """
+    locations = [loc for loc in locations if _controls_access(loc)]
     if not locations:
         return
     public = image.visibility in ('public', 'community')

@@ -161,6 +161,7 @@ class Store(driver.Store):
     def configure(self) -> None:
         opts = self.opts
         self.multi_tenant = opts.swift_store_multi_tenant
+        self.controls_access = self.multi_tenant
         self.admin_tenants = [t.strip() for t in
                               opts.swift_store_admin_tenants if t.strip()]
         self.container = opts.swift_store_container
