@@ -435,13 +435,17 @@ class Store(driver.Store):
             urllib.parse.quote(p) for p in segments[:-2]))
         if parts.username is None and self.multi_tenant:
             # swift+http(s)://host/v1/AUTH_<project>/<container>/<object>:
-            # a storage URL, opened with the caller's token
-            token = getattr(context, 'auth_token', None)
-            if not token:
-                raise exceptions.Forbidden(
-                    '%s is read with the caller\'s token and this request '
-                    'has none' % location.uri)
-            return _Credentials.of_caller(base, token), container, obj
+            # a storage URL, opened with the caller's token -- which goes
+            # only to the Swift the caller's catalog names (a location
+            # added through the API may point anywhere).
+            own = self._caller(context)
+            mine = urllib.parse.urlsplit(own.storage_url)
+            if (mine.scheme, mine.netloc) != (http, host):
+                raise exceptions.BadStoreUri(
+                    '%s is not on the Swift of the service catalog (%s); '
+                    'the caller\'s token is not sent there'
+                    % (location.uri, mine.netloc))
+            return _Credentials.of_caller(base, own.token), container, obj
         # swift+http(s)://user:key@host/auth/path/<container>/<object>
         if parts.username is None or parts.password is None:
             raise exceptions.BadStoreUri(

@@ -253,11 +253,18 @@ def test_multi_tenant_image_in_the_callers_account(tenant_store, swift,
     with pytest.raises(exceptions.Forbidden):
         tenant_store.get(loc, context=None)
     _, other = swift.token('test2:tester2', 'testing2')
+    other_ctx = _Context(other, 'test2', _catalog(url.replace('AUTH_test',
+                                                              'AUTH_test2')))
     with pytest.raises(exceptions.Forbidden):
-        tenant_store.get(loc, context=_Context(other, 'test2'))
+        tenant_store.get(loc, context=other_ctx)
+    # a token goes only to the Swift of the caller's catalog
+    elsewhere = loc_mod.parse(uris['mt-small'].replace(
+        '127.0.0.1:%d' % swift.ports['proxy'], '127.0.0.1:9'), 'obj')
+    with pytest.raises(exceptions.BadStoreUri, match='not on the Swift'):
+        tenant_store.get(elsewhere, context=ctx)
     # ... until the container's ACL lets everyone read
     tenant_store.set_acls(loc, public=True, context=ctx)
-    chunks, _ = tenant_store.get(loc, context=_Context(other, 'test2'))
+    chunks, _ = tenant_store.get(loc, context=other_ctx)
     assert b''.join(chunks) == small
     for uri in uris.values():
         tenant_store.delete(loc_mod.parse(uri, 'obj'), context=ctx)
