@@ -326,13 +326,18 @@ class Swift:
 
     def start_keystone_proxy(self, keystone_url: str, username: str,
                              password: str, project: str,
-                             port: int | None = None) -> str:
+                             port: int | None = None, wait: bool = True
+                             ) -> str:
         """Start the proxy that validates Keystone tokens (once); its URL.
 
         ``username``/``password``/``project`` (default domain) are the
-        service user authtoken validates tokens as.
+        service user authtoken validates tokens as.  With ``wait=False``
+        it returns at once (the caller does other work while the proxy
+        imports) and :meth:`wait_keystone_proxy` waits for it.
         """
         if 'proxy-keystone' in self.procs:
+            if wait:
+                self.wait_keystone_proxy()
             return self.keystone_url
         ensure_installed(keystone=True)
         self.ports['proxy-keystone'] = port or _free_port()
@@ -344,6 +349,14 @@ class Swift:
             username=username, password=password, project=project))
         self._spawn('proxy-keystone', [SYSTEM_PYTHON, '-c', _LAUNCH,
                                        self.workdir, conf, 'proxy-server'])
+        if wait:
+            self.wait_keystone_proxy()
+        return self.keystone_url
+
+    def wait_keystone_proxy(self) -> str:
+        """Wait until the Keystone proxy answers its healthcheck."""
+        if getattr(self, '_keystone_proxy_ready', False):
+            return self.keystone_url
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.procs['proxy-keystone'].poll() is not None:
@@ -351,6 +364,7 @@ class Swift:
             try:
                 if requests.get(self.keystone_url + '/healthcheck',
                                 timeout=1).status_code == 200:
+                    self._keystone_proxy_ready = True
                     return self.keystone_url
             except requests.RequestException:
                 pass

@@ -140,13 +140,15 @@ def swift_keystone(swift, keystone):
 
     port = free_port()
     try:
+        # The proxy imports while Keystone learns about it.
+        swift.start_keystone_proxy(keystone.url, 'glance',
+                                   keystone.personas['glance'].password,
+                                   'service', port=port, wait=False)
         keystone.add_object_store('http://127.0.0.1:%d/v1/AUTH_$(project_id)s'
                                   % port)
         keystone.create_project('glance-store')
         keystone.add_persona('glance-swift', 'glance-store', 'member')
-        glance = keystone.personas['glance']
-        swift.start_keystone_proxy(keystone.url, 'glance', glance.password,
-                                   'service', port=port)
+        swift.wait_keystone_proxy()
     except swift_fixture.Unavailable as exc:
         if os.environ.get('CI', '').lower() == 'true':
             pytest.fail('CI=true and the Keystone Swift proxy cannot run: '
