@@ -28,6 +28,8 @@ no credentials in it.  Other readers get in through the container's read
 ACL: the projects of ``swift_store_admin_tenants`` always, everyone
 (``.r:*``) while the image is public or community, the projects glance
 names through :meth:`Store.set_acls`.
+
+Logging in, and finding storage URLs in catalogs, is swift_auth's part.
 """
 from __future__ import annotations
 
@@ -42,6 +44,8 @@ import requests
 
 from glance_store import driver, exceptions
 from glance_store import location as loc_mod
+from glance_store._drivers import swift_auth
+from glance_store._drivers.swift_auth import Credentials
 
 LOG = logging.getLogger(__name__)
 MiB = 1024 * 1024
@@ -122,31 +126,6 @@ _OPTS = [
 ]
 
 
-class _Credentials:
-    """How to reach one Swift account, and its current token."""
-
-    def __init__(self, auth_address: str, user: str, key: str,
-                 version: str = '1', user_domain: str = 'Default',
-                 project_domain: str = 'Default'):
-        self.auth_address = auth_address
-        self.user, self.key = user, key
-        self.version = str(version).lstrip('v').split('.')[0] or '1'
-        self.user_domain, self.project_domain = user_domain, project_domain
-        self.storage_url: str | None = None
-        self.token: str | None = None
-
-    @classmethod
-    def of_caller(cls, storage_url: str, token: str) -> '_Credentials':
-        """A caller's token on an account: used as it is, never renewed."""
-        creds = cls('', '', '')
-        creds.storage_url, creds.token = storage_url.rstrip('/'), token
-        return creds
-
-    @property
-    def renewable(self) -> bool:
-        return bool(self.auth_address)
-
-
 class Store(driver.Store):
     """Reads and writes ``swift+config://`` (and reads ``swift+http(s)``)."""
 
@@ -193,7 +172,7 @@ class Store(driver.Store):
                 self._bad('swift_store_auth_address, swift_store_user and '
                           'swift_store_key are required')
             self.reference = self.backend
-            self.references[self.reference] = _Credentials(
+            self.references[self.reference] = Credentials(
                 opts.swift_store_auth_address, opts.swift_store_user,
                 opts.swift_store_key, opts.swift_store_auth_version,
                 opts.swift_store_user_domain_name,
@@ -203,7 +182,7 @@ class Store(driver.Store):
         raise exceptions.BadStoreConfiguration(store_name=self.backend,
                                                reason=reason)
 
-    def _load_references(self, path: str | None) -> dict[str, _Credentials]:
+    def _load_references(self, path: str | None) -> dict[str, Credentials]:
         if not path:
             return {}
         parser = configparser.ConfigParser()
@@ -220,7 +199,7 @@ class Store(driver.Store):
             if missing:
                 self._bad('reference %s in %s lacks %s'
                           % (name, path, ', '.join(missing)))
-            refs[name] = _Credentials(
+            refs[name] = Credentials(
                 sec['auth_address'], sec['user'], sec['key'],
                 sec.get('auth_version', '1'),
                 sec.get('user_domain_name', sec.get('user_domain_id',
@@ -240,67 +219,18 @@ class Store(driver.Store):
 
     # --- talking to Swift ---------------------------------------------------
 
-    def _authenticate(self, creds: _Credentials) -> None:
-        try:
-            if creds.version == '3':
-                self._auth_v3(creds)
-            else:
-                r = self.session.get(
-                    creds.auth_address, timeout=self.timeout,
-                    verify=self.verify,
-                    headers={'X-Auth-User': creds.user,
-                             'X-Auth-Key': creds.key})
-                if r.status_code >= 300:
-                    raise exceptions.BackendException(
-                        reason='Swift authentication as %s failed: %d'
-                        % (creds.user, r.status_code))
-                creds.token = r.headers['X-Auth-Token']
-                creds.storage_url = r.headers['X-Storage-Url']
-        except requests.RequestException as exc:
-            raise exceptions.BackendException(
-                reason='Swift authentication failed: %s' % exc)
-        except KeyError as exc:
-            raise exceptions.BackendException(
-                reason='Swift authentication answered without %s' % exc)
-        if self.opts.swift_store_endpoint and \
-                creds is self.references.get(self.reference):
-            creds.storage_url = self.opts.swift_store_endpoint
+    def _authenticate(self, creds: Credentials) -> None:
+        opts = self.opts
+        default = creds is self.references.get(self.reference)
+        swift_auth.authenticate(
+            self.session, creds, self.timeout, self.verify,
+            opts.swift_store_service_type, opts.swift_store_endpoint_type,
+            opts.swift_store_region,
+            need_endpoint=not (default and opts.swift_store_endpoint))
+        if default and opts.swift_store_endpoint:
+            creds.storage_url = opts.swift_store_endpoint
 
-    def _auth_v3(self, creds: _Credentials) -> None:
-        project, _, user = creds.user.rpartition(':')
-        body = {'auth': {
-            'identity': {'methods': ['password'], 'password': {'user': {
-                'name': user, 'password': creds.key,
-                'domain': {'name': creds.user_domain}}}},
-            'scope': {'project': {'name': project, 'domain': {
-                'name': creds.project_domain}}}}}
-        url = creds.auth_address.rstrip('/')
-        if not url.endswith('/v3'):
-            url += '/v3'
-        r = self.session.post(url + '/auth/tokens', json=body,
-                              timeout=self.timeout, verify=self.verify)
-        if r.status_code != 201:
-            raise exceptions.BackendException(
-                reason='Keystone authentication as %s failed: %d'
-                % (creds.user, r.status_code))
-        creds.token = r.headers['X-Subject-Token']
-        interface = self.opts.swift_store_endpoint_type.replace('URL', '')
-        region = self.opts.swift_store_region
-        for service in r.json()['token'].get('catalog', []):
-            if service.get('type') != self.opts.swift_store_service_type:
-                continue
-            for ep in service.get('endpoints', []):
-                if ep.get('interface') == interface and (
-                        not region or ep.get('region_id') == region
-                        or ep.get('region') == region):
-                    creds.storage_url = ep['url']
-                    return
-        if not self.opts.swift_store_endpoint:
-            raise exceptions.BackendException(
-                reason='no %s endpoint of type %s in the catalog'
-                % (interface, self.opts.swift_store_service_type))
-
-    def _request(self, creds: _Credentials, method: str, path: str,
+    def _request(self, creds: Credentials, method: str, path: str,
                  ok: Iterable[int] = (), **kw) -> requests.Response:
         """A request on the account; re-authenticates once on 401.
 
@@ -337,7 +267,7 @@ class Store(driver.Store):
         raise exceptions.BackendException(
             reason='Swift %s %s answered %d' % (method, path, r.status_code))
 
-    def _ensure_containers(self, creds: _Credentials) -> None:
+    def _ensure_containers(self, creds: Credentials) -> None:
         if self._containers_ready:
             return
         for name in (self.container, self.segments):
@@ -356,47 +286,13 @@ class Store(driver.Store):
 
     # --- the caller's account (multi-tenant) --------------------------------
 
-    def _caller(self, context: Any) -> _Credentials:
+    def _caller(self, context: Any) -> Credentials:
         """The caller's token on the caller's own account."""
-        token = getattr(context, 'auth_token', None)
-        project = getattr(context, 'project_id', None)
-        if not token or not project:
-            raise exceptions.Forbidden(
-                'store %s keeps images in the accounts of their projects '
-                'and needs the caller\'s project-scoped token' % self.backend)
-        endpoint = self.opts.swift_store_endpoint
-        if endpoint:
-            url = endpoint.replace('$(project_id)s', project).replace(
-                '$(tenant_id)s', project)
-        else:
-            url = self._catalog_url(getattr(context, 'service_catalog',
-                                            None) or [], project)
-        return _Credentials.of_caller(url, token)
-
-    def _catalog_url(self, catalog: list, project: str) -> str:
-        """The object-store endpoint of a service catalog, as
-        keystonemiddleware passes it (v2 form: ``publicURL``...; the v3 form
-        with ``interface`` and ``url`` is understood too)."""
-        wanted = self.opts.swift_store_endpoint_type
-        interface = wanted.replace('URL', '')
-        region = self.opts.swift_store_region
-        for service in catalog:
-            if service.get('type') != self.opts.swift_store_service_type:
-                continue
-            for ep in service.get('endpoints') or []:
-                if region and region not in (ep.get('region'),
-                                             ep.get('region_id')):
-                    continue
-                if 'url' in ep and ep.get('interface') == interface:
-                    return ep['url']
-                if ep.get(wanted):
-                    return ep[wanted]
-        raise exceptions.BackendException(
-            reason='no %s endpoint of type %s%s in the service catalog of '
-                   'project %s' % (interface,
-                                   self.opts.swift_store_service_type,
-                                   ' in region %s' % region if region else '',
-                                   project))
+        opts = self.opts
+        return swift_auth.caller(
+            context, self.backend, opts.swift_store_endpoint,
+            opts.swift_store_service_type, opts.swift_store_endpoint_type,
+            opts.swift_store_region)
 
     def _acl_headers(self, public: bool, read_tenants: Iterable[str]
                      ) -> dict[str, str]:
@@ -410,7 +306,7 @@ class Store(driver.Store):
     # --- locations ----------------------------------------------------------
 
     def _parse(self, location: loc_mod.Location, context: Any = None
-               ) -> tuple[_Credentials, str, str]:
+               ) -> tuple[Credentials, str, str]:
         """(credentials, container, object) a location names."""
         parts = urllib.parse.urlsplit(location.uri)
         segments = [urllib.parse.unquote(p)
@@ -445,7 +341,7 @@ class Store(driver.Store):
                     '%s is not on the Swift of the service catalog (%s); '
                     'the caller\'s token is not sent there'
                     % (location.uri, mine.netloc))
-            return _Credentials.of_caller(base, own.token), container, obj
+            return Credentials.of_caller(base, own.token), container, obj
         # swift+http(s)://user:key@host/auth/path/<container>/<object>
         if parts.username is None or parts.password is None:
             raise exceptions.BadStoreUri(
@@ -454,7 +350,7 @@ class Store(driver.Store):
                urllib.parse.unquote(parts.password))
         cache = self.__dict__.setdefault('_uri_creds', {})
         if key not in cache:
-            cache[key] = _Credentials(*key)
+            cache[key] = Credentials(*key)
         return cache[key], container, obj
 
     def owns(self, location: loc_mod.Location) -> bool:
@@ -470,7 +366,7 @@ class Store(driver.Store):
             urllib.parse.quote(self.reference, safe=''),
             _q(self.container), _q(image_id))
 
-    def _tenant_uri(self, creds: _Credentials, container: str,
+    def _tenant_uri(self, creds: Credentials, container: str,
                     image_id: str) -> str:
         scheme, rest = creds.storage_url.split('://', 1)
         return 'swift+%s://%s/%s/%s' % (scheme, rest, _q(container),
@@ -519,7 +415,7 @@ class Store(driver.Store):
                   source.count, path)
         return uri, source.count, {}
 
-    def _put(self, creds: _Credentials, path: str, body: Iterator[bytes],
+    def _put(self, creds: Credentials, path: str, body: Iterator[bytes],
              ) -> dict:
         r = self._request(creds, 'PUT', path, data=body,
                           headers={'Content-Type':
@@ -527,7 +423,7 @@ class Store(driver.Store):
         r.close()
         return r.headers
 
-    def _put_segments(self, creds: _Credentials, container: str,
+    def _put_segments(self, creds: Credentials, container: str,
                       segments: str, image_id: str, source: '_Source',
                       written: list[str]) -> None:
         manifest = []
@@ -561,7 +457,7 @@ class Store(driver.Store):
                       data=json.dumps(manifest).encode(),
                       headers={'Content-Type': 'application/json'}).close()
 
-    def _cleanup(self, creds: _Credentials, path: str,
+    def _cleanup(self, creds: Credentials, path: str,
                  segments: list[str]) -> None:
         for seg in [path] + segments:
             self._delete_quietly(creds, seg)
@@ -569,7 +465,7 @@ class Store(driver.Store):
             LOG.warning('Store %s: upload of %s failed; removed %d segments',
                         self.backend, path, len(segments))
 
-    def _delete_quietly(self, creds: _Credentials, path: str) -> None:
+    def _delete_quietly(self, creds: Credentials, path: str) -> None:
         try:
             self._request(creds, 'DELETE', path, ok=(404,)).close()
         except exceptions.GlanceStoreException as exc:
@@ -597,7 +493,7 @@ class Store(driver.Store):
         return _Download(self, creds, path, r, offset, size,
                          chunk_size or self.READ_CHUNKSIZE), size
 
-    def _get_from(self, creds: _Credentials, path: str, offset: int,
+    def _get_from(self, creds: Credentials, path: str, offset: int,
                   length: int | None) -> requests.Response:
         headers = {}
         if offset or length is not None:
@@ -694,7 +590,7 @@ class _Download:
     Swift again for the rest (a Range from where it stopped).
     """
 
-    def __init__(self, store: Store, creds: _Credentials, path: str,
+    def __init__(self, store: Store, creds: Credentials, path: str,
                  response: requests.Response, offset: int, size: int,
                  chunk_size: int):
         self.store, self.creds, self.path = store, creds, path
