@@ -36,15 +36,19 @@ keystone:
 
 # System packages the tests drive for real (Debian): qemu-img for the
 # image_conversion import plugin; Swift (with memcached for tempauth) for
-# the swift and s3 stores (glance/tests/swift_fixture.py).
-SWIFT_DEBS := swift swift-proxy swift-object swift-container swift-account memcached
+# the swift and s3 stores (glance/tests/swift_fixture.py), and Debian's
+# keystonemiddleware for its Keystone-authenticated proxy (Swift runs
+# under the system python3).
+SWIFT_DEBS := swift swift-proxy swift-object swift-container swift-account memcached \
+	python3-keystonemiddleware
 
 test-deps:
 	command -v qemu-img >/dev/null || \
 		(apt-get update -q && apt-get install -y -q qemu-utils)
 	(test -x /usr/bin/swift-proxy-server && test -x /usr/bin/swift-object-server \
 		&& test -x /usr/bin/swift-container-server \
-		&& test -x /usr/bin/swift-account-server && command -v memcached) >/dev/null || \
+		&& test -x /usr/bin/swift-account-server && command -v memcached \
+		&& /usr/bin/python3 -c 'import keystonemiddleware') >/dev/null 2>&1 || \
 		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SWIFT_DEBS))
 
 genconfig: venv

@@ -48,10 +48,12 @@ def get_internal_task_repo(context: Any) -> Any:
 
 def get_member_repo(context: Any, image: Any) -> Any:
     """The memberships of ``image`` (loaded through :func:`get_repo`),
-    wrapped in policy -> quota -> notifier."""
+    wrapped in policy -> quota -> location -> notifier (location: who may
+    read the data in stores that control access)."""
     from glance.db import members as db_members
     repo = notifier.MemberRepo(db_members.MemberRepo(context, image),
                                context)
+    repo = location.MemberRepo(repo, context, image)
     repo = quota.MemberRepo(repo, context)
     return policy.MemberRepo(repo, context, image)
 

@@ -2,5 +2,6 @@
 from glance_store.backend import (add_to_backend, delete_from_backend,  # noqa
                                   get_from_backend, get_size_from_backend,
                                   get_store_from_store_identifier,
-                                  register_opts, create_stores, list_stores)
+                                  register_opts, create_stores, list_stores,
+                                  set_acls_for_image)
 from glance_store.exceptions import *  # noqa

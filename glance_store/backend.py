@@ -8,7 +8,7 @@ Drivers load by stevedore from the ``glance_store.drivers`` namespace.
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from oslo_config import cfg
 from stevedore import driver as sv_driver
@@ -191,34 +191,50 @@ def get_store_from_store_identifier(store_id: str | None) -> driver_mod.Store:
 
 
 def add_to_backend(store_id: str | None, image_id: str,
-                   data: Iterable[bytes], size: int | None
-                   ) -> tuple[str, int, dict]:
-    """Write image data; return (uri, size, metadata incl. the store id)."""
+                   data: Iterable[bytes], size: int | None,
+                   context: Any = None) -> tuple[str, int, dict]:
+    """Write image data; return (uri, size, metadata incl. the store id).
+
+    ``context`` is the caller's request context (see :class:`driver.Store`).
+    """
     store = registry().get(store_id)
-    uri, written, meta = store.add(image_id, data, size)
+    uri, written, meta = store.add(image_id, data, size, context=context)
     if registry().multi:
         meta = dict(meta, store=store.backend)
     return uri, written, meta
 
 
 def get_from_backend(uri: str, offset: int = 0, length: int | None = None,
-                     store_id: str | None = None
+                     store_id: str | None = None, context: Any = None
                      ) -> tuple[Iterator[bytes], int]:
     """(byte iterator, number of bytes) of ``uri``, optionally a range."""
     store, location = registry().for_uri(uri, store_id)
-    return store.get(location, offset=offset, length=length)
+    return store.get(location, offset=offset, length=length,
+                     context=context)
 
 
-def get_size_from_backend(uri: str, store_id: str | None = None) -> int:
+def get_size_from_backend(uri: str, store_id: str | None = None,
+                          context: Any = None) -> int:
     """Size in bytes of the data at ``uri``."""
     store, location = registry().for_uri(uri, store_id)
-    return store.get_size(location)
+    return store.get_size(location, context=context)
 
 
-def delete_from_backend(uri: str, store_id: str | None = None) -> None:
+def delete_from_backend(uri: str, store_id: str | None = None,
+                        context: Any = None) -> None:
     """Delete the data at ``uri``; NotFound if it was already gone."""
     store, location = registry().for_uri(uri, store_id)
-    store.delete(location)
+    store.delete(location, context=context)
+
+
+def set_acls_for_image(uri: str, store_id: str | None = None,
+                       public: bool = False,
+                       read_tenants: list[str] | None = None,
+                       context: Any = None) -> None:
+    """Grant read access to the data at ``uri`` (see Store.set_acls)."""
+    store, location = registry().for_uri(uri, store_id)
+    store.set_acls(location, public=public, read_tenants=read_tenants,
+                   context=context)
 
 
 def list_opts():

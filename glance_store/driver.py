@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from oslo_config import cfg
 
@@ -30,6 +30,13 @@ class Store:
 
     ``conf_group`` is the section holding its options (``glance_store`` in a
     single-store setup, the backend id in a multi-store one).
+
+    Instances serve every request at once, so nothing of a request is kept
+    on them: ``context`` (the caller's request context, None for the
+    service's own work) is an argument of each data call.  Drivers acting
+    as the service ignore it; one acting as the caller (swift in
+    multi-tenant mode) takes the token, project and service catalog from
+    it.
     """
 
     #: URI schemes this driver reads and writes
@@ -37,6 +44,9 @@ class Store:
     #: oslo.config options the driver reads, registered in ``conf_group``
     OPTIONS: list[cfg.Opt] = []
     capabilities: Capability = Capability.NONE
+    #: whether the store decides who reads the data (then glance tells it
+    #: through :meth:`set_acls`); False where glance reads as itself
+    controls_access: bool = False
 
     def __init__(self, conf: cfg.ConfigOpts, backend: str, conf_group: str):
         self.conf = conf
@@ -77,17 +87,18 @@ class Store:
         return (self.capabilities & cap) == cap
 
     def add(self, image_id: str, data: Iterable[bytes], size: int | None,
-            ) -> tuple[str, int, dict]:
+            context: Any = None) -> tuple[str, int, dict]:
         """Store the bytes; return (uri, bytes written, location metadata)."""
         raise exceptions.StoreAddDisabled()
 
     def get(self, location: loc_mod.Location, offset: int = 0,
             chunk_size: int | None = None, length: int | None = None,
-            ) -> tuple[Iterator[bytes], int]:
+            context: Any = None) -> tuple[Iterator[bytes], int]:
         """Return (iterator over the bytes, number of bytes it yields)."""
         raise NotImplementedError
 
-    def get_size(self, location: loc_mod.Location) -> int:
+    def get_size(self, location: loc_mod.Location,
+                 context: Any = None) -> int:
         raise NotImplementedError
 
     def owns(self, location: loc_mod.Location) -> bool:
@@ -99,5 +110,15 @@ class Store:
         """
         return location.scheme in self.schemes
 
-    def delete(self, location: loc_mod.Location) -> None:
+    def delete(self, location: loc_mod.Location,
+               context: Any = None) -> None:
         raise NotImplementedError
+
+    def set_acls(self, location: loc_mod.Location, public: bool = False,
+                 read_tenants: list[str] | None = None,
+                 context: Any = None) -> None:
+        """Let ``read_tenants`` (or, when ``public``, everyone) read the
+        data, for stores where access is the store's business.
+
+        Nothing to do for stores the service reads as itself.
+        """

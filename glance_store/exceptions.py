@@ -33,6 +33,10 @@ class StorageWriteDenied(GlanceStoreException):
     message = 'Permission to write image storage media denied.'
 
 
+class Forbidden(GlanceStoreException):
+    message = 'The store refused access to %(image)s.'
+
+
 class BadStoreConfiguration(GlanceStoreException):
     message = ('Store %(store_name)s could not be configured correctly. '
                'Reason: %(reason)s')

@@ -17,6 +17,7 @@ from oslo_config import cfg
 import glance_store
 from glance_store import hashing, regions
 from glance.common import exception, format_inspector
+from glance.db.sqlalchemy import members as db_members
 from glance.domain.image import Image
 from glance.domain.proxy import Proxy
 from glance.domain.transfer import Download, Upload
@@ -74,6 +75,10 @@ def _store_error(exc: glance_store.GlanceStoreException) -> Exception:
             'The image store already holds data for this image.')
     if isinstance(exc, glance_store.NotFound):
         return exception.ImageDataNotFound()
+    if isinstance(exc, glance_store.Forbidden):
+        return exception.Forbidden(
+            'The image store refused access to the data with your '
+            'credentials.')
     return exception.ServiceUnavailable(
         'The image store failed; try again later.')
 
@@ -184,7 +189,7 @@ class ImageRepo(Proxy):
             uri, size, meta = glance_store.add_to_backend(
                 store, image.image_id,
                 inspector.feed(digests.feed(upload.data)),
-                upload.expected_size)
+                upload.expected_size, context=self.context)
         except glance_store.GlanceStoreException as exc:
             LOG.error('Storing data of image %s failed: %s',
                       image.image_id, exc)
@@ -195,7 +200,23 @@ class ImageRepo(Proxy):
         upload.os_hash_value = digests.hash_value
         upload.virtual_size = inspector.virtual_size
         upload.location = {'url': uri, 'metadata': meta, 'status': 'active'}
+        try:
+            grant_readers(self.context, image, [upload.location])
+        except Exception as exc:  # noqa: BLE001 - the data is stored
+            # (the member list unreadable: the database gone); the owner
+            # can repeat a change to the visibility or members.
+            LOG.warning('Image %s: read access in the store not set: %s',
+                        image.image_id, exc)
         return self.base.write_data(image, upload)
+
+    def save(self, image: Image, from_state: str | None = None) -> Image:
+        """Save; when the visibility changed, tell the stores that control
+        who reads the data (swift in multi-tenant mode)."""
+        changed = image.visibility != image.loaded_visibility
+        image = self.base.save(image, from_state)
+        if changed:
+            grant_readers(self.context, image, active_locations(image))
+        return image
 
     def finish_upload(self, image: Image, upload: Upload) -> Image:
         image.size = upload.size
@@ -247,7 +268,8 @@ class ImageRepo(Proxy):
                 data, size = glance_store.get_from_backend(
                     loc['url'], offset=download.offset,
                     length=download.length,
-                    store_id=(loc.get('metadata') or {}).get('store'))
+                    store_id=(loc.get('metadata') or {}).get('store'),
+                    context=self.context)
             except glance_store.GlanceStoreException as exc:
                 LOG.warning('Image %s: location %s unreadable: %s',
                             image.image_id, loc.get('url'), exc)
@@ -327,11 +349,11 @@ class ImageRepo(Proxy):
         return bool(CONF.delayed_delete and image.locations
                     and image.loaded_status in DELAYED_DELETE_STATUSES)
 
-    @staticmethod
-    def _delete_location(image: Image, loc: dict) -> None:
+    def _delete_location(self, image: Image, loc: dict) -> None:
         try:
             glance_store.delete_from_backend(
-                loc['url'], store_id=(loc.get('metadata') or {}).get('store'))
+                loc['url'], store_id=(loc.get('metadata') or {}).get('store'),
+                context=self.context)
         except glance_store.NotFound:
             LOG.info('Data of image %s was already gone from %s',
                      image.image_id, loc['url'])
@@ -440,7 +462,8 @@ class ImageRepo(Proxy):
         try:
             loc = active_locations(image)[0]
             data, _size = glance_store.get_from_backend(
-                loc['url'], store_id=(loc.get('metadata') or {}).get('store'))
+                loc['url'], store_id=(loc.get('metadata') or {}).get('store'),
+                context=self.context)
             for _chunk in digests.feed(data):
                 pass
         except (IndexError, glance_store.GlanceStoreException) as exc:
@@ -473,7 +496,7 @@ class ImageRepo(Proxy):
         registry = glance_store.backend.registry()
         try:
             store_id, store, location = registry.owner_of(loc['url'])
-            size = store.get_size(location)
+            size = store.get_size(location, context=self.context)
         except glance_store.NotFound:
             raise exception.BadRequest('No data found at location %s.'
                                        % loc['url'])
@@ -502,6 +525,63 @@ class ImageRepo(Proxy):
             self._delete_location(image, upload.location)
             upload.location = None
         return upload
+
+
+def _controls_access(loc: dict) -> bool:
+    try:
+        store, _ = glance_store.backend.registry().for_uri(
+            loc['url'], (loc.get('metadata') or {}).get('store'))
+    except glance_store.GlanceStoreException:
+        return False
+    return store.controls_access
+
+
+class MemberRepo(Proxy):
+    """Members of a shared image may read its data where the store
+    controls access (swift multi-tenant): adding or removing one updates
+    the read access of every location."""
+
+    def __init__(self, base, context, image: Image):
+        super().__init__(base, context)
+        object.__setattr__(self, 'image', image)
+
+    def add(self, member):
+        member = self.base.add(member)
+        grant_readers(self.context, self.image, active_locations(self.image))
+        return member
+
+    def remove(self, member):
+        member = self.base.remove(member)
+        grant_readers(self.context, self.image, active_locations(self.image))
+        return member
+
+
+def grant_readers(context, image: Image, locations: list[dict]) -> None:
+    """Store-side read access to the data at ``locations``: everyone for
+    public and community images, the member projects (whatever their
+    status: glance lets pending and rejected members read too) for shared
+    ones, nobody beyond the store's own rules for private ones.
+
+    Nothing to do (not even reading the members) for stores glance reads
+    as itself.  A store that refuses (the caller may not change the owner's
+    access rules) costs a log line, not the request: the image record is
+    the truth, and the owner can repeat the change.
+    """
+    locations = [loc for loc in locations if _controls_access(loc)]
+    if not locations:
+        return
+    public = image.visibility in ('public', 'community')
+    readers = [row.member for row in db_members.list_members(image.image_id)
+               ] if image.visibility == 'shared' else []
+    for loc in locations:
+        try:
+            glance_store.set_acls_for_image(
+                loc['url'], store_id=(loc.get('metadata') or {}).get('store'),
+                public=public, read_tenants=readers, context=context)
+        except glance_store.GlanceStoreException as exc:
+            LOG.warning('Image %s is %s but the store kept its read access '
+                        'rules at %s: %s', image.image_id, image.visibility,
+                        loc['url'], exc)
 
 
 def location_views(image: Image) -> list[dict]:

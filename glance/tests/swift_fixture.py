@@ -8,7 +8,15 @@ server's ``swift_dir``), three one-replica rings, a storage directory with
 proxy, each on a free loopback port, plus a memcached (tempauth keeps its
 tokens there).  The proxy runs tempauth and the s3api middleware, so the
 same node answers the Swift API (``auth/v1.0``) and S3 (access key
-``test:tester``, secret ``testing``).
+``test:tester``, secret ``testing``); s3api's ``storage_domain`` is
+:data:`S3_DOMAIN`, so ``<bucket>.s3.glance.test`` Host headers address
+buckets as virtual hosts (no DNS knows the name: tests send such requests
+through a loopback forwarding proxy).
+
+:meth:`Swift.start_keystone_proxy` adds, on demand, a second proxy server
+over the same rings and storage servers whose pipeline validates Keystone
+tokens (keystonemiddleware ``authtoken`` + Swift's ``keystoneauth``);
+it needs Debian's ``python3-keystonemiddleware``.
 
 Under ``CI=true`` a missing Swift is an error; elsewhere the tests using
 the fixture are skipped with the reason.
@@ -31,6 +39,12 @@ SYSTEM_PYTHON = '/usr/bin/python3'
 PROGRAMS = ('swift-ring-builder', 'swift-proxy-server', 'swift-object-server',
             'swift-container-server', 'swift-account-server', 'memcached')
 
+#: Debian packages of the fixture (as the Makefile's SWIFT_DEBS)
+DEBS = ('swift', 'swift-proxy', 'swift-object', 'swift-container',
+        'swift-account', 'memcached', 'python3-keystonemiddleware')
+#: the domain s3api takes virtual-host bucket names under
+S3_DOMAIN = 's3.glance.test'
+
 ADMIN = ('admin:admin', 'admin')
 TESTER = ('test:tester', 'testing')
 
@@ -50,9 +64,16 @@ def missing_programs() -> list[str]:
             and not os.path.exists(os.path.join('/usr/bin', p))]
 
 
-def ensure_installed() -> None:
-    """Install the Debian packages when missing (as ``make test-deps``)."""
-    if not missing_programs():
+def _keystonemiddleware_missing() -> bool:
+    return subprocess.run([SYSTEM_PYTHON, '-c', 'import keystonemiddleware'],
+                          capture_output=True).returncode != 0
+
+
+def ensure_installed(keystone: bool = False) -> None:
+    """Install the Debian packages when missing (as ``make test-deps``);
+    with ``keystone`` also keystonemiddleware for the system python."""
+    if not missing_programs() and not (keystone and
+                                       _keystonemiddleware_missing()):
         return
     if shutil.which('apt-get') is None or os.geteuid() != 0:
         raise Unavailable('Swift is not installed (%s missing) and apt-get '
@@ -60,9 +81,7 @@ def ensure_installed() -> None:
                           % ', '.join(missing_programs()))
     env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
     for cmd in (['apt-get', 'update', '-q'],
-                ['apt-get', 'install', '-y', '-q', 'swift', 'swift-proxy',
-                 'swift-object', 'swift-container', 'swift-account',
-                 'memcached']):
+                ['apt-get', 'install', '-y', '-q', *DEBS]):
         result = subprocess.run(cmd, env=env, capture_output=True,
                                 text=True, timeout=900)
         if result.returncode:
@@ -71,6 +90,9 @@ def ensure_installed() -> None:
     if missing_programs():
         raise Unavailable('still missing after apt-get: %s'
                           % ', '.join(missing_programs()))
+    if keystone and _keystonemiddleware_missing():
+        raise Unavailable('python3-keystonemiddleware is not importable by '
+                          '%s after apt-get' % SYSTEM_PYTHON)
 
 
 _COMMON = """\
@@ -130,6 +152,7 @@ use = egg:swift#bulk
 [filter:s3api]
 use = egg:swift#s3api
 location = us-east-1
+storage_domain = {s3_domain}
 # parts of a multipart upload may be small in tests
 min_segment_size = 1
 
@@ -138,6 +161,69 @@ use = egg:swift#tempauth
 user_admin_admin = admin .admin .reseller_admin
 user_test_tester = testing .admin
 user_test2_tester2 = testing2
+
+[filter:copy]
+use = egg:swift#copy
+
+[filter:slo]
+use = egg:swift#slo
+
+[filter:dlo]
+use = egg:swift#dlo
+"""
+
+_KEYSTONE_PROXY = _COMMON + """
+[pipeline:main]
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache \
+listing_formats bulk authtoken keystoneauth copy slo dlo proxy-logging \
+proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+
+[filter:catch_errors]
+use = egg:swift#catch_errors
+
+[filter:gatekeeper]
+use = egg:swift#gatekeeper
+
+[filter:healthcheck]
+use = egg:swift#healthcheck
+
+[filter:proxy-logging]
+use = egg:swift#proxy_logging
+
+[filter:cache]
+use = egg:swift#memcache
+memcache_servers = 127.0.0.1:{memcached}
+
+[filter:listing_formats]
+use = egg:swift#listing_formats
+
+[filter:bulk]
+use = egg:swift#bulk
+
+[filter:authtoken]
+paste.filter_factory = keystonemiddleware.auth_token:filter_factory
+www_authenticate_uri = {keystone}
+auth_url = {keystone}
+auth_type = password
+username = {username}
+password = {password}
+user_domain_id = default
+project_name = {project}
+project_domain_id = default
+# keystoneauth decides on ACLs for requests without a valid token
+delay_auth_decision = True
+cache = swift.cache
+include_service_catalog = False
+
+[filter:keystoneauth]
+use = egg:swift#keystoneauth
+operator_roles = admin, member
+# read-only access to the own project's account
+project_reader_roles = reader
 
 [filter:copy]
 use = egg:swift#copy
@@ -216,7 +302,8 @@ class Swift:
                 name=name))
         self._write('proxy-server.conf', _PROXY.format(
             port=self.ports['proxy'], user=user, dir=self.workdir,
-            name='proxy-server', memcached=self.ports['memcached']))
+            name='proxy-server', memcached=self.ports['memcached'],
+            s3_domain=S3_DOMAIN))
         self._spawn('memcached', ['memcached', '-l', '127.0.0.1', '-p',
                                   str(self.ports['memcached']), '-U', '0',
                                   '-u', user, '-m', '16'])
@@ -231,6 +318,58 @@ class Swift:
         self._wait()
         self.started_in = time.monotonic() - begin
         return self
+
+    @property
+    def keystone_url(self) -> str:
+        """The Keystone-authenticated proxy (see start_keystone_proxy)."""
+        return 'http://127.0.0.1:%d' % self.ports['proxy-keystone']
+
+    def start_keystone_proxy(self, keystone_url: str, username: str,
+                             password: str, project: str,
+                             port: int | None = None, wait: bool = True
+                             ) -> str:
+        """Start the proxy that validates Keystone tokens (once); its URL.
+
+        ``username``/``password``/``project`` (default domain) are the
+        service user authtoken validates tokens as.  With ``wait=False``
+        it returns at once (the caller does other work while the proxy
+        imports) and :meth:`wait_keystone_proxy` waits for it.
+        """
+        if 'proxy-keystone' in self.procs:
+            if wait:
+                self.wait_keystone_proxy()
+            return self.keystone_url
+        ensure_installed(keystone=True)
+        self.ports['proxy-keystone'] = port or _free_port()
+        conf = os.path.join(self.workdir, 'proxy-keystone.conf')
+        self._write('proxy-keystone.conf', _KEYSTONE_PROXY.format(
+            port=self.ports['proxy-keystone'], user=_user(),
+            dir=self.workdir, name='proxy-keystone',
+            memcached=self.ports['memcached'], keystone=keystone_url,
+            username=username, password=password, project=project))
+        self._spawn('proxy-keystone', [SYSTEM_PYTHON, '-c', _LAUNCH,
+                                       self.workdir, conf, 'proxy-server'])
+        if wait:
+            self.wait_keystone_proxy()
+        return self.keystone_url
+
+    def wait_keystone_proxy(self) -> str:
+        """Wait until the Keystone proxy answers its healthcheck."""
+        if getattr(self, '_keystone_proxy_ready', False):
+            return self.keystone_url
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.procs['proxy-keystone'].poll() is not None:
+                raise RuntimeError('proxy-keystone exited: %s' % self.log())
+            try:
+                if requests.get(self.keystone_url + '/healthcheck',
+                                timeout=1).status_code == 200:
+                    self._keystone_proxy_ready = True
+                    return self.keystone_url
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError('proxy-keystone did not start: %s' % self.log())
 
     def stop(self) -> None:
         for proc in self.procs.values():

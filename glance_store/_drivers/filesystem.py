@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import urllib.parse
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from oslo_config import cfg
 
@@ -170,7 +170,7 @@ class Store(driver.Store):
         return {}
 
     def add(self, image_id: str, data: Iterable[bytes], size: int | None,
-            ) -> tuple[str, int, dict]:
+            context: Any = None) -> tuple[str, int, dict]:
         """Write ``data`` to a new file named after the image.
 
         Whatever stops the write (the disk, the client, a quota raising from
@@ -210,7 +210,7 @@ class Store(driver.Store):
 
     def get(self, location: loc_mod.Location, offset: int = 0,
             chunk_size: int | None = None, length: int | None = None,
-            ) -> tuple[Iterator[bytes], int]:
+            context: Any = None) -> tuple[Iterator[bytes], int]:
         """Iterator over ``length`` bytes from ``offset`` (default: all).
 
         The file is opened here, not when iteration starts, so a delete that
@@ -239,11 +239,13 @@ class Store(driver.Store):
         return any(real.startswith(os.path.realpath(d) + os.sep)
                    for d, _prio in self.datadirs)
 
-    def get_size(self, location: loc_mod.Location) -> int:
+    def get_size(self, location: loc_mod.Location,
+                 context: Any = None) -> int:
         """Size of the file in bytes; NotFound when it is gone."""
         return os.path.getsize(self._path(location))
 
-    def delete(self, location: loc_mod.Location) -> None:
+    def delete(self, location: loc_mod.Location,
+               context: Any = None) -> None:
         """Remove the file; NotFound when it was already gone."""
         path = location.path
         try:

@@ -8,7 +8,7 @@ bytes wanted.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
 from oslo_config import cfg
 import requests
@@ -88,7 +88,8 @@ class Store(driver.Store):
                 reason='%s answered %d' % (uri, r.status_code))
         return r
 
-    def get_size(self, location: loc_mod.Location) -> int:
+    def get_size(self, location: loc_mod.Location,
+                 context: Any = None) -> int:
         """Content-Length of a HEAD request (0 when the server gives none)."""
         r = self._request('HEAD', location.uri, allow_redirects=True)
         r.close()
@@ -99,7 +100,7 @@ class Store(driver.Store):
 
     def get(self, location: loc_mod.Location, offset: int = 0,
             chunk_size: int | None = None, length: int | None = None,
-            ) -> tuple[Iterator[bytes], int]:
+            context: Any = None) -> tuple[Iterator[bytes], int]:
         """Stream the bytes; with ``offset``/``length`` as a Range read."""
         headers = {}
         if offset or length is not None:
@@ -115,5 +116,6 @@ class Store(driver.Store):
             size = 0
         return HttpChunks(r, chunk_size or self.READ_CHUNKSIZE), size
 
-    def delete(self, location: loc_mod.Location) -> None:
+    def delete(self, location: loc_mod.Location,
+               context: Any = None) -> None:
         """Nothing to do: data on a web server is not ours to delete."""

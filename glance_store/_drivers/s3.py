@@ -20,7 +20,7 @@ import logging
 import tempfile
 import threading
 import urllib.parse
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import boto3
 import botocore.config
@@ -178,7 +178,7 @@ class Store(driver.Store):
     # --- the data path ---------------------------------------------------
 
     def add(self, image_id: str, data: Iterable[bytes], size: int | None,
-            ) -> tuple[str, int, dict]:
+            context: Any = None) -> tuple[str, int, dict]:
         """Write the image in one PUT or as a multipart upload.
 
         The choice is made on ``size`` when it is known, else on how much
@@ -305,7 +305,7 @@ class Store(driver.Store):
 
     def get(self, location: loc_mod.Location, offset: int = 0,
             chunk_size: int | None = None, length: int | None = None,
-            ) -> tuple[Iterator[bytes], int]:
+            context: Any = None) -> tuple[Iterator[bytes], int]:
         """Stream the object (a range of it with ``offset``/``length``)."""
         bucket, key = self._parse(location)
         offset = max(0, offset or 0)
@@ -328,7 +328,8 @@ class Store(driver.Store):
         return _Body(body, chunk_size or self.READ_CHUNKSIZE), \
             int(r['ContentLength'])
 
-    def get_size(self, location: loc_mod.Location) -> int:
+    def get_size(self, location: loc_mod.Location,
+                 context: Any = None) -> int:
         bucket, key = self._parse(location)
         try:
             return int(self.client.head_object(
@@ -337,7 +338,8 @@ class Store(driver.Store):
                 botocore.exceptions.ClientError) as exc:
             raise self._error(exc, '%s/%s' % (bucket, key))
 
-    def delete(self, location: loc_mod.Location) -> None:
+    def delete(self, location: loc_mod.Location,
+               context: Any = None) -> None:
         """Delete the object; NotFound when it was already gone."""
         self.get_size(location)         # S3 deletes answer 204 regardless
         bucket, key = self._parse(location)

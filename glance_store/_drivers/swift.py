@@ -16,9 +16,20 @@ manifest; deleting the image deletes its segments.  Whatever stops an
 upload (the client going away, a quota raising from the data iterator, a
 Swift error) removes what was written before the error goes on.
 
-Multi-tenant mode (``swift_store_multi_tenant``, each image in its owner's
-account through the request's token) is not implemented: configuring it is
-refused at start-up.
+Multi-tenant (``swift_store_multi_tenant``): every image goes to the
+account of the project that uploads it, written and read with the caller's
+own token (the request context's ``auth_token``) at the object-store
+endpoint of the context's service catalog (or ``swift_store_endpoint``).
+Each image has a container of its own, ``<swift_store_container>_<image
+id>``, holding the object and, for a large image, its segments
+(``<image id>/00001``...); the location is the plain storage URL,
+``swift+http(s)://<host>/v1/AUTH_<project>/<container>/<image id>``, with
+no credentials in it.  Other readers get in through the container's read
+ACL: the projects of ``swift_store_admin_tenants`` always, everyone
+(``.r:*``) while the image is public or community, the projects glance
+names through :meth:`Store.set_acls`.
+
+Logging in, and finding storage URLs in catalogs, is swift_auth's part.
 """
 from __future__ import annotations
 
@@ -26,13 +37,15 @@ import configparser
 import json
 import logging
 import urllib.parse
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from oslo_config import cfg
 import requests
 
 from glance_store import driver, exceptions
 from glance_store import location as loc_mod
+from glance_store._drivers import swift_auth
+from glance_store._drivers.swift_auth import Credentials
 
 LOG = logging.getLogger(__name__)
 MiB = 1024 * 1024
@@ -66,7 +79,10 @@ _OPTS = [
                     'written with.'),
     cfg.StrOpt('swift_store_endpoint',
                help='Storage URL to use instead of the one authentication '
-                    'returns (e.g. http://host:8080/v1/AUTH_account).'),
+                    'returns (e.g. http://host:8080/v1/AUTH_account).  In '
+                    'multi-tenant mode it replaces the service catalog: '
+                    '$(project_id)s in it stands for the caller\'s project '
+                    '(http://host:8080/v1/AUTH_$(project_id)s).'),
     cfg.StrOpt('swift_store_region',
                help='Keystone v3: region of the object-store endpoint.'),
     cfg.StrOpt('swift_store_endpoint_type', default='publicURL',
@@ -89,8 +105,17 @@ _OPTS = [
                help='How often a download that breaks off is resumed from '
                     'where it stopped.'),
     cfg.BoolOpt('swift_store_multi_tenant', default=False,
-                help='Store images in the owner\'s account (NOT '
-                     'implemented: True is refused).'),
+                help='Store each image in the Swift account of the project '
+                     'uploading it, with the caller\'s token and the '
+                     'object-store endpoint of the request\'s service '
+                     'catalog (or swift_store_endpoint), one container per '
+                     'image named swift_store_container + "_" + image id. '
+                     'No credentials are configured for this mode.'),
+    cfg.ListOpt('swift_store_admin_tenants', default=[],
+                help='Multi-tenant mode: projects (ids) that get read '
+                     'access to every image container glance writes '
+                     '(e.g. the project of a service that must read all '
+                     'images).'),
     cfg.BoolOpt('swift_store_auth_insecure', default=False,
                 help='Do not verify the certificate of an https Swift or '
                      'Keystone.'),
@@ -99,20 +124,6 @@ _OPTS = [
     cfg.IntOpt('swift_store_timeout', default=60, min=1,
                help='Seconds to wait for Swift to answer a request.'),
 ]
-
-
-class _Credentials:
-    """How to reach one Swift account, and its current token."""
-
-    def __init__(self, auth_address: str, user: str, key: str,
-                 version: str = '1', user_domain: str = 'Default',
-                 project_domain: str = 'Default'):
-        self.auth_address = auth_address
-        self.user, self.key = user, key
-        self.version = str(version).lstrip('v').split('.')[0] or '1'
-        self.user_domain, self.project_domain = user_domain, project_domain
-        self.storage_url: str | None = None
-        self.token: str | None = None
 
 
 class Store(driver.Store):
@@ -128,9 +139,10 @@ class Store(driver.Store):
 
     def configure(self) -> None:
         opts = self.opts
-        if opts.swift_store_multi_tenant:
-            self._bad('swift_store_multi_tenant is not implemented; use a '
-                      'single-tenant store')
+        self.multi_tenant = opts.swift_store_multi_tenant
+        self.controls_access = self.multi_tenant
+        self.admin_tenants = [t.strip() for t in
+                              opts.swift_store_admin_tenants if t.strip()]
         self.container = opts.swift_store_container
         self.segments = self.container + '_segments'
         self.large_size = opts.swift_store_large_object_size * MiB
@@ -141,6 +153,13 @@ class Store(driver.Store):
             opts.swift_store_cacert or True)
         self.session = requests.Session()
         self.references = self._load_references(opts.swift_store_config_file)
+        self.create_container = opts.swift_store_create_container_on_put
+        self._containers_ready = False
+        if self.multi_tenant:
+            # Writes act as the caller; references configured beside serve
+            # only to read swift+config locations written before.
+            self.reference = None
+            return
         if opts.swift_store_config_file:
             self.reference = opts.default_swift_reference
             if self.reference not in self.references:
@@ -153,19 +172,17 @@ class Store(driver.Store):
                 self._bad('swift_store_auth_address, swift_store_user and '
                           'swift_store_key are required')
             self.reference = self.backend
-            self.references[self.reference] = _Credentials(
+            self.references[self.reference] = Credentials(
                 opts.swift_store_auth_address, opts.swift_store_user,
                 opts.swift_store_key, opts.swift_store_auth_version,
                 opts.swift_store_user_domain_name,
                 opts.swift_store_project_domain_name)
-        self.create_container = opts.swift_store_create_container_on_put
-        self._containers_ready = False
 
     def _bad(self, reason: str):
         raise exceptions.BadStoreConfiguration(store_name=self.backend,
                                                reason=reason)
 
-    def _load_references(self, path: str | None) -> dict[str, _Credentials]:
+    def _load_references(self, path: str | None) -> dict[str, Credentials]:
         if not path:
             return {}
         parser = configparser.ConfigParser()
@@ -182,7 +199,7 @@ class Store(driver.Store):
             if missing:
                 self._bad('reference %s in %s lacks %s'
                           % (name, path, ', '.join(missing)))
-            refs[name] = _Credentials(
+            refs[name] = Credentials(
                 sec['auth_address'], sec['user'], sec['key'],
                 sec.get('auth_version', '1'),
                 sec.get('user_domain_name', sec.get('user_domain_id',
@@ -193,73 +210,27 @@ class Store(driver.Store):
 
     def properties(self) -> dict:
         """The container and segmenting sizes (never credentials)."""
-        return {'container': self.container,
-                'large_object_size': self.large_size,
-                'large_object_chunk_size': self.chunk_size}
+        props = {'container': self.container,
+                 'large_object_size': self.large_size,
+                 'large_object_chunk_size': self.chunk_size}
+        if self.multi_tenant:
+            props['multi_tenant'] = True
+        return props
 
     # --- talking to Swift ---------------------------------------------------
 
-    def _authenticate(self, creds: _Credentials) -> None:
-        try:
-            if creds.version == '3':
-                self._auth_v3(creds)
-            else:
-                r = self.session.get(
-                    creds.auth_address, timeout=self.timeout,
-                    verify=self.verify,
-                    headers={'X-Auth-User': creds.user,
-                             'X-Auth-Key': creds.key})
-                if r.status_code >= 300:
-                    raise exceptions.BackendException(
-                        reason='Swift authentication as %s failed: %d'
-                        % (creds.user, r.status_code))
-                creds.token = r.headers['X-Auth-Token']
-                creds.storage_url = r.headers['X-Storage-Url']
-        except requests.RequestException as exc:
-            raise exceptions.BackendException(
-                reason='Swift authentication failed: %s' % exc)
-        except KeyError as exc:
-            raise exceptions.BackendException(
-                reason='Swift authentication answered without %s' % exc)
-        if self.opts.swift_store_endpoint and \
-                creds is self.references.get(self.reference):
-            creds.storage_url = self.opts.swift_store_endpoint
+    def _authenticate(self, creds: Credentials) -> None:
+        opts = self.opts
+        default = creds is self.references.get(self.reference)
+        swift_auth.authenticate(
+            self.session, creds, self.timeout, self.verify,
+            opts.swift_store_service_type, opts.swift_store_endpoint_type,
+            opts.swift_store_region,
+            need_endpoint=not (default and opts.swift_store_endpoint))
+        if default and opts.swift_store_endpoint:
+            creds.storage_url = opts.swift_store_endpoint
 
-    def _auth_v3(self, creds: _Credentials) -> None:
-        project, _, user = creds.user.rpartition(':')
-        body = {'auth': {
-            'identity': {'methods': ['password'], 'password': {'user': {
-                'name': user, 'password': creds.key,
-                'domain': {'name': creds.user_domain}}}},
-            'scope': {'project': {'name': project, 'domain': {
-                'name': creds.project_domain}}}}}
-        url = creds.auth_address.rstrip('/')
-        if not url.endswith('/v3'):
-            url += '/v3'
-        r = self.session.post(url + '/auth/tokens', json=body,
-                              timeout=self.timeout, verify=self.verify)
-        if r.status_code != 201:
-            raise exceptions.BackendException(
-                reason='Keystone authentication as %s failed: %d'
-                % (creds.user, r.status_code))
-        creds.token = r.headers['X-Subject-Token']
-        interface = self.opts.swift_store_endpoint_type.replace('URL', '')
-        region = self.opts.swift_store_region
-        for service in r.json()['token'].get('catalog', []):
-            if service.get('type') != self.opts.swift_store_service_type:
-                continue
-            for ep in service.get('endpoints', []):
-                if ep.get('interface') == interface and (
-                        not region or ep.get('region_id') == region
-                        or ep.get('region') == region):
-                    creds.storage_url = ep['url']
-                    return
-        if not self.opts.swift_store_endpoint:
-            raise exceptions.BackendException(
-                reason='no %s endpoint of type %s in the catalog'
-                % (interface, self.opts.swift_store_service_type))
-
-    def _request(self, creds: _Credentials, method: str, path: str,
+    def _request(self, creds: Credentials, method: str, path: str,
                  ok: Iterable[int] = (), **kw) -> requests.Response:
         """A request on the account; re-authenticates once on 401.
 
@@ -279,7 +250,8 @@ class Store(driver.Store):
             except requests.RequestException as exc:
                 raise exceptions.BackendException(
                     reason='Swift %s %s: %s' % (method, path, exc))
-            if r.status_code == 401 and attempt == 1 and not \
+            if r.status_code == 401 and attempt == 1 and \
+                    creds.renewable and not \
                     hasattr(kw.get('data'), '__next__'):
                 r.close()
                 creds.token = None
@@ -290,10 +262,12 @@ class Store(driver.Store):
         r.close()
         if r.status_code == 404:
             raise exceptions.NotFound(image=path)
+        if r.status_code in (401, 403) and not creds.renewable:
+            raise exceptions.Forbidden(image=path)
         raise exceptions.BackendException(
             reason='Swift %s %s answered %d' % (method, path, r.status_code))
 
-    def _ensure_containers(self, creds: _Credentials) -> None:
+    def _ensure_containers(self, creds: Credentials) -> None:
         if self._containers_ready:
             return
         for name in (self.container, self.segments):
@@ -310,10 +284,29 @@ class Store(driver.Store):
                          name)
         self._containers_ready = True
 
+    # --- the caller's account (multi-tenant) --------------------------------
+
+    def _caller(self, context: Any) -> Credentials:
+        """The caller's token on the caller's own account."""
+        opts = self.opts
+        return swift_auth.caller(
+            context, self.backend, opts.swift_store_endpoint,
+            opts.swift_store_service_type, opts.swift_store_endpoint_type,
+            opts.swift_store_region)
+
+    def _acl_headers(self, public: bool, read_tenants: Iterable[str]
+                     ) -> dict[str, str]:
+        readers = ['.r:*'] if public else []
+        for project in list(self.admin_tenants) + list(read_tenants or ()):
+            entry = '%s:*' % project
+            if entry not in readers:
+                readers.append(entry)
+        return {'X-Container-Read': ','.join(readers)}
+
     # --- locations ----------------------------------------------------------
 
-    def _parse(self, location: loc_mod.Location
-               ) -> tuple[_Credentials, str, str]:
+    def _parse(self, location: loc_mod.Location, context: Any = None
+               ) -> tuple[Credentials, str, str]:
         """(credentials, container, object) a location names."""
         parts = urllib.parse.urlsplit(location.uri)
         segments = [urllib.parse.unquote(p)
@@ -331,19 +324,33 @@ class Store(driver.Store):
             if len(segments) != 2:
                 raise exceptions.BadStoreUri(uri=location.uri)
             return creds, container, obj
+        http = 'https' if parts.scheme in ('swift', 'swift+https') \
+            else 'http'
+        host = parts.hostname + (':%d' % parts.port if parts.port else '')
+        base = '%s://%s/%s' % (http, host, '/'.join(
+            urllib.parse.quote(p) for p in segments[:-2]))
+        if parts.username is None and self.multi_tenant:
+            # swift+http(s)://host/v1/AUTH_<project>/<container>/<object>:
+            # a storage URL, opened with the caller's token -- which goes
+            # only to the Swift the caller's catalog names (a location
+            # added through the API may point anywhere).
+            own = self._caller(context)
+            mine = urllib.parse.urlsplit(own.storage_url)
+            if (mine.scheme, mine.netloc) != (http, host):
+                raise exceptions.BadStoreUri(
+                    '%s is not on the Swift of the service catalog (%s); '
+                    'the caller\'s token is not sent there'
+                    % (location.uri, mine.netloc))
+            return Credentials.of_caller(base, own.token), container, obj
         # swift+http(s)://user:key@host/auth/path/<container>/<object>
         if parts.username is None or parts.password is None:
             raise exceptions.BadStoreUri(
                 '%s carries no credentials' % location.uri)
-        http = 'https' if parts.scheme in ('swift', 'swift+https') \
-            else 'http'
-        host = parts.hostname + (':%d' % parts.port if parts.port else '')
-        auth = '%s://%s/%s' % (http, host, '/'.join(segments[:-2]))
-        key = (auth, urllib.parse.unquote(parts.username),
+        key = (base, urllib.parse.unquote(parts.username),
                urllib.parse.unquote(parts.password))
         cache = self.__dict__.setdefault('_uri_creds', {})
         if key not in cache:
-            cache[key] = _Credentials(*key)
+            cache[key] = Credentials(*key)
         return cache[key], container, obj
 
     def owns(self, location: loc_mod.Location) -> bool:
@@ -359,36 +366,56 @@ class Store(driver.Store):
             urllib.parse.quote(self.reference, safe=''),
             _q(self.container), _q(image_id))
 
+    def _tenant_uri(self, creds: Credentials, container: str,
+                    image_id: str) -> str:
+        scheme, rest = creds.storage_url.split('://', 1)
+        return 'swift+%s://%s/%s/%s' % (scheme, rest, _q(container),
+                                        _q(image_id))
+
     # --- the data path ---------------------------------------------------
 
     def add(self, image_id: str, data: Iterable[bytes], size: int | None,
-            ) -> tuple[str, int, dict]:
+            context: Any = None) -> tuple[str, int, dict]:
         """Write the image as one object, or as segments and a manifest.
 
         Nothing stays behind when the write fails, whatever the reason.
         """
-        creds = self.references[self.reference]
-        self._ensure_containers(creds)
-        path = '/%s/%s' % (_q(self.container), _q(image_id))
+        if self.multi_tenant:
+            creds = self._caller(context)
+            container = '%s_%s' % (self.container, image_id)
+            segments = container
+            # PUT is idempotent: a container of this image is ours to use.
+            self._request(creds, 'PUT', '/' + _q(container),
+                          headers=self._acl_headers(False, ())).close()
+            uri = self._tenant_uri(creds, container, image_id)
+        else:
+            creds = self.references[self.reference]
+            self._ensure_containers(creds)
+            container, segments = self.container, self.segments
+            uri = self._uri(image_id)
+        path = '/%s/%s' % (_q(container), _q(image_id))
         r = self._request(creds, 'HEAD', path, ok=(404,))
         r.close()
         if r.status_code != 404:
-            raise exceptions.Duplicate(image=self._uri(image_id))
+            raise exceptions.Duplicate(image=uri)
         source = _Source(data)
         written: list[str] = []
         try:
             if size is not None and size <= self.large_size:
                 self._put(creds, path, source.read(None))
             else:
-                self._put_segments(creds, image_id, source, written)
+                self._put_segments(creds, container, segments, image_id,
+                                   source, written)
         except BaseException:
             self._cleanup(creds, path, written)
+            if self.multi_tenant:
+                self._delete_quietly(creds, '/' + _q(container))
             raise
         LOG.debug('Store %s: wrote %d bytes to %s', self.backend,
                   source.count, path)
-        return self._uri(image_id), source.count, {}
+        return uri, source.count, {}
 
-    def _put(self, creds: _Credentials, path: str, body: Iterator[bytes],
+    def _put(self, creds: Credentials, path: str, body: Iterator[bytes],
              ) -> dict:
         r = self._request(creds, 'PUT', path, data=body,
                           headers={'Content-Type':
@@ -396,14 +423,15 @@ class Store(driver.Store):
         r.close()
         return r.headers
 
-    def _put_segments(self, creds: _Credentials, image_id: str,
-                      source: '_Source', written: list[str]) -> None:
+    def _put_segments(self, creds: Credentials, container: str,
+                      segments: str, image_id: str, source: '_Source',
+                      written: list[str]) -> None:
         manifest = []
         number = 0
         while True:
             number += 1
             name = '%s/%05d' % (image_id, number)
-            seg_path = '/%s/%s' % (_q(self.segments), _q(name))
+            seg_path = '/%s/%s' % (_q(segments), _q(name))
             start = source.count
             written.append(seg_path)
             headers = self._put(creds, seg_path, source.read(self.chunk_size))
@@ -416,20 +444,20 @@ class Store(driver.Store):
                     break
                 # An empty image still needs an object (a manifest of
                 # nothing is refused): write it plainly.
-                self._put(creds, '/%s/%s' % (_q(self.container),
-                                             _q(image_id)), iter([b'']))
+                self._put(creds, '/%s/%s' % (_q(container), _q(image_id)),
+                          iter([b'']))
                 return
-            manifest.append({'path': '/%s/%s' % (self.segments, name),
+            manifest.append({'path': '/%s/%s' % (segments, name),
                              'etag': headers.get('Etag', '').strip('"'),
                              'size_bytes': length})
             if source.exhausted:
                 break
         self._request(creds, 'PUT', '/%s/%s?multipart-manifest=put'
-                      % (_q(self.container), _q(image_id)),
+                      % (_q(container), _q(image_id)),
                       data=json.dumps(manifest).encode(),
                       headers={'Content-Type': 'application/json'}).close()
 
-    def _cleanup(self, creds: _Credentials, path: str,
+    def _cleanup(self, creds: Credentials, path: str,
                  segments: list[str]) -> None:
         for seg in [path] + segments:
             self._delete_quietly(creds, seg)
@@ -437,7 +465,7 @@ class Store(driver.Store):
             LOG.warning('Store %s: upload of %s failed; removed %d segments',
                         self.backend, path, len(segments))
 
-    def _delete_quietly(self, creds: _Credentials, path: str) -> None:
+    def _delete_quietly(self, creds: Credentials, path: str) -> None:
         try:
             self._request(creds, 'DELETE', path, ok=(404,)).close()
         except exceptions.GlanceStoreException as exc:
@@ -446,9 +474,9 @@ class Store(driver.Store):
 
     def get(self, location: loc_mod.Location, offset: int = 0,
             chunk_size: int | None = None, length: int | None = None,
-            ) -> tuple[Iterator[bytes], int]:
+            context: Any = None) -> tuple[Iterator[bytes], int]:
         """Stream the object (a range of it with ``offset``/``length``)."""
-        creds, container, obj = self._parse(location)
+        creds, container, obj = self._parse(location, context)
         path = '/%s/%s' % (_q(container), _q(obj))
         offset = max(0, offset or 0)
         if length is not None and length <= 0:
@@ -465,7 +493,7 @@ class Store(driver.Store):
         return _Download(self, creds, path, r, offset, size,
                          chunk_size or self.READ_CHUNKSIZE), size
 
-    def _get_from(self, creds: _Credentials, path: str, offset: int,
+    def _get_from(self, creds: Credentials, path: str, offset: int,
                   length: int | None) -> requests.Response:
         headers = {}
         if offset or length is not None:
@@ -474,22 +502,47 @@ class Store(driver.Store):
         return self._request(creds, 'GET', path, headers=headers,
                              stream=True, ok=(416,))
 
-    def get_size(self, location: loc_mod.Location) -> int:
+    def get_size(self, location: loc_mod.Location,
+                 context: Any = None) -> int:
         """Content-Length of the object (the whole image for a manifest)."""
-        creds, container, obj = self._parse(location)
+        creds, container, obj = self._parse(location, context)
         r = self._request(creds, 'HEAD', '/%s/%s' % (_q(container), _q(obj)))
         r.close()
         return int(r.headers.get('Content-Length', 0))
 
-    def delete(self, location: loc_mod.Location) -> None:
+    def delete(self, location: loc_mod.Location,
+               context: Any = None) -> None:
         """Delete the object, and its segments when it is a manifest."""
-        creds, container, obj = self._parse(location)
+        creds, container, obj = self._parse(location, context)
         path = '/%s/%s' % (_q(container), _q(obj))
         r = self._request(creds, 'HEAD', path)
         r.close()
         if r.headers.get('X-Static-Large-Object', '').lower() == 'true':
             path += '?multipart-manifest=delete'
         self._request(creds, 'DELETE', path).close()
+        if not creds.renewable and container == '%s_%s' % (self.container,
+                                                           obj):
+            # The image's own container goes with it (409: someone put
+            # more into it; it stays, and so does what they put).
+            self._request(creds, 'DELETE', '/' + _q(container),
+                          ok=(404, 409)).close()
+
+    def set_acls(self, location: loc_mod.Location, public: bool = False,
+                 read_tenants: list[str] | None = None,
+                 context: Any = None) -> None:
+        """Set the read ACL of an image's own container (multi-tenant).
+
+        The list replaces the one before: ``swift_store_admin_tenants``,
+        ``read_tenants``, and everyone (``.r:*``) when ``public``.
+        """
+        if not self.multi_tenant:
+            return
+        creds, container, obj = self._parse(location, context)
+        if creds.renewable or container != '%s_%s' % (self.container, obj):
+            return
+        self._request(creds, 'POST', '/' + _q(container),
+                      headers=self._acl_headers(public, read_tenants)
+                      ).close()
 
 
 class _Source:
@@ -537,7 +590,7 @@ class _Download:
     Swift again for the rest (a Range from where it stopped).
     """
 
-    def __init__(self, store: Store, creds: _Credentials, path: str,
+    def __init__(self, store: Store, creds: Credentials, path: str,
                  response: requests.Response, offset: int, size: int,
                  chunk_size: int):
         self.store, self.creds, self.path = store, creds, path

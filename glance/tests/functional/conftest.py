@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from glance.tests.functional import keystone as keystone_fixture
-from glance.tests.functional.server import GlanceServer
+from glance.tests.functional.server import GlanceServer, free_port
 
 PATCH_MEDIA = 'application/openstack-images-v2.1-json-patch'
 
@@ -125,6 +125,36 @@ def ks_server(keystone, tmp_path_factory):
         'glance-ks')))
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope='session')
+def swift_keystone(swift, keystone):
+    """The session's Swift behind a second proxy that validates the
+    session Keystone's tokens (authtoken + keystoneauth; operator roles
+    admin and member), registered as the catalog's object-store at
+    ``http://127.0.0.1:PORT/v1/AUTH_$(project_id)s``.  Also the persona
+    ``glance-swift``, member of project ``glance-store``: the account a
+    single-tenant swift store authenticates into with Keystone v3.
+    Started only when a test asks for it."""
+    from glance.tests import swift_fixture
+
+    port = free_port()
+    try:
+        # The proxy imports while Keystone learns about it.
+        swift.start_keystone_proxy(keystone.url, 'glance',
+                                   keystone.personas['glance'].password,
+                                   'service', port=port, wait=False)
+        keystone.add_object_store('http://127.0.0.1:%d/v1/AUTH_$(project_id)s'
+                                  % port)
+        keystone.create_project('glance-store')
+        keystone.add_persona('glance-swift', 'glance-store', 'member')
+        swift.wait_keystone_proxy()
+    except swift_fixture.Unavailable as exc:
+        if os.environ.get('CI', '').lower() == 'true':
+            pytest.fail('CI=true and the Keystone Swift proxy cannot run: '
+                        '%s' % exc, pytrace=False)
+        pytest.skip('Swift with Keystone is not available: %s' % exc)
+    return swift
 
 
 @pytest.fixture

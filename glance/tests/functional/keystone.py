@@ -374,6 +374,18 @@ class Keystone:
                         'interface': interface, 'url': url,
                         'region_id': REGION}}).json()['endpoint']['id']
 
+    def add_object_store(self, url: str) -> None:
+        """Register Swift in the catalog (type ``object-store``), public and
+        internal endpoints at ``url``; Keystone puts the token's project id
+        for ``$(project_id)s`` in it."""
+        service = self.api('POST', '/v3/services', json={'service': {
+            'type': 'object-store', 'name': 'swift',
+            'description': 'Swift under test'}}).json()['service']['id']
+        for interface in ('public', 'internal'):
+            self.api('POST', '/v3/endpoints', json={'endpoint': {
+                'service_id': service, 'interface': interface, 'url': url,
+                'region_id': REGION}})
+
     def client_headers(self, persona: str) -> dict[str, str]:
         """Request headers that authenticate as ``persona``."""
         return {'X-Auth-Token': self.token(persona)}

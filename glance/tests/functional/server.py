@@ -29,11 +29,14 @@ class GlanceServer:
 
     ``profile`` is ``default`` (noauth, single file store) or ``reference``
     (identity headers, two file stores: the replay configuration).
-    ``settings`` are extra ``SECTION.OPTION=VALUE`` overrides.
+    ``settings`` are extra ``SECTION.OPTION=VALUE`` overrides; ``env``
+    extra environment variables of the process.
     """
 
     def __init__(self, workdir: str, database_url: str | None = None,
-                 profile: str = 'default', settings: list[str] = ()):
+                 profile: str = 'default', settings: list[str] = (),
+                 env: dict[str, str] | None = None):
+        self.env = dict(os.environ, **(env or {}))
         self.workdir = workdir
         self.port = free_port()
         self.url = 'http://127.0.0.1:%d' % self.port
@@ -55,7 +58,7 @@ class GlanceServer:
         self.proc = subprocess.Popen(
             [os.path.join(BIN, 'glance-api'), '--config-file', self.config],
             stdout=self.stdout, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            start_new_session=True, env=self.env)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -1,9 +1,15 @@
 """glance-api with file, swift and s3 backends side by side, over HTTP.
 
-``enabled_backends = fast:file, cheap:file, obj:swift, s3:s3``: the swift
-backend and the s3 one (Swift's s3api) talk to the session's one-node
-Swift on loopback.  Every check of what was stored looks in Swift (or S3)
-directly, not through glance.
+``enabled_backends = fast:file, cheap:file, obj:swift, s3:s3, s3v:s3``:
+the swift backend and the s3 ones (Swift's s3api) talk to the session's
+one-node Swift on loopback.  ``s3v`` addresses its bucket as a virtual
+host, ``http://<bucket>.s3.glance.test:<port>/<key>``: glance-api runs
+with ``HTTP_PROXY`` naming a loopback forwarding proxy
+(glance/tests/vhost_proxy.py), so botocore sends those requests there
+and nothing resolves the made-up name; the proxy hands them, Host header
+and all, to the Swift proxy, whose s3api (``storage_domain =
+s3.glance.test``) takes the bucket from the Host.  Every check of what
+was stored looks in Swift (or S3) directly, not through glance.
 """
 from __future__ import annotations
 
@@ -17,7 +23,9 @@ from glance.tests.functional.conftest import Client, identity
 from glance.tests.functional.server import GlanceServer
 from glance.tests.functional.test_upload_failures import (RawUpload,
                                                           wait_status)
+from glance.tests import swift_fixture
 from glance.tests.unit.test_s3_store import keys as s3_keys
+from glance.tests.vhost_proxy import VirtualHostProxy
 
 MiB = 1024 * 1024
 DATA = b'object store data ' * 5000          # 90000 bytes
@@ -27,14 +35,23 @@ DATA = b'object store data ' * 5000          # 90000 bytes
 def names():
     tag = uuid.uuid4().hex[:8]
     # distinct: an s3api bucket is a container of the same account
-    return {'container': 'swift-%s' % tag, 'bucket': 's3-%s' % tag}
+    return {'container': 'swift-%s' % tag, 'bucket': 's3-%s' % tag,
+            'vbucket': 's3v-%s' % tag}
 
 
 @pytest.fixture(scope='module')
-def srv(tmp_path_factory, swift, names):
+def vhost(swift):
+    proxy = VirtualHostProxy(swift.ports['proxy'])
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture(scope='module')
+def srv(tmp_path_factory, swift, names, vhost):
     work = str(tmp_path_factory.mktemp('objstores'))
     settings = [
-        'DEFAULT.enabled_backends=fast:file, cheap:file, obj:swift, s3:s3',
+        'DEFAULT.enabled_backends=fast:file, cheap:file, obj:swift, s3:s3, '
+        's3v:s3',
         'obj.store_description=Swift',
         'obj.swift_store_auth_address=%s' % swift.auth_url,
         'obj.swift_store_user=test:tester',
@@ -52,8 +69,21 @@ def srv(tmp_path_factory, swift, names):
         's3.s3_store_bucket_url_format=path',
         's3.s3_store_large_object_size=5',
         's3.s3_store_large_object_chunk_size=5',
+        's3v.s3_store_host=http://%s:%d' % (swift_fixture.S3_DOMAIN,
+                                            swift.ports['proxy']),
+        's3v.s3_store_access_key=test:tester',
+        's3v.s3_store_secret_key=testing',
+        's3v.s3_store_bucket=%s' % names['vbucket'],
+        's3v.s3_store_create_bucket_on_put=True',
+        's3v.s3_store_bucket_url_format=virtual',
     ]
-    server = GlanceServer(work, profile='reference', settings=settings)
+    # Only s3v's made-up host goes through the proxy; the other stores
+    # talk to 127.0.0.1 directly.
+    server = GlanceServer(work, profile='reference', settings=settings,
+                          env={'HTTP_PROXY': vhost.url,
+                               'http_proxy': vhost.url,
+                               'NO_PROXY': '127.0.0.1,localhost',
+                               'no_proxy': '127.0.0.1,localhost'})
     server.start()
     yield server
     server.stop()
@@ -89,7 +119,7 @@ def test_stores_are_listed(admin):
     r = admin.get('/v2/info/stores/detail')
     assert r.status_code == 200, r.text
     stores = {s['id']: s for s in r.json()['stores']}
-    assert list(stores) == ['fast', 'cheap', 'obj', 's3']
+    assert list(stores) == ['fast', 'cheap', 'obj', 's3', 's3v']
     assert stores['obj']['type'] == 'swift'
     assert stores['obj']['description'] == 'Swift'
     assert stores['s3']['type'] == 's3'
@@ -97,16 +127,24 @@ def test_stores_are_listed(admin):
         assert 'testing' not in str(store['properties'])
 
 
-@pytest.mark.parametrize('store', ['obj', 's3'])
-def test_upload_download_delete(srv, swift, names, alice, store):
+@pytest.mark.parametrize('store', ['obj', 's3', 's3v'])
+def test_upload_download_delete(srv, swift, names, alice, vhost, store):
+    seen = len(vhost.hosts)
     image_id = _upload(alice, store)
     shown = alice.get('/v2/images/%s' % image_id).json()
     assert shown['status'] == 'active' and shown['stores'] == store
     assert shown['size'] == len(DATA)
     if store == 'obj':
         assert image_id in swift.listing(names['container'])
-    else:
+    elif store == 's3':
         assert image_id in s3_keys(swift, names['bucket'])
+    else:
+        assert image_id in s3_keys(swift, names['vbucket'])
+    # only the virtual-host store went through the proxy, bucket in Host
+    vhosts = set(vhost.hosts[seen:])
+    assert vhosts == ({'%s.%s:%d' % (names['vbucket'], swift_fixture.S3_DOMAIN,
+                                     swift.ports['proxy'])}
+                      if store == 's3v' else set())
     r = alice.get('/v2/images/%s/file' % image_id)
     assert r.status_code == 200 and r.content == DATA
     r = alice.get('/v2/images/%s/file' % image_id,
@@ -115,6 +153,7 @@ def test_upload_download_delete(srv, swift, names, alice, store):
     assert alice.delete('/v2/images/%s' % image_id).status_code == 204
     assert image_id not in swift.listing(names['container'])
     assert image_id not in s3_keys(swift, names['bucket'])
+    assert image_id not in s3_keys(swift, names['vbucket'])
 
 
 def test_large_image_in_swift_segments_and_its_delete(srv, swift, names,

@@ -150,6 +150,17 @@ def test_wrap_uses_the_same_order():
         location.ImageRepo, notifier.ImageRepo, Thing]
 
 
+def test_member_chain_keeps_the_order():
+    """Members pass the location layer too: stores that control access
+    (swift multi-tenant) learn who may read."""
+    from glance.db import members as db_members
+    ctx = glance_context.RequestContext(project_id='p', roles=['member'])
+    image = domain.Image(image_id=str(uuid.uuid4()), owner='p')
+    assert gateway.get_member_repo(ctx, image).layers() == [
+        policy.MemberRepo, quota.MemberRepo, location.MemberRepo,
+        notifier.MemberRepo, db_members.MemberRepo]
+
+
 # --- every call reaches the bottom ----------------------------------------
 
 class RecordingRepo:

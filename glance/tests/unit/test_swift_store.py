@@ -9,6 +9,7 @@ import pytest
 
 from glance_store import backend, exceptions
 from glance_store import location as loc_mod
+from glance.tests import swift_fixture
 
 MiB = 1024 * 1024
 
@@ -194,12 +195,104 @@ def test_wrong_key_is_a_backend_error(tmp_path, swift, container):
         backend._REGISTRY = saved
 
 
-def test_multi_tenant_is_refused(tmp_path, swift, container):
+class _Context:
+    """What the store reads of a request context."""
+
+    def __init__(self, token, project, catalog=None):
+        self.auth_token, self.project_id = token, project
+        self.service_catalog = catalog
+
+
+def _catalog(url: str, region: str = 'RegionOne') -> list:
+    """An object-store entry as keystonemiddleware passes it (v2 form)."""
+    return [{'type': 'image', 'endpoints': [{'region': region,
+                                             'publicURL': 'http://x/'}]},
+            {'type': 'object-store', 'name': 'swift', 'endpoints': [
+                {'region': 'Elsewhere', 'publicURL': 'http://nowhere/v1'},
+                {'region': region, 'publicURL': url,
+                 'internalURL': url + '-internal'}]}]
+
+
+@pytest.fixture
+def tenant_store(tmp_path, swift, container):
+    saved = backend._REGISTRY
+    registry = _registry(tmp_path, swift, container,
+                         swift_store_multi_tenant='True',
+                         swift_store_region='RegionOne',
+                         swift_store_auth_address='',
+                         swift_store_large_object_size='1')
+    yield registry.get('obj')
+    backend._REGISTRY = saved
+
+
+def test_multi_tenant_image_in_the_callers_account(tenant_store, swift,
+                                                   container):
+    url, token = swift.token(*swift_fixture.TESTER)
+    ctx = _Context(token, 'test', _catalog(url))
+    assert tenant_store.properties()['multi_tenant'] is True
+    small, large = _data(1000), _data(MiB + 5000)
+    uris = {}
+    for name, data in (('mt-small', small), ('mt-large', large)):
+        uri, written, _ = tenant_store.add(name, _chunks(data), None
+                                           if name == 'mt-large'
+                                           else len(data), context=ctx)
+        assert written == len(data)
+        assert uri == 'swift+%s/%s_%s/%s' % (url, container, name, name)
+        uris[name] = uri
+        loc = loc_mod.parse(uri, 'obj')
+        chunks, size = tenant_store.get(loc, context=ctx)
+        assert b''.join(chunks) == data and size == len(data)
+        assert tenant_store.get_size(loc, context=ctx) == len(data)
+    # one container per image, the segments of a large image inside it
+    assert '%s_mt-small' % container in swift.containers()
+    assert swift.listing('%s_mt-large' % container) == [
+        'mt-large', 'mt-large/00001', 'mt-large/00002']
+    assert container not in swift.containers()          # no shared one
+    # nobody else reads it: no token, another account's token
+    loc = loc_mod.parse(uris['mt-small'], 'obj')
+    with pytest.raises(exceptions.Forbidden):
+        tenant_store.get(loc, context=None)
+    _, other = swift.token('test2:tester2', 'testing2')
+    other_ctx = _Context(other, 'test2', _catalog(url.replace('AUTH_test',
+                                                              'AUTH_test2')))
+    with pytest.raises(exceptions.Forbidden):
+        tenant_store.get(loc, context=other_ctx)
+    # a token goes only to the Swift of the caller's catalog
+    elsewhere = loc_mod.parse(uris['mt-small'].replace(
+        '127.0.0.1:%d' % swift.ports['proxy'], '127.0.0.1:9'), 'obj')
+    with pytest.raises(exceptions.BadStoreUri, match='not on the Swift'):
+        tenant_store.get(elsewhere, context=ctx)
+    # ... until the container's ACL lets everyone read
+    tenant_store.set_acls(loc, public=True, context=ctx)
+    chunks, _ = tenant_store.get(loc, context=other_ctx)
+    assert b''.join(chunks) == small
+    for uri in uris.values():
+        tenant_store.delete(loc_mod.parse(uri, 'obj'), context=ctx)
+    assert not [c for c in swift.containers() if c.startswith(container)]
+    with pytest.raises(exceptions.NotFound):
+        tenant_store.delete(loc, context=ctx)
+
+
+def test_multi_tenant_needs_a_catalog_entry_or_the_endpoint(
+        tenant_store, tmp_path, swift, container):
+    url, token = swift.token(*swift_fixture.TESTER)
+    with pytest.raises(exceptions.BackendException, match='object-store'):
+        tenant_store.add('mt-x', iter([b'x']), 1, context=_Context(
+            token, 'test', _catalog(url, region='Other')))
+    with pytest.raises(exceptions.Forbidden):
+        tenant_store.add('mt-x', iter([b'x']), 1, context=None)
     saved = backend._REGISTRY
     try:
-        with pytest.raises(exceptions.BadStoreConfiguration):
-            _registry(tmp_path, swift, container,
-                      swift_store_multi_tenant='True')
+        store = _registry(
+            tmp_path, swift, container, swift_store_multi_tenant='True',
+            swift_store_endpoint=url.replace('AUTH_test',
+                                             'AUTH_$(project_id)s'),
+        ).get('obj')
+        uri, _, _ = store.add('mt-y', iter([b'y']), 1,
+                              context=_Context(token, 'test'))
+        assert uri.startswith('swift+%s/' % url)
+        store.delete(loc_mod.parse(uri, 'obj'), context=_Context(token,
+                                                                 'test'))
     finally:
         backend._REGISTRY = saved
 
