@@ -1,4 +1,5 @@
-"""Location layer: where the bytes live.  The only importer of glance_store.
+"""Location layer: where the bytes live.  With location_access.py (read
+access in stores that decide it), the only importer of glance_store.
 
 Uploads stream into a store while md5 and the multihash are computed;
 downloads get their byte iterator here; deleting an image deletes its data
@@ -17,10 +18,10 @@ from oslo_config import cfg
 import glance_store
 from glance_store import hashing, regions
 from glance.common import exception, format_inspector
-from glance.db.sqlalchemy import members as db_members
 from glance.domain.image import Image
 from glance.domain.proxy import Proxy
 from glance.domain.transfer import Download, Upload
+from glance.layers import location_access
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -201,7 +202,8 @@ class ImageRepo(Proxy):
         upload.virtual_size = inspector.virtual_size
         upload.location = {'url': uri, 'metadata': meta, 'status': 'active'}
         try:
-            grant_readers(self.context, image, [upload.location])
+            location_access.grant_readers(self.context, image,
+                                          [upload.location])
         except Exception as exc:  # noqa: BLE001 - the data is stored
             # (the member list unreadable: the database gone); the owner
             # can repeat a change to the visibility or members.
@@ -215,7 +217,8 @@ class ImageRepo(Proxy):
         changed = image.visibility != image.loaded_visibility
         image = self.base.save(image, from_state)
         if changed:
-            grant_readers(self.context, image, active_locations(image))
+            location_access.grant_readers(self.context, image,
+                                          active_locations(image))
         return image
 
     def finish_upload(self, image: Image, upload: Upload) -> Image:
@@ -527,15 +530,6 @@ class ImageRepo(Proxy):
         return upload
 
 
-def _controls_access(loc: dict) -> bool:
-    try:
-        store, _ = glance_store.backend.registry().for_uri(
-            loc['url'], (loc.get('metadata') or {}).get('store'))
-    except glance_store.GlanceStoreException:
-        return False
-    return store.controls_access
-
-
 class MemberRepo(Proxy):
     """Members of a shared image may read its data where the store
     controls access (swift multi-tenant): adding or removing one updates
@@ -547,41 +541,15 @@ class MemberRepo(Proxy):
 
     def add(self, member):
         member = self.base.add(member)
-        grant_readers(self.context, self.image, active_locations(self.image))
+        location_access.grant_readers(self.context, self.image,
+                                      active_locations(self.image))
         return member
 
     def remove(self, member):
         member = self.base.remove(member)
-        grant_readers(self.context, self.image, active_locations(self.image))
+        location_access.grant_readers(self.context, self.image,
+                                      active_locations(self.image))
         return member
-
-
-def grant_readers(context, image: Image, locations: list[dict]) -> None:
-    """Store-side read access to the data at ``locations``: everyone for
-    public and community images, the member projects (whatever their
-    status: glance lets pending and rejected members read too) for shared
-    ones, nobody beyond the store's own rules for private ones.
-
-    Nothing to do (not even reading the members) for stores glance reads
-    as itself.  A store that refuses (the caller may not change the owner's
-    access rules) costs a log line, not the request: the image record is
-    the truth, and the owner can repeat the change.
-    """
-    locations = [loc for loc in locations if _controls_access(loc)]
-    if not locations:
-        return
-    public = image.visibility in ('public', 'community')
-    readers = [row.member for row in db_members.list_members(image.image_id)
-               ] if image.visibility == 'shared' else []
-    for loc in locations:
-        try:
-            glance_store.set_acls_for_image(
-                loc['url'], store_id=(loc.get('metadata') or {}).get('store'),
-                public=public, read_tenants=readers, context=context)
-        except glance_store.GlanceStoreException as exc:
-            LOG.warning('Image %s is %s but the store kept its read access '
-                        'rules at %s: %s', image.image_id, image.visibility,
-                        loc['url'], exc)
 
 
 def location_views(image: Image) -> list[dict]:
