@@ -40,9 +40,15 @@ def endpoint(context: Any, region: str, interface: str) -> str:
         if service.get('type') != 'image':
             continue
         for ep in service.get('endpoints') or []:
-            if region in (ep.get('region'), ep.get('region_id')) and \
-                    ep.get('interface', 'public') == interface:
-                url = ep.get('url', '').rstrip('/')
+            if region not in (ep.get('region'), ep.get('region_id')):
+                continue
+            # Keystone v3 entries name an interface and a url; the v2 form
+            # keystonemiddleware sends in X-Service-Catalog has publicURL,
+            # internalURL and adminURL keys instead.
+            url = ep.get('url') if ep.get('interface') == interface else \
+                ep.get(interface + 'URL')
+            if url:
+                url = url.rstrip('/')
                 return url[:-3] if url.endswith('/v2') else url
     raise exception.BadRequest('No %s image endpoint for region %s in the '
                                'service catalog.' % (interface, region))

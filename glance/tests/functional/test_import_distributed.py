@@ -86,13 +86,21 @@ def regions(tmp_path_factory):
     remote.stop()
 
 
-def _catalog(remote: GlanceServer) -> str:
-    return json.dumps([{'type': 'image', 'name': 'glance', 'endpoints': [
-        {'interface': 'public', 'region': 'RegionTwo',
-         'url': remote.url + '/v2'}]}])
+def _catalog(remote: GlanceServer, form: str = 'v3') -> str:
+    """The caller's catalog naming ``remote`` in RegionTwo, as a Keystone v3
+    token has it or in the v2 form keystonemiddleware sends."""
+    if form == 'v2':
+        endpoint = {'region': 'RegionTwo', 'publicURL': remote.url + '/v2',
+                    'internalURL': 'http://127.0.0.1:1/v2'}
+    else:
+        endpoint = {'interface': 'public', 'region': 'RegionTwo',
+                    'url': remote.url + '/v2'}
+    return json.dumps([{'type': 'image', 'name': 'glance',
+                        'endpoints': [endpoint]}])
 
 
-def test_glance_download(regions):
+@pytest.mark.parametrize('form', ['v3', 'v2'])
+def test_glance_download(regions, form):
     local, remote = regions
     project = 'gd-%s' % uuid.uuid4().hex[:8]
     there = Client(remote.url, identity(project))
@@ -100,8 +108,8 @@ def test_glance_download(regions):
     source = _create(there, disk_format='qcow2', container_format='ovf',
                      os_distro='cirros', hw_disk_bus='scsi', secret='no')
     assert there.upload(source, data).status_code == 204
-    here = Client(local.url, dict(identity(project),
-                                  **{'X-Service-Catalog': _catalog(remote)}))
+    here = Client(local.url, dict(identity(project), **{
+        'X-Service-Catalog': _catalog(remote, form)}))
     target = here.create(name='copy')['id']
     r = _import(here, target, method={
         'name': 'glance-download', 'glance_image_id': source,
