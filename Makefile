@@ -6,7 +6,7 @@ DATA := data
 PORT ?= 9292
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test venv clean genconfig genpolicy test-deps keystone
+.PHONY: run test venv clean genconfig genpolicy test-deps keystone ceph-bindings
 
 $(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ keystone:
 # image_conversion import plugin; Swift (with memcached for tempauth) for
 # the swift and s3 stores (glance/tests/swift_fixture.py).
 SWIFT_DEBS := swift swift-proxy swift-object swift-container swift-account memcached
+# Ceph (one monitor, one in-memory OSD) for the rbd store
+# (glance/tests/ceph_fixture.py), and its Python bindings: Debian's
+# rados/rbd modules are linked into the virtualenv by themselves (a .pth
+# naming $(VENV)/ceph-bindings), not with the rest of dist-packages.
+CEPH_DEBS := ceph-mon ceph-osd ceph-common python3-rados python3-rbd
 
 test-deps:
 	command -v qemu-img >/dev/null || \
@@ -46,6 +51,18 @@ test-deps:
 		&& test -x /usr/bin/swift-container-server \
 		&& test -x /usr/bin/swift-account-server && command -v memcached) >/dev/null || \
 		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SWIFT_DEBS))
+	(test -x /usr/bin/ceph-mon && test -x /usr/bin/ceph-osd \
+		&& test -x /usr/bin/ceph-authtool && test -x /usr/bin/monmaptool \
+		&& test -f /usr/lib/python3/dist-packages/rados.cpython-311-x86_64-linux-gnu.so \
+		&& test -f /usr/lib/python3/dist-packages/rbd.cpython-311-x86_64-linux-gnu.so) || \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q --no-install-recommends $(CEPH_DEBS))
+	$(MAKE) ceph-bindings
+
+# Link Debian's rados and rbd modules (built for CPython 3.11, as our
+# virtualenv) into it; see ceph_fixture.link_bindings.
+ceph-bindings: venv
+	$(BIN)/python -c 'from glance.tests import ceph_fixture as c; c.link_bindings()'
 
 genconfig: venv
 	$(BIN)/oslo-config-generator --config-file etc/oslo-config-generator/glance-api.conf
