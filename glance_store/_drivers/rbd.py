@@ -308,6 +308,23 @@ class Store(driver.Store):
             except self.rbd.Error as exc:
                 raise self._error(exc, location.uri)
 
+    def check_deletable(self, location: loc_mod.Location) -> None:
+        """InUseByStore when the snapshot has clones or a client has the
+        image open; changes nothing (a missing image is left to delete)."""
+        _fsid, pool, name, snap = self._parse(location)
+        with self._ioctx(pool) as (_cluster, ioctx):
+            try:
+                with self.rbd.Image(ioctx, name, snapshot=snap,
+                                    read_only=True) as image:
+                    # a read-only open registers no watcher of its own
+                    if list(image.watchers_list()) or \
+                            (snap and list(image.list_children())):
+                        raise exceptions.InUseByStore(image=location.uri)
+            except self.rbd.ImageNotFound:
+                return
+            except self.rbd.Error as exc:
+                raise self._error(exc, location.uri)
+
     def delete(self, location: loc_mod.Location) -> None:
         """Unprotect and remove the snapshot, then remove the image.
 

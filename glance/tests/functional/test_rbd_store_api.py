@@ -153,3 +153,59 @@ def test_client_gone_mid_upload_leaves_no_rbd_image(srv, ceph, alice):
                            'X-Image-Meta-Store': 'ceph'})
     assert r.status_code == 204, r.text
     assert image['id'] in ceph.images()
+
+
+def _clone(ceph, name: str, child: str) -> None:
+    """Clone the image's snapshot, as Nova makes an instance disk."""
+    import rbd
+    cluster = ceph.connect()
+    try:
+        with cluster.open_ioctx('images') as ioctx:
+            rbd.RBD().clone(ioctx, name, 'snap', ioctx, child)
+    finally:
+        cluster.shutdown()
+
+
+def _remove(ceph, name: str) -> None:
+    import rbd
+    cluster = ceph.connect()
+    try:
+        with cluster.open_ioctx('images') as ioctx:
+            rbd.RBD().remove(ioctx, name)
+    finally:
+        cluster.shutdown()
+
+
+def test_delete_of_an_image_with_clones_is_a_conflict(srv, ceph, alice,
+                                                      admin):
+    image_id = _upload(alice)
+    child = 'disk-%s' % image_id
+    _clone(ceph, image_id, child)
+    r = alice.delete('/v2/images/%s' % image_id)
+    assert r.status_code == 409, r.text
+    assert 'in use' in r.text
+    # nothing changed: the record, its data, the protected snapshot
+    shown = alice.get('/v2/images/%s' % image_id).json()
+    assert shown['status'] == 'active'
+    assert alice.get('/v2/images/%s/file' % image_id).content == DATA
+    assert ceph.snapshots(image_id) == [('snap', True)]
+    # removing one copy of it is refused the same way
+    r = admin.post('/v2/images/%s/import' % image_id,
+                   json={'method': {'name': 'copy-image'},
+                         'stores': ['fast']})
+    assert r.status_code == 202, r.text
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        shown = alice.get('/v2/images/%s' % image_id).json()
+        if set(shown['stores'].split(',')) == {'fast', 'ceph'} and \
+                'os_glance_import_task' not in shown:
+            break
+        time.sleep(0.2)
+    r = admin.delete('/v2/stores/ceph/%s' % image_id)
+    assert r.status_code == 409, r.text
+    assert set(alice.get('/v2/images/%s' % image_id).json()[
+        'stores'].split(',')) == {'fast', 'ceph'}
+    # once the clone is gone the image goes with its data
+    _remove(ceph, child)
+    assert alice.delete('/v2/images/%s' % image_id).status_code == 204
+    assert image_id not in ceph.images()

@@ -234,6 +234,8 @@ def test_delete_refused_while_a_clone_uses_the_snapshot(store, ceph,
     uri, _, _ = store.add(image_id, _chunks(_data(MiB)), MiB)
     child = 'disk-%s' % image_id       # as Nova makes an instance disk
     _clone(ceph, image_id, child)
+    with pytest.raises(exceptions.InUseByStore):
+        store.check_deletable(_loc(uri))
     with pytest.raises(exceptions.InUseByStore) as err:
         store.delete(_loc(uri))
     assert image_id in str(err.value)
@@ -241,6 +243,7 @@ def test_delete_refused_while_a_clone_uses_the_snapshot(store, ceph,
     assert image_id in ceph.images()
     assert ceph.snapshots(image_id) == [('snap', True)]
     _remove(ceph, child)
+    store.check_deletable(_loc(uri))
     store.delete(_loc(uri))
     assert image_id not in ceph.images()
 
@@ -254,12 +257,16 @@ def test_delete_refused_while_the_image_is_open_elsewhere(store, ceph,
         with cluster.open_ioctx('images') as ioctx:
             with rbd.Image(ioctx, image_id):       # a client holds it
                 with pytest.raises(exceptions.InUseByStore):
+                    store.check_deletable(_loc(uri))
+                with pytest.raises(exceptions.InUseByStore):
                     store.delete(_loc(uri))
                 assert ceph.snapshots(image_id) == [('snap', True)]
     finally:
         cluster.shutdown()
+    store.check_deletable(_loc(uri))
     store.delete(_loc(uri))
     assert image_id not in ceph.images()
+    store.check_deletable(_loc(uri))        # gone: nothing in the way
 
 
 def test_old_location_form_is_read_and_deleted(store, ceph, image_id):
