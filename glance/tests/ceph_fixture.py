@@ -325,8 +325,8 @@ class Ceph:
         finally:
             cluster.shutdown()
 
-    def snapshots(self, name: str, pool: str = POOL) -> list[tuple[str,
-                                                                  bool]]:
+    def snapshots(self, name: str,
+                  pool: str = POOL) -> list[tuple[str, bool]]:
         """(name, protected) of each snapshot of image ``name``."""
         import rbd
         cluster = self.connect()

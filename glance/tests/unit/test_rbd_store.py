@@ -363,3 +363,29 @@ def test_missing_bindings_refuse_to_configure(make_store, monkeypatch):
     with pytest.raises(exceptions.BadStoreConfiguration) as err:
         make_store()
     assert 'python3-rbd' in str(err.value)
+
+
+def test_single_store_options_in_glance_store_section(tmp_path, ceph,
+                                                      image_id):
+    path = tmp_path / 'single.conf'
+    path.write_text('\n'.join([
+        '[glance_store]', 'stores = file, rbd', 'default_store = rbd',
+        'filesystem_store_datadir = %s' % (tmp_path / 'files'),
+        'rbd_store_ceph_conf = %s' % ceph.conf, 'rbd_store_user = glance',
+        'rbd_store_chunk_size = 4']) + '\n')
+    conf = cfg.ConfigOpts()
+    conf(['--config-file', str(path)], project='glance-store-test',
+         default_config_files=[])
+    saved = backend._REGISTRY
+    try:
+        registry = backend.create_stores(conf)
+        assert not registry.multi and registry.default == 'rbd'
+        uri, written, meta = backend.add_to_backend(None, image_id,
+                                                    iter([b'one store']), 9)
+        assert meta == {} and registry.get('rbd').order == 22
+        data, size = backend.get_from_backend(uri)
+        assert b''.join(data) == b'one store' and size == 9
+        backend.delete_from_backend(uri)
+        assert image_id not in ceph.images()
+    finally:
+        backend._REGISTRY = saved
