@@ -389,3 +389,11 @@ def test_single_store_options_in_glance_store_section(tmp_path, ceph,
         assert image_id not in ceph.images()
     finally:
         backend._REGISTRY = saved
+
+
+def test_missing_ceph_conf_is_a_configuration_error(make_store, tmp_path,
+                                                    image_id):
+    store = make_store(rbd_store_ceph_conf=str(tmp_path / 'absent.conf'))
+    with pytest.raises(exceptions.BadStoreConfiguration) as err:
+        store.add(image_id, iter([b'x']), 1)
+    assert 'absent.conf' in str(err.value)
