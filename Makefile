@@ -6,7 +6,7 @@ DATA := data
 PORT ?= 9292
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test venv clean genconfig genpolicy test-deps keystone
+.PHONY: run test venv clean genconfig genpolicy test-deps keystone ceph-bindings
 
 $(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ keystone:
 # under the system python3).
 SWIFT_DEBS := swift swift-proxy swift-object swift-container swift-account memcached \
 	python3-keystonemiddleware
+# Ceph (one monitor, one in-memory OSD) for the rbd store
+# (glance/tests/ceph_fixture.py), and its Python bindings: Debian's
+# rados/rbd modules are linked into the virtualenv by themselves (a .pth
+# naming $(VENV)/ceph-bindings), not with the rest of dist-packages.
+CEPH_DEBS := ceph-mon ceph-osd ceph-common python3-rados python3-rbd
 
 test-deps:
 	command -v qemu-img >/dev/null || \
@@ -50,6 +55,18 @@ test-deps:
 		&& test -x /usr/bin/swift-account-server && command -v memcached \
 		&& /usr/bin/python3 -c 'import keystonemiddleware') >/dev/null 2>&1 || \
 		(apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SWIFT_DEBS))
+	(test -x /usr/bin/ceph-mon && test -x /usr/bin/ceph-osd \
+		&& test -x /usr/bin/ceph-authtool && test -x /usr/bin/monmaptool \
+		&& test -f /usr/lib/python3/dist-packages/rados.cpython-311-x86_64-linux-gnu.so \
+		&& test -f /usr/lib/python3/dist-packages/rbd.cpython-311-x86_64-linux-gnu.so) || \
+		(apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q --no-install-recommends $(CEPH_DEBS))
+	$(MAKE) ceph-bindings
+
+# Link Debian's rados and rbd modules (built for CPython 3.11, as our
+# virtualenv) into it; see ceph_fixture.link_bindings.
+ceph-bindings: venv
+	$(BIN)/python -c 'from glance.tests import ceph_fixture as c; c.link_bindings()'
 
 genconfig: venv
 	$(BIN)/oslo-config-generator --config-file etc/oslo-config-generator/glance-api.conf

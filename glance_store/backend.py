@@ -220,6 +220,13 @@ def get_size_from_backend(uri: str, store_id: str | None = None,
     return store.get_size(location, context=context)
 
 
+def check_deletable(uri: str, store_id: str | None = None,
+                    context: Any = None) -> None:
+    """InUseByStore when the store would refuse to delete ``uri`` now."""
+    store, location = registry().for_uri(uri, store_id)
+    store.check_deletable(location, context=context)
+
+
 def delete_from_backend(uri: str, store_id: str | None = None,
                         context: Any = None) -> None:
     """Delete the data at ``uri``; NotFound if it was already gone."""
@@ -239,7 +246,7 @@ def set_acls_for_image(uri: str, store_id: str | None = None,
 
 def list_opts():
     """Options for oslo-config-generator (namespace glance.store)."""
-    from glance_store._drivers import filesystem, http, s3, swift
+    from glance_store._drivers import filesystem, http, rbd, s3, swift
     return [('glance_store', _store_opts + filesystem._OPTS + http._OPTS +
-             swift._OPTS + s3._OPTS),
+             swift._OPTS + s3._OPTS + rbd._OPTS),
             ('DEFAULT', _backend_opts)]

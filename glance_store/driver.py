@@ -110,6 +110,16 @@ class Store:
         """
         return location.scheme in self.schemes
 
+    def check_deletable(self, location: loc_mod.Location,
+                        context: Any = None) -> None:
+        """Raise InUseByStore when the data is held outside glance.
+
+        Asked before an image record goes, so that data a store would
+        refuse to delete (an RBD snapshot with clones) answers 409 and
+        leaves the image as it was, instead of outliving its record.
+        Stores whose data nothing else can hold accept every delete.
+        """
+
     def delete(self, location: loc_mod.Location,
                context: Any = None) -> None:
         raise NotImplementedError

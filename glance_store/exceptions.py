@@ -69,3 +69,8 @@ class SizeLimitExceeded(GlanceStoreException):
 
 class BackendException(GlanceStoreException):
     message = 'The storage backend failed: %(reason)s'
+
+
+class InUseByStore(GlanceStoreException):
+    message = ('The data of image %(image)s is in use in the store (a clone '
+               'or a client holds it) and cannot be deleted')

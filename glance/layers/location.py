@@ -80,6 +80,8 @@ def _store_error(exc: glance_store.GlanceStoreException) -> Exception:
         return exception.Forbidden(
             'The image store refused access to the data with your '
             'credentials.')
+    if isinstance(exc, glance_store.InUseByStore):
+        return exception.Conflict(str(exc))
     return exception.ServiceUnavailable(
         'The image store failed; try again later.')
 
@@ -336,6 +338,7 @@ class ImageRepo(Proxy):
                      '`glance-scrubber --restore %s` brings it back)',
                      image.image_id, len(image.locations), image.image_id)
             return image
+        self._check_deletable(image, image.locations)
         image = self.base.remove(image)
         for loc in image.locations:
             self._delete_location(image, loc)
@@ -351,6 +354,28 @@ class ImageRepo(Proxy):
         """Whether deleting ``image`` leaves its data for the scrubber."""
         return bool(CONF.delayed_delete and image.locations
                     and image.loaded_status in DELAYED_DELETE_STATUSES)
+
+    def _check_deletable(self, image: Image, locations: list[dict]) -> None:
+        """Conflict when a store holds data it would refuse to delete.
+
+        Asked before anything changes, so the image stays as it was (an RBD
+        snapshot a Nova disk was cloned from cannot go).  A store that
+        cannot answer is not in the way: the delete itself logs its error.
+        """
+        for loc in locations:
+            try:
+                glance_store.check_deletable(
+                    loc['url'],
+                    store_id=(loc.get('metadata') or {}).get('store'),
+                    context=self.context)
+            except glance_store.InUseByStore as exc:
+                LOG.warning('Image %s: data at %s is in use in its store; '
+                            'not deleted', image.image_id, loc['url'])
+                raise exception.Conflict(
+                    'Image %s could not be deleted because its data is in '
+                    'use: %s' % (image.image_id, exc))
+            except glance_store.GlanceStoreException:
+                pass
 
     def _delete_location(self, image: Image, loc: dict) -> None:
         try:
@@ -393,6 +418,7 @@ class ImageRepo(Proxy):
         if not gone:
             raise exception.NotFound('Image %s has no data in store %s.'
                                      % (image.image_id, store_id))
+        self._check_deletable(image, gone)
         image.locations = [loc for loc in image.locations
                            if loc not in gone]
         image = self.base.save(image)

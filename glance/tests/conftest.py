@@ -56,3 +56,25 @@ def swift():
         pytest.skip('Swift is not available: %s' % exc)
     yield node
     swift_fixture.stop_swift(node)
+
+
+@pytest.fixture(scope='session')
+def ceph():
+    """A one-node Ceph (one monitor, one in-memory OSD) on loopback for
+    this session, with the pool ``images`` ready for RBD.
+
+    Skipped with the reason when Ceph cannot be installed here, except
+    under CI=true, where that is a failure.
+    """
+    import os
+
+    from glance.tests import ceph_fixture
+
+    try:
+        node = ceph_fixture.start_ceph()
+    except ceph_fixture.Unavailable as exc:
+        if os.environ.get('CI') == 'true':
+            raise
+        pytest.skip('Ceph is not available: %s' % exc)
+    yield node
+    ceph_fixture.stop_ceph(node)
