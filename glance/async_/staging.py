@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 from oslo_config import cfg
 
 from glance.common import exception
-from glance.layers import location
+from glance.layers import location_stores
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ CHUNK = 1024 * 1024
 
 def directory() -> str:
     """The staging directory, created on first use."""
-    path = location.staging_directory()
+    path = location_stores.staging_directory()
     if not path:
         uri = CONF.node_staging_uri
         path = uri[len('file://'):] if uri.startswith('file://') else uri

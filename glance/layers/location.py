@@ -1,5 +1,6 @@
 """Location layer: where the bytes live.  With location_access.py (read
-access in stores that decide it), the only importer of glance_store.
+access in stores that decide it) and location_stores.py (which stores
+there are), the only importer of glance_store.
 
 Uploads stream into a store while md5 and the multihash are computed;
 downloads get their byte iterator here; deleting an image deletes its data
@@ -17,11 +18,12 @@ from oslo_config import cfg
 
 import glance_store
 from glance_store import hashing, regions
+from glance.async_ import staging
 from glance.common import exception, format_inspector
 from glance.domain.image import Image
 from glance.domain.proxy import Proxy
 from glance.domain.transfer import Download, Upload
-from glance.layers import location_access
+from glance.layers import location_access, location_stores
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -104,62 +106,6 @@ def _resolve_range(download: Download, size: int | None) -> None:
     download.offset, download.length = first, last - first + 1
 
 
-def enabled_stores() -> tuple[list[str], bool]:
-    """Ids of the stores users may name, and whether there are several."""
-    registry = glance_store.backend.registry()
-    return registry.user_stores(), registry.multi
-
-
-def store_info(detail: bool = False) -> list[dict] | None:
-    """The stores users may name, as /v2/info/stores shows them.
-
-    None in a single-store setup, where the API has no store to offer.
-    With ``detail`` each store also tells its type, weight and driver
-    properties (for administrators).
-    """
-    registry = glance_store.backend.registry()
-    if not registry.multi:
-        return None
-    out = []
-    for store_id in registry.user_stores():
-        store = registry.stores[store_id]
-        info = {'id': store_id, 'description': store.description or ''}
-        if store_id == registry.default:
-            info['default'] = 'true'
-        if detail:
-            info.update(type=store.TYPE, weight=store.weight,
-                        properties=store.properties())
-        out.append(info)
-    return out
-
-
-def staging_directory() -> str | None:
-    """The directory of the reserved staging store, None if not configured.
-
-    Staged data is read and written as plain local files by the import
-    code; only where they live is the store's business.
-    """
-    store = glance_store.backend.registry().stores.get(
-        'os_glance_staging_store')
-    datadirs = getattr(store, 'datadirs', None)
-    return datadirs[0][0] if datadirs else None
-
-
-def _target_store(requested: str | None) -> str | None:
-    """The backend an upload goes to: the one asked for, else the default.
-
-    Single-store deployments ignore the request, as the API reference says;
-    the reserved internal stores are never a user's target.
-    """
-    users, multi = enabled_stores()
-    if not multi or not requested:
-        return None
-    if requested not in users:
-        raise exception.BadRequest('Store %s is not available for image '
-                                   'data.' % requested)
-    return requested
-
-
 class ImageRepo(Proxy):
     """Moves image bytes between the API and glance_store."""
 
@@ -185,7 +131,7 @@ class ImageRepo(Proxy):
 
     def write_data(self, image: Image, upload: Upload) -> Upload:
         """Stream the bytes into the store, hashing and inspecting them."""
-        store = _target_store(upload.store)
+        store = location_stores.target_store(upload.store)
         digests = hashing.Digests(CONF.hashing_algorithm)
         inspector = format_inspector.Inspector(image.disk_format)
         try:
@@ -345,7 +291,6 @@ class ImageRepo(Proxy):
         if image.loaded_status in ('uploading', 'importing'):
             # Staged data dies with its image (an import still running
             # fails when it next saves, and removes what it wrote).
-            from glance.async_ import staging
             staging.remove(image.image_id)
         return image
 

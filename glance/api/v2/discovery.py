@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from oslo_config import cfg
 
-from glance.layers import location
+from glance.layers import location_stores
 
 CONF = cfg.CONF
 
@@ -16,6 +16,6 @@ def add_headers(response) -> None:
     methods = CONF.enabled_import_methods
     if methods:
         response.headers['OpenStack-image-import-methods'] = ','.join(methods)
-    stores, multi = location.enabled_stores()
+    stores, multi = location_stores.enabled_stores()
     if multi:
         response.headers['OpenStack-image-store-ids'] = ','.join(stores)

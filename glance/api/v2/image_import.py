@@ -20,7 +20,7 @@ from glance.common import exception, wsgi
 from glance.domain import task as domain_task
 from glance.domain.image import utcnow
 from glance import gateway
-from glance.layers import location
+from glance.layers import location_stores
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class Deserializer:
 
 def _targets(body: dict, header_store: str | None, image) -> list:
     """The stores to import to; 409 for one that does not exist."""
-    users, multi = location.enabled_stores()
+    users, multi = location_stores.enabled_stores()
     copying = body['method']['name'] == 'copy-image'
     if not multi:
         if copying:

@@ -7,11 +7,11 @@ the import calls in image_import.py.)
 from __future__ import annotations
 
 from glance.common import exception, limits, policy, wsgi
-from glance.layers import location
+from glance.layers import location_stores
 
 
 def _stores(detail: bool) -> dict:
-    stores = location.store_info(detail)
+    stores = location_stores.store_info(detail)
     if stores is None:
         raise exception.NotFound('Multi backend is not supported at this '
                                  'site.')

@@ -1,0 +1,64 @@
+"""The location layer's view of the configured stores: which ones users
+may name (discovery, /v2/info/stores, the target of an upload) and where
+the reserved staging store keeps its files.
+"""
+from __future__ import annotations
+
+import glance_store
+from glance.common import exception
+
+
+def enabled_stores() -> tuple[list[str], bool]:
+    """Ids of the stores users may name, and whether there are several."""
+    registry = glance_store.backend.registry()
+    return registry.user_stores(), registry.multi
+
+
+def store_info(detail: bool = False) -> list[dict] | None:
+    """The stores users may name, as /v2/info/stores shows them.
+
+    None in a single-store setup, where the API has no store to offer.
+    With ``detail`` each store also tells its type, weight and driver
+    properties (for administrators).
+    """
+    registry = glance_store.backend.registry()
+    if not registry.multi:
+        return None
+    out = []
+    for store_id in registry.user_stores():
+        store = registry.stores[store_id]
+        info = {'id': store_id, 'description': store.description or ''}
+        if store_id == registry.default:
+            info['default'] = 'true'
+        if detail:
+            info.update(type=store.TYPE, weight=store.weight,
+                        properties=store.properties())
+        out.append(info)
+    return out
+
+
+def staging_directory() -> str | None:
+    """The directory of the reserved staging store, None if not configured.
+
+    Staged data is read and written as plain local files by the import
+    code; only where they live is the store's business.
+    """
+    store = glance_store.backend.registry().stores.get(
+        'os_glance_staging_store')
+    datadirs = getattr(store, 'datadirs', None)
+    return datadirs[0][0] if datadirs else None
+
+
+def target_store(requested: str | None) -> str | None:
+    """The backend an upload goes to: the one asked for, else the default.
+
+    Single-store deployments ignore the request, as the API reference says;
+    the reserved internal stores are never a user's target.
+    """
+    users, multi = enabled_stores()
+    if not multi or not requested:
+        return None
+    if requested not in users:
+        raise exception.BadRequest('Store %s is not available for image '
+                                   'data.' % requested)
+    return requested
