@@ -117,16 +117,8 @@ pipeline = {name}-server
 use = egg:swift#{name}
 """
 
-_PROXY = _COMMON + """
-[pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging cache \
-listing_formats bulk s3api tempauth copy slo dlo proxy-logging proxy-server
-
-[app:proxy-server]
-use = egg:swift#proxy
-account_autocreate = true
-allow_account_management = true
-
+#: the middleware both proxies share, whatever authenticates
+_PROXY_FILTERS = """
 [filter:catch_errors]
 use = egg:swift#catch_errors
 
@@ -148,6 +140,27 @@ use = egg:swift#listing_formats
 
 [filter:bulk]
 use = egg:swift#bulk
+
+[filter:copy]
+use = egg:swift#copy
+
+[filter:slo]
+use = egg:swift#slo
+
+[filter:dlo]
+use = egg:swift#dlo
+"""
+
+#: the tempauth proxy, with s3api
+_PROXY = _COMMON + _PROXY_FILTERS + """
+[pipeline:main]
+pipeline = catch_errors gatekeeper healthcheck proxy-logging cache \
+listing_formats bulk s3api tempauth copy slo dlo proxy-logging proxy-server
+
+[app:proxy-server]
+use = egg:swift#proxy
+account_autocreate = true
+allow_account_management = true
 
 [filter:s3api]
 use = egg:swift#s3api
@@ -161,18 +174,10 @@ use = egg:swift#tempauth
 user_admin_admin = admin .admin .reseller_admin
 user_test_tester = testing .admin
 user_test2_tester2 = testing2
-
-[filter:copy]
-use = egg:swift#copy
-
-[filter:slo]
-use = egg:swift#slo
-
-[filter:dlo]
-use = egg:swift#dlo
 """
 
-_KEYSTONE_PROXY = _COMMON + """
+#: the proxy validating Keystone tokens
+_KEYSTONE_PROXY = _COMMON + _PROXY_FILTERS + """
 [pipeline:main]
 pipeline = catch_errors gatekeeper healthcheck proxy-logging cache \
 listing_formats bulk authtoken keystoneauth copy slo dlo proxy-logging \
@@ -181,28 +186,6 @@ proxy-server
 [app:proxy-server]
 use = egg:swift#proxy
 account_autocreate = true
-
-[filter:catch_errors]
-use = egg:swift#catch_errors
-
-[filter:gatekeeper]
-use = egg:swift#gatekeeper
-
-[filter:healthcheck]
-use = egg:swift#healthcheck
-
-[filter:proxy-logging]
-use = egg:swift#proxy_logging
-
-[filter:cache]
-use = egg:swift#memcache
-memcache_servers = 127.0.0.1:{memcached}
-
-[filter:listing_formats]
-use = egg:swift#listing_formats
-
-[filter:bulk]
-use = egg:swift#bulk
 
 [filter:authtoken]
 paste.filter_factory = keystonemiddleware.auth_token:filter_factory
@@ -224,15 +207,6 @@ use = egg:swift#keystoneauth
 operator_roles = admin, member
 # read-only access to the own project's account
 project_reader_roles = reader
-
-[filter:copy]
-use = egg:swift#copy
-
-[filter:slo]
-use = egg:swift#slo
-
-[filter:dlo]
-use = egg:swift#dlo
 """
 
 #: run_wsgi as swift-*-server does, but reading swift.conf from our
