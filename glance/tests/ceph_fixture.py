@@ -30,10 +30,11 @@ import socket
 import subprocess
 import sys
 import sysconfig
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+
+from glance.tests import daemons
 
 #: what the fixture needs from Debian (the Makefile's test-deps installs them)
 PROGRAMS = ('ceph-mon', 'ceph-osd', 'ceph-authtool', 'monmaptool')
@@ -247,7 +248,7 @@ class Ceph:
             self.procs[name] = subprocess.Popen(
                 argv, stdout=out, stderr=subprocess.STDOUT,
                 cwd=self.workdir, start_new_session=True,
-                preexec_fn=_die_with_parent)
+                preexec_fn=daemons.die_with_parent)
 
     def log(self) -> str:
         out = []
@@ -339,29 +340,11 @@ class Ceph:
             cluster.shutdown()
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the test process dies, so that a
-    killed test run leaves no Ceph behind (Linux prctl PR_SET_PDEATHSIG)."""
-    import ctypes
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
 def start_ceph() -> Ceph:
     """Install if needed and start a cluster in a new temporary directory."""
     ensure_installed()
-    workdir = tempfile.mkdtemp(prefix='glance-ceph-')
-    ceph = Ceph(workdir)
-    try:
-        return ceph.start()
-    except BaseException:
-        ceph.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise
+    return daemons.start_in_tempdir(Ceph, 'glance-ceph-')
 
 
 def stop_ceph(ceph: Ceph) -> None:
-    ceph.stop()
-    shutil.rmtree(ceph.workdir, ignore_errors=True)
+    daemons.stop_and_remove(ceph)

@@ -37,44 +37,36 @@ def migrated_database(database):
         cfg.CONF.clear_override('connection', group='database')
 
 
-@pytest.fixture(scope='session')
-def swift():
-    """A one-node Swift (Swift API and S3) on loopback for this session.
+def _service(name: str, fixture_module):
+    """Start, yield and stop a real service for the session.
 
-    Skipped with the reason when Swift cannot be installed here, except
-    under CI=true, where that is a failure.
+    Skipped with the reason when it cannot be installed here, except under
+    CI=true, where that is a failure.
     """
     import os
 
-    from glance.tests import swift_fixture
-
+    start = getattr(fixture_module, 'start_' + name.lower())
+    stop = getattr(fixture_module, 'stop_' + name.lower())
     try:
-        node = swift_fixture.start_swift()
-    except swift_fixture.Unavailable as exc:
+        node = start()
+    except fixture_module.Unavailable as exc:
         if os.environ.get('CI') == 'true':
             raise
-        pytest.skip('Swift is not available: %s' % exc)
+        pytest.skip('%s is not available: %s' % (name, exc))
     yield node
-    swift_fixture.stop_swift(node)
+    stop(node)
+
+
+@pytest.fixture(scope='session')
+def swift():
+    """A one-node Swift (Swift API and S3) on loopback for this session."""
+    from glance.tests import swift_fixture
+    yield from _service('Swift', swift_fixture)
 
 
 @pytest.fixture(scope='session')
 def ceph():
     """A one-node Ceph (one monitor, one in-memory OSD) on loopback for
-    this session, with the pool ``images`` ready for RBD.
-
-    Skipped with the reason when Ceph cannot be installed here, except
-    under CI=true, where that is a failure.
-    """
-    import os
-
+    this session, with the pool ``images`` ready for RBD."""
     from glance.tests import ceph_fixture
-
-    try:
-        node = ceph_fixture.start_ceph()
-    except ceph_fixture.Unavailable as exc:
-        if os.environ.get('CI') == 'true':
-            raise
-        pytest.skip('Ceph is not available: %s' % exc)
-    yield node
-    ceph_fixture.stop_ceph(node)
+    yield from _service('Ceph', ceph_fixture)

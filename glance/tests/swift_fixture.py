@@ -28,9 +28,10 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass, field
+
+from glance.tests import daemons
 
 import requests
 
@@ -380,7 +381,7 @@ class Swift:
         self._logs = getattr(self, '_logs', []) + [log]
         self.procs[name] = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
-            start_new_session=True, preexec_fn=_die_with_parent)
+            start_new_session=True, preexec_fn=daemons.die_with_parent)
 
     def log(self) -> str:
         out = []
@@ -451,16 +452,6 @@ class Swift:
         return [c['name'] for c in r.json()] if r.content else []
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the test process dies, so that a
-    killed test run leaves no Swift behind (Linux prctl PR_SET_PDEATHSIG)."""
-    import ctypes
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
-
-
 def _user() -> str:
     import pwd
     return pwd.getpwuid(os.getuid()).pw_name
@@ -469,16 +460,8 @@ def _user() -> str:
 def start_swift() -> Swift:
     """Install if needed and start a Swift in a new temporary directory."""
     ensure_installed()
-    workdir = tempfile.mkdtemp(prefix='glance-swift-')
-    swift = Swift(workdir)
-    try:
-        return swift.start()
-    except BaseException:
-        swift.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise
+    return daemons.start_in_tempdir(Swift, 'glance-swift-')
 
 
 def stop_swift(swift: Swift) -> None:
-    swift.stop()
-    shutil.rmtree(swift.workdir, ignore_errors=True)
+    daemons.stop_and_remove(swift)

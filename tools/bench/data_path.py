@@ -196,8 +196,8 @@ def run(args: argparse.Namespace) -> None:
         print('%-44s %-16s %s' % (
             'download', '%.0f MiB/s' % (mib / down),
             'nginx not installed' if nginx is None else
-            'nginx sendfile: %.0f MiB/s (%.2fx)' % (mib / nginx,
-                                                     nginx / down)))
+            'nginx sendfile: %.0f MiB/s (%.2fx)'
+            % (mib / nginx, nginx / down)))
         print('%-44s %-16s %s' % ('peak RSS of a glance-api process',
                                   '%.0f MB' % (peak / 1e6), 'target < 150 MB'))
     finally:
