@@ -100,6 +100,19 @@ class GlanceServer:
             time.sleep(0.1)
         raise RuntimeError('glance-api did not start: %s' % self.log())
 
+    def worker_pid(self) -> int:
+        """The pid of the (first) worker process serving requests."""
+        path = '/proc/%d/task/%d/children' % (self.proc.pid, self.proc.pid)
+        with open(path) as f:
+            return int(f.read().split()[0])
+
+    def bytes_written(self) -> int:
+        """Bytes the worker wrote through the kernel's file paths (Linux
+        wchar): data it sent with sendfile counts, send() on a socket does
+        not, so a zero-copy download shows here."""
+        with open('/proc/%d/io' % self.worker_pid()) as f:
+            return int(dict(line.split(': ') for line in f)['wchar'])
+
     def log(self) -> str:
         out = []
         for name in ('stdout.log', 'glance-api.log'):

@@ -109,10 +109,12 @@ def test_miss_fills_the_cache_and_the_next_download_is_a_hit(srv):
         assert hashlib.md5(f.read()).hexdigest() == image['checksum']
     assert os.listdir(os.path.join(cache_dir(srv), 'incomplete')) == []
 
-    # With the store's copy gone, only the cache can answer.
+    # With the store's copy gone, only the cache can answer (by sendfile).
     os.unlink(store_file(srv, image['id']))
+    before = srv.bytes_written()
     r = client.get('/v2/images/%s/file' % image['id'])
     assert r.status_code == 200 and r.content == DATA
+    assert srv.bytes_written() - before >= len(DATA) - 64 * 1024
     assert r.headers['Content-MD5'] == image['checksum']
     r = client.get('/v2/images/%s/file' % image['id'],
                    headers={'Range': 'bytes=10-19'})

@@ -44,12 +44,6 @@ def image(server):
     return img['id'], blob
 
 
-def _worker_pid(server) -> int:
-    path = '/proc/%d/task/%d/children' % (server.proc.pid, server.proc.pid)
-    with open(path) as f:
-        return int(f.read().split()[0])
-
-
 def _open_fds(pid: int) -> int:
     return len(os.listdir('/proc/%d/fd' % pid))
 
@@ -78,19 +72,12 @@ def _read_response(sock: socket.socket, pause: float = 0.0) -> bytes:
     return body
 
 
-def _written(pid: int) -> int:
-    """Bytes the process has written through the kernel's file paths:
-    sendfile counts there, send() on a socket does not."""
-    with open('/proc/%d/io' % pid) as f:
-        return int(dict(line.split(': ') for line in f)['wchar'])
-
-
 def test_whole_image(server, image):
     image_id, blob = image
-    pid = _worker_pid(server)
-    before = _written(pid)
+    before = server.bytes_written()
     resp = requests.get('%s/v2/images/%s/file' % (server.url, image_id))
-    assert _written(pid) - before >= SIZE - HEAD_BYTES, 'not sent by sendfile'
+    assert server.bytes_written() - before >= SIZE - HEAD_BYTES, \
+        'not sent by sendfile'
     assert resp.status_code == 200
     assert resp.headers['Content-Length'] == str(SIZE)
     assert resp.headers['Content-MD5'] == hashlib.md5(blob).hexdigest()
@@ -138,7 +125,7 @@ def test_a_stalled_client_does_not_hold_up_the_worker(server, image):
 
 def test_a_client_leaving_half_way_costs_nothing(server, image):
     image_id, blob = image
-    pid = _worker_pid(server)
+    pid = server.worker_pid()
     requests.get('%s/v2/images/%s/file' % (server.url, image_id))
     before = _open_fds(pid)
     for _ in range(3):
