@@ -28,14 +28,15 @@ _LOCATIONS = models.ImageLocation.__table__
 _BATCH = 500
 
 
-def _children(ids: sa.BindParameter) -> sa.CompoundSelect:
-    """Properties, tags and locations of ``ids``, told apart by ``kind``."""
+def _children(of_images) -> sa.CompoundSelect:
+    """Properties, tags and locations of the images ``of_images(column)``
+    selects, told apart by ``kind``."""
     def part(table, kind, name, value, meta, status, ident):
         return sa.select(
             table.c.image_id, sa.literal(kind).label('kind'),
             name.label('name'), value.label('value'), meta.label('meta'),
             status.label('status'), ident.label('ident'),
-        ).where(table.c.image_id.in_(ids), table.c.deleted == sa.false())
+        ).where(of_images(table.c.image_id), table.c.deleted == sa.false())
 
     null = sa.null()
     return sa.union_all(
@@ -49,7 +50,12 @@ def _children(ids: sa.BindParameter) -> sa.CompoundSelect:
 
 #: built once: a statement object memoises its compiled cache key, and
 #: building and keying these per call cost as much as running them
-_CHILDREN = _children(sa.bindparam('ids', expanding=True))
+_CHILDREN = _children(
+    lambda column: column.in_(sa.bindparam('ids', expanding=True)))
+#: the same for one image (a show, the commonest read): an IN list is
+#: rendered anew on every execution, a plain comparison is not
+_CHILDREN_OF_ONE = _children(
+    lambda column: column == sa.bindparam('image_id'))
 #: one live image by id
 BY_ID = sa.select(_IMAGES).where(_IMAGES.c.id == sa.bindparam('image_id'),
                                  _IMAGES.c.deleted == sa.false())
@@ -69,8 +75,11 @@ def load(session: orm.Session, stmt: sa.Select,
     by_id = {r.id: r for r in records}
     ids = list(by_id)
     for start in range(0, len(ids), _BATCH):
+        batch = ids[start:start + _BATCH]
         rows = session.execute(
-            _CHILDREN, {'ids': ids[start:start + _BATCH]}).all()
+            _CHILDREN_OF_ONE, {'image_id': batch[0]}
+        ).all() if len(batch) == 1 else session.execute(
+            _CHILDREN, {'ids': batch}).all()
         # Locations keep the order they were added in.
         rows.sort(key=lambda c: c.ident)
         for child in rows:
