@@ -8,6 +8,8 @@ and put back before a save, so they are neither shown nor lost.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from glance.common import exception
 from glance.common import property_protections as protections
 from glance.db.sqlalchemy.image_list import FILTER_COLUMNS, ListQuery
@@ -32,13 +34,18 @@ def _refuse(name: str, operation: str) -> exception.Forbidden:
                                'it.' % (name, operation))
 
 
+#: "look the rules up" (a list passes the ones it looked up once)
+_UNSET = object()
+
+
 class ImageRepo(Proxy):
     """Enforces the property protections, when a file is configured."""
 
-    def _mark(self, image: Image) -> Image:
+    def _mark(self, image: Image, rules: Any = _UNSET) -> Image:
         """Note which properties the caller may not read, and the loaded
         values the next save is compared with."""
-        rules = protections.current()
+        if rules is _UNSET:
+            rules = protections.current()
         hidden = frozenset() if rules is None else frozenset(
             name for name in image.extra_properties
             if not rules.allows(self.context, name, 'read'))
@@ -57,7 +64,7 @@ class ImageRepo(Proxy):
                 for key, _op, _value in query.filters):
             # Filtering on a property one cannot read would reveal it.
             return []
-        return [self._mark(image) for image in self.base.list(query)]
+        return [self._mark(image, rules) for image in self.base.list(query)]
 
     def add(self, image: Image) -> Image:
         rules = protections.current()
