@@ -178,3 +178,20 @@ def session_scope(readonly: bool = False) -> Iterator[orm.Session]:
             'The image database is unreachable; try again later.') from exc
     finally:
         session.close()
+
+
+@contextlib.contextmanager
+def read_scope() -> Iterator[sqlalchemy.engine.Connection]:
+    """A connection in one read-only transaction, for Core statements.
+
+    What ``session_scope(readonly=True)`` gives, without the ORM session
+    around it: a show of an image is two Core queries, and the session's
+    bookkeeping cost as much as running them.
+    """
+    try:
+        with get_engine().connect() as conn, conn.begin():
+            yield conn
+    except (db_exception.DBConnectionError,
+            sqlalchemy.exc.OperationalError) as exc:
+        raise exception.ServiceUnavailable(
+            'The image database is unreachable; try again later.') from exc

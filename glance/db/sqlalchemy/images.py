@@ -15,7 +15,7 @@ from sqlalchemy import orm
 
 from glance.common import exception
 from glance.db.sqlalchemy import image_rows, models
-from glance.db.sqlalchemy.engine import session_scope
+from glance.db.sqlalchemy.engine import read_scope, session_scope
 from glance.domain.image import IMPORT_LOCK
 
 SORT_KEYS = ('name', 'status', 'container_format', 'disk_format', 'size',
@@ -45,8 +45,8 @@ DELETED_STATUSES = ('deleted', 'pending_delete')
 
 def get(image_id: str) -> models.Image:
     """The live image record, with properties, tags and locations."""
-    with session_scope(readonly=True) as session:
-        rows = image_rows.load(session, image_rows.BY_ID,
+    with read_scope() as conn:
+        rows = image_rows.load(conn, image_rows.BY_ID,
                                {'image_id': image_id})
     if not rows:
         raise exception.ImageNotFound(image_id=image_id)
