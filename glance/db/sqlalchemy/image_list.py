@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from glance.common import exception
 from glance.db.sqlalchemy import image_rows, models
-from glance.db.sqlalchemy.engine import session_scope
+from glance.db.sqlalchemy.engine import read_scope
 
 Image = models.Image
 Member = models.ImageMember
@@ -110,10 +110,10 @@ def list_images(is_admin: bool, project: str | None,
     for key in ('created_at', 'id'):
         if key not in [k for k, _ in sort]:
             sort.append((key, tie_dir))
-    with session_scope(readonly=True) as session:
+    with read_scope() as conn:
         if q.marker:
             # The marker need only be visible, not match the filters.
-            marker = session.execute(sa.select(Image.__table__).where(
+            marker = conn.execute(sa.select(Image.__table__).where(
                 Image.id == q.marker, *conds[:2])).first()
             if marker is None:
                 raise exception.BadRequest('marker %s could not be found.'
@@ -129,7 +129,7 @@ def list_images(is_admin: bool, project: str | None,
         stmt = sa.select(Image.__table__).where(*conds).order_by(*order)
         if q.limit is not None:
             stmt = stmt.limit(q.limit)
-        return image_rows.load(session, stmt)
+        return image_rows.load(conn, stmt)
 
 
 def _after_marker(marker: sa.Row, sort: list[tuple[str, str]]):
