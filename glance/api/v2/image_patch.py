@@ -140,7 +140,7 @@ def _check(change: Change) -> None:
         return
     # "/locations/N" adds one location: validate it as a list of one.
     value = change.value if change.index is None else [change.value]
-    schemas.validate(image_schemas.image_schema(), {name: value})
+    schemas.check(image_schemas.image_validator(), {name: value})
     domain.check_values({name: value})
 
 

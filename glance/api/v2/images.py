@@ -37,7 +37,7 @@ class Deserializer:
                                       'creating an image.')
         for key in body:
             image_patch.check_name(key, creating=True)
-        schemas.validate(image_schemas.image_schema(), body)
+        schemas.check(image_schemas.image_validator(), body)
         domain.check_values(body)
         return {'values': body}
 
