@@ -9,8 +9,8 @@ then hands back regions, and :func:`response_body` sends each with
 
 eventlet.wsgi writes the status line and headers together with the first
 bytes the body yields, so the first bytes of a region go out the ordinary
-way; the rest follows by ``sendfile``.  (eventlet's access log therefore
-counts only those first bytes of such a response.)
+way; the rest follows by ``sendfile``.  eventlet counts only the bytes it
+wrote itself, so :func:`account` adds the rest to the access log line.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import ssl
 from typing import Iterable, Iterator
 
 import eventlet
+import eventlet.corolocal
 import eventlet.hubs
 import eventlet.wsgi
 
@@ -31,12 +32,17 @@ HEAD_BYTES = 64 * 1024
 #: largest single sendfile call; between calls other requests get a turn
 SLICE = 4 * 1024 * 1024
 
+#: per green thread (one connection's requests, one at a time): bytes
+#: sent with sendfile for the current request, for its access log line
+_SENT = eventlet.corolocal.local()
+
 
 class Protocol(eventlet.wsgi.HttpProtocol):
     """eventlet's HTTP protocol, offering zero-copy sends to the app."""
 
     def get_environ(self) -> dict:
         environ = super().get_environ()
+        _SENT.bytes = 0
         connection = self.connection
         if isinstance(connection, ssl.SSLSocket):
             # The kernel would send the file unencrypted.
@@ -96,4 +102,17 @@ def send_region(sock, region: FileRegion) -> None:
         if sent == 0:
             raise OSError('image file ended %d bytes early' % len(region))
         region.advance(sent)
+        _SENT.bytes = getattr(_SENT, 'bytes', 0) + sent
         eventlet.sleep(0)
+
+
+def account(line: str) -> str:
+    """An access log line of eventlet's default format with the bytes this
+    request sent by sendfile added to its body length (the field before
+    the duration); any other line unchanged."""
+    sent = getattr(_SENT, 'bytes', 0)
+    parts = line.rsplit(' ', 2)
+    if not sent or len(parts) != 3 or not parts[1].isdigit():
+        return line
+    _SENT.bytes = 0
+    return '%s %d %s' % (parts[0], int(parts[1]) + sent, parts[2])

@@ -118,7 +118,7 @@ class _LogAdapter:
         self.logger = logger
 
     def write(self, msg: str) -> None:
-        self.logger.info(msg.rstrip())
+        self.logger.info(sendfile.account(msg.rstrip()))
 
 
 class Server:

@@ -78,6 +78,11 @@ def test_whole_image(server, image):
     resp = requests.get('%s/v2/images/%s/file' % (server.url, image_id))
     assert server.bytes_written() - before >= SIZE - HEAD_BYTES, \
         'not sent by sendfile'
+    # The access log line counts every byte sent (headers included, as
+    # eventlet counts), not only those eventlet wrote itself.
+    line = [ln for ln in server.log().splitlines()
+            if '/v2/images/%s/file HTTP/1.1" 200 ' % image_id in ln][-1]
+    assert SIZE < int(line.rsplit(' ', 2)[1]) < SIZE + 1024, line
     assert resp.status_code == 200
     assert resp.headers['Content-Length'] == str(SIZE)
     assert resp.headers['Content-MD5'] == hashlib.md5(blob).hexdigest()
