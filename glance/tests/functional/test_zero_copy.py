@@ -144,3 +144,24 @@ def test_a_client_leaving_half_way_costs_nothing(server, image):
     assert _open_fds(pid) <= before, 'image files or sockets left open'
     resp = requests.get('%s/v2/images/%s/file' % (server.url, image_id))
     assert resp.content == blob
+
+
+def test_the_connection_serves_the_next_request(server, image):
+    """After a region the connection is where HTTP expects it: a request
+    pipelined behind the download is answered on the same connection."""
+    image_id, blob = image
+    sock = socket.create_connection(('127.0.0.1', server.port), timeout=30)
+    try:
+        sock.sendall(b'GET /v2/images/%s/file HTTP/1.1\r\nHost: x\r\n\r\n'
+                     b'GET /v2/images/%s HTTP/1.1\r\nHost: x\r\n'
+                     b'Connection: close\r\n\r\n'
+                     % (image_id.encode(), image_id.encode()))
+        raw = bytearray()
+        while chunk := sock.recv(1 << 20):
+            raw += chunk
+    finally:
+        sock.close()
+    start = raw.index(b'\r\n\r\n') + 4
+    assert bytes(raw[start:start + SIZE]) == blob
+    assert raw[start + SIZE:].startswith(b'HTTP/1.1 200 OK')
+    assert image_id.encode() in raw[start + SIZE:]
