@@ -1,1 +1,2 @@
-"""Shared building blocks: configuration, exceptions, the WSGI server and Resource."""
+"""Shared building blocks: configuration, exceptions, the WSGI server and
+Resource."""

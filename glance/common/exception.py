@@ -1,14 +1,16 @@
 """Domain exceptions, each carrying the HTTP status it maps to.
 
-Code anywhere below ``glance.api`` raises these; ``glance.common.wsgi.Resource``
-is the one place that turns them into HTTP responses.  That keeps ``webob.exc``
+Code anywhere below ``glance.api`` raises these;
+``glance.common.wsgi.Resource`` is the one place that turns them into HTTP
+responses.  That keeps ``webob.exc``
 out of the domain, the layers and the database code.
 """
 from __future__ import annotations
 
 
 class GlanceException(Exception):
-    """Base of all glance errors; ``code`` is the HTTP status to answer with."""
+    """Base of all glance errors; ``code`` is the HTTP status to answer
+    with."""
 
     code = 500
     message = "An unknown exception occurred"
@@ -37,7 +39,8 @@ class Invalid(BadRequest):
 
 
 class InvalidParameterValue(Invalid):
-    message = "Invalid value '%(value)s' for parameter '%(param)s': %(extra_msg)s"
+    message = (
+        "Invalid value '%(value)s' for parameter '%(param)s': %(extra_msg)s")
 
 
 class InvalidSortKey(Invalid):
@@ -57,7 +60,8 @@ class InvalidFilterRangeValue(Invalid):
 
 
 class InvalidJsonPatchBody(Invalid):
-    message = "The provided body %(body)s is invalid under given schema: %(schema)s"
+    message = (
+        "The provided body %(body)s is invalid under given schema: %(schema)s")
 
 
 class InvalidJsonPatchPath(Invalid):
@@ -70,12 +74,15 @@ class SchemaValidationError(Invalid):
 
 class InvalidImageStatusTransition(GlanceException):
     code = 409
-    message = "Image status transition from %(cur_status)s to %(new_status)s is not allowed"
+    message = (
+        "Image status transition from %(cur_status)s to %(new_status)s is not "
+        "allowed")
 
 
 class InvalidImageStatus(GlanceException):
     code = 409
-    message = "Image is in status %(status)s, which does not allow this operation"
+    message = (
+        "Image is in status %(status)s, which does not allow this operation")
 
 
 class Conflict(GlanceException):
@@ -142,15 +149,21 @@ class LimitExceeded(GlanceException):
 
 
 class ImagePropertyLimitExceeded(LimitExceeded):
-    message = "The limit has been exceeded on the number of allowed image properties. Attempted: %(attempted)s, Maximum: %(maximum)s"
+    message = (
+        "The limit has been exceeded on the number of allowed image "
+        "properties. Attempted: %(attempted)s, Maximum: %(maximum)s")
 
 
 class ImageTagLimitExceeded(LimitExceeded):
-    message = "The limit has been exceeded on the number of allowed image tags. Attempted: %(attempted)s, Maximum: %(maximum)s"
+    message = (
+        "The limit has been exceeded on the number of allowed image tags. "
+        "Attempted: %(attempted)s, Maximum: %(maximum)s")
 
 
 class ImageLocationLimitExceeded(LimitExceeded):
-    message = "The limit has been exceeded on the number of allowed image locations. Attempted: %(attempted)s, Maximum: %(maximum)s"
+    message = (
+        "The limit has been exceeded on the number of allowed image "
+        "locations. Attempted: %(attempted)s, Maximum: %(maximum)s")
 
 
 class ImageSizeLimitExceeded(LimitExceeded):
@@ -158,7 +171,9 @@ class ImageSizeLimitExceeded(LimitExceeded):
 
 
 class StorageQuotaFull(LimitExceeded):
-    message = "The size of the data %(image_size)s will exceed the limit. %(remaining)s bytes remaining."
+    message = (
+        "The size of the data %(image_size)s will exceed the limit. "
+        "%(remaining)s bytes remaining.")
 
 
 class StorageFull(LimitExceeded):
@@ -189,4 +204,6 @@ class InvalidPropertyProtectionConfiguration(GlanceException):
 
 
 class ImageMemberLimitExceeded(LimitExceeded):
-    message = "The limit has been exceeded on the number of allowed image members for this image. Attempted: %(attempted)s, Maximum: %(maximum)s"
+    message = (
+        "The limit has been exceeded on the number of allowed image members "
+        "for this image. Attempted: %(attempted)s, Maximum: %(maximum)s")

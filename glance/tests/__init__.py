@@ -1,1 +1,2 @@
-"""glance's tests: unit/ (no processes) and functional/ (real glance-api over HTTP)."""
+"""glance's tests: unit/ (no processes) and functional/ (real glance-api
+over HTTP)."""

@@ -7,7 +7,7 @@ from glance.db.sqlalchemy import models
 from glance.db.sqlalchemy.engine import session_scope
 
 MIB = 1024 * 1024
-I = models.Image
+IMG = models.Image
 #: statuses in which an image's data is on its way in
 UPLOADING = ('saving', 'uploading', 'importing')
 #: statuses in which staged data waits in the staging area
@@ -20,20 +20,20 @@ def _mib(nbytes: int | None) -> int:
 
 def project_usage(project_id: str, names: list[str]) -> dict[str, int]:
     """Current usage of ``project_id`` for each limit in ``names``."""
-    live = (I.owner == project_id, I.deleted == sa.false())
+    live = (IMG.owner == project_id, IMG.deleted == sa.false())
     queries = {
         'image_count_total': sa.select(sa.func.count()).where(*live),
         'image_count_uploading': sa.select(sa.func.count()).where(
-            *live, I.status.in_(UPLOADING)),
-        'image_size_total': sa.select(sa.func.sum(I.size)).where(
-            *live, I.status.notin_(STAGED)),
-        'image_stage_total': sa.select(sa.func.sum(I.size)).where(
-            *live, I.status.in_(STAGED)),
+            *live, IMG.status.in_(UPLOADING)),
+        'image_size_total': sa.select(sa.func.sum(IMG.size)).where(
+            *live, IMG.status.notin_(STAGED)),
+        'image_stage_total': sa.select(sa.func.sum(IMG.size)).where(
+            *live, IMG.status.in_(STAGED)),
     }
     out = {}
     with session_scope(readonly=True) as session:
         for name in names:
-            value = session.execute(queries[name].select_from(I)).scalar()
+            value = session.execute(queries[name].select_from(IMG)).scalar()
             out[name] = _mib(value) if name.startswith('image_s') \
                 else int(value or 0)
     return out

@@ -8,8 +8,8 @@ import pytest
 
 from glance.tests.functional.conftest import Client, identity
 from glance.tests.functional.server import GlanceServer
-from glance.tests.functional.test_notifications import (LogEvents, names,
-                                                         wait_for)
+from glance.tests.functional.test_notifications import (
+    LogEvents, names, wait_for)
 
 
 @pytest.fixture(scope='module')

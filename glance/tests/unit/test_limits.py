@@ -22,7 +22,8 @@ def _conf(initialised_conf):
 
 @pytest.fixture
 def unified(migrated_database):
-    """use_keystone_limits on; ``set(reg, proj)`` installs Keystone's limits."""
+    """use_keystone_limits on; ``set(reg, proj)`` installs Keystone's
+    limits."""
     CONF.set_override('use_keystone_limits', True)
     CONF.set_override('endpoint_id', 'glance-endpoint', group='oslo_limit')
     fixtures = []

@@ -12,6 +12,7 @@ from glance import context as glance_context
 def _conf(initialised_conf):
     """CONF parsed with no files: the shipped defaults only."""
 
+
 ROLES_FILE = """
 [^x_admin_.*]
 create = admin
