@@ -111,7 +111,7 @@ class Image:
         """Ids of the stores holding this image's data, in location order."""
         out = []
         for loc in self.locations:
-            store = (loc.get('metadata') or {}).get('store')
+            store = location_store(loc)
             if store and store not in out:
                 out.append(store)
         return out
@@ -192,3 +192,9 @@ def check_values(values: dict[str, Any]) -> None:
         if key in ('min_ram', 'min_disk') and isinstance(value, int) \
                 and value < 0:
             raise exception.BadRequest('%s must be >= 0' % key)
+
+
+def location_store(loc: dict) -> str | None:
+    """The backend a location records its data in (multi-store setups),
+    None where it names none."""
+    return (loc.get('metadata') or {}).get('store')

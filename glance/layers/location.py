@@ -20,7 +20,7 @@ import glance_store
 from glance_store import hashing, regions
 from glance.async_ import staging
 from glance.common import exception, format_inspector
-from glance.domain.image import Image
+from glance.domain.image import Image, location_store
 from glance.domain.proxy import Proxy
 from glance.domain.transfer import Download, Upload
 from glance.layers import location_access, location_stores
@@ -219,7 +219,7 @@ class ImageRepo(Proxy):
                 data, size = glance_store.get_from_backend(
                     loc['url'], offset=download.offset,
                     length=download.length,
-                    store_id=(loc.get('metadata') or {}).get('store'),
+                    store_id=location_store(loc),
                     context=self.context)
             except glance_store.GlanceStoreException as exc:
                 LOG.warning('Image %s: location %s unreadable: %s',
@@ -311,7 +311,7 @@ class ImageRepo(Proxy):
             try:
                 glance_store.check_deletable(
                     loc['url'],
-                    store_id=(loc.get('metadata') or {}).get('store'),
+                    store_id=location_store(loc),
                     context=self.context)
             except glance_store.InUseByStore as exc:
                 LOG.warning('Image %s: data at %s is in use in its store; '
@@ -325,7 +325,7 @@ class ImageRepo(Proxy):
     def _delete_location(self, image: Image, loc: dict) -> None:
         try:
             glance_store.delete_from_backend(
-                loc['url'], store_id=(loc.get('metadata') or {}).get('store'),
+                loc['url'], store_id=location_store(loc),
                 context=self.context)
         except glance_store.NotFound:
             LOG.info('Data of image %s was already gone from %s',
@@ -359,7 +359,7 @@ class ImageRepo(Proxy):
                                       'only; it cannot be removed from it.'
                                       % image.image_id)
         gone = [loc for loc in image.locations
-                if (loc.get('metadata') or {}).get('store') == store_id]
+                if location_store(loc) == store_id]
         if not gone:
             raise exception.NotFound('Image %s has no data in store %s.'
                                      % (image.image_id, store_id))
@@ -436,7 +436,7 @@ class ImageRepo(Proxy):
         try:
             loc = active_locations(image)[0]
             data, _size = glance_store.get_from_backend(
-                loc['url'], store_id=(loc.get('metadata') or {}).get('store'),
+                loc['url'], store_id=location_store(loc),
                 context=self.context)
             for _chunk in digests.feed(data):
                 pass

@@ -12,7 +12,7 @@ import logging
 
 import glance_store
 from glance.db.sqlalchemy import members as db_members
-from glance.domain.image import Image
+from glance.domain.image import Image, location_store
 
 LOG = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def grant_readers(context, image: Image, locations: list[dict]) -> None:
     for loc in locations:
         try:
             glance_store.set_acls_for_image(
-                loc['url'], store_id=(loc.get('metadata') or {}).get('store'),
+                loc['url'], store_id=location_store(loc),
                 public=public, read_tenants=readers, context=context)
         except glance_store.GlanceStoreException as exc:
             LOG.warning('Image %s is %s but the store kept its read access '
@@ -48,7 +48,7 @@ def grant_readers(context, image: Image, locations: list[dict]) -> None:
 def _controls_access(loc: dict) -> bool:
     try:
         store, _ = glance_store.backend.registry().for_uri(
-            loc['url'], (loc.get('metadata') or {}).get('store'))
+            loc['url'], location_store(loc))
     except glance_store.GlanceStoreException:
         return False
     return store.controls_access
