@@ -100,14 +100,25 @@ _THREADS = _Workers()
 
 
 class Digests:
-    """md5 + another hashlib algorithm, fed together as the bytes stream by."""
+    """md5 + another hashlib algorithm, fed together as the bytes stream by.
 
-    def __init__(self, algorithm: str, parallel: bool = True):
+    ``algorithm`` None computes md5 alone (checking data whose image has
+    no multihash); ``hash_value`` is then None.
+    """
+
+    def __init__(self, algorithm: str | None, parallel: bool = True):
         self.algorithm = algorithm
         self.md5 = hashlib.md5(usedforsecurity=False)
-        self.multi = hashlib.new(algorithm)
+        self.multi = hashlib.new(algorithm) if algorithm else None
         self.size = 0
-        self.parallel = parallel
+        self.parallel = parallel and self.multi is not None
+
+    def update(self, chunk: bytes) -> None:
+        """Count and hash ``chunk`` now, on the caller's thread."""
+        self.size += len(chunk)
+        self.md5.update(chunk)
+        if self.multi is not None:
+            self.multi.update(chunk)
 
     def feed(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
         """Yield each chunk after counting it; both digests see every byte.
@@ -125,13 +136,12 @@ class Digests:
                 for job in pending:
                     job.wait()
                 pending = []
-                self.size += len(chunk)
                 if self.parallel and len(chunk) >= PARALLEL_MIN:
+                    self.size += len(chunk)
                     pending = [_THREADS.submit(self.md5.update, chunk),
                                _THREADS.submit(self.multi.update, chunk)]
                 else:
-                    self.md5.update(chunk)
-                    self.multi.update(chunk)
+                    self.update(chunk)
                 yield chunk
         finally:
             # Also on failure: no thread may still be feeding a digest (or
@@ -144,5 +154,5 @@ class Digests:
         return self.md5.hexdigest()
 
     @property
-    def hash_value(self) -> str:
-        return self.multi.hexdigest()
+    def hash_value(self) -> str | None:
+        return None if self.multi is None else self.multi.hexdigest()

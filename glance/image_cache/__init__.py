@@ -14,7 +14,6 @@ is served, and moved to invalid/ when it no longer matches.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -24,6 +23,7 @@ from oslo_config import cfg
 
 import glance.common.config  # noqa: F401 - worker_self_reference_url
 from glance.image_cache import drivers
+from glance_store import hashing
 from glance_store.regions import FileChunks
 
 CONF = cfg.CONF
@@ -67,33 +67,20 @@ def _stamp(path: str) -> str:
     return '%d:%d:%d' % (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
-class _Hashes:
-    """md5 and the image's multihash algorithm over the same bytes."""
+def _digests(image) -> hashing.Digests:
+    """md5, and the image's multihash algorithm when it has a hash: what a
+    cached copy is checked against (inline: a copy is committed as soon as
+    its last byte is hashed)."""
+    algo = image.os_hash_algo if image.os_hash_value else None
+    return hashing.Digests(algo, parallel=False)
 
-    def __init__(self, image):
-        self.image = image
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.multi = None
-        if image.os_hash_algo and image.os_hash_value:
-            self.multi = hashlib.new(image.os_hash_algo)
-        self.size = 0
 
-    def update(self, chunk: bytes) -> None:
-        self.md5.update(chunk)
-        if self.multi is not None:
-            self.multi.update(chunk)
-        self.size += len(chunk)
-
-    def matches(self) -> bool:
-        image = self.image
-        if self.size != image.size:
-            return False
-        if image.checksum and self.md5.hexdigest() != image.checksum:
-            return False
-        if self.multi is not None and \
-                self.multi.hexdigest() != image.os_hash_value:
-            return False
-        return True
+def _matches(image, digests: hashing.Digests) -> bool:
+    """Whether the bytes ``digests`` saw are ``image``'s data."""
+    return digests.size == image.size and \
+        (not image.checksum or digests.checksum == image.checksum) and \
+        (digests.hash_value is None
+         or digests.hash_value == image.os_hash_value)
 
 
 def cacheable(image) -> bool:
@@ -140,11 +127,11 @@ class ImageCache:
     # --- serving ---------------------------------------------------------
 
     def _verify_file(self, image, path: str) -> bool:
-        hashes = _Hashes(image)
+        digests = _digests(image)
         with open(path, 'rb') as f:
             while chunk := f.read(READ_CHUNK):
-                hashes.update(chunk)
-        return hashes.matches()
+                digests.update(chunk)
+        return _matches(image, digests)
 
     def open(self, image, offset: int = 0, length: int | None = None
              ) -> tuple[Iterator[bytes], int] | None:
@@ -199,7 +186,7 @@ class ImageCache:
         return self._teeing(image, data, os.fdopen(fd, 'wb'), partial)
 
     def _teeing(self, image, data, out, partial: str) -> Iterator[bytes]:
-        hashes = _Hashes(image)
+        hashes = _digests(image)
         committed = False
         try:
             for chunk in data:
@@ -233,8 +220,9 @@ class ImageCache:
             if close is not None:
                 close()
 
-    def _commit(self, image, partial: str, hashes: _Hashes) -> bool:
-        if not hashes.matches():
+    def _commit(self, image, partial: str,
+                hashes: hashing.Digests) -> bool:
+        if not _matches(image, hashes):
             LOG.warning('Image %s: data read from the store does not match '
                         'its checksum; the copy was moved to invalid/.',
                         image.image_id)
@@ -246,7 +234,7 @@ class ImageCache:
         self.driver.put(drivers.Entry(
             image_id=image.image_id, size=hashes.size, hits=0,
             last_accessed=now, last_modified=now,
-            checksum=hashes.md5.hexdigest(), stamp=_stamp(final)))
+            checksum=hashes.checksum, stamp=_stamp(final)))
         LOG.info('Image %s cached (%d bytes).', image.image_id, hashes.size)
         return True
 
