@@ -27,6 +27,7 @@ from oslo_config import cfg
 
 from glance_store import driver, exceptions
 from glance_store import location as loc_mod
+from glance_store._drivers import pieces
 
 LOG = logging.getLogger(__name__)
 MiB = 1024 * 1024
@@ -235,15 +236,8 @@ class Store(driver.Store):
         trip to an OSD, and a chunk-aligned write fills whole objects.
         """
         offset = 0
-        buf = bytearray()
-        for chunk in data:
-            buf += chunk
-            while len(buf) >= self.chunk_size:
-                offset = self._write(image, offset,
-                                     bytes(buf[:self.chunk_size]))
-                del buf[:self.chunk_size]
-        if buf:
-            offset = self._write(image, offset, bytes(buf))
+        for block in pieces.blocks(data, self.chunk_size):
+            offset = self._write(image, offset, block)
         return offset
 
     def _write(self, image, offset: int, block: bytes) -> int:

@@ -16,6 +16,7 @@ upload, so no parts are left behind.
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import logging
 import tempfile
 import threading
@@ -29,8 +30,12 @@ from oslo_config import cfg
 
 from glance_store import driver, exceptions
 from glance_store import location as loc_mod
+from glance_store._drivers import pieces
 
 LOG = logging.getLogger(__name__)
+
+#: bytes read back from the spool file at a time
+SPOOL_READ = 1024 * 1024
 MiB = 1024 * 1024
 
 _OPTS = [
@@ -196,14 +201,14 @@ class Store(driver.Store):
             raise self._error(exc, key)
         else:
             raise exceptions.Duplicate(image=self._uri(key))
-        source = _Pieces(data)
+        source = pieces.Pieces(data)
         if size is not None and size > self.large_size:
             written = self._multipart(key, source, None)
         else:
             spool = tempfile.TemporaryFile(prefix='glance-s3-')
             try:
                 written = 0
-                for chunk in source.upto(self.large_size + 1):
+                for chunk in source.read(self.large_size + 1):
                     spool.write(chunk)
                     written += len(chunk)
                 if written > self.large_size:
@@ -241,7 +246,7 @@ class Store(driver.Store):
             LOG.error('Store %s: could not remove %s after a failed upload:'
                       ' %s', self.backend, key, exc)
 
-    def _multipart(self, key: str, source: '_Pieces', spool) -> int:
+    def _multipart(self, key: str, source: pieces.Pieces, spool) -> int:
         """Upload as parts: first what the spool holds, then the rest."""
         try:
             upload_id = self.client.create_multipart_upload(
@@ -350,55 +355,19 @@ class Store(driver.Store):
             raise self._error(exc, '%s/%s' % (bucket, key))
 
 
-class _Pieces:
-    """The upload iterator, consumed in bounded pieces."""
-
-    def __init__(self, data: Iterable[bytes]):
-        self._it = iter(data)
-        self._left = b''
-
-    def upto(self, limit: int) -> Iterator[bytes]:
-        """Yield at most ``limit`` bytes."""
-        while limit > 0:
-            if self._left:
-                chunk, self._left = self._left, b''
-            else:
-                try:
-                    chunk = next(self._it)
-                except StopIteration:
-                    return
-            if len(chunk) > limit:
-                chunk, self._left = chunk[:limit], chunk[limit:]
-            limit -= len(chunk)
-            if chunk:
-                yield chunk
-
-
-def _parts(spool, source: _Pieces, size: int) -> Iterator[bytes]:
+def _parts(spool, source: pieces.Pieces, size: int) -> Iterator[bytes]:
     """Parts of ``size`` bytes: the spooled start first, then the rest."""
-    buf = bytearray()
-    if spool is not None:
-        spool.seek(0)
-        while True:
-            block = spool.read(size - len(buf))
-            if not block:
-                break
-            buf += block
-            if len(buf) == size:
-                yield bytes(buf)
-                buf = bytearray()
-    while True:
-        got = 0
-        for chunk in source.upto(size - len(buf)):
-            buf += chunk
-            got += len(chunk)
-        if len(buf) == size:
-            yield bytes(buf)
-            buf = bytearray()
-        elif got == 0 or len(buf) < size:
-            break
-    if buf:
-        yield bytes(buf)
+    return pieces.blocks(itertools.chain(_spooled(spool), source.read(None)),
+                         size)
+
+
+def _spooled(spool) -> Iterator[bytes]:
+    """What the spool file holds, from its start (nothing for None)."""
+    if spool is None:
+        return
+    spool.seek(0)
+    while block := spool.read(SPOOL_READ):
+        yield block
 
 
 class _Body:

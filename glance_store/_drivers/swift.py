@@ -44,7 +44,7 @@ import requests
 
 from glance_store import driver, exceptions
 from glance_store import location as loc_mod
-from glance_store._drivers import swift_auth
+from glance_store._drivers import pieces, swift_auth
 from glance_store._drivers.swift_auth import Credentials
 
 LOG = logging.getLogger(__name__)
@@ -398,7 +398,7 @@ class Store(driver.Store):
         r.close()
         if r.status_code != 404:
             raise exceptions.Duplicate(image=uri)
-        source = _Source(data)
+        source = pieces.Pieces(data)
         written: list[str] = []
         try:
             if size is not None and size <= self.large_size:
@@ -424,7 +424,7 @@ class Store(driver.Store):
         return r.headers
 
     def _put_segments(self, creds: Credentials, container: str,
-                      segments: str, image_id: str, source: '_Source',
+                      segments: str, image_id: str, source: pieces.Pieces,
                       written: list[str]) -> None:
         manifest = []
         number = 0
@@ -543,44 +543,6 @@ class Store(driver.Store):
         self._request(creds, 'POST', '/' + _q(container),
                       headers=self._acl_headers(public, read_tenants)
                       ).close()
-
-
-class _Source:
-    """The upload iterator, read in pieces of at most N bytes."""
-
-    def __init__(self, data: Iterable[bytes]):
-        self._it = iter(data)
-        self._left = b''
-        self.count = 0
-        self.exhausted = False
-
-    def read(self, limit: int | None) -> Iterator[bytes]:
-        """Yield up to ``limit`` bytes (all with None) of the data."""
-        remaining = limit
-        while remaining is None or remaining > 0:
-            if self._left:
-                chunk, self._left = self._left, b''
-            else:
-                try:
-                    chunk = next(self._it)
-                except StopIteration:
-                    self.exhausted = True
-                    return
-                if not chunk:
-                    continue
-            if remaining is not None and len(chunk) > remaining:
-                chunk, self._left = chunk[:remaining], chunk[remaining:]
-            self.count += len(chunk)
-            if remaining is not None:
-                remaining -= len(chunk)
-            yield chunk
-        if not self._left:
-            # Learn now whether the data ends here, so that no empty
-            # segment follows one that was exactly full.
-            try:
-                self._left = next(self._it)
-            except StopIteration:
-                self.exhausted = True
 
 
 class _Download:
