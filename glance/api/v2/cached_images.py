@@ -6,6 +6,7 @@ no image, so the controller checks them itself, before anything else.
 """
 from __future__ import annotations
 
+from glance.api.middleware import cache as cache_filter
 from glance.common import exception, policy, wsgi
 from glance import gateway
 
@@ -14,7 +15,7 @@ CLEAR_TARGETS = ('cache', 'queue', 'both')
 
 
 def _cache(request: wsgi.Request):
-    cache = request.environ.get('glance.image_cache')
+    cache = request.environ.get(cache_filter.ENVIRON_KEY)
     if cache is None:
         raise exception.NotFound('Caching via API is not supported at this '
                                  'site.')

@@ -10,6 +10,7 @@ from typing import Iterator
 
 from oslo_config import cfg
 
+from glance.api.middleware import cache as cache_filter
 from glance.common import exception, wsgi
 from glance.domain.transfer import Download, Upload
 from glance import gateway
@@ -155,12 +156,13 @@ class Controller:
         """
         repo = gateway.get_repo(request.context)
         image = repo.get(image_id)
+        environ = request.environ
         download = Download(byte_range=byte_range,
                             receiver_project=request.context.project_id,
                             receiver_user=request.context.user_id,
                             destination_ip=request.remote_addr,
-                            cache=request.environ.get('glance.image_cache'),
-                            zero_copy=wsgi.SENDFILE_KEY in request.environ)
+                            cache=environ.get(cache_filter.ENVIRON_KEY),
+                            zero_copy=wsgi.SENDFILE_KEY in environ)
         try:
             download = repo.read_data(image, download)
         except exception.ImageDataNotFound:
