@@ -60,7 +60,6 @@ def full_view(ns: domain.Namespace, associations, properties=(),
     return view
 
 
-
 def _new_namespace(body: dict[str, Any], owner: str | None
                    ) -> domain.Namespace:
     return domain.Namespace(
@@ -75,7 +74,7 @@ class Deserializer:
     def index(self, request: wsgi.Request) -> dict:
         params = request.params
         limit = min(wsgi.int_param(params, 'limit', CONF.limit_param_default,
-                                     minimum=1),
+                                   minimum=1),
                     CONF.api_limit_max)
         sort_key = params.get('sort_key', 'created_at')
         if sort_key not in domain.SORT_KEYS:

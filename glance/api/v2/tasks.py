@@ -69,7 +69,6 @@ def image_task_view(task: domain.Task) -> dict[str, Any]:
     return view
 
 
-
 class Deserializer:
     def create(self, request: wsgi.Request) -> dict:
         body = request.json_body_or_400()
@@ -82,7 +81,7 @@ class Deserializer:
         params = request.params
         from oslo_config import cfg
         limit = min(wsgi.int_param(params, 'limit',
-                                     cfg.CONF.limit_param_default),
+                                   cfg.CONF.limit_param_default),
                     cfg.CONF.api_limit_max)
         sort_key = params.get('sort_key', 'created_at')
         if sort_key not in db_sql.SORT_KEYS:
