@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -49,15 +48,8 @@ class Unavailable(Exception):
     """Ceph cannot run here (packages missing and not installable)."""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def missing_programs() -> list[str]:
-    return [p for p in PROGRAMS if shutil.which(p) is None
-            and not os.path.exists(os.path.join('/usr/bin', p))]
+    return daemons.missing_programs(PROGRAMS)
 
 
 def _binding_files() -> list[str]:
@@ -104,20 +96,7 @@ def ensure_installed() -> None:
     then link the bindings into the virtualenv."""
     if missing_programs() or not all(os.path.exists(f)
                                      for f in _binding_files()):
-        if shutil.which('apt-get') is None or os.geteuid() != 0:
-            raise Unavailable('Ceph is not installed (%s missing) and '
-                              'apt-get is not usable here; run `make '
-                              'test-deps`' % ', '.join(missing_programs()
-                                                       or ['bindings']))
-        env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
-        for cmd in (['apt-get', 'update', '-q'],
-                    ['apt-get', 'install', '-y', '-q',
-                     '--no-install-recommends', *DEBS]):
-            result = subprocess.run(cmd, env=env, capture_output=True,
-                                    text=True, timeout=900)
-            if result.returncode:
-                raise Unavailable('%s failed: %s' % (' '.join(cmd),
-                                                     result.stderr[-2000:]))
+        daemons.apt_install(DEBS, Unavailable, '--no-install-recommends')
         if missing_programs():
             raise Unavailable('still missing after apt-get: %s'
                               % ', '.join(missing_programs()))
@@ -182,7 +161,7 @@ class Ceph:
 
     def start(self) -> 'Ceph':
         begin = time.monotonic()
-        self.port = _free_port()
+        self.port = daemons.free_port()
         self.fsid = str(uuid.uuid4())
         d = self.workdir
         for sub in ('run', 'log', 'mon/mon.a', 'osd/osd.0'):

@@ -24,7 +24,6 @@ the fixture are skipped with the reason.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -54,15 +53,8 @@ class Unavailable(Exception):
     """Swift cannot run here (packages missing and not installable)."""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def missing_programs() -> list[str]:
-    return [p for p in PROGRAMS if shutil.which(p) is None
-            and not os.path.exists(os.path.join('/usr/bin', p))]
+    return daemons.missing_programs(PROGRAMS)
 
 
 def _keystonemiddleware_missing() -> bool:
@@ -76,18 +68,7 @@ def ensure_installed(keystone: bool = False) -> None:
     if not missing_programs() and not (keystone and
                                        _keystonemiddleware_missing()):
         return
-    if shutil.which('apt-get') is None or os.geteuid() != 0:
-        raise Unavailable('Swift is not installed (%s missing) and apt-get '
-                          'is not usable here; run `make test-deps`'
-                          % ', '.join(missing_programs()))
-    env = dict(os.environ, DEBIAN_FRONTEND='noninteractive')
-    for cmd in (['apt-get', 'update', '-q'],
-                ['apt-get', 'install', '-y', '-q', *DEBS]):
-        result = subprocess.run(cmd, env=env, capture_output=True,
-                                text=True, timeout=900)
-        if result.returncode:
-            raise Unavailable('%s failed: %s' % (' '.join(cmd),
-                                                 result.stderr[-2000:]))
+    daemons.apt_install(DEBS, Unavailable)
     if missing_programs():
         raise Unavailable('still missing after apt-get: %s'
                           % ', '.join(missing_programs()))
@@ -267,7 +248,7 @@ class Swift:
         begin = time.monotonic()
         for name in ('account', 'container', 'object', 'proxy',
                      'memcached'):
-            self.ports[name] = _free_port()
+            self.ports[name] = daemons.free_port()
         os.makedirs(os.path.join(self.workdir, 'srv', 'd1'), exist_ok=True)
         self._write('swift.conf', _SWIFT_CONF)
         user = _user()
@@ -315,7 +296,7 @@ class Swift:
                 self.wait_keystone_proxy()
             return self.keystone_url
         ensure_installed(keystone=True)
-        self.ports['proxy-keystone'] = port or _free_port()
+        self.ports['proxy-keystone'] = port or daemons.free_port()
         conf = os.path.join(self.workdir, 'proxy-keystone.conf')
         self._write('proxy-keystone.conf', _KEYSTONE_PROXY.format(
             port=self.ports['proxy-keystone'], user=_user(),
