@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from glance.domain.image import IMPORT_LOCK, Image
+from glance.domain.image import IMPORT_LOCK, STORED_FIELDS, Changes, Image
 from glance.domain.transfer import Download, Upload
 from glance.db.sqlalchemy import image_list
 from glance.db.sqlalchemy import images as db
@@ -18,7 +18,7 @@ def to_domain(row, member_status: str | None = None) -> Image:
                           'metadata': json.loads(loc.meta_data or '{}'),
                           'status': loc.status, 'id': loc.id})
     properties = {p.name: p.value for p in row.properties}
-    return Image(
+    image = Image(
         image_id=row.id, name=row.name, status=row.status,
         visibility=row.visibility, owner=row.owner,
         protected=bool(row.protected), os_hidden=bool(row.os_hidden),
@@ -29,9 +29,9 @@ def to_domain(row, member_status: str | None = None) -> Image:
         created_at=row.created_at, updated_at=row.updated_at,
         extra_properties=properties,
         tags={t.value for t in row.tags}, locations=locations,
-        member_status=member_status, loaded_status=row.status,
-        loaded_owner=row.owner, loaded_visibility=row.visibility,
-        loaded_lock=properties.get(IMPORT_LOCK))
+        member_status=member_status)
+    image.mark_persisted()
+    return image
 
 
 def to_values(image: Image) -> dict[str, Any]:
@@ -79,25 +79,31 @@ class ImageRepo:
         return image
 
     def save(self, image: Image, from_state: str | None = None) -> Image:
-        """Persist; ``from_state`` (default: the status loaded) guards
-        against races."""
-        expected = from_state or image.loaded_status
+        """Write what ``image`` changed since it was loaded, and only that.
+
+        A status change is guarded by the status loaded (or
+        ``from_state``): of two requests moving the same image only one
+        succeeds.  Other changes need no guard, since they are written
+        field by field and property by property; the image then holds what
+        the database holds, other requests' changes included.
+        """
+        changes = image.changes()
+        if from_state is None and 'status' in changes.core:
+            from_state = image.loaded_status
         lock = image.extra_properties.get(IMPORT_LOCK)
-        saved = db.update(image.image_id, to_values(image),
-                          from_state=expected,
+        saved = db.update(image.image_id, changes, from_state=from_state,
                           expect_lock=(image.loaded_lock,)
                           if lock != image.loaded_lock else None)
-        if image.status != 'deleted':
-            self._refresh(image, to_domain(saved))
+        if saved is None:
+            image.mark_persisted()
         else:
-            self._mark_loaded(image)
+            self._refresh(image, to_domain(saved))
         return image
 
     def remove(self, image: Image) -> Image:
         """Mark the image deleted; the row stays, so its id is never
         reused."""
-        values = {'status': image.status}
-        db.update(image.image_id, values)
+        db.update(image.image_id, Changes(core={'status': image.status}))
         return image
 
     # The data path: the db layer only persists what the layers above did.
@@ -139,15 +145,10 @@ class ImageRepo:
 
     @staticmethod
     def _refresh(image: Image, fresh: Image) -> None:
-        image.created_at = fresh.created_at
-        image.updated_at = fresh.updated_at
-        image.locations = fresh.locations
-        ImageRepo._mark_loaded(image)
-
-    @staticmethod
-    def _mark_loaded(image: Image) -> None:
-        """What was just persisted is what later saves compare against."""
-        image.loaded_status = image.status
-        image.loaded_owner = image.owner
-        image.loaded_visibility = image.visibility
-        image.loaded_lock = image.extra_properties.get(IMPORT_LOCK)
+        """Make ``image`` what was just stored (with other requests'
+        changes), and the base of its next save."""
+        for name in STORED_FIELDS + ('created_at', 'updated_at',
+                                     'extra_properties', 'tags',
+                                     'locations'):
+            setattr(image, name, getattr(fresh, name))
+        image.mark_persisted()

@@ -48,6 +48,12 @@ READONLY_FIELDS = frozenset({
 CREATE_ONLY_FIELDS = frozenset({'id'})
 #: property-name prefix the service keeps for itself
 RESERVED_PREFIX = 'os_glance'
+#: core fields stored as columns of the image row that a save may change
+#: (id and the timestamps are the database's to write)
+STORED_FIELDS = ('name', 'status', 'visibility', 'owner', 'protected',
+                 'os_hidden', 'min_disk', 'min_ram', 'container_format',
+                 'disk_format', 'size', 'virtual_size', 'checksum',
+                 'os_hash_algo', 'os_hash_value')
 
 
 def utcnow() -> datetime.datetime:
@@ -96,6 +102,45 @@ class Image:
     #: the import lock (IMPORT_LOCK property) as loaded: the db layer takes
     #: or releases the lock only if nobody changed it meanwhile
     loaded_lock: str | None = None
+    #: what the database held when this object was loaded or last saved
+    #: (see :meth:`mark_persisted`); None for an image not stored yet
+    persisted: Snapshot | None = dataclasses.field(default=None,
+                                                   repr=False)
+
+    def mark_persisted(self) -> None:
+        """Record the current values as what the database holds.
+
+        A later save writes only what differs from this record
+        (:meth:`changes`), so two requests changing different things of the
+        same image both keep their change.
+        """
+        self.persisted = Snapshot(
+            core={name: getattr(self, name) for name in STORED_FIELDS},
+            properties=dict(self.extra_properties),
+            tags=frozenset(self.tags),
+            locations=[dict(loc) for loc in self.locations])
+        self.loaded_status = self.status
+        self.loaded_owner = self.owner
+        self.loaded_visibility = self.visibility
+        self.loaded_lock = self.extra_properties.get(IMPORT_LOCK)
+
+    def changes(self) -> Changes:
+        """What this object changed since it was loaded or last saved."""
+        before = self.persisted
+        if before is None:
+            raise ValueError('image %s was never stored' % self.image_id)
+        now = self.extra_properties
+        return Changes(
+            core={name: getattr(self, name) for name in STORED_FIELDS
+                  if getattr(self, name) != before.core[name]},
+            set_properties={k: v for k, v in now.items()
+                            if before.properties.get(k, _ABSENT) != v},
+            removed_properties=frozenset(
+                k for k in before.properties if k not in now),
+            added_tags=frozenset(self.tags - before.tags),
+            removed_tags=frozenset(before.tags - self.tags),
+            locations=None if self.locations == before.locations
+            else [dict(loc) for loc in self.locations])
 
     def set_status(self, new_status: str) -> None:
         """Move to ``new_status`` if the state machine allows it."""
@@ -144,6 +189,44 @@ class Image:
                 % (action, self.status))
         self.set_status(goal)
         return True
+
+
+#: stands for "no such property" where None is a value
+_ABSENT = object()
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """An image's stored values at one moment (see Image.mark_persisted)."""
+
+    core: dict[str, Any]
+    properties: dict[str, str]
+    tags: frozenset[str]
+    locations: list[dict[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Changes:
+    """The difference between an image object and what is stored.
+
+    It names exactly what a request changed, so the database writes those
+    columns and rows and nothing else: a property another request added
+    meanwhile is not removed because this object never saw it.
+    ``locations`` is the whole new list when it changed (their order is
+    meaningful), None otherwise.
+    """
+
+    core: dict[str, Any] = dataclasses.field(default_factory=dict)
+    set_properties: dict[str, str] = dataclasses.field(default_factory=dict)
+    removed_properties: frozenset[str] = frozenset()
+    added_tags: frozenset[str] = frozenset()
+    removed_tags: frozenset[str] = frozenset()
+    locations: list[dict[str, Any]] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.core or self.set_properties or
+                    self.removed_properties or self.added_tags or
+                    self.removed_tags or self.locations is not None)
 
 
 def check_settable(name: str, creating: bool) -> None:

@@ -16,16 +16,14 @@ from sqlalchemy import orm
 from glance.common import exception
 from glance.db.sqlalchemy import image_rows, models
 from glance.db.sqlalchemy.engine import read_scope, session_scope
-from glance.domain.image import IMPORT_LOCK
+from glance.db.sqlalchemy.upsert import upsert
+from glance.domain.image import IMPORT_LOCK, STORED_FIELDS, Changes
 
 SORT_KEYS = ('name', 'status', 'container_format', 'disk_format', 'size',
              'id', 'created_at', 'updated_at', 'min_disk', 'min_ram',
              'owner', 'visibility', 'protected', 'os_hidden',
              'virtual_size', 'checksum')
-CORE_COLUMNS = ('id', 'name', 'status', 'visibility', 'owner', 'protected',
-                'os_hidden', 'min_disk', 'min_ram', 'container_format',
-                'disk_format', 'size', 'virtual_size', 'checksum',
-                'os_hash_algo', 'os_hash_value', 'created_at', 'updated_at')
+CORE_COLUMNS = ('id',) + STORED_FIELDS + ('created_at', 'updated_at')
 
 
 def _now() -> datetime.datetime:
@@ -65,25 +63,32 @@ def member_status(image_id: str, member: str | None) -> str | None:
                 models.ImageMember.deleted == sa.false())).scalar()
 
 
-def _set_properties(session: orm.Session, row: models.Image,
-                    wanted: dict[str, Any], now: datetime.datetime) -> None:
-    # Rows are reused by name (deleted ones too): (image_id, name) is unique.
-    existing = {p.name: p for p in session.execute(
-        sa.select(models.ImageProperty).where(
-            models.ImageProperty.image_id == row.id)).scalars()}
-    for name, prop in existing.items():
-        if name in wanted:
-            if prop.deleted or prop.value != wanted[name]:
-                prop.value = wanted[name]
-                prop.deleted = False
-                prop.deleted_at = None
-        elif not prop.deleted:
-            prop.deleted = True
-            prop.deleted_at = now
-    for name, value in wanted.items():
-        if name not in existing:
-            session.add(models.ImageProperty(
-                image_id=row.id, name=name, value=value, created_at=now))
+def _write_properties(session: orm.Session, image_id: str,
+                      changed: dict[str, str], removed: frozenset[str],
+                      now: datetime.datetime) -> None:
+    """Set and remove the named properties, and touch no other.
+
+    A set is one upsert per property on the (image_id, name) unique key:
+    a row deleted earlier is brought back, and two requests setting the
+    same new property at once both succeed (the later value stays) instead
+    of one failing on the key.
+    """
+    prop = models.ImageProperty
+    if changed:
+        upsert(session, prop.__table__, [
+            {'image_id': image_id, 'name': name, 'value': value,
+             'deleted': False, 'deleted_at': None, 'created_at': now,
+             'updated_at': now}
+            for name, value in sorted(changed.items())],
+            keys=('image_id', 'name'),
+            update=('value', 'deleted', 'deleted_at', 'updated_at'))
+    if removed:
+        session.execute(
+            sa.update(prop).where(prop.image_id == image_id,
+                                  prop.name.in_(sorted(removed)),
+                                  prop.deleted == sa.false())
+            .values(deleted=True, deleted_at=now, updated_at=now)
+            .execution_options(synchronize_session=False))
 
 
 def _check_lock(session: orm.Session, image_id: str,
@@ -100,24 +105,34 @@ def _check_lock(session: orm.Session, image_id: str,
             % (image_id, current))
 
 
-def _set_tags(session: orm.Session, row: models.Image, wanted: set[str],
-              now: datetime.datetime) -> None:
-    current = session.execute(sa.select(models.ImageTag).where(
-        models.ImageTag.image_id == row.id,
-        models.ImageTag.deleted == sa.false())).scalars().all()
-    have = set()
-    for tag in current:
-        if tag.value in wanted and tag.value not in have:
-            have.add(tag.value)
-        else:
-            tag.deleted = True
-            tag.deleted_at = now
-    for value in sorted(wanted - have):
-        session.add(models.ImageTag(image_id=row.id, value=value,
-                                    created_at=now))
+def _write_tags(session: orm.Session, image_id: str,
+                added: frozenset[str], removed: frozenset[str],
+                now: datetime.datetime) -> None:
+    """Add and remove the named tags, and touch no other.
+
+    The caller has updated the image row first in this transaction, which
+    locks it: saves of one image queue there, so the look-up of the tags
+    already present cannot race another save's insert.
+    """
+    tag = models.ImageTag
+    if added:
+        have = set(session.execute(sa.select(tag.value).where(
+            tag.image_id == image_id, tag.value.in_(sorted(added)),
+            tag.deleted == sa.false())).scalars())
+        batch = [{'image_id': image_id, 'value': value, 'created_at': now,
+                  'updated_at': now} for value in sorted(added - have)]
+        if batch:
+            session.execute(sa.insert(tag.__table__), batch)
+    if removed:
+        session.execute(
+            sa.update(tag).where(tag.image_id == image_id,
+                                 tag.value.in_(sorted(removed)),
+                                 tag.deleted == sa.false())
+            .values(deleted=True, deleted_at=now, updated_at=now)
+            .execution_options(synchronize_session=False))
 
 
-def _set_locations(session: orm.Session, row: models.Image,
+def _set_locations(session: orm.Session, image_id: str,
                    wanted: list[dict[str, Any]],
                    now: datetime.datetime) -> None:
     """Make the live locations ``wanted``, in that order.
@@ -129,7 +144,7 @@ def _set_locations(session: orm.Session, row: models.Image,
     save that does not change locations therefore writes no location rows.
     """
     current = session.execute(sa.select(models.ImageLocation).where(
-        models.ImageLocation.image_id == row.id,
+        models.ImageLocation.image_id == image_id,
         models.ImageLocation.deleted == sa.false()).order_by(
             models.ImageLocation.id)).scalars().all()
     by_url = {loc.value: loc for loc in current}
@@ -150,7 +165,7 @@ def _set_locations(session: orm.Session, row: models.Image,
             continue
         appending = True
         session.add(models.ImageLocation(
-            image_id=row.id, value=loc['url'], meta_data=json.dumps(meta),
+            image_id=image_id, value=loc['url'], meta_data=json.dumps(meta),
             status=status, created_at=now))
     for loc in current:
         if loc.id not in kept:
@@ -159,15 +174,15 @@ def _set_locations(session: orm.Session, row: models.Image,
             loc.status = 'deleted'
 
 
-def _set_children(session: orm.Session, row: models.Image,
-                  values: dict[str, Any]) -> None:
+def _write_children(session: orm.Session, image_id: str,
+                    changes: Changes) -> None:
     now = _now()
-    if 'properties' in values:
-        _set_properties(session, row, values['properties'], now)
-    if 'tags' in values:
-        _set_tags(session, row, set(values['tags']), now)
-    if 'locations' in values:
-        _set_locations(session, row, values['locations'], now)
+    _write_properties(session, image_id, changes.set_properties,
+                      changes.removed_properties, now)
+    _write_tags(session, image_id, changes.added_tags, changes.removed_tags,
+                now)
+    if changes.locations is not None:
+        _set_locations(session, image_id, changes.locations, now)
 
 
 def _delete_children(session: orm.Session, image_id: str, status: str,
@@ -245,21 +260,27 @@ def create(values: dict[str, Any]) -> image_rows.SimpleNamespace:
             'Image with identifier %s already exists!' % core['id'])
 
 
-def update(image_id: str, values: dict[str, Any],
+def update(image_id: str, changes: Changes,
            from_state: str | None = None,
-           expect_lock: tuple[str | None] | None = None) -> models.Image:
-    """Update an image; with ``from_state``, only if its status still is that.
+           expect_lock: tuple[str | None] | None = None
+           ) -> image_rows.SimpleNamespace | None:
+    """Write ``changes`` to an image; with ``from_state``, only if its
+    status still is that.
 
-    The status check and the write are one UPDATE, so two requests racing to
-    move the same image (two uploads, say) cannot both succeed.  Moving to a
-    deleted status takes the image out of the catalogue for good.  With
+    Only the columns and child rows named in ``changes`` are written, so
+    concurrent requests that change different things all keep their
+    change.  The status check and the write are one UPDATE, so two requests
+    racing to move the same image (two uploads, say) cannot both succeed;
+    that UPDATE also locks the row, which queues the rest of concurrent
+    saves of the image behind it.  Moving to a deleted status takes the
+    image out of the catalogue for good (and returns None).  With
     ``expect_lock`` (a 1-tuple) the import lock property must still hold
-    that value: the UPDATE has locked the row, so of two imports taking
-    the lock at once the second sees the first's and is refused.
+    that value: of two imports taking the lock at once the second sees the
+    first's and is refused.
     """
-    core = {k: values[k] for k in CORE_COLUMNS if k in values and k != 'id'}
+    core = {k: v for k, v in changes.core.items() if k in CORE_COLUMNS}
     now = _now()
-    core['updated_at'] = values.get('updated_at') or now
+    core['updated_at'] = now
     deleting = core.get('status') in DELETED_STATUSES
     if deleting:
         core['deleted'] = True
@@ -282,19 +303,17 @@ def update(image_id: str, values: dict[str, Any],
                     'expected %s' % (image_id, row.status, from_state))
             if expect_lock is not None:
                 _check_lock(session, image_id, expect_lock[0])
-            row = session.get(models.Image, image_id)
             if deleting:
                 _delete_children(session, image_id, core['status'], now)
-            else:
-                _set_children(session, row, values)
+                return None
+            _write_children(session, image_id, changes)
+            return image_rows.load(session, image_rows.BY_ID,
+                                   {'image_id': image_id})[0]
     except db_exc.DBDuplicateEntry as exc:
-        # Two requests adding the same property or location at once.
+        # Two requests adding the same location at once.
         raise exception.Conflict('Image %s was changed by another request '
                                  'at the same time: %s' % (image_id,
                                                            exc.columns))
-    if deleting:
-        return row
-    return get(image_id)
 
 
 def user_storage_used(owner: str, exclude_image_id: str | None = None) -> int:

@@ -1,9 +1,11 @@
-"""SQL for image members.  A removed membership is soft-deleted, so the
-same project can be added again later (a new row)."""
+"""SQL for image members.  A removed membership is soft-deleted; adding the
+same project again later brings its row back ((image_id, member) is
+unique)."""
 from __future__ import annotations
 
 import datetime
 
+from oslo_db import exception as db_exception
 import sqlalchemy as sa
 
 from glance.common import exception
@@ -39,17 +41,31 @@ def count(image_id: str) -> int:
 
 def create(image_id: str, member: str, status: str,
            created_at: datetime.datetime) -> sa.Row:
-    """Insert a membership; 409 if the project already is a member."""
-    with session_scope() as session:
-        if session.execute(_live(image_id, member)).first():
-            raise exception.Duplicate(
-                'Member %s is already a member of image %s.'
-                % (member, image_id))
-        session.execute(sa.insert(M.__table__), [{
-            'image_id': image_id, 'member': member, 'status': status,
-            'can_share': False, 'created_at': created_at,
-            'updated_at': created_at}])
-        return session.execute(_live(image_id, member)).one()
+    """Add a membership; 409 if the project already is a member.
+
+    (image_id, member) is unique, so the database settles a race of two
+    adds: a removed membership's row is revived only while it is still
+    removed, and otherwise a row is inserted, which the key refuses if
+    another request got there first.
+    """
+    values = {'status': status, 'can_share': False,
+              'created_at': created_at, 'updated_at': created_at}
+    try:
+        with session_scope() as session:
+            revived = session.execute(
+                sa.update(M).where(M.image_id == image_id,
+                                   M.member == member,
+                                   M.deleted == sa.true())
+                .values(deleted=False, deleted_at=None, **values)
+                .execution_options(synchronize_session=False))
+            if revived.rowcount == 0:
+                session.execute(sa.insert(M.__table__), [dict(
+                    values, image_id=image_id, member=member,
+                    deleted=False)])
+            return session.execute(_live(image_id, member)).one()
+    except db_exception.DBDuplicateEntry:
+        raise exception.Duplicate('Member %s is already a member of image '
+                                  '%s.' % (member, image_id))
 
 
 def update_status(image_id: str, member: str, status: str) -> sa.Row:

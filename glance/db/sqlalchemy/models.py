@@ -145,8 +145,10 @@ class ImageLocation(_Timestamps, Base):
 class ImageMember(_Timestamps, Base):
     __tablename__ = 'image_members'
     __table_args__ = (
-        UniqueConstraint('image_id', 'member', 'deleted_at',
-                         name='image_members_image_id_member_deleted_at_key'),
+        # one row per pair, live or removed: a membership added again
+        # revives its row (see glance.db.sqlalchemy.members.create)
+        UniqueConstraint('image_id', 'member',
+                         name='uq_image_members_image_id_member'),
         Index('ix_image_members_image_id_member', 'image_id', 'member'),
         MYSQL_TABLE_ARGS,
     )

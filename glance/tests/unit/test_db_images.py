@@ -297,8 +297,8 @@ def test_save_without_a_status_change_does_not_conflict():
     second.min_disk = 5
     repo().save(second)
     got = repo().get(image.image_id)
-    # Last writer wins for plain fields: the second save wrote its copy.
-    assert (got.name, got.min_disk) == (None, 5)
+    # Each save wrote only what it changed: both changes are kept.
+    assert (got.name, got.min_disk) == ('one', 5)
 
 
 def test_explicit_from_state_guards_the_write():

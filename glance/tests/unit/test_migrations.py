@@ -8,6 +8,7 @@ import os
 import pytest
 import sqlalchemy as sa
 from alembic import script as alembic_script
+from oslo_db import exception as db_exc
 from oslo_config import cfg
 
 from glance.db import migration
@@ -96,12 +97,11 @@ DROP_UNIQUE = {
 @pytest.mark.parametrize('database', sorted(DROP_UNIQUE), indirect=True)
 def test_drift_notices_a_missing_unique_constraint(db):
     migration.upgrade()
-    name = 'image_members_image_id_member_deleted_at_key'
+    name = 'uq_image_members_image_id_member'
     _sql(DROP_UNIQUE[db.backend] % name)
     [(kind, constraint)] = migration.drift()
     assert kind == 'add_constraint'
-    assert [c.name for c in constraint.columns] == ['image_id', 'member',
-                                                    'deleted_at']
+    assert [c.name for c in constraint.columns] == ['image_id', 'member']
 
 
 #: per backend, a hand-made change the drift check must report
@@ -193,3 +193,36 @@ def test_mysql_connections_default_to_utf8mb4(db):
         charset = conn.exec_driver_sql(
             'SELECT @@character_set_client').scalar()
     assert charset == 'utf8mb4'
+
+
+def test_members_migration_folds_duplicates_then_the_pair_is_unique(db):
+    """Rows the old (image_id, member, deleted_at) key let in are folded:
+    per pair the oldest live row stays, or else the newest removed one."""
+    migration.upgrade('2026_11_cache')
+    now = "'2026-01-01 00:00:00'"
+    _sql("INSERT INTO images (id, status, visibility, min_disk, min_ram, "
+         "protected, os_hidden, created_at, deleted) VALUES "
+         "('i1', 'active', 'shared', 0, 0, %s, %s, %s, %s)"
+         % (('false', 'false', now, 'false') if db.backend == 'postgresql'
+            else ('0', '0', now, '0')))
+    false, true = ('false', 'true') if db.backend == 'postgresql' \
+        else ('0', '1')
+    rows = [  # (id, member, status, deleted)
+        (1, 'p1', 'pending', true), (2, 'p1', 'accepted', false),
+        (3, 'p1', 'pending', false), (4, 'p2', 'pending', true),
+        (5, 'p2', 'rejected', true), (6, 'p3', 'accepted', false)]
+    _sql(*["INSERT INTO image_members (id, image_id, member, can_share, "
+           "status, created_at, deleted) VALUES (%d, 'i1', '%s', %s, '%s', "
+           "%s, %s)" % (i, m, false, s, now, d) for i, m, s, d in rows])
+    migration.upgrade()
+    with engine.get_engine().connect() as conn:
+        left = conn.exec_driver_sql(
+            'SELECT id, member, status FROM image_members ORDER BY id').all()
+    assert [tuple(r) for r in left] == [(2, 'p1', 'accepted'),
+                                        (5, 'p2', 'rejected'),
+                                        (6, 'p3', 'accepted')]
+    assert migration.drift() == []
+    with pytest.raises(db_exc.DBDuplicateEntry):
+        _sql("INSERT INTO image_members (image_id, member, can_share, "
+             "status, created_at, deleted) VALUES ('i1', 'p3', %s, "
+             "'pending', %s, %s)" % (false, now, true))
