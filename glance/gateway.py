@@ -2,13 +2,17 @@
 
 policy -> quota -> location -> notifier -> db: a call is authorised before
 anything is counted, counted before bytes move, and announced only once it
-has been persisted below.
+has been persisted below.  What each repository offers is declared in
+``glance.domain.repositories``.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from glance.db import images as db_images
+from glance.domain.image import Image
+from glance.domain.repositories import (ImageRepository, MemberRepository,
+                                        TaskRepository)
 from glance.layers import (location, notifier, policy, property_protection,
                            quota)
 
@@ -18,7 +22,8 @@ IMAGE_LAYERS = (policy.ImageRepo, property_protection.ImageRepo,
                 quota.ImageRepo, location.ImageRepo, notifier.ImageRepo)
 
 
-def wrap(repo: Any, context: Any, layers: tuple = IMAGE_LAYERS) -> Any:
+def wrap(repo: Any, context: Any,
+         layers: tuple = IMAGE_LAYERS) -> ImageRepository:
     """``repo`` wrapped in ``layers``, the first of them outermost.
 
     Separate from :func:`get_repo` so tests can put the real chain over a
@@ -29,24 +34,24 @@ def wrap(repo: Any, context: Any, layers: tuple = IMAGE_LAYERS) -> Any:
     return repo
 
 
-def get_repo(context: Any) -> Any:
+def get_repo(context: Any) -> ImageRepository:
     """The image repository for ``context``, wrapped in every layer."""
     return wrap(db_images.ImageRepo(context), context)
 
 
-def get_task_repo(context: Any) -> Any:
+def get_task_repo(context: Any) -> TaskRepository:
     """The task repository of the tasks API: policy, notifier, database."""
     return policy.TaskRepo(get_internal_task_repo(context), context)
 
 
-def get_internal_task_repo(context: Any) -> Any:
+def get_internal_task_repo(context: Any) -> TaskRepository:
     """Tasks as import code records them (the import itself was
     authorised): notifier over the database."""
     from glance.db import tasks as db_tasks
     return notifier.TaskRepo(db_tasks.TaskRepo(context), context)
 
 
-def get_member_repo(context: Any, image: Any) -> Any:
+def get_member_repo(context: Any, image: Image) -> MemberRepository:
     """The memberships of ``image`` (loaded through :func:`get_repo`),
     wrapped in policy -> quota -> location -> notifier (location: who may
     read the data in stores that control access)."""

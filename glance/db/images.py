@@ -55,7 +55,9 @@ def to_values(image: Image) -> dict[str, Any]:
 
 
 class ImageRepo:
-    """Persist and load images for one request context."""
+    """Persist and load images for one request context (every operation of
+    ``glance.domain.repositories.ImageRepository``: each call reaches the
+    bottom of the chain)."""
 
     def __init__(self, context):
         self.context = context
@@ -120,8 +122,32 @@ class ImageRepo:
                      error: BaseException) -> Image:
         return self.save(image)
 
+    def discard_upload(self, image: Image, upload: Upload) -> Upload:
+        return upload
+
     def read_data(self, image: Image, download: Download) -> Download:
         return download
+
+    # Location changes: the layers above did the work; persist the image.
+    def set_locations(self, image: Image, locations: list[dict]) -> Image:
+        return self.save(image)
+
+    def add_location(self, image: Image, url: str,
+                     validation_data: dict | None) -> Image:
+        return self.save(image)
+
+    def verify_location(self, image: Image) -> Image:
+        return self.save(image)
+
+    def delete_from_store(self, image: Image, store_id: str) -> Image:
+        return self.save(image)
+
+    # Checks that change nothing: the layers above answer them.
+    def check_import(self, image: Image, method: str) -> None:
+        return None
+
+    def check_fetch_locations(self, image: Image) -> None:
+        return None
 
     def deactivate(self, image: Image) -> Image:
         """Move an active image to deactivated; persisted only on change.

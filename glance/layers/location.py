@@ -366,7 +366,7 @@ class ImageRepo(Proxy):
         self._check_deletable(image, gone)
         image.locations = [loc for loc in image.locations
                            if loc not in gone]
-        image = self.base.save(image)
+        image = self.base.delete_from_store(image, store_id)
         for loc in gone:
             self._delete_location(image, loc)
         LOG.info('Removed the data of image %s from store %s',
@@ -401,7 +401,7 @@ class ImageRepo(Proxy):
                            for loc in locations]
         if image.status == 'queued' and image.locations:
             image.set_status('active')
-        image = self.base.save(image)
+        image = self.base.set_locations(image, locations)
         for loc in removed:
             self._delete_location(image, loc)
         return image
@@ -423,7 +423,7 @@ class ImageRepo(Proxy):
                     'validation_data': validation_data})]
         if not CONF.do_secure_hash:
             image.set_status('active')
-        return self.base.save(image)
+        return self.base.add_location(image, url, validation_data)
 
     def verify_location(self, image: Image) -> Image:
         """Hash the data at a queued image's location, then activate it.
@@ -453,12 +453,12 @@ class ImageRepo(Proxy):
         image.size = digests.size
         image.set_status('active')
         LOG.info('Image %s: location hashed, image active', image.image_id)
-        return self.base.save(image)
+        return self.base.verify_location(image)
 
     def _kill(self, image: Image, why: str) -> Image:
         LOG.error('Image %s is killed: %s.', image.image_id, why)
         image.set_status('killed')
-        return self.base.save(image)
+        return self.base.verify_location(image)
 
     def _adopt(self, image: Image, loc: dict) -> dict:
         """A location from a caller, checked and recorded as ours.
@@ -493,12 +493,12 @@ class ImageRepo(Proxy):
 
         Unlike abort_upload the image is left as it is: copy-image and a
         store that failed beside others must not touch the image's other
-        data.  Nothing below has work to do, so the chain ends here.
+        data.
         """
         if upload.location is not None:
             self._delete_location(image, upload.location)
             upload.location = None
-        return upload
+        return self.base.discard_upload(image, upload)
 
 
 class MemberRepo(Proxy):

@@ -126,6 +126,25 @@ class ImageRepo(Proxy):
         send(self.context, 'image.delete', image_payload(image))
         return image
 
+    # Location changes are image updates to whoever listens.
+    def set_locations(self, image: Image, locations: list[dict]) -> Image:
+        return self._updated(self.base.set_locations(image, locations))
+
+    def add_location(self, image: Image, url: str,
+                     validation_data: dict | None) -> Image:
+        return self._updated(self.base.add_location(image, url,
+                                                    validation_data))
+
+    def verify_location(self, image: Image) -> Image:
+        return self._updated(self.base.verify_location(image))
+
+    def delete_from_store(self, image: Image, store_id: str) -> Image:
+        return self._updated(self.base.delete_from_store(image, store_id))
+
+    def _updated(self, image: Image) -> Image:
+        send(self.context, 'image.update', image_payload(image))
+        return image
+
     def begin_upload(self, image: Image) -> Image:
         image = self.base.begin_upload(image)
         send(self.context, 'image.prepare', image_payload(image))

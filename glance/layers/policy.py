@@ -32,6 +32,15 @@ def image_target(context, image: Image, current: bool = False) -> dict:
 class ImageRepo(Proxy):
     """Checks the rule of each image call before passing it down."""
 
+    #: writes with no rule of their own, and why
+    PASSES = {
+        'write_data': 'the bytes of an upload begin_upload authorised',
+        'finish_upload': 'the end of an upload begin_upload authorised',
+        'abort_upload': 'undoes an upload begin_upload authorised',
+        'discard_upload': 'removes data an authorised import wrote',
+        'verify_location': 'hashes the location add_location authorised',
+    }
+
     def _enforce(self, rule: str, target: dict, not_found: str | None = None):
         if not policy.check(self.context, rule, target):
             if not_found:
@@ -98,6 +107,7 @@ class ImageRepo(Proxy):
         """Raise 403 unless the caller may list the image's locations."""
         self._enforce('fetch_image_location',
                       image_target(self.context, image))
+        self.base.check_fetch_locations(image)
 
     def remove(self, image: Image) -> Image:
         self._enforce('delete_image', image_target(self.context, image))
@@ -139,10 +149,15 @@ class ImageRepo(Proxy):
         """
         rule = 'copy_image' if method == 'copy-image' else 'modify_image'
         self._enforce(rule, image_target(self.context, image))
+        self.base.check_import(image, method)
 
 
 class TaskRepo(Proxy):
     """The tasks API rules: ``tasks_api_access`` and one rule per call."""
+
+    PASSES = {'add': 'the tasks API asks check_add first; imports create '
+                     'tasks for calls the image rules authorised',
+              'save': 'a task changes only as its own import runs'}
 
     def _enforce(self, rule: str) -> None:
         target = {'project_id': self.context.project_id}

@@ -41,6 +41,19 @@ _UNSET = object()
 class ImageRepo(Proxy):
     """Enforces the property protections, when a file is configured."""
 
+    #: writes through which no caller sets a property, and why
+    PASSES = dict.fromkeys(
+        ('remove', 'deactivate', 'reactivate'),
+        'takes the image as loaded; delete_image/deactivate/reactivate '
+        'rules decide')
+    PASSES.update(dict.fromkeys(
+        ('add_location', 'verify_location', 'delete_from_store'),
+        'changes locations, hashes and status only'))
+    PASSES.update(dict.fromkeys(
+        ('begin_upload', 'write_data', 'finish_upload', 'abort_upload',
+         'discard_upload'),
+        'the data path writes status, size, hashes and locations only'))
+
     def _mark(self, image: Image, rules: Any = _UNSET) -> Image:
         """Note which properties the caller may not read, and the loaded
         values the next save is compared with."""
@@ -75,10 +88,18 @@ class ImageRepo(Proxy):
         return self._mark(self.base.add(image))
 
     def save(self, image: Image, from_state: str | None = None) -> Image:
+        self._check(image)
+        return self._mark(self.base.save(image, from_state))
+
+    def set_locations(self, image: Image, locations: list[dict]) -> Image:
+        """The same PATCH may have changed properties too."""
+        self._check(image)
+        return self._mark(self.base.set_locations(image, locations))
+
+    def _check(self, image: Image) -> None:
         rules = protections.current()
         if rules is not None:
             self._check_changes(rules, image)
-        return self._mark(self.base.save(image, from_state))
 
     def _check_changes(self, rules, image: Image) -> None:
         loaded = getattr(image, _LOADED, {})

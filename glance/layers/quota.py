@@ -79,6 +79,19 @@ def capped(data: Iterable[bytes], limit: int, error: Exception
 class ImageRepo(Proxy):
     """Enforces the config quotas on every write."""
 
+    #: writes that cannot take an image past a quota, and why
+    PASSES = {
+        'remove': 'frees what quotas count',
+        'deactivate': 'counts nothing new',
+        'reactivate': 'counts nothing new',
+        'add_location': 'one location on an image that has none',
+        'verify_location': 'changes hashes and status only',
+        'delete_from_store': 'frees a location',
+        'finish_upload': 'write_data capped the bytes as they came',
+        'abort_upload': 'frees what the upload held',
+        'discard_upload': 'frees what an import wrote',
+    }
+
     def _check_counts(self, image: Image) -> None:
         _check_count(exception.ImagePropertyLimitExceeded,
                      len(image.extra_properties), CONF.image_property_quota)
@@ -137,6 +150,9 @@ class ImageRepo(Proxy):
 
 class MemberRepo(Proxy):
     """image_member_quota: how many projects one image may be shared with."""
+
+    PASSES = {'save': 'a status change counts nothing',
+              'remove': 'frees a membership'}
 
     def add(self, member):
         _check_count(exception.ImageMemberLimitExceeded,

@@ -148,3 +148,39 @@ def _start_fails(tmp_path, text: str | None, fmt: str = 'roles') -> str:
 def test_bad_file_stops_the_service(tmp_path, text, fmt, words):
     out = _start_fails(tmp_path, text, fmt)
     assert 'Property protection file' in out and words in out, out
+
+
+@pytest.fixture(scope='module')
+def srv_locations(tmp_path_factory):
+    """The same rules, with PATCH of /locations allowed."""
+    work = tmp_path_factory.mktemp('protections-locations')
+    rules = work / 'protections.conf'
+    rules.write_text(RULES)
+    server = GlanceServer(str(work / 'srv'), profile='reference', settings=[
+        'DEFAULT.property_protection_file=%s' % rules,
+        'DEFAULT.show_multiple_locations=True']).start()
+    yield server
+    server.stop()
+
+
+def test_a_patch_that_also_sets_locations_is_still_protected(
+        srv_locations, project):
+    """PATCH reaches the repository as set_locations when it names
+    /locations; the property changes in the same PATCH are checked too."""
+    owner = Client(srv_locations.url, identity(project))
+    image = _image(owner, x_frozen_flag='kept')
+    path = '/v2/images/%s' % image['id']
+    assert owner.upload(image['id'], b'data').status_code == 204
+    locations = owner.get(path).json()['locations']
+    assert len(locations) == 1
+    r = owner.patch(path, [
+        {'op': 'replace', 'path': '/x_frozen_flag', 'value': 'changed'},
+        {'op': 'replace', 'path': '/locations', 'value': locations}])
+    assert r.status_code == 403 and 'x_frozen_flag' in r.text
+    assert owner.get(path).json()['x_frozen_flag'] == 'kept'
+    # the same PATCH without the protected change goes through
+    r = owner.patch(path, [
+        {'op': 'add', 'path': '/x_open_note', 'value': 'n'},
+        {'op': 'replace', 'path': '/locations', 'value': locations}])
+    assert r.status_code == 200, r.text
+    assert r.json()['x_open_note'] == 'n'
