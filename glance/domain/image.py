@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import operator
 import uuid
 from typing import Any
 
@@ -115,7 +116,7 @@ class Image:
         same image both keep their change.
         """
         self.persisted = Snapshot(
-            core={name: getattr(self, name) for name in STORED_FIELDS},
+            core=_stored_values(self),
             properties=dict(self.extra_properties),
             tags=frozenset(self.tags),
             locations=[dict(loc) for loc in self.locations])
@@ -131,8 +132,9 @@ class Image:
             raise ValueError('image %s was never stored' % self.image_id)
         now = self.extra_properties
         return Changes(
-            core={name: getattr(self, name) for name in STORED_FIELDS
-                  if getattr(self, name) != before.core[name]},
+            core={name: value for name, value, old in zip(
+                STORED_FIELDS, _stored_values(self), before.core)
+                if value != old},
             set_properties={k: v for k, v in now.items()
                             if before.properties.get(k, _ABSENT) != v},
             removed_properties=frozenset(
@@ -193,13 +195,16 @@ class Image:
 
 #: stands for "no such property" where None is a value
 _ABSENT = object()
+#: the STORED_FIELDS values of an image, as a tuple (one C call: every
+#: image read takes a snapshot, a list of 1,000 images a thousand)
+_stored_values = operator.attrgetter(*STORED_FIELDS)
 
 
 @dataclasses.dataclass(frozen=True)
 class Snapshot:
     """An image's stored values at one moment (see Image.mark_persisted)."""
 
-    core: dict[str, Any]
+    core: tuple    # values of STORED_FIELDS, in that order
     properties: dict[str, str]
     tags: frozenset[str]
     locations: list[dict[str, Any]]
