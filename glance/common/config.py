@@ -99,7 +99,10 @@ def config_dir() -> str | None:
     if CONF.config_file:
         return os.path.dirname(os.path.abspath(CONF.config_file[0]))
     if CONF.config_dir:
-        return os.path.abspath(CONF.config_dir)
+        # oslo.config keeps every --config-dir given, in a list
+        dirs = CONF.config_dir
+        first = dirs if isinstance(dirs, str) else dirs[0]
+        return os.path.abspath(first)
     return None
 
 

@@ -64,6 +64,8 @@ class GlanceServer:
         self.config = write_config.build(workdir, self.port, profile,
                                          database_url, list(settings))
         self.database_url = database_url
+        #: glance-api's arguments, when not ``--config-file CONFIG``
+        self.cli: list[str] | None = None
         self.proc: subprocess.Popen | None = None
 
     def manage(self, *args: str) -> subprocess.CompletedProcess:
@@ -84,7 +86,8 @@ class GlanceServer:
             assert result.returncode == 0, result.stderr + result.stdout
         self.stdout = open(os.path.join(self.workdir, 'stdout.log'), 'wb')
         self.proc = subprocess.Popen(
-            [os.path.join(BIN, 'glance-api'), '--config-file', self.config],
+            [os.path.join(BIN, 'glance-api')] +
+            (self.cli or ['--config-file', self.config]),
             stdout=self.stdout, stderr=subprocess.STDOUT,
             start_new_session=True, env=self.env)
         deadline = time.time() + 30

@@ -333,3 +333,18 @@ def _get(url: str) -> requests.Response | None:
         return requests.get(url, timeout=5)
     except requests.RequestException:
         return None
+
+
+def test_config_dir_alone_configures_the_service(tmp_path):
+    """``glance-api --config-dir DIR`` reads DIR/*.conf, as oslo.config
+    documents it, and finds its companion files (paste, schema) in DIR."""
+    srv = GlanceServer(str(tmp_path / 'glance'))
+    srv.cli = ['--config-dir', srv.workdir]
+    srv.start()
+    try:
+        client = Client(srv.url)
+        image = client.create(name='from-config-dir')
+        assert client.get('/v2/images/%s' % image['id']).status_code == 200
+        assert 'Traceback' not in srv.log()
+    finally:
+        srv.stop()
