@@ -184,6 +184,18 @@ def _patch_locations(locations: list[dict], change: Change) -> list[dict]:
     return out
 
 
+#: fields that describe the data: fixed once data has arrived
+DATA_FORMATS = ('disk_format', 'container_format')
+
+
+def _check_format_change(image: domain.Image, name: str) -> None:
+    """The formats describe the data; once there is data (or it is on its
+    way) they stay, as in the reference service (403)."""
+    if name in DATA_FORMATS and image.status != 'queued':
+        raise exception.Forbidden('Property %s can be only replaced for a '
+                                  'queued image.' % name)
+
+
 def apply(image: domain.Image, changes: list[Change]) -> list[dict] | None:
     """Apply ``changes`` to ``image`` or raise without changing it.
 
@@ -215,6 +227,7 @@ def apply(image: domain.Image, changes: list[Change]) -> list[dict] | None:
         elif change.op == 'replace' and name not in view:
             raise exception.Conflict('Property %s does not exist.' % name)
         else:
+            _check_format_change(image, name)
             view[name] = change.value
     for key in SETTABLE_CORE:
         setattr(image, key, view.pop(key))

@@ -157,8 +157,11 @@ class API:
     """WSGI app dispatching to the resources by the route table."""
 
     def __init__(self, mapper: routes.Mapper):
-        self._router = routes.middleware.RoutesMiddleware(self._dispatch,
-                                                          mapper)
+        # No method override: Routes would otherwise turn a POST with
+        # ``?_method=DELETE`` (or a form field of that name) into a DELETE,
+        # a way round every proxy or firewall rule written per method.
+        self._router = routes.middleware.RoutesMiddleware(
+            self._dispatch, mapper, use_method_override=False)
 
     @classmethod
     def factory(cls, global_conf, **local_conf):

@@ -104,3 +104,16 @@ def test_delete_on_the_collection_is_405(alice):
     r = alice.delete('/v2/images')
     assert r.status_code == 405
     assert r.headers['Allow'] == 'GET, POST'
+
+
+@pytest.mark.parametrize('path', ['/v2/images/%s?_method=DELETE',
+                                  '/v2/images?_method=DELETE&id=%s'])
+def test_method_override_is_never_honoured(alice, path):
+    """A POST stays a POST whatever ``_method`` says: the reference refuses
+    it (4xx) and the image is still there."""
+    image = alice.create(name='keep')
+    r = alice.post(path % image['id'])
+    assert 400 <= r.status_code < 500
+    r = alice.post(path % image['id'], data={'_method': 'DELETE'})
+    assert 400 <= r.status_code < 500
+    assert alice.get('/v2/images/%s' % image['id']).status_code == 200

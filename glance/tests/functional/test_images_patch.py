@@ -356,3 +356,18 @@ def test_unknown_image_is_404(alice):
                     [{'op': 'replace', 'path': '/name', 'value': 'x'}],
                     media=V21)
     assert r.status_code == 404
+
+
+@pytest.mark.parametrize('field,value', [('disk_format', 'qcow2'),
+                                         ('container_format', 'ovf')])
+def test_formats_can_be_replaced_only_while_queued(alice, image, field,
+                                                   value):
+    """The reference answers 403 "can be only replaced for a queued image"
+    once the image has data: the formats describe those bytes."""
+    assert alice.upload(image['id'], b'some data').status_code == 204
+    active = alice.get(path_of(image)).json()
+    r = patch21(alice, active, {'op': 'replace', 'path': '/' + field,
+                                'value': value})
+    assert r.status_code == 403
+    assert 'only replaced for a queued image' in r.text
+    assert unchanged(alice, active)
