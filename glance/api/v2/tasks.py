@@ -9,6 +9,8 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
+from oslo_utils import uuidutils
+
 from glance.async_ import executor
 from glance.async_.flows import legacy_import
 from glance.common import exception, timeutils, wsgi
@@ -22,6 +24,19 @@ IMPORT_INPUT = ('import_from', 'import_from_format', 'image_properties')
 def _times(task: domain.Task, view: dict[str, Any]) -> None:
     view['created_at'] = timeutils.isotime(task.created_at)
     view['updated_at'] = timeutils.isotime(task.updated_at)
+
+
+#: fields the task schema types as plain strings: left out when unset
+#: (a task made in the noauth mode has no owner), so that clients that
+#: validate against the schema (python-glanceclient) accept the task
+_STRING_FIELDS = ('owner', 'request_id', 'user_id')
+
+
+def _without_nulls(view: dict[str, Any]) -> dict[str, Any]:
+    for key in _STRING_FIELDS:
+        if key in view and view[key] is None:
+            del view[key]
+    return view
 
 
 def task_view(task: domain.Task) -> dict[str, Any]:
@@ -38,7 +53,7 @@ def task_view(task: domain.Task) -> dict[str, Any]:
     if task.expires_at:
         view['expires_at'] = timeutils.isotime(task.expires_at)
     _times(task, view)
-    return view
+    return _without_nulls(view)
 
 
 def summary_view(task: domain.Task) -> dict[str, Any]:
@@ -51,7 +66,7 @@ def summary_view(task: domain.Task) -> dict[str, Any]:
     if task.expires_at:
         view['expires_at'] = timeutils.isotime(task.expires_at)
     _times(task, view)
-    return view
+    return _without_nulls(view)
 
 
 def image_task_view(task: domain.Task) -> dict[str, Any]:
@@ -104,9 +119,15 @@ class Deserializer:
                 raise exception.BadRequest('Invalid type value: %s'
                                            % params['type'])
             filters['type'] = params['type']
+        if 'owner' in params:
+            filters['owner'] = params['owner']
+        marker = params.get('marker')
+        if marker is not None and not uuidutils.is_uuid_like(marker):
+            raise exception.BadRequest('Invalid marker %r: a task id is a '
+                                       'UUID.' % marker)
         return {'filters': filters, 'sort_key': sort_key,
                 'sort_dir': sort_dir, 'limit': limit,
-                'marker': params.get('marker')}
+                'marker': marker}
 
 
 class Controller:

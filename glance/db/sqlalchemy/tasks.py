@@ -15,7 +15,11 @@ from glance.common import exception
 from glance.db.sqlalchemy import models
 from glance.db.sqlalchemy.engine import session_scope
 
-SORT_KEYS = ('id', 'type', 'status', 'created_at', 'updated_at')
+SORT_KEYS = ('id', 'type', 'status', 'owner', 'expires_at', 'created_at',
+             'updated_at')
+#: what a NULL sorts as, for the sort keys that may be NULL (unowned tasks
+#: of the noauth mode, tasks still running): first in ascending order
+_NULL_AS = {'owner': '', 'expires_at': datetime.datetime(1970, 1, 1)}
 COLUMNS = ('id', 'type', 'status', 'owner', 'expires_at', 'created_at',
            'updated_at', 'image_id', 'request_id', 'user_id', 'deleted',
            'deleted_at')
@@ -105,13 +109,20 @@ def list_tasks(owner: str | None, filters: dict[str, str],
         for key, value in filters.items():
             query = query.where(getattr(models.Task, key) == value)
         column = getattr(models.Task, sort_key)
+        if sort_key in _NULL_AS:
+            column = sa.func.coalesce(column, _NULL_AS[sort_key])
         order = sa.desc if sort_dir == 'desc' else sa.asc
         if marker is not None:
             mrow = session.get(models.Task, marker)
-            if mrow is None:
-                raise exception.NotFound('Task with the given id %s was not '
-                                         'found' % marker)
+            if mrow is None or mrow.deleted or (
+                    owner is not None and mrow.owner != owner):
+                # as the reference: a marker that names no task the caller
+                # can list is a bad request, not a missing resource
+                raise exception.BadRequest('Invalid marker: no task %s.'
+                                           % marker)
             mval = getattr(mrow, sort_key)
+            if mval is None:
+                mval = _NULL_AS[sort_key]
             cmp = column < mval if sort_dir == 'desc' else column > mval
             tie = sa.and_(column == mval, (models.Task.id < marker)
                           if sort_dir == 'desc' else

@@ -207,3 +207,36 @@ def test_task_schemas(srv, member):
     tasks = member.get('/v2/schemas/tasks').json()
     assert 'input' not in tasks['properties']['tasks']['items'][
         'properties']
+
+
+def test_list_by_owner_sort_keys_and_markers(srv, web):
+    """The reference's task list: an ``owner`` filter, ``owner`` and
+    ``expires_at`` as sort keys (running tasks have none), and 400 for a
+    marker that is malformed or names no task the caller can list."""
+    admin = Client(srv.url, identity('tasks-sort', 'admin,member,reader'))
+    other = Client(srv.url, identity('tasks-sort-b', 'admin,member,reader'))
+    mine = [_legacy(admin, web).json()['id'] for _ in range(2)]
+    theirs = _legacy(other, web).json()['id']
+    for task_id in mine:
+        _finished(admin, task_id)
+    listed = admin.get('/v2/tasks?owner=tasks-sort&limit=100').json()
+    assert {t['id'] for t in listed['tasks']} == set(mine)
+    assert theirs not in {t['id'] for t in listed['tasks']}
+    for key in ('owner', 'expires_at'):
+        for direction in ('asc', 'desc'):
+            seen, body = [], admin.get(
+                '/v2/tasks?limit=1&sort_key=%s&sort_dir=%s'
+                % (key, direction)).json()
+            seen += [t['id'] for t in body['tasks']]
+            while 'next' in body:
+                body = admin.get(body['next']).json()
+                seen += [t['id'] for t in body['tasks']]
+            full = admin.get('/v2/tasks?limit=1000&sort_key=%s&sort_dir=%s'
+                             % (key, direction)).json()['tasks']
+            assert seen == [t['id'] for t in full], (key, direction)
+            assert len(seen) == len(set(seen))
+            assert set(mine) | {theirs} <= set(seen)
+    assert admin.get('/v2/tasks?marker=bogus').status_code == 400
+    r = admin.get('/v2/tasks?marker=%s' % uuid.uuid4())
+    assert r.status_code == 400
+    _finished(other, theirs)
