@@ -95,6 +95,11 @@ class Registry:
         """Backends users may name (not the reserved internal ones)."""
         return [s for s in self.stores if s not in RESERVED_STORES]
 
+    def writable(self, store_id: str) -> bool:
+        """Whether the backend takes new data (an http store only reads)."""
+        return self.stores[store_id].is_capable(
+            driver_mod.Capability.WRITE_ACCESS)
+
 
 _REGISTRY: Registry | None = None
 

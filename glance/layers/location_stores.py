@@ -14,6 +14,13 @@ def enabled_stores() -> tuple[list[str], bool]:
     return registry.user_stores(), registry.multi
 
 
+def writable_stores() -> list[str]:
+    """Ids of the user stores that take new data ("all stores" of an
+    import: a read-only store such as http cannot be written to)."""
+    registry = glance_store.backend.registry()
+    return [s for s in registry.user_stores() if registry.writable(s)]
+
+
 def store_info(detail: bool = False) -> list[dict] | None:
     """The stores users may name, as /v2/info/stores shows them.
 
@@ -30,6 +37,8 @@ def store_info(detail: bool = False) -> list[dict] | None:
         info = {'id': store_id, 'description': store.description or ''}
         if store_id == registry.default:
             info['default'] = 'true'
+        if not registry.writable(store_id):
+            info['read-only'] = 'true'
         if detail:
             info.update(type=store.TYPE, weight=store.weight,
                         properties=store.properties())

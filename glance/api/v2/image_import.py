@@ -73,6 +73,9 @@ class Deserializer:
                                        'ids.')
         _bool(body, 'all_stores', False)
         _bool(body, 'all_stores_must_succeed', True)
+        if body.get('all_stores') and stores is not None:
+            raise exception.BadRequest('Name either stores or all_stores, '
+                                       'not both.')
         return {'body': body,
                 'header_store': request.headers.get('X-Image-Meta-Store')}
 
@@ -86,7 +89,8 @@ def _targets(body: dict, header_store: str | None, image) -> list:
             raise exception.BadRequest('copy-image needs several stores.')
         return [None]
     if body.get('all_stores'):
-        stores = [s for s in users if not (copying and s in image.stores)]
+        stores = [s for s in location_stores.writable_stores()
+                  if not (copying and s in image.stores)]
     elif body.get('stores'):
         stores = list(dict.fromkeys(body['stores']))
     elif header_store:
@@ -205,6 +209,13 @@ class Controller:
             raise exception.InvalidImageStatus(
                 'Image %s is %s; %s needs it %s.' % (
                     image_id, image.status, name, REQUIRED_STATUS[name]))
+        if name != 'copy-image' and not (image.disk_format and
+                                         image.container_format):
+            # as for an upload: data without its formats could never be
+            # booted or converted; the reference answers 409
+            raise exception.Conflict(
+                'Image %s needs disk_format and container_format set before '
+                'data can be imported into it.' % image_id)
         if name == 'glance-direct' and not staging.exists(image_id):
             raise exception.Conflict('No data is staged for image %s.'
                                      % image_id)

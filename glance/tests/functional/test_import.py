@@ -596,3 +596,22 @@ def test_import_notifications(tmp_path):
             hashlib.md5(data).hexdigest()
     finally:
         server.stop()
+
+
+def test_import_refusals_as_the_reference(srv, alice, web):
+    """``stores`` with ``all_stores`` is a bad request (400); an image
+    without its formats takes no import (409); neither leaves a trace."""
+    image_id = _create(alice)
+    assert _stage(alice, image_id, b'abc').status_code == 204
+    r = _import(alice, image_id, method={'name': 'glance-direct'},
+                stores=['fast'], all_stores=True)
+    assert r.status_code == 400, r.text
+    bare = alice.create(name='no-formats')['id']
+    r = _import(alice, bare, method={'name': 'web-download',
+                                     'uri': web + '/blob/10/x'})
+    assert r.status_code == 409, r.text
+    assert 'disk_format' in r.text
+    for some in (image_id, bare):
+        assert alice.get('/v2/images/%s/tasks' % some).json() == \
+            {'tasks': []}
+    assert alice.get('/v2/images/%s' % bare).json()['status'] == 'queued'

@@ -324,3 +324,28 @@ def test_patch_add_refused_for_a_deactivated_image(srv, owner, admin):
         {'op': 'add', 'path': '/locations/-',
          'value': {'url': put_file(srv, 'cheap'), 'metadata': {}}}])
     assert r.status_code == 409, r.text
+
+
+def test_the_http_store_is_read_only(srv, owner, project):
+    """/v2/info/stores marks it ``read-only``, and ``all_stores`` imports
+    (which cannot write there) leave it out, as the reference does."""
+    stores = {s['id']: s for s in owner.get('/v2/info/stores').json()[
+        'stores']}
+    assert stores['web'].get('read-only') == 'true'
+    assert 'read-only' not in stores['fast']
+    assert 'read-only' not in stores['cheap']
+    image = owner.create(name='all', disk_format='raw',
+                         container_format='bare')
+    path = '/v2/images/%s' % image['id']
+    r = owner.put(path + '/stage', data=b'all stores',
+                  headers={'Content-Type': 'application/octet-stream'})
+    assert r.status_code == 204
+    r = owner.post(path + '/import', json={
+        'method': {'name': 'glance-direct'}, 'all_stores': True})
+    assert r.status_code == 202, r.text
+    deadline = time.time() + 60
+    while (shown := owner.get(path).json())['status'] != 'active':
+        assert shown['status'] != 'queued', shown
+        assert time.time() < deadline
+        time.sleep(0.2)
+    assert sorted(shown['stores'].split(',')) == ['cheap', 'fast']
