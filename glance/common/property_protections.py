@@ -12,9 +12,12 @@ section, in file order, whose expression matches a property decides.  Its
 - in both formats ``@`` (everyone) or ``!`` (no one).
 
 A property no section matches cannot be touched or seen at all, and an
-operation a section leaves out is refused; both are logged when the file
-is loaded so the operator knows.  A file that cannot be used stops the
-service from starting: running unprotected by mistake would be worse.
+operation a section leaves out (or leaves empty) is refused; both are
+logged when the file is loaded so the operator knows, as is a policies-
+format rule that names an undefined rule (oslo.policy applies its default
+rule).  A file that cannot be used (unreadable, no sections, a bad
+expression, an unknown operation) stops the service from starting:
+running unprotected by mistake would be worse.
 """
 from __future__ import annotations
 
@@ -97,8 +100,12 @@ def _values(path: str, section: str, operation: str, raw: str | None,
         return [NO_ONE]
     values = [v.strip() for v in raw.split(',') if v.strip()]
     if not values:
-        raise _invalid(path, '[%s] %s is empty (use ! for no one)'
-                       % (section, operation))
+        # The reference service accepts an empty list and grants the
+        # operation to nobody: the same here, said out loud.
+        LOG.warning('Property protection file %s: [%s] %s is empty; nobody '
+                    'may %s matching properties (write ! to say so).',
+                    path, section, operation, operation)
+        return [NO_ONE]
     if (EVERYONE in values or NO_ONE in values) and len(values) > 1:
         raise _invalid(path, '[%s] %s mixes @ or ! with other entries'
                        % (section, operation))
@@ -106,10 +113,16 @@ def _values(path: str, section: str, operation: str, raw: str | None,
         if len(values) > 1:
             raise _invalid(path, '[%s] %s: the policies format takes one '
                            'rule name' % (section, operation))
-        if values[0] not in policy.get_enforcer().registered_rules and \
-                values[0] not in policy.get_enforcer().rules:
-            raise _invalid(path, '[%s] %s names the unknown policy rule %r'
-                           % (section, operation, values[0]))
+        enforcer = policy.get_enforcer()
+        if values[0] not in enforcer.registered_rules and \
+                values[0] not in enforcer.rules:
+            # Accepted, as by the reference service: oslo.policy decides an
+            # undefined rule by its default rule (policy_default_rule).
+            LOG.warning('Property protection file %s: [%s] %s names the '
+                        'policy rule %r, which is not defined; oslo.policy '
+                        'applies the default rule %r to it instead.', path,
+                        section, operation, values[0],
+                        CONF.oslo_policy.policy_default_rule)
     return values
 
 
