@@ -2,11 +2,19 @@
 
 Configuration comes from OS_GLANCE_CONFIG_DIR (default /etc/glance):
 glance-api.conf there, and any files in its glance-api.conf.d.
+
+The application is built when this module is imported, that is when the
+WSGI server loads it into a worker (or into its master, before forking),
+so a configuration that cannot work stops the server at start-up with the
+reason in its log, instead of answering 500 to every request later.  Give
+uWSGI ``need-app = true`` so that it exits when the application cannot be
+loaded (gunicorn does by itself); see etc/glance-api-uwsgi.ini.
 """
 from __future__ import annotations
 
+import argparse
 import os
-import threading
+import sys
 
 from glance.common import startup
 
@@ -25,20 +33,33 @@ def init_application():
     return startup.load_app()
 
 
-_APP = None
-_APP_LOCK = threading.Lock()
+def main() -> None:
+    """glance-wsgi-api: serve the application with the standard library's
+    WSGI server, for trying a configuration out (one thread, no TLS);
+    production runs it under uWSGI, gunicorn or mod_wsgi."""
+    from wsgiref import simple_server
+    parser = argparse.ArgumentParser(
+        prog='glance-wsgi-api', description=main.__doc__)
+    parser.add_argument('--host', default='127.0.0.1')
+    parser.add_argument('--port', type=int, default=9292)
+    options = parser.parse_args()
+    server = simple_server.make_server(options.host, options.port,
+                                       application)
+    print('glance-wsgi-api: http://%s:%d (configuration from %s)'
+          % (options.host, options.port,
+             os.environ.get('OS_GLANCE_CONFIG_DIR', '/etc/glance')),
+          file=sys.stderr)
+    server.serve_forever()
 
 
-def application(environ, start_response):
-    """The WSGI callable; configuration is loaded on the first request.
+def _build():
+    try:
+        return init_application()
+    except Exception as exc:
+        # The log file has the traceback (oslo.log's hook); the server's
+        # own log, where an operator looks first, gets the reason.
+        print('glance-api cannot start: %s' % exc, file=sys.stderr)
+        raise
 
-    Loading lazily keeps importing this module free of side effects (the
-    server may import it in a master process and fork); the lock keeps a
-    threaded server from building the application twice.
-    """
-    global _APP
-    if _APP is None:
-        with _APP_LOCK:
-            if _APP is None:
-                _APP = init_application()
-    return _APP(environ, start_response)
+
+application = _build()

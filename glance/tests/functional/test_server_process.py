@@ -348,3 +348,84 @@ def test_config_dir_alone_configures_the_service(tmp_path):
         assert 'Traceback' not in srv.log()
     finally:
         srv.stop()
+
+
+# -- fail fast under gunicorn and uWSGI -------------------------------------
+
+def _wsgi_server(kind: str, port: int) -> list[str]:
+    if kind == 'gunicorn':
+        return [os.path.join(BIN, 'gunicorn'), '--workers', '2',
+                '--bind', '127.0.0.1:%d' % port,
+                'glance.wsgi.api:application']
+    return [os.path.join(BIN, 'uwsgi'), '--http-socket',
+            '127.0.0.1:%d' % port, '--master', '--processes', '2',
+            '--module', 'glance.wsgi.api:application', '--need-app',
+            '--lazy-apps', '--die-on-term']
+
+
+@pytest.mark.parametrize('kind', ['gunicorn', 'uwsgi'])
+def test_under_a_wsgi_server_a_good_configuration_serves(tmp_path, kind):
+    conf_dir = tmp_path / 'etc'
+    srv = GlanceServer(str(conf_dir), settings=['bind_port=1'])
+    assert srv.manage('db', 'sync').returncode == 0
+    port = free_port()
+    env = dict(os.environ, OS_GLANCE_CONFIG_DIR=str(conf_dir))
+    with open(tmp_path / 'server.log', 'wb') as out:
+        proc = subprocess.Popen(_wsgi_server(kind, port), env=env,
+                                stdout=out, stderr=subprocess.STDOUT,
+                                cwd=str(tmp_path), start_new_session=True)
+        try:
+            url = 'http://127.0.0.1:%d' % port
+            wait_for(kind + ' to answer', lambda: _get(url + '/healthcheck'))
+            image = Client(url).create(name='via-' + kind)
+            assert Client(url).get('/v2/images/%s' % image['id']).json()[
+                'name'] == 'via-' + kind
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(DEADLINE)
+
+
+@pytest.mark.parametrize('kind', ['gunicorn', 'uwsgi'])
+def test_under_a_wsgi_server_a_broken_configuration_stops_it(tmp_path,
+                                                             kind):
+    """The reference refuses to start; so do we: the server exits with
+    the reason in its log, rather than answering 500 to every request."""
+    conf_dir = tmp_path / 'etc'
+    GlanceServer(str(conf_dir), settings=['bind_port=1',
+                                          'paste_deploy.flavor=nonexistent'])
+    port = free_port()
+    env = dict(os.environ, OS_GLANCE_CONFIG_DIR=str(conf_dir))
+    with open(tmp_path / 'server.log', 'wb') as out:
+        proc = subprocess.Popen(_wsgi_server(kind, port), env=env,
+                                stdout=out, stderr=subprocess.STDOUT,
+                                cwd=str(tmp_path), start_new_session=True)
+        try:
+            code = proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise AssertionError('%s kept running: %s' % (
+                kind, (tmp_path / 'server.log').read_text()[-2000:]))
+    assert code != 0
+    assert 'nonexistent' in (tmp_path / 'server.log').read_text()
+    assert _get('http://127.0.0.1:%d/healthcheck' % port) is None
+
+
+def test_glance_wsgi_api_serves_a_configuration(tmp_path):
+    conf_dir = tmp_path / 'etc'
+    srv = GlanceServer(str(conf_dir), settings=['bind_port=1'])
+    assert srv.manage('db', 'sync').returncode == 0
+    port = free_port()
+    env = dict(os.environ, OS_GLANCE_CONFIG_DIR=str(conf_dir))
+    with open(tmp_path / 'server.log', 'wb') as out:
+        proc = subprocess.Popen(
+            [os.path.join(BIN, 'glance-wsgi-api'), '--port', str(port)],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        try:
+            url = 'http://127.0.0.1:%d' % port
+            r = wait_for('glance-wsgi-api', lambda: _get(url + '/versions'))
+            assert r.status_code == 200
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(DEADLINE)
