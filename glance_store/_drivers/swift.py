@@ -44,7 +44,7 @@ import requests
 
 from glance_store import driver, exceptions
 from glance_store import location as loc_mod
-from glance_store._drivers import pieces, swift_auth
+from glance_store._drivers import pieces, swift_auth, swift_listing
 from glance_store._drivers.swift_auth import Credentials
 
 LOG = logging.getLogger(__name__)
@@ -543,6 +543,18 @@ class Store(driver.Store):
         self._request(creds, 'POST', '/' + _q(container),
                       headers=self._acl_headers(public, read_tenants)
                       ).close()
+
+    def iter_image_data(self, context: Any = None
+                        ) -> Iterator[driver.StoredData]:
+        """Image objects and segments (see swift_listing)."""
+        return swift_listing.iter_image_data(self)
+
+    def delete_stored(self, item: driver.StoredData,
+                      context: Any = None) -> None:
+        if item.kind == 'segments':
+            swift_listing.delete_segments(self, item, context)
+        else:
+            super().delete_stored(item, context)
 
 
 class _Download:

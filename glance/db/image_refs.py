@@ -1,0 +1,112 @@
+"""What the image records say about data outside them: the questions of the
+sweeps that remove orphaned data (store data, staged files, cache copies).
+
+Each answer is read in short read-only transactions, a few hundred ids at
+a time; none of them writes.  A sweep reads these *after* listing what it
+found, so a record is never older than the data it is compared with.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Iterable, Iterator
+
+import sqlalchemy as sa
+
+from glance.db.sqlalchemy import models
+from glance.db.sqlalchemy.engine import session_scope
+
+_IMAGE = models.Image
+_LOC = models.ImageLocation
+_PROP = models.ImageProperty
+#: ids asked about per query (well under every backend's bind limit)
+CHUNK = 500
+#: statuses of an image whose data is being written right now
+IN_PROGRESS = ('saving', 'uploading', 'importing')
+#: statuses of an image that needs its staged data
+NEEDS_STAGED = ('uploading', 'importing')
+#: the property naming the node holding the staged data
+STAGE_HOST = 'os_glance_stage_host'
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageState:
+    """An image record as a sweep needs it."""
+
+    status: str
+    deleted: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    """A live location row of an image that keeps its data (a live image,
+    or one pending_delete whose data is the scrubber's)."""
+
+    image_id: str
+    url: str
+    #: the backend the location names, None where it names none
+    store: str | None
+
+
+def _chunks(ids: Iterable[str]) -> Iterator[list[str]]:
+    ids = sorted(set(ids))
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start:start + CHUNK]
+
+
+def states(ids: Iterable[str]) -> dict[str, ImageState]:
+    """Status and deleted flag of each of ``ids`` that has a record."""
+    out: dict[str, ImageState] = {}
+    for chunk in _chunks(ids):
+        with session_scope(readonly=True) as session:
+            for image_id, status, deleted in session.execute(
+                    sa.select(_IMAGE.id, _IMAGE.status, _IMAGE.deleted)
+                    .where(_IMAGE.id.in_(chunk))):
+                out[image_id] = ImageState(status, bool(deleted))
+    return out
+
+
+def live_ids(ids: Iterable[str]) -> set[str]:
+    """Those of ``ids`` whose image exists and is not deleted (an image
+    pending_delete is deleted: the API answers 404 for it)."""
+    return {image_id for image_id, state in states(ids).items()
+            if not state.deleted}
+
+
+def references() -> Iterator[Reference]:
+    """Every live location of every image that keeps its data."""
+    keeps = sa.or_(_IMAGE.deleted == sa.false(),
+                   _IMAGE.status == 'pending_delete')
+    with session_scope(readonly=True) as session:
+        rows = session.execute(
+            sa.select(_LOC.image_id, _LOC.value, _LOC.meta_data)
+            .join(_IMAGE, _IMAGE.id == _LOC.image_id)
+            .where(_LOC.deleted == sa.false(), keeps)).all()
+    for image_id, url, meta in rows:
+        try:
+            store = (json.loads(meta) or {}).get('store') if meta else None
+        except (ValueError, AttributeError):
+            store = None
+        yield Reference(image_id, url, store)
+
+
+def needing_staged(ids: Iterable[str], node_url: str | None) -> set[str]:
+    """Those of ``ids`` whose image still needs data staged on the node
+    ``node_url``: live, uploading or importing, and staged on that node
+    (or recording no node, as a deployment without
+    worker_self_reference_url does)."""
+    out: set[str] = set()
+    node = (node_url or '').rstrip('/')
+    for chunk in _chunks(ids):
+        with session_scope(readonly=True) as session:
+            rows = session.execute(
+                sa.select(_IMAGE.id, _PROP.value)
+                .outerjoin(_PROP, sa.and_(_PROP.image_id == _IMAGE.id,
+                                          _PROP.name == STAGE_HOST,
+                                          _PROP.deleted == sa.false()))
+                .where(_IMAGE.id.in_(chunk), _IMAGE.deleted == sa.false(),
+                       _IMAGE.status.in_(NEEDS_STAGED))).all()
+        for image_id, host in rows:
+            if not host or not node or host.rstrip('/') == node:
+                out.add(image_id)
+    return out
