@@ -34,13 +34,15 @@ def test_filesystem_lists_only_image_ids(tmp_path):
     _file(base / image_id, b'12345')
     _file(base / 'README')
     _file(base / (image_id + '.part'))
-    os.mkdir(base / str(uuid.uuid4()))
+    directory = str(uuid.uuid4())
+    os.mkdir(base / directory)
     [item] = list(store.iter_image_data())
     assert (item.image_id, item.size, item.kind) == (image_id, 5, 'image')
     assert item.uri == 'file://%s' % (base / image_id)
     assert abs(item.modified - OLD) < 1
     store.delete_stored(item)
-    assert sorted(os.listdir(base))[-1] == 'README'
+    assert sorted(os.listdir(base)) == sorted(
+        ['README', image_id + '.part', directory])
     with pytest.raises(exceptions.NotFound):
         store.delete_stored(item)
 
