@@ -87,7 +87,9 @@ def _left_behind(image, host: str, why: str) -> None:
 
 def evict_from_cache(request: wsgi.Request, image_id: str) -> None:
     """Drop the deleted image from this node's image cache, if it has one
-    (a failure only leaves the copy for the next cache run)."""
+    (a failure only leaves the copy for the next cache run).  A queued
+    prefetch of it is left to glance-cache-prefetcher, which drops queued
+    images that were deleted."""
     cache = request.environ.get(CACHE_KEY)
     if cache is None:
         return
@@ -95,7 +97,6 @@ def evict_from_cache(request: wsgi.Request, image_id: str) -> None:
         if cache.delete(image_id):
             LOG.info('Deleted image %s removed from the image cache.',
                      image_id)
-        cache.dequeue(image_id)
     except Exception as exc:  # noqa: BLE001 - the delete itself succeeded
         LOG.warning('Deleted image %s could not be removed from the image '
                     'cache now (%s); the next glance-cache-pruner run '
