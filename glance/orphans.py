@@ -132,17 +132,23 @@ def find(store_id: str, grace: float) -> list[Orphan]:
     schemes, multi = location_orphans.describe(store_id)
     items = list(location_orphans.stored_data(store_id))
     # Records are read after the listing: never older than the data.
-    states = image_refs.states(item.image_id for item in items)
-    urls: set[str] = set()
-    held: set[str] = set()
+    ids = {item.image_id for item in items}
+    states = image_refs.states(ids)
+    uris = {item.uri for item in items if item.kind == 'image'}
+    named: set[str] = set()         # URIs some location names
+    held: set[str] = set()          # ids with a location in this store
     for ref in image_refs.references():
-        urls.add(ref.url)
-        if _in_store(ref, store_id, schemes, multi):
+        if ref.url in uris:
+            named.add(ref.url)
+        if ref.image_id in ids and _in_store(ref, store_id, schemes, multi):
             held.add(ref.image_id)
     now = time.time()
     found = []
     for item in items:
-        if item.uri in urls or _young(item.modified, now, grace):
+        # Only whole objects are named by locations: an unfinished upload
+        # under the key of an active image is still an orphan.
+        if (item.kind == 'image' and item.uri in named) or \
+                _young(item.modified, now, grace):
             continue
         why = _reason(item, states.get(item.image_id),
                       item.image_id in held)

@@ -74,20 +74,26 @@ def live_ids(ids: Iterable[str]) -> set[str]:
 
 
 def references() -> Iterator[Reference]:
-    """Every live location of every image that keeps its data."""
+    """Every live location of every image that keeps its data.
+
+    Streamed in batches: a location of any image may name the data a
+    sweep looks at (one added through the locations API), so all of them
+    are read, and the caller keeps only those it needs.
+    """
     keeps = sa.or_(_IMAGE.deleted == sa.false(),
                    _IMAGE.status == 'pending_delete')
+    query = (sa.select(_LOC.image_id, _LOC.value, _LOC.meta_data)
+             .join(_IMAGE, _IMAGE.id == _LOC.image_id)
+             .where(_LOC.deleted == sa.false(), keeps)
+             .execution_options(yield_per=CHUNK))
     with session_scope(readonly=True) as session:
-        rows = session.execute(
-            sa.select(_LOC.image_id, _LOC.value, _LOC.meta_data)
-            .join(_IMAGE, _IMAGE.id == _LOC.image_id)
-            .where(_LOC.deleted == sa.false(), keeps)).all()
-    for image_id, url, meta in rows:
-        try:
-            store = (json.loads(meta) or {}).get('store') if meta else None
-        except (ValueError, AttributeError):
-            store = None
-        yield Reference(image_id, url, store)
+        for image_id, url, meta in session.execute(query):
+            try:
+                store = (json.loads(meta) or {}).get('store') \
+                    if meta else None
+            except (ValueError, AttributeError):
+                store = None
+            yield Reference(image_id, url, store)
 
 
 def needing_staged(ids: Iterable[str], node_url: str | None) -> set[str]:

@@ -139,17 +139,23 @@ def test_s3_orphans(objsrv, swift, names, alice):
     client = s3_client(swift)
     client.put_object(Bucket=bucket, Key=plain, Body=b'left')
     client.put_object(Bucket=bucket, Key='keep-me', Body=b'not glance')
-    upload_id = client.create_multipart_upload(
-        Bucket=bucket, Key=unfinished)['UploadId']
-    client.upload_part(Bucket=bucket, Key=unfinished, UploadId=upload_id,
-                       PartNumber=1, Body=b'p' * 1024)
+    upload_ids = []
+    # an upload nobody finished, one under the key of a live image too
+    for key in (unfinished, kept):
+        upload_ids.append(client.create_multipart_upload(
+            Bucket=bucket, Key=key)['UploadId'])
+        client.upload_part(Bucket=bucket, Key=key,
+                           UploadId=upload_ids[-1], PartNumber=1,
+                           Body=b'p' * 1024)
 
     result = _sweep(objsrv, 's3', '--dry-run')
     assert _lines(result) == sorted([
         ('would remove', 's3', plain, 'image'),
         ('would remove', 's3', lost, 'image'),
-        ('would remove', 's3', unfinished, 'partial')])
-    assert upload_id in result.stdout
+        ('would remove', 's3', unfinished, 'partial'),
+        ('would remove', 's3', kept, 'partial')])
+    for upload_id in upload_ids:
+        assert 'multipart upload %s' % upload_id in result.stdout
     assert unfinished in s3_uploads(swift, bucket)
 
     result = _sweep(objsrv, 's3')

@@ -107,16 +107,9 @@ def test_locations_count_for_their_store():
 
 # ------------------------------------------------- with a real database
 @pytest.fixture
-def db(tmp_path, initialised_conf):
-    from glance.db import migration
-    from glance.db.sqlalchemy import engine
-    cfg.CONF.set_override('connection', 'sqlite:///%s' % (
-        tmp_path / 'glance.sqlite'), group='database')
-    engine.reset()
-    migration.upgrade()
-    yield
-    engine.reset()
-    cfg.CONF.clear_override('connection', group='database')
+def db(initialised_conf, migrated_database):
+    """glance.db on a fresh database of each backend in turn."""
+    yield migrated_database
 
 
 def _image(status, deleted=False, stage_host=None, locations=()):
@@ -139,6 +132,7 @@ def _image(status, deleted=False, stage_host=None, locations=()):
 
 
 def test_image_refs(db):
+    """The questions of the sweeps, on SQLite, PostgreSQL and MariaDB."""
     active = _image('active', locations=[('file:///s/a', '{"store": "s"}')])
     pending = _image('pending_delete', True, locations=[('file:///s/p', '')])
     gone = _image('deleted', True, locations=[('file:///s/g', None)])
@@ -161,6 +155,7 @@ def test_image_refs(db):
     assert image_refs.needing_staged(ids, None) == {here, there, nowhere}
 
 
+@pytest.mark.parametrize('database', ['sqlite'], indirect=True)
 def test_staging_sweep(db, tmp_path, monkeypatch):
     from glance.async_ import staging
     from glance_store import backend
