@@ -8,8 +8,9 @@ what each store holds under image ids (glance_store's
 orphan only when all of these hold:
 
 * no live location of a live or pending_delete image names its URI;
-* its image is not being written (saving, uploading, importing) and not
-  pending_delete (that data is glance-scrubber's);
+* its image is not being written (saving, uploading, importing, or held
+  by an import such as copy-image) and not pending_delete (that data is
+  glance-scrubber's);
 * its image is missing, deleted, or has no location in that store (a
   ``partial`` item, an unfinished S3 multipart upload, is never referenced
   by a location, so only the first two rules protect it);
@@ -111,10 +112,8 @@ def _reason(item: Any, state: image_refs.ImageState | None,
             in_store: bool) -> str | None:
     """Why ``item`` is orphaned, or None when something still needs it
     (the URI and age rules are checked by the caller)."""
-    if state is not None and state.status == 'pending_delete':
-        return None
-    if state is not None and not state.deleted and \
-            state.status in image_refs.IN_PROGRESS:
+    if state is not None and (state.status == 'pending_delete'
+                              or state.in_progress):
         return None
     if state is None:
         return 'no image has this id'
@@ -168,9 +167,10 @@ def _remove(orphan: Orphan) -> None:
                   exc)
         return
     orphan.outcome = 'removed' if gone else 'already gone'
-    LOG.info('Removed orphaned %s data of image %s from store %s (%s): %s',
-             orphan.kind, orphan.image_id, orphan.store, orphan.uri,
-             orphan.reason)
+    if gone:
+        LOG.info('Removed orphaned %s data of image %s from store %s (%s): '
+                 '%s', orphan.kind, orphan.image_id, orphan.store,
+                 orphan.uri, orphan.reason)
 
 
 def _sweep_staging(report: Report, grace: float, dry_run: bool) -> None:

@@ -12,6 +12,7 @@ import json
 from typing import Iterable, Iterator
 
 import sqlalchemy as sa
+import sqlalchemy.orm  # noqa: F401 - sa.orm.aliased
 
 from glance.db.sqlalchemy import models
 from glance.db.sqlalchemy.engine import session_scope
@@ -25,6 +26,8 @@ CHUNK = 500
 IN_PROGRESS = ('saving', 'uploading', 'importing')
 #: statuses of an image that needs its staged data
 NEEDS_STAGED = ('uploading', 'importing')
+#: the property an import holds an image with
+IMPORT_LOCK = 'os_glance_import_task'
 #: the property naming the node holding the staged data
 STAGE_HOST = 'os_glance_stage_host'
 
@@ -35,6 +38,22 @@ class ImageState:
 
     status: str
     deleted: bool
+    #: an import holds the image (``os_glance_import_task``): copy-image
+    #: writes staged and store data of an image that stays active
+    locked: bool = False
+
+    @property
+    def in_progress(self) -> bool:
+        """Whether data of the image is being written right now."""
+        return not self.deleted and (self.status in IN_PROGRESS
+                                     or self.locked)
+
+
+def _prop(name: str):
+    """An outer-joinable live property ``name`` of the image."""
+    alias = sa.orm.aliased(_PROP)
+    return alias, sa.and_(alias.image_id == _IMAGE.id, alias.name == name,
+                          alias.deleted == sa.false())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,12 +76,15 @@ def _chunks(ids: Iterable[str]) -> Iterator[list[str]]:
 def states(ids: Iterable[str]) -> dict[str, ImageState]:
     """Status and deleted flag of each of ``ids`` that has a record."""
     out: dict[str, ImageState] = {}
+    lock, joined = _prop(IMPORT_LOCK)
     for chunk in _chunks(ids):
         with session_scope(readonly=True) as session:
-            for image_id, status, deleted in session.execute(
-                    sa.select(_IMAGE.id, _IMAGE.status, _IMAGE.deleted)
+            for image_id, status, deleted, task in session.execute(
+                    sa.select(_IMAGE.id, _IMAGE.status, _IMAGE.deleted,
+                              lock.value)
+                    .outerjoin(lock, joined)
                     .where(_IMAGE.id.in_(chunk))):
-                out[image_id] = ImageState(status, bool(deleted))
+                out[image_id] = ImageState(status, bool(deleted), bool(task))
     return out
 
 
@@ -98,21 +120,25 @@ def references() -> Iterator[Reference]:
 
 def needing_staged(ids: Iterable[str], node_url: str | None) -> set[str]:
     """Those of ``ids`` whose image still needs data staged on the node
-    ``node_url``: live, uploading or importing, and staged on that node
-    (or recording no node, as a deployment without
-    worker_self_reference_url does)."""
+    ``node_url``: live, uploading or importing (or held by an import, as
+    copy-image holds an active image while it stages), and staged on that
+    node (or recording no node, as a deployment without
+    worker_self_reference_url and every copy-image does)."""
     out: set[str] = set()
     node = (node_url or '').rstrip('/')
+    host, host_joined = _prop(STAGE_HOST)
+    lock, lock_joined = _prop(IMPORT_LOCK)
     for chunk in _chunks(ids):
         with session_scope(readonly=True) as session:
             rows = session.execute(
-                sa.select(_IMAGE.id, _PROP.value)
-                .outerjoin(_PROP, sa.and_(_PROP.image_id == _IMAGE.id,
-                                          _PROP.name == STAGE_HOST,
-                                          _PROP.deleted == sa.false()))
-                .where(_IMAGE.id.in_(chunk), _IMAGE.deleted == sa.false(),
-                       _IMAGE.status.in_(NEEDS_STAGED))).all()
-        for image_id, host in rows:
-            if not host or not node or host.rstrip('/') == node:
+                sa.select(_IMAGE.id, _IMAGE.status, host.value, lock.value)
+                .outerjoin(host, host_joined)
+                .outerjoin(lock, lock_joined)
+                .where(_IMAGE.id.in_(chunk),
+                       _IMAGE.deleted == sa.false())).all()
+        for image_id, status, staged_on, task in rows:
+            elsewhere = bool(staged_on and node
+                             and staged_on.rstrip('/') != node)
+            if (status in NEEDS_STAGED or task) and not elsewhere:
                 out.add(image_id)
     return out

@@ -17,8 +17,8 @@ from oslo_config import cfg
 import requests
 
 from glance.api.middleware.cache import ENVIRON_KEY as CACHE_KEY
+from glance.async_.flows.api_image_import import STAGE_HOST
 from glance.common import exception, wsgi
-from glance.db.image_refs import NEEDS_STAGED, STAGE_HOST
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -33,13 +33,15 @@ _FORWARDED = ('X-Auth-Token', 'X-Identity-Status', 'X-Roles',
 MARK = 'X-Glance-Stage-Forwarded'
 #: seconds to wait for the staging node
 TIMEOUT = 60
+#: statuses in which an image has staged data
+STAGED_STATUSES = ('uploading', 'importing')
 
 
 def _stage_host(request: wsgi.Request, image) -> str | None:
     """The other node holding ``image``'s staged data, None if none."""
     host = (image.extra_properties.get(STAGE_HOST) or '').rstrip('/')
     own = (CONF.worker_self_reference_url or '').rstrip('/')
-    if not host or host == own or image.status not in NEEDS_STAGED or \
+    if not host or host == own or image.status not in STAGED_STATUSES or \
             MARK in request.headers:
         return None
     return host

@@ -69,6 +69,9 @@ def _item(kind='image'):
     (('saving', False), False, 'image', None),
     (('uploading', False), False, 'partial', None),
     (('importing', False), False, 'segments', None),
+    (('active', False, True), False, 'image', None),
+    (('active', False, True), True, 'partial', None),
+    (('active', True, True), False, 'image', 'its image is deleted'),
     (('active', False), True, 'image', None),
     (('active', False), True, 'segments', None),
     (('active', False), True, 'partial', 'an upload that never finished'),
@@ -112,7 +115,8 @@ def db(initialised_conf, migrated_database):
     yield migrated_database
 
 
-def _image(status, deleted=False, stage_host=None, locations=()):
+def _image(status, deleted=False, stage_host=None, locations=(),
+           lock=None):
     import datetime
     from glance.db.sqlalchemy import engine, models
     image_id = str(uuid.uuid4())
@@ -121,10 +125,12 @@ def _image(status, deleted=False, stage_host=None, locations=()):
         session.add(models.Image(id=image_id, status=status, deleted=deleted,
                                  visibility='shared', created_at=now))
         session.flush()
-        if stage_host:
-            session.add(models.ImageProperty(
-                image_id=image_id, name='os_glance_stage_host',
-                value=stage_host, created_at=now))
+        for name, value in (('os_glance_stage_host', stage_host),
+                            ('os_glance_import_task', lock)):
+            if value is not None:
+                session.add(models.ImageProperty(
+                    image_id=image_id, name=name, value=value,
+                    created_at=now))
         for url, meta in locations:
             session.add(models.ImageLocation(image_id=image_id, value=url,
                                              meta_data=meta, created_at=now))
@@ -140,19 +146,27 @@ def test_image_refs(db):
     there = _image('importing', stage_host='http://there/')
     nowhere = _image('uploading')
     queued = _image('queued', stage_host='http://here')
+    copying = _image('active', lock=str(uuid.uuid4()))
+    released = _image('active', lock='')
     missing = str(uuid.uuid4())
-    ids = [active, pending, gone, here, there, nowhere, queued, missing]
+    ids = [active, pending, gone, here, there, nowhere, queued, copying,
+           released, missing]
 
     states = image_refs.states(ids)
     assert missing not in states
     assert states[pending] == image_refs.ImageState('pending_delete', True)
+    assert states[copying].in_progress and states[here].in_progress
+    assert not states[released].in_progress
+    assert not states[active].in_progress
     assert image_refs.live_ids(ids) == {active, here, there, nowhere,
-                                        queued}
+                                        queued, copying, released}
     refs = {(r.image_id, r.url, r.store) for r in image_refs.references()}
     assert refs == {(active, 'file:///s/a', 's'),
                     (pending, 'file:///s/p', None)}
-    assert image_refs.needing_staged(ids, 'http://here/') == {here, nowhere}
-    assert image_refs.needing_staged(ids, None) == {here, there, nowhere}
+    assert image_refs.needing_staged(ids, 'http://here/') == {
+        here, nowhere, copying}
+    assert image_refs.needing_staged(ids, None) == {here, there, nowhere,
+                                                    copying}
 
 
 @pytest.mark.parametrize('database', ['sqlite'], indirect=True)
