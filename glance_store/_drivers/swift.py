@@ -29,7 +29,8 @@ ACL: the projects of ``swift_store_admin_tenants`` always, everyone
 (``.r:*``) while the image is public or community, the projects glance
 names through :meth:`Store.set_acls`.
 
-Logging in, and finding storage URLs in catalogs, is swift_auth's part.
+Logging in, and finding storage URLs in catalogs, is swift_auth's part;
+listing what the store holds (orphan sweeps) is swift_listing's.
 """
 from __future__ import annotations
 
@@ -126,7 +127,7 @@ _OPTS = [
 ]
 
 
-class Store(driver.Store):
+class Store(swift_listing.Listing, driver.Store):
     """Reads and writes ``swift+config://`` (and reads ``swift+http(s)``)."""
 
     schemes = ('swift+config', 'swift+http', 'swift+https', 'swift')
@@ -543,18 +544,6 @@ class Store(driver.Store):
         self._request(creds, 'POST', '/' + _q(container),
                       headers=self._acl_headers(public, read_tenants)
                       ).close()
-
-    def iter_image_data(self, context: Any = None
-                        ) -> Iterator[driver.StoredData]:
-        """Image objects and segments (see swift_listing)."""
-        return swift_listing.iter_image_data(self)
-
-    def delete_stored(self, item: driver.StoredData,
-                      context: Any = None) -> None:
-        if item.kind == 'segments':
-            swift_listing.delete_segments(self, item, context)
-        else:
-            super().delete_stored(item, context)
 
 
 class _Download:

@@ -111,3 +111,21 @@ def delete_segments(store: 'Store', item: driver.StoredData,
             urllib.parse.quote(obj['name'], safe='/')), ok=(404,)).close()
     if not found:
         raise exceptions.NotFound(image=item.uri)
+
+
+class Listing:
+    """The listing half of the swift Store (mixed in before driver.Store)."""
+
+    def iter_image_data(self, context: Any = None
+                        ) -> Iterator[driver.StoredData]:
+        """Image objects, then the segments of each image grouped."""
+        return iter_image_data(self)
+
+    def delete_stored(self, item: driver.StoredData,
+                      context: Any = None) -> None:
+        """Delete an image object (an SLO with its segments), or every
+        segment of a group."""
+        if item.kind == 'segments':
+            delete_segments(self, item, context)
+        else:
+            super().delete_stored(item, context)
