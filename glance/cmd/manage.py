@@ -148,6 +148,19 @@ def _orphans(args) -> int:
     return 1 if report.failed else 0
 
 
+def _seconds(text: str) -> int:
+    """A non-negative number of seconds (argparse type)."""
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError('%r is not a number of seconds '
+                                         '(0 or more)' % text)
+    return value
+
+
 def _add_store_commands(subparsers) -> None:
     store = subparsers.add_parser('store', help='image store commands')
     store_sub = store.add_subparsers(dest='store_action')
@@ -161,7 +174,7 @@ def _add_store_commands(subparsers) -> None:
                    help='sweep this store only (repeatable); "staging" is '
                    'this node\'s staging area (default: every store and '
                    'the staging area)')
-    p.add_argument('--grace-period', type=int, metavar='SECONDS',
+    p.add_argument('--grace-period', type=_seconds, metavar='SECONDS',
                    help='leave data younger than this alone (default: '
                    'orphan_grace_period)')
     p.set_defaults(func=_orphans)

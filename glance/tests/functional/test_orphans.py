@@ -202,4 +202,6 @@ def test_orphan_command_bad_store(single):
                            '--dry-run')
     assert result.returncode == 1
     assert 'store nope not swept' in result.stderr
-    assert 'nope' in result.stderr
+    result = single.manage('store', 'orphans', '--grace-period', '-1')
+    assert result.returncode == 2
+    assert 'not a number of seconds' in result.stderr
