@@ -61,6 +61,7 @@ def forward_to_stage_host(request: wsgi.Request, image) -> bool:
     headers = {h: request.headers[h] for h in _FORWARDED
                if h in request.headers}
     headers[MARK] = CONF.worker_self_reference_url or 'unknown'
+    headers['Accept'] = 'application/json'      # a refusal's message
     try:
         answer = requests.delete('%s/v2/images/%s' % (host, image.image_id),
                                  headers=headers, timeout=TIMEOUT)
@@ -71,12 +72,26 @@ def forward_to_stage_host(request: wsgi.Request, image) -> bool:
         _left_behind(image, host, 'it answered %d' % answer.status_code)
         return False
     if answer.status_code != 204:
-        error = exception.GlanceException(answer.text or answer.reason)
+        error = exception.GlanceException(_message(answer))
         error.code = answer.status_code
         raise error
     LOG.info('Delete of image %s handed to %s, the node holding its staged '
              'data', image.image_id, host)
     return True
+
+
+def _message(answer: requests.Response) -> str:
+    """The explanation in another node's error answer, without its status
+    line (the answer here gets its own)."""
+    text = answer.text
+    try:
+        text = str(answer.json().get('message') or '')
+    except (ValueError, AttributeError):
+        pass
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if lines and lines[0].startswith(str(answer.status_code)):
+        lines = lines[1:]
+    return ' '.join(lines) or answer.reason or 'refused'
 
 
 def _left_behind(image, host: str, why: str) -> None:

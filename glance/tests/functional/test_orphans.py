@@ -70,8 +70,11 @@ def test_refusal_of_the_staging_node_is_the_answer(nodes):
     on_one, on_two = _project_clients(nodes)
     image_id = _create(on_one, protected=True)
     assert _stage(on_one, image_id, b'abc').status_code == 204
-    r = on_two.delete('/v2/images/%s' % image_id)
+    r = on_two.delete('/v2/images/%s' % image_id,
+                      headers={'Accept': 'application/json'})
     assert r.status_code == 403, r.text
+    assert r.json()['message'].startswith(
+        'Image %s is protected' % image_id), r.text
     assert os.path.exists(staged(one, image_id))
     shown = on_two.get('/v2/images/%s' % image_id).json()
     assert shown['status'] == 'uploading'
