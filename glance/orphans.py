@@ -174,15 +174,13 @@ def _remove(orphan: Orphan) -> None:
 
 
 def _sweep_staging(report: Report, grace: float, dry_run: bool) -> None:
-    node = CONF.worker_self_reference_url
-    removed = staging.sweep(
-        lambda ids: image_refs.needing_staged(ids, node), grace=grace,
-        dry_run=dry_run)
+    removed = staging.sweep(image_refs.needing_staged, grace=grace,
+                            dry_run=dry_run)
     for image_id, name in removed:
         report.orphans.append(Orphan(
             STAGING, image_id, 'file://' + urllib.parse.quote(
                 staging.path_of(name)), None, 'staged',
-            'its image no longer needs staged data on this node',
+            'its image no longer needs staged data',
             outcome='would remove' if dry_run else 'removed'))
 
 

@@ -137,12 +137,12 @@ def sweep(needing: Callable[[set[str]], set[str]], grace: float = 0,
           dry_run: bool = False) -> list[tuple[str, str]]:
     """Remove the staged files whose image no longer needs them.
 
-    ``needing`` answers which of the ids it is given still need data
-    staged on this node (uploading or importing here); everything else
-    goes: the image was deleted, is missing, or was imported, staged anew
-    elsewhere or given up.  Files younger than ``grace`` seconds are kept
-    (a stage may be starting in another process).  Returns (image id, file
-    name) of what was removed, or would be with ``dry_run``.
+    ``needing`` answers which of the ids it is given still need staged
+    data (uploading or importing); everything else goes: the image was
+    deleted, is missing, or was imported or given up.  Files younger than
+    ``grace`` seconds are kept (a stage may be starting in another
+    process).  Returns (image id, file name) of what was removed, or would
+    be with ``dry_run``.
     """
     files = list(staged_files())
     keep = needing({image_id for image_id, _n, _t in files})
@@ -165,7 +165,7 @@ def sweep(needing: Callable[[set[str]], set[str]], grace: float = 0,
             continue
         LOG.info('Removed staged file %s of image %s: the image no longer '
                  'needs it (deleted, missing, or neither uploading nor '
-                 'importing on this node).', name, image_id)
+                 'importing).', name, image_id)
     return removed
 
 
@@ -179,8 +179,7 @@ def sweep_at_startup() -> None:
     """
     from glance.db import image_refs
     try:
-        removed = sweep(lambda ids: image_refs.needing_staged(
-            ids, CONF.worker_self_reference_url))
+        removed = sweep(image_refs.needing_staged)
     except Exception as exc:  # noqa: BLE001 - never blocks start-up
         LOG.warning('Staging area sweep skipped: %s', exc)
         return

@@ -28,8 +28,6 @@ IN_PROGRESS = ('saving', 'uploading', 'importing')
 NEEDS_STAGED = ('uploading', 'importing')
 #: the property an import holds an image with
 IMPORT_LOCK = 'os_glance_import_task'
-#: the property naming the node holding the staged data
-STAGE_HOST = 'os_glance_stage_host'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,27 +116,23 @@ def references() -> Iterator[Reference]:
             yield Reference(image_id, url, store)
 
 
-def needing_staged(ids: Iterable[str], node_url: str | None) -> set[str]:
-    """Those of ``ids`` whose image still needs data staged on the node
-    ``node_url``: live, uploading or importing (or held by an import, as
-    copy-image holds an active image while it stages), and staged on that
-    node (or recording no node, as a deployment without
-    worker_self_reference_url and every copy-image does)."""
+def needing_staged(ids: Iterable[str]) -> set[str]:
+    """Those of ``ids`` whose image may still need its staged data: live,
+    and uploading, importing, or held by an import (copy-image holds an
+    active image while it stages).
+
+    Which node the data was staged on is not asked: nodes may share a
+    staging directory, and a file kept a little longer does no harm.
+    """
     out: set[str] = set()
-    node = (node_url or '').rstrip('/')
-    host, host_joined = _prop(STAGE_HOST)
     lock, lock_joined = _prop(IMPORT_LOCK)
     for chunk in _chunks(ids):
         with session_scope(readonly=True) as session:
             rows = session.execute(
-                sa.select(_IMAGE.id, _IMAGE.status, host.value, lock.value)
-                .outerjoin(host, host_joined)
+                sa.select(_IMAGE.id, _IMAGE.status, lock.value)
                 .outerjoin(lock, lock_joined)
                 .where(_IMAGE.id.in_(chunk),
                        _IMAGE.deleted == sa.false())).all()
-        for image_id, status, staged_on, task in rows:
-            elsewhere = bool(staged_on and node
-                             and staged_on.rstrip('/') != node)
-            if (status in NEEDS_STAGED or task) and not elsewhere:
-                out.add(image_id)
+        out.update(image_id for image_id, status, task in rows
+                   if status in NEEDS_STAGED or task)
     return out

@@ -163,10 +163,8 @@ def test_image_refs(db):
     refs = {(r.image_id, r.url, r.store) for r in image_refs.references()}
     assert refs == {(active, 'file:///s/a', 's'),
                     (pending, 'file:///s/p', None)}
-    assert image_refs.needing_staged(ids, 'http://here/') == {
-        here, nowhere, copying}
-    assert image_refs.needing_staged(ids, None) == {here, there, nowhere,
-                                                    copying}
+    assert image_refs.needing_staged(ids) == {here, there, nowhere,
+                                              copying}
 
 
 @pytest.mark.parametrize('database', ['sqlite'], indirect=True)
@@ -187,9 +185,7 @@ def test_staging_sweep(db, tmp_path, monkeypatch):
             str(uuid.uuid4()), 'lost+found')}
         young = _file(staging.path_of(str(uuid.uuid4())), mtime=time.time())
 
-        def needing(ids):
-            return image_refs.needing_staged(ids, None)
-
+        needing = image_refs.needing_staged
         would = staging.sweep(needing, grace=3600, dry_run=True)
         assert {n for _i, n in would} == set(paths) - {
             keep, keep + '.converted', 'lost+found'}
