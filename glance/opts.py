@@ -29,6 +29,7 @@ import glance.layers.location
 import glance.image_cache
 import glance.layers.notifier
 import glance.layers.quota
+import glance.orphans
 import glance.scrubber
 
 OptList = list[tuple[str | None, list[cfg.Opt]]]
@@ -67,7 +68,8 @@ def list_api_opts() -> OptList:
 
 def list_manage_opts() -> OptList:
     """Options of glance-manage (namespace glance.manage)."""
-    return [('database', db_options.database_opts)]
+    return [(None, glance.orphans.orphan_opts),
+            ('database', db_options.database_opts)]
 
 
 def list_scrubber_opts() -> OptList:

@@ -249,6 +249,19 @@ def set_acls_for_image(uri: str, store_id: str | None = None,
                    context=context)
 
 
+def iter_image_data(store_id: str | None = None, context: Any = None
+                    ) -> Iterator[driver_mod.StoredData]:
+    """What backend ``store_id`` holds under image ids (see
+    :meth:`driver.Store.iter_image_data`)."""
+    return registry().get(store_id).iter_image_data(context=context)
+
+
+def delete_stored(item: driver_mod.StoredData, store_id: str | None = None,
+                  context: Any = None) -> None:
+    """Remove ``item`` of a listing from backend ``store_id``."""
+    registry().get(store_id).delete_stored(item, context=context)
+
+
 def list_opts():
     """Options for oslo-config-generator (namespace glance.store)."""
     from glance_store._drivers import filesystem, http, rbd, s3, swift

@@ -1,8 +1,10 @@
 """The Store base class every driver implements."""
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
+import re
 from typing import Any, Iterable, Iterator
 
 from oslo_config import cfg
@@ -23,6 +25,41 @@ class Capability(enum.Flag):
     DRIVER_REUSABLE = enum.auto()
     READ_WRITE = READ_ACCESS | WRITE_ACCESS
     RW_ACCESS = READ_ACCESS | READ_RANDOM | WRITE_ACCESS
+
+
+#: how glance names what it writes: the image id, a UUID
+_IMAGE_ID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
+                       r'[0-9a-f]{12}$')
+
+
+def is_image_id(name: str) -> bool:
+    """Whether ``name`` could be an image id glance wrote data under.
+
+    Listings report only such names: anything else in a container, bucket
+    or pool is not glance's, and an orphan sweep must never touch it.
+    """
+    return bool(_IMAGE_ID.match(name.lower()))
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredData:
+    """One piece of image data a store holds, as its listing finds it.
+
+    ``kind`` says how a location can refer to it: ``image`` is what a
+    location points at (``uri`` is the location the store would have
+    written); ``segments`` are the pieces of a large object, referenced
+    through their image; ``partial`` is an upload that never finished (an
+    S3 multipart upload), which no location ever references.
+    """
+
+    image_id: str
+    uri: str
+    size: int | None
+    #: seconds since the epoch of the last write, None when unknown
+    modified: float | None
+    kind: str = 'image'
+    #: what else goes with it, for the operator (snapshots, upload id)
+    detail: str = ''
 
 
 class Store:
@@ -132,3 +169,21 @@ class Store:
 
         Nothing to do for stores the service reads as itself.
         """
+
+    def iter_image_data(self, context: Any = None) -> Iterator[StoredData]:
+        """Everything this store holds under an image id glance wrote.
+
+        For finding data no image references any more (a crash between
+        writing and recording it, a delete that failed): the caller
+        compares the listing with the image records.  Stores glance never
+        writes to (http) hold nothing of its own and list nothing.
+        """
+        return iter(())
+
+    def delete_stored(self, item: StoredData, context: Any = None) -> None:
+        """Remove what :meth:`iter_image_data` reported as ``item``.
+
+        NotFound when it is already gone; InUseByStore when the store
+        refuses (an RBD snapshot with clones).
+        """
+        self.delete(loc_mod.parse(item.uri, self.backend), context=context)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Iterable, Iterator
+import time
+from typing import Callable, Iterable, Iterator
 
 from oslo_config import cfg
 
@@ -106,3 +107,81 @@ def remove(image_id: str, suffix: str = '') -> None:
     except OSError as exc:
         LOG.error('Could not remove staged data of image %s: %s',
                   image_id, exc)
+
+
+# --- the sweep: staged files no image needs any more -----------------------
+
+#: length of an image id (a UUID) at the start of every staged file name
+_ID_LEN = 36
+
+
+def staged_files() -> Iterator[tuple[str, str, float]]:
+    """(image id, file name, mtime) of every file of the staging area,
+    temporary ones (``<id>.converted``...) included; names that do not
+    start with an image id are not glance's and are not reported."""
+    base = directory()
+    for entry in os.scandir(base):
+        image_id = entry.name[:_ID_LEN]
+        if len(image_id) != _ID_LEN or image_id.count('-') != 4:
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            mtime = entry.stat(follow_symlinks=False).st_mtime
+        except FileNotFoundError:
+            continue
+        yield image_id, entry.name, mtime
+
+
+def sweep(needing: Callable[[set[str]], set[str]], grace: float = 0,
+          dry_run: bool = False) -> list[tuple[str, str]]:
+    """Remove the staged files whose image no longer needs them.
+
+    ``needing`` answers which of the ids it is given still need staged
+    data (uploading or importing); everything else goes: the image was
+    deleted, is missing, or was imported or given up.  Files younger than
+    ``grace`` seconds are kept (a stage may be starting in another
+    process).  Returns (image id, file name) of what was removed, or would
+    be with ``dry_run``.
+    """
+    files = list(staged_files())
+    keep = needing({image_id for image_id, _n, _t in files})
+    now = time.time()
+    removed = []
+    for image_id, name, mtime in files:
+        if image_id in keep or now - mtime < grace:
+            continue
+        removed.append((image_id, name))
+        if dry_run:
+            continue
+        try:
+            os.unlink(os.path.join(directory(), name))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            LOG.error('Could not remove staged file %s of image %s: %s',
+                      name, image_id, exc)
+            removed.pop()
+            continue
+        LOG.info('Removed staged file %s of image %s: the image no longer '
+                 'needs it (deleted, missing, or neither uploading nor '
+                 'importing).', name, image_id)
+    return removed
+
+
+def sweep_at_startup() -> None:
+    """Start-up: remove what a delete on another node, a crash or a node
+    that was down left in this node's staging area.
+
+    Runs before the workers start, when nothing of this node is staging
+    yet.  A database that cannot be reached only postpones the sweep to
+    the next start: glance-api starts all the same.
+    """
+    from glance.db import image_refs
+    try:
+        removed = sweep(image_refs.needing_staged)
+    except Exception as exc:  # noqa: BLE001 - never blocks start-up
+        LOG.warning('Staging area sweep skipped: %s', exc)
+        return
+    if removed:
+        LOG.info('Staging area sweep removed %d file(s).', len(removed))

@@ -32,6 +32,10 @@ def main(argv=None) -> int:
         # Logging may not be set up yet: stderr is the one sure channel.
         print('glance-api: cannot start: %s' % exc, file=sys.stderr)
         return 1
+    # Before any worker serves: staged files a delete on another node, a
+    # crash or a downtime left behind go now (never stops the start).
+    from glance.async_ import staging
+    staging.sweep_at_startup()
     try:
         # Build the application once here so that a broken pipeline fails
         # now, instead of in every worker over and over; the workers build

@@ -69,7 +69,21 @@ def _prefetch(cache: image_cache.ImageCache) -> int:
     return EXIT_LEFT_QUEUED if result.failed else 0
 
 
+def _drop_deleted(cache: image_cache.ImageCache) -> None:
+    """Both maintenance runs first drop copies of deleted images."""
+    from glance.db import image_refs
+    try:
+        removed = cache.drop_deleted(image_refs.live_ids)
+    except Exception as exc:  # noqa: BLE001 - pruning/cleaning go on
+        print('deleted images not checked (the image database is needed): '
+              '%s' % exc, file=sys.stderr)
+        return
+    for image_id in removed:
+        print('removed %s (image deleted)' % image_id)
+
+
 def _prune(cache: image_cache.ImageCache) -> int:
+    _drop_deleted(cache)
     removed = cache.prune()
     for image_id in removed:
         print('pruned %s' % image_id)
@@ -79,6 +93,7 @@ def _prune(cache: image_cache.ImageCache) -> int:
 
 
 def _clean(cache: image_cache.ImageCache) -> int:
+    _drop_deleted(cache)
     for name in cache.clean():
         print('removed %s' % name)
     return 0
@@ -95,14 +110,15 @@ def prefetcher_main(argv=None) -> int:
 def pruner_main(argv=None) -> int:
     """glance-cache-pruner: shrink the cache to image_cache_max_size."""
     return _run(argv, 'glance-cache-pruner',
-                'Remove the least recently used images from the image '
-                'cache until it holds at most image_cache_max_size bytes.',
+                'Remove deleted images from the image cache, then the '
+                'least recently used ones until it holds at most '
+                'image_cache_max_size bytes.',
                 _prune)
 
 
 def cleaner_main(argv=None) -> int:
     """glance-cache-cleaner: remove invalid and stalled cache files."""
     return _run(argv, 'glance-cache-cleaner',
-                'Remove invalid files from the image cache, and incomplete '
-                'ones nobody has written to for image_cache_stall_time '
-                'seconds.', _clean)
+                'Remove deleted images and invalid files from the image '
+                'cache, and incomplete ones nobody has written to for '
+                'image_cache_stall_time seconds.', _clean)

@@ -1,7 +1,9 @@
-"""glance-manage: database administration.
+"""glance-manage: database and store administration.
 
     glance-manage [--config-file FILE] db sync|upgrade [VERSION]
     glance-manage [--config-file FILE] db version|check
+    glance-manage [--config-file FILE] store orphans [--dry-run]
+        [--store ID] [--grace-period SECONDS]
 
 ``db_sync``, ``db_upgrade`` and ``db_version`` are accepted too: deployment
 tools (devstack, kolla) call the legacy spellings.
@@ -124,6 +126,60 @@ def _unload_metadefs(args) -> int:
     return 0
 
 
+def _orphans(args) -> int:
+    """List (--dry-run) or remove data no image references; exit 1 when a
+    store could not be listed or an orphan not removed."""
+    import glance_store
+    from glance import orphans
+    glance_store.create_stores(CONF)
+    report = orphans.sweep(stores=args.store or None, dry_run=args.dry_run,
+                           grace=args.grace_period)
+    for o in report.orphans:
+        print('%s\t%s\t%s\t%s\t%s\t%s\t%s%s' % (
+            o.outcome, o.store, o.image_id, o.kind,
+            '-' if o.size is None else o.size, o.uri, o.reason,
+            ' (%s)' % o.detail if o.detail else ''))
+    for store_id, why in report.errors.items():
+        print('store %s not swept: %s' % (store_id, why), file=sys.stderr)
+    verb = 'found' if args.dry_run else 'handled'
+    print('%d orphan(s) %s%s.' % (len(report.orphans), verb,
+                                  '; nothing removed (--dry-run)'
+                                  if args.dry_run else ''))
+    return 1 if report.failed else 0
+
+
+def _seconds(text: str) -> int:
+    """A non-negative number of seconds (argparse type)."""
+    import argparse
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError('%r is not a number of seconds '
+                                         '(0 or more)' % text)
+    return value
+
+
+def _add_store_commands(subparsers) -> None:
+    store = subparsers.add_parser('store', help='image store commands')
+    store_sub = store.add_subparsers(dest='store_action')
+    store_sub.required = True
+    p = store_sub.add_parser(
+        'orphans', help='list and remove store data and staged files no '
+        'live image references')
+    p.add_argument('--dry-run', action='store_true',
+                   help='only list what would be removed')
+    p.add_argument('--store', action='append', metavar='ID',
+                   help='sweep this store only (repeatable); "staging" is '
+                   'this node\'s staging area (default: every store and '
+                   'the staging area)')
+    p.add_argument('--grace-period', type=_seconds, metavar='SECONDS',
+                   help='leave data younger than this alone (default: '
+                   'orphan_grace_period)')
+    p.set_defaults(func=_orphans)
+
+
 _DB_COMMANDS = (
     ('sync', _sync, 'create or upgrade the schema to the newest revision'),
     ('upgrade', _sync, 'upgrade the schema (optionally to VERSION)'),
@@ -189,6 +245,7 @@ def _add_commands(subparsers) -> None:
         if name in legacy:
             _add_action(subparsers, 'db_' + name, func,
                         doc + ' (legacy name)')
+    _add_store_commands(subparsers)
 
 
 def main(argv=None) -> int:

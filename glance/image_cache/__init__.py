@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from oslo_config import cfg
 
@@ -313,6 +313,29 @@ class ImageCache:
             removed.append(entry.image_id)
             LOG.info('Pruned image %s (%d bytes) from the cache.',
                      entry.image_id, entry.size)
+        return removed
+
+    def drop_deleted(self, live: Callable[[set[str]], set[str]]
+                     ) -> list[str]:
+        """Remove the copies of images that were deleted.
+
+        ``live`` answers which of the ids it is given are images that
+        still exist (glance.db.image_refs.live_ids).  The node that
+        deletes an image drops its copy at once; every other node's copy
+        goes here, at its next pruner or cleaner run.  Queued ids of
+        deleted images are dequeued too.
+        """
+        cached = {e.image_id for e in self.driver.list()}
+        queued = set(self.queued())
+        alive = live(cached | queued)
+        removed = []
+        for image_id in sorted(cached - alive):
+            if self.delete(image_id):
+                removed.append(image_id)
+                LOG.info('Removed image %s from the cache: the image was '
+                         'deleted.', image_id)
+        for image_id in sorted(queued - alive):
+            self.dequeue(image_id)
         return removed
 
     def clean(self, stall_time: int | None = None) -> list[str]:

@@ -255,6 +255,27 @@ class Store(driver.Store):
         except OSError as exc:
             raise _os_error(exc, path)
 
+    def iter_image_data(self, context: Any = None
+                        ) -> Iterator[driver.StoredData]:
+        """The files named by an image id in every data directory."""
+        for directory, _prio in self.datadirs:
+            try:
+                entries = list(os.scandir(directory))
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                if not driver.is_image_id(entry.name):
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                yield driver.StoredData(
+                    entry.name, 'file://' + urllib.parse.quote(entry.path),
+                    st.st_size, st.st_mtime)
+
 
 def _write_all(fd: int, data: Iterable[bytes], thin: bool) -> int:
     """Write every chunk of ``data`` to ``fd``; the number of bytes."""

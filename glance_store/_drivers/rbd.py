@@ -17,6 +17,7 @@ after the stores are configured, and librados threads do not survive that.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import errno
 import logging
 import math
@@ -351,6 +352,56 @@ class Store(driver.Store):
             image.remove_snap(snap)
         except self.rbd.ImageNotFound:
             pass                                # only the snapshot is gone
+
+    # --- listing (orphan sweeps) ------------------------------------------
+
+    def iter_image_data(self, context: Any = None
+                        ) -> Iterator[driver.StoredData]:
+        """The RBD images of the pool named by an image id, with their
+        snapshots (removed along with the image)."""
+        with self._ioctx(self.pool) as (cluster, ioctx):
+            fsid = cluster.get_fsid()
+            try:
+                names = list(self.rbd.RBD().list(ioctx))
+            except self.rbd.Error as exc:
+                raise self._error(exc, 'listing of pool %s' % self.pool)
+            found = []
+            for name in names:
+                if not driver.is_image_id(name):
+                    continue
+                try:
+                    with self.rbd.Image(ioctx, name,
+                                        read_only=True) as image:
+                        size = image.size()
+                        snaps = [s['name'] for s in image.list_snaps()]
+                        created = image.create_timestamp().replace(
+                            tzinfo=datetime.timezone.utc).timestamp()
+                except self.rbd.ImageNotFound:
+                    continue            # removed while we looked
+                except self.rbd.Error as exc:
+                    raise self._error(exc, name)
+                found.append(driver.StoredData(
+                    name, self._uri(fsid, self.pool, name), size, created,
+                    detail='snapshots: %s' % (', '.join(snaps) or 'none')))
+        yield from found
+
+    def delete_stored(self, item: driver.StoredData,
+                      context: Any = None) -> None:
+        """Remove the image and every snapshot of it (not only ``snap``:
+        an upload killed half-way may have left none, a hand-made one may
+        have more); InUseByStore when one has clones or it is open."""
+        _fsid, pool, name, _snap = self._parse(
+            loc_mod.parse(item.uri, self.backend))
+        with self._ioctx(pool) as (_cluster, ioctx):
+            try:
+                with self.rbd.Image(ioctx, name) as image:
+                    if len(list(image.watchers_list())) > 1:
+                        raise exceptions.InUseByStore(image=item.uri)
+                    for snap in list(image.list_snaps()):
+                        self._drop_snapshot(image, snap['name'])
+                self.rbd.RBD().remove(ioctx, name)
+            except self.rbd.Error as exc:
+                raise self._error(exc, item.uri)
 
 
 class _Reader:

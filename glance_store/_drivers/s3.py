@@ -354,6 +354,47 @@ class Store(driver.Store):
                 botocore.exceptions.ClientError) as exc:
             raise self._error(exc, '%s/%s' % (bucket, key))
 
+    # --- listing (orphan sweeps) ------------------------------------------
+
+    def iter_image_data(self, context: Any = None
+                        ) -> Iterator[driver.StoredData]:
+        """Objects named by an image id, then unfinished multipart uploads
+        (``partial``: parts S3 keeps, and bills, until they are aborted)."""
+        try:
+            pages = self.client.get_paginator('list_objects_v2').paginate(
+                Bucket=self.bucket)
+            for page in pages:
+                for obj in page.get('Contents', ()):
+                    if driver.is_image_id(obj['Key']):
+                        yield driver.StoredData(
+                            obj['Key'], self._uri(obj['Key']), obj['Size'],
+                            obj['LastModified'].timestamp())
+            pages = self.client.get_paginator(
+                'list_multipart_uploads').paginate(Bucket=self.bucket)
+            for page in pages:
+                for up in page.get('Uploads', ()):
+                    if driver.is_image_id(up['Key']):
+                        yield driver.StoredData(
+                            up['Key'], self._uri(up['Key']), None,
+                            up['Initiated'].timestamp(), kind='partial',
+                            detail='multipart upload %s' % up['UploadId'])
+        except (botocore.exceptions.BotoCoreError,
+                botocore.exceptions.ClientError) as exc:
+            raise self._error(exc, 'listing of bucket %s' % self.bucket)
+
+    def delete_stored(self, item: driver.StoredData,
+                      context: Any = None) -> None:
+        """Delete an object, or abort an unfinished multipart upload."""
+        if item.kind != 'partial':
+            return super().delete_stored(item, context)
+        upload_id = item.detail.rpartition(' ')[2]
+        try:
+            self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=item.image_id, UploadId=upload_id)
+        except (botocore.exceptions.BotoCoreError,
+                botocore.exceptions.ClientError) as exc:
+            raise self._error(exc, 'multipart upload %s' % upload_id)
+
 
 def _parts(spool, source: pieces.Pieces, size: int) -> Iterator[bytes]:
     """Parts of ``size`` bytes: the spooled start first, then the rest."""

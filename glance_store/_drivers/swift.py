@@ -29,7 +29,8 @@ ACL: the projects of ``swift_store_admin_tenants`` always, everyone
 (``.r:*``) while the image is public or community, the projects glance
 names through :meth:`Store.set_acls`.
 
-Logging in, and finding storage URLs in catalogs, is swift_auth's part.
+Logging in, and finding storage URLs in catalogs, is swift_auth's part;
+listing what the store holds (orphan sweeps) is swift_listing's.
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ import requests
 
 from glance_store import driver, exceptions
 from glance_store import location as loc_mod
-from glance_store._drivers import pieces, swift_auth
+from glance_store._drivers import pieces, swift_auth, swift_listing
 from glance_store._drivers.swift_auth import Credentials
 
 LOG = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ _OPTS = [
 ]
 
 
-class Store(driver.Store):
+class Store(swift_listing.Listing, driver.Store):
     """Reads and writes ``swift+config://`` (and reads ``swift+http(s)``)."""
 
     schemes = ('swift+config', 'swift+http', 'swift+https', 'swift')

@@ -6,7 +6,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from glance.api.v2 import discovery, image_patch, image_query
+from glance.api.v2 import discovery, image_cleanup, image_patch, image_query
 from glance.common import exception, timeutils, wsgi
 from glance.domain import image as domain
 from glance import gateway
@@ -77,8 +77,11 @@ class Controller:
         """DELETE /v2/images/{image_id} -> 204."""
         repo = gateway.get_repo(request.context)
         image = repo.get(image_id)
+        if image_cleanup.forward_to_stage_host(request, image):
+            return      # the node holding its staged data deleted it
         image.delete()
         repo.remove(image)
+        image_cleanup.evict_from_cache(request, image_id)
 
 
 def image_view(image: domain.Image, context: Any = None) -> dict[str, Any]:

@@ -1,0 +1,120 @@
+"""What deleting an image takes along beyond its record and store data.
+
+* Staged data: only the node that staged it can remove it, so a delete of
+  an image staged on another API node (``os_glance_stage_host``) is handed
+  to that node, as a glance-direct import is.  When that node cannot be
+  reached the delete goes ahead here; its staged file goes at that node's
+  next start (``glance.async_.staging.sweep_at_startup``) or with
+  ``glance-manage store orphans``.
+* The image cache of the deleting node drops its copy at once; other
+  nodes drop theirs at their next glance-cache-pruner/cleaner run.
+"""
+from __future__ import annotations
+
+import logging
+
+from oslo_config import cfg
+import requests
+
+from glance.api.middleware.cache import ENVIRON_KEY as CACHE_KEY
+from glance.async_.flows.api_image_import import STAGE_HOST
+from glance.common import exception, wsgi
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+#: request headers passed on to the staging node (who the caller is)
+_FORWARDED = ('X-Auth-Token', 'X-Identity-Status', 'X-Roles',
+              'X-Project-Id', 'X-Tenant-Id', 'X-User-Id', 'X-Domain-Id',
+              'X-Project-Domain-Id', 'X-User-Domain-Id', 'X-Service-Catalog',
+              'X-Openstack-Request-Id')
+#: marks a delete one node handed to another: it is never handed on again
+#: (two nodes that disagree about their own URLs must not ping-pong)
+MARK = 'X-Glance-Stage-Forwarded'
+#: seconds to wait for the staging node
+TIMEOUT = 60
+#: statuses in which an image has staged data
+STAGED_STATUSES = ('uploading', 'importing')
+
+
+def _stage_host(request: wsgi.Request, image) -> str | None:
+    """The other node holding ``image``'s staged data, None if none."""
+    host = (image.extra_properties.get(STAGE_HOST) or '').rstrip('/')
+    own = (CONF.worker_self_reference_url or '').rstrip('/')
+    if not host or host == own or image.status not in STAGED_STATUSES or \
+            MARK in request.headers:
+        return None
+    return host
+
+
+def forward_to_stage_host(request: wsgi.Request, image) -> bool:
+    """Hand the delete of ``image`` to the node holding its staged data.
+
+    True when that node deleted it (nothing is left to do here); its
+    refusal (403, 404, 409...) is the answer.  False when the image has no
+    staged data elsewhere or that node is unreachable or failing: the
+    caller deletes it here and the staged file waits for a sweep.
+    """
+    host = _stage_host(request, image)
+    if host is None:
+        return False
+    headers = {h: request.headers[h] for h in _FORWARDED
+               if h in request.headers}
+    headers[MARK] = CONF.worker_self_reference_url or 'unknown'
+    headers['Accept'] = 'application/json'      # a refusal's message
+    try:
+        answer = requests.delete('%s/v2/images/%s' % (host, image.image_id),
+                                 headers=headers, timeout=TIMEOUT)
+    except requests.RequestException as exc:
+        _left_behind(image, host, str(exc))
+        return False
+    if answer.status_code >= 500:
+        _left_behind(image, host, 'it answered %d' % answer.status_code)
+        return False
+    if answer.status_code != 204:
+        error = exception.GlanceException(_message(answer))
+        error.code = answer.status_code
+        raise error
+    LOG.info('Delete of image %s handed to %s, the node holding its staged '
+             'data', image.image_id, host)
+    return True
+
+
+def _message(answer: requests.Response) -> str:
+    """The explanation in another node's error answer, without its status
+    line (the answer here gets its own)."""
+    text = answer.text
+    try:
+        text = str(answer.json().get('message') or '')
+    except (ValueError, AttributeError):
+        pass
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if lines and lines[0].startswith(str(answer.status_code)):
+        lines = lines[1:]
+    return ' '.join(lines) or answer.reason or 'refused'
+
+
+def _left_behind(image, host: str, why: str) -> None:
+    LOG.warning('Image %s: the node holding its staged data (%s) could not '
+                'take the delete (%s); deleting here, and its staged file '
+                'stays there until that node restarts or an operator runs '
+                '`glance-manage store orphans` on it.', image.image_id, host,
+                why)
+
+
+def evict_from_cache(request: wsgi.Request, image_id: str) -> None:
+    """Drop the deleted image from this node's image cache, if it has one
+    (a failure only leaves the copy for the next cache run).  A queued
+    prefetch of it is left to glance-cache-prefetcher, which drops queued
+    images that were deleted."""
+    cache = request.environ.get(CACHE_KEY)
+    if cache is None:
+        return
+    try:
+        if cache.delete(image_id):
+            LOG.info('Deleted image %s removed from the image cache.',
+                     image_id)
+    except Exception as exc:  # noqa: BLE001 - the delete itself succeeded
+        LOG.warning('Deleted image %s could not be removed from the image '
+                    'cache now (%s); the next glance-cache-pruner run '
+                    'removes it.', image_id, exc)
