@@ -17,12 +17,26 @@ $(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg
 
 venv: $(BIN)/.installed
 
+# The service alone, without the test packages: .run-venv.
+RUN_VENV := .run-venv
+RUN_BIN := $(RUN_VENV)/bin
+
+$(RUN_BIN)/.installed: requirements.txt setup.cfg
+	test -x $(RUN_BIN)/python || $(PYTHON) -m venv $(RUN_VENV)
+	$(RUN_BIN)/pip install -q --upgrade pip
+	$(RUN_BIN)/pip install -q -r requirements.txt
+	$(RUN_BIN)/pip install -q --no-deps -e .
+	touch $@
+
 # Serve on 127.0.0.1:$(PORT): SQLite + file store under ./data, no Keystone.
-run: venv
-	test -f $(DATA)/glance-api.conf || $(BIN)/python tools/write_config.py $(DATA) --port $(PORT)
-	$(BIN)/glance-manage --config-file $(DATA)/glance-api.conf db sync
-	@echo "glance-api: http://127.0.0.1:$(PORT)  (config: $(DATA)/glance-api.conf)"
-	$(BIN)/glance-api --config-file $(DATA)/glance-api.conf
+# The configuration is written once (edit it freely); the port is given
+# on every run by a second file, so PORT is honoured each time.
+run: $(RUN_BIN)/.installed
+	test -f $(DATA)/glance-api.conf || $(RUN_BIN)/python tools/write_config.py $(DATA) --profile run
+	printf '[DEFAULT]\nbind_port = %s\n' '$(PORT)' > $(DATA)/port.conf
+	$(RUN_BIN)/glance-manage --config-file $(DATA)/glance-api.conf db sync
+	@echo "glance-api: http://127.0.0.1:$(PORT)  (config: $(DATA)/glance-api.conf, log: $(DATA)/glance-api.log and here)"
+	$(RUN_BIN)/glance-api --config-file $(DATA)/glance-api.conf --config-file $(DATA)/port.conf
 
 # The whole suite: unit and functional, SQLite always, PostgreSQL and
 # MariaDB when reachable (required under CI=true).
@@ -77,4 +91,4 @@ genpolicy: venv
 	$(BIN)/oslopolicy-sample-generator --config-file etc/glance-policy-generator.conf
 
 clean:
-	rm -rf $(VENV) $(DATA) .keystone-venv .keystone-venv.lock
+	rm -rf $(VENV) $(RUN_VENV) $(DATA) .keystone-venv .keystone-venv.lock

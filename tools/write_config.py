@@ -6,7 +6,7 @@ by the functional tests and by tools/replay.sh, so that all three start the
 service the same way.
 
     python tools/write_config.py DIR [--port 9292]
-        [--profile default|reference] [--database URL]
+        [--profile default|reference|run] [--database URL]
         [--set SECTION.OPTION=VALUE ...]
 """
 from __future__ import annotations
@@ -60,6 +60,19 @@ def build(directory: str, port: int = 9292, profile: str = 'default',
             'allowed_schemes': '[http,https]',
             'allowed_hosts': '[127.0.0.1]',
             'allowed_ports': '[80,443,18980]'}
+    elif profile == 'run':
+        # `make run`: one file store, configured as the multi-store setup
+        # every client call expects (``glance stores-info`` included), and
+        # the log on the terminal as well as in the file.
+        conf['DEFAULT'].update({'enabled_backends': 'local:file',
+                                'use_stderr': 'True'})
+        conf['glance_store'] = {'default_backend': 'local'}
+        for store, sub in (('local', 'images'),
+                           ('os_glance_staging_store', 'staging'),
+                           ('os_glance_tasks_store', 'tasks')):
+            conf[store] = {'filesystem_store_datadir':
+                           os.path.join(directory, sub)}
+        conf['local']['store_description'] = 'Files under %s' % directory
     else:
         conf['glance_store'] = {
             'stores': 'file', 'default_store': 'file',
@@ -84,7 +97,7 @@ def main() -> None:
     parser.add_argument('directory')
     parser.add_argument('--port', type=int, default=9292)
     parser.add_argument('--profile', default='default',
-                        choices=['default', 'reference'])
+                        choices=['default', 'reference', 'run'])
     parser.add_argument('--database')
     parser.add_argument('--set', action='append', default=[],
                         metavar='SECTION.OPTION=VALUE')

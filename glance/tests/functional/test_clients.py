@@ -17,6 +17,7 @@ import uuid
 import pytest
 
 from glance.tests.functional.conftest import Client
+from glance.tests.functional.server import GlanceServer
 
 BIN = os.path.dirname(sys.executable)
 DATA = os.urandom(3 * 1024 * 1024 + 123)     # several upload chunks
@@ -292,3 +293,23 @@ def test_glance_task_list_and_show_in_the_noauth_mode(server):
     assert task['id'] in listed
     shown = table(ok(glance_cli(server, 'task-show', task['id'])).stdout)
     assert shown['id'] == task['id'] and shown['type'] == 'import'
+
+
+def test_the_make_run_profile_serves_every_client_call(tmp_path):
+    """``make run`` writes the ``run`` profile: one file store configured
+    as multi-store, so ``glance stores-info`` answers, and the log goes to
+    the terminal as well as the file."""
+    srv = GlanceServer(str(tmp_path / 'run'), profile='run').start()
+    try:
+        stores = ok(glance_cli(srv, 'stores-info')).stdout.decode()
+        assert 'local' in stores
+        client = Client(srv.url)
+        image = client.create(name='run', disk_format='raw',
+                              container_format='bare')
+        assert client.upload(image['id'], b'data').status_code == 204
+        assert client.get('/v2/images/%s' % image['id']).json()[
+            'stores'] == 'local'
+        with open(os.path.join(srv.workdir, 'stdout.log')) as out:
+            assert 'glance' in out.read()
+    finally:
+        srv.stop()
