@@ -77,8 +77,11 @@ def test_list_is_per_project_filtered_sorted_and_paged():
     assert [t.task_id for t in first + rest] == [t.task_id for t in mine]
     assert repo('p-list').list({'status': 'success'}) == []
     assert len(repo(admin=True).list({'type': 'import'}, limit=1000)) >= 4
-    with pytest.raises(exception.NotFound):
+    # as the reference: a marker naming no listable task is a bad request
+    with pytest.raises(exception.BadRequest):
         repo('p-list').list({}, marker=str(uuid.uuid4()))
+    with pytest.raises(exception.BadRequest):   # another project's task
+        repo('p-list').list({}, marker=add('p-other').task_id)
 
 
 def test_for_image_shows_own_project_tasks_unless_admin():

@@ -330,7 +330,10 @@ _INVENTORY = textwrap.dedent('''
         mod = importlib.import_module(pkg)
         for info in pkgutil.walk_packages(mod.__path__, pkg + '.'):
             name = info.name
-            if '.tests' in name or 'alembic_migrations' in name:
+            if '.tests' in name or 'alembic_migrations' in name or \
+                    name == 'glance.wsgi.api':
+                # glance.wsgi.api builds the application as it is imported
+                # (a WSGI server's start-up), from /etc/glance
                 continue
             try:
                 importlib.import_module(name)
