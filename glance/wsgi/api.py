@@ -30,7 +30,13 @@ def init_application():
     startup.prepare(args, 'glance-api',
                     default_config_files=[f for f in files
                                           if os.path.exists(f)])
-    return startup.load_app()
+    app = startup.load_app()
+    # What glance-api's own server does before its workers start: staged
+    # files left by a crash or a delete on another node go (files of
+    # images still staging are kept, so a worker starting later is safe).
+    from glance.async_ import staging
+    staging.sweep_at_startup()
+    return app
 
 
 def main() -> None:

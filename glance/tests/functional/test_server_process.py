@@ -429,3 +429,29 @@ def test_glance_wsgi_api_serves_a_configuration(tmp_path):
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(DEADLINE)
+
+
+def test_under_a_wsgi_server_the_staging_area_is_swept(tmp_path):
+    """A worker sweeps the staging area as it builds the application, as
+    glance-api does at start-up: a file of an unknown image goes."""
+    conf_dir = tmp_path / 'etc'
+    staging = tmp_path / 'staging'
+    staging.mkdir()
+    srv = GlanceServer(str(conf_dir), settings=[
+        'bind_port=1', 'node_staging_uri=file://%s' % staging])
+    assert srv.manage('db', 'sync').returncode == 0
+    stray = staging / '0b8f8a53-7c0e-4d6f-9e55-1d2a3b4c5d6e'
+    stray.write_bytes(b'left by a crash')
+    port = free_port()
+    env = dict(os.environ, OS_GLANCE_CONFIG_DIR=str(conf_dir))
+    with open(tmp_path / 'server.log', 'wb') as out:
+        proc = subprocess.Popen(_wsgi_server('gunicorn', port), env=env,
+                                stdout=out, stderr=subprocess.STDOUT,
+                                cwd=str(tmp_path), start_new_session=True)
+        try:
+            wait_for('gunicorn to answer', lambda: _get(
+                'http://127.0.0.1:%d/healthcheck' % port))
+            assert not stray.exists()
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(DEADLINE)
