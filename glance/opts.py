@@ -27,6 +27,7 @@ import glance.common.server
 import glance.domain.task
 import glance.layers.location
 import glance.image_cache
+import glance.image_cache.prefetcher
 import glance.layers.notifier
 import glance.layers.quota
 import glance.orphans
@@ -50,7 +51,8 @@ def list_api_opts() -> OptList:
             glance.common.property_protections.opts,
             glance.common.limits.opts,
             glance.layers.location.delete_opts,
-            glance.image_cache.cache_opts))),
+            glance.image_cache.cache_opts,
+            glance.image_cache.prefetcher.prefetcher_opts))),
         ('import_filtering_opts', glance.async_.web.filter_opts),
         ('task', glance.domain.task.task_opts),
         ('taskflow_executor', glance.async_.executor.executor_opts),

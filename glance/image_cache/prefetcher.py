@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
+
+from oslo_config import cfg
 
 from glance.common import exception
 from glance import context as glance_context
@@ -15,7 +18,19 @@ from glance.domain.transfer import Download
 from glance import gateway
 from glance import image_cache
 
+CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
+
+prefetcher_opts = [
+    cfg.IntOpt('cache_prefetcher_interval', default=300, min=0,
+               help='Seconds between the runs of the cache prefetcher in '
+                    'each glance-api worker with a caching paste flavor: '
+                    'it caches the images queued with PUT '
+                    '/v2/cache/{image_id} (a queued image also starts a '
+                    'run at once).  0 leaves prefetching to '
+                    'glance-cache-prefetcher.'),
+]
+CONF.register_opts(prefetcher_opts)
 
 
 @dataclasses.dataclass
@@ -62,3 +77,54 @@ def prefetch(cache: image_cache.ImageCache) -> Result:
                         'queued.', image_id, exc)
         result.failed.append(image_id)
     return result
+
+
+# --- in glance-api: a prefetcher per process --------------------------------
+
+class Periodic:
+    """Runs :func:`prefetch` in the background of an API process.
+
+    Every ``cache_prefetcher_interval`` seconds, and at once when an image
+    is queued on this process (``wake``), as the reference service does,
+    so that ``PUT /v2/cache/{image_id}`` caches the image without an
+    operator running glance-cache-prefetcher.  Under eventlet the thread
+    and the event are green.  Started by the first request a worker serves
+    (not when the application is built: glance-api builds it once in its
+    parent process too, which serves nothing).
+    """
+
+    def __init__(self, cache: image_cache.ImageCache):
+        self.cache = cache
+        self._due = threading.Event()
+        self._started = False
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start the loop in this process, once."""
+        if self._started:
+            return
+        with self._lock:
+            if self._started or CONF.cache_prefetcher_interval <= 0:
+                return
+            self._started = True
+            threading.Thread(target=self._loop, name='cache-prefetcher',
+                             daemon=True).start()
+
+    def wake(self) -> None:
+        """Prefetch soon (an image was queued)."""
+        self.start()
+        self._due.set()
+
+    def _loop(self) -> None:
+        while True:
+            self._due.wait(CONF.cache_prefetcher_interval)
+            self._due.clear()
+            try:
+                if self.cache.queued():
+                    result = prefetch(self.cache)
+                    LOG.info('Cache prefetch: %d cached, %d left queued, '
+                             '%d dropped.', len(result.cached),
+                             len(result.failed), len(result.dropped))
+            except Exception as exc:  # noqa: BLE001 - try again next time
+                LOG.warning('Cache prefetch failed: %s; trying again in %d '
+                            's.', exc, CONF.cache_prefetcher_interval)

@@ -12,10 +12,13 @@ from __future__ import annotations
 import logging
 
 from glance import image_cache
+from glance.image_cache import prefetcher
 
 LOG = logging.getLogger(__name__)
 
 ENVIRON_KEY = 'glance.image_cache'
+#: the process's background prefetcher (PUT /v2/cache wakes it)
+PREFETCHER_KEY = 'glance.image_cache.prefetcher'
 
 
 class CacheFilter:
@@ -26,6 +29,7 @@ class CacheFilter:
         # Built at start-up so a missing image_cache_dir or
         # worker_self_reference_url stops glance-api with the reason.
         self.cache = cache or image_cache.ImageCache()
+        self.prefetcher = prefetcher.Periodic(self.cache)
         LOG.info('Image cache in %s (driver %s).', self.cache.base,
                  self.cache.driver.name)
 
@@ -38,4 +42,6 @@ class CacheFilter:
 
     def __call__(self, environ, start_response):
         environ[ENVIRON_KEY] = self.cache
+        environ[PREFETCHER_KEY] = self.prefetcher
+        self.prefetcher.start()     # in the worker, on its first request
         return self.app(environ, start_response)

@@ -63,6 +63,9 @@ class Controller:
                 'Only images with status active can be targeted for '
                 'queueing; image %s is %s.' % (image_id, image.status))
         cache.queue(image_id)
+        waker = request.environ.get(cache_filter.PREFETCHER_KEY)
+        if waker is not None:
+            waker.wake()
 
     def delete(self, request: wsgi.Request, image_id: str) -> None:
         """DELETE /v2/cache/{image_id} -> 204, out of the cache and the

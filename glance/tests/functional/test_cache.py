@@ -20,9 +20,12 @@ DATA = os.urandom(3 * 1024 * 1024 + 17)
 
 def cache_server(workdir: str, flavor: str = 'cachemanagement',
                  driver: str = 'sqlite', extra=()) -> GlanceServer:
+    # the queue stays as it is unless a test asks for the prefetcher
+    # glance-api runs itself
     settings = ['paste_deploy.flavor=%s' % flavor,
                 'image_cache_dir=%s' % os.path.join(workdir, 'cache'),
-                'image_cache_driver=%s' % driver, *extra]
+                'image_cache_driver=%s' % driver,
+                'cache_prefetcher_interval=0', *extra]
     if driver == 'centralized_db':
         settings.append('worker_self_reference_url=http://%s' %
                         os.path.basename(workdir))
@@ -294,5 +297,32 @@ def test_cached_download_sends_image_send(tmp_path):
                     and e['payload']['image_id'] == image['id']]
         wait_for(lambda: len(sends()) == 2)
         assert sends() == [5000, 5000]
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize('driver', ['sqlite', 'centralized_db'])
+def test_a_queued_image_is_cached_by_glance_api_itself(tmp_path, driver):
+    """PUT /v2/cache/{id} starts the worker's prefetcher at once, as the
+    reference does: the image is cached without glance-cache-prefetcher,
+    and leaves the queue."""
+    server = cache_server(str(tmp_path / driver), driver=driver, extra=[
+        'cache_prefetcher_interval=300', 'workers=2']).start()
+    try:
+        client = Client(server.url)
+        image = active_image(client, DATA)
+        assert client.put('/v2/cache/%s' % image['id']).status_code == 202
+        deadline = time.monotonic() + 60
+        while True:
+            state = client.get('/v2/cache').json()
+            if [e['image_id'] for e in state['cached_images']] == \
+                    [image['id']]:
+                break
+            assert time.monotonic() < deadline, (state, server.log()[-2000:])
+            time.sleep(0.2)
+        assert state['queued_images'] == []
+        path = os.path.join(cache_dir(server), image['id'])
+        with open(path, 'rb') as f:
+            assert hashlib.md5(f.read()).hexdigest() == image['checksum']
     finally:
         server.stop()

@@ -25,6 +25,7 @@ def pair(request, tmp_path_factory):
         workdir = str(tmp_path_factory.mktemp(name))
         nodes.append(GlanceServer(workdir, database_url=db, settings=[
             'paste_deploy.flavor=cachemanagement',
+            'cache_prefetcher_interval=0',
             'image_cache_dir=%s' % os.path.join(workdir, 'cache'),
             'image_cache_driver=%s' % request.param,
             'worker_self_reference_url=http://%s:9292' % name,

@@ -155,6 +155,7 @@ def test_two_nodes_sharing_a_database_see_each_others_records(
     for name in ('node-1', 'node-2'):
         workdir = str(tmp_path_factory.mktemp(name))
         settings = ['paste_deploy.flavor=cachemanagement',
+                    'cache_prefetcher_interval=0',
                     'image_cache_dir=%s' % os.path.join(workdir, 'cache'),
                     'image_cache_driver=centralized_db',
                     'worker_self_reference_url=http://%s:9292' % name,
@@ -205,6 +206,7 @@ def test_centralized_db_driver_on_server_databases(database, tmp_path):
     workdir = str(tmp_path / 'glance')
     server = GlanceServer(workdir, database_url=database.url, settings=[
         'workers=2', 'paste_deploy.flavor=cachemanagement',
+        'cache_prefetcher_interval=0',
         'image_cache_dir=%s' % os.path.join(workdir, 'cache'),
         'image_cache_driver=centralized_db',
         'worker_self_reference_url=http://db-node:9292']).start()
