@@ -82,11 +82,18 @@ def _write_properties(session: orm.Session, image_id: str,
             for name, value in sorted(changed.items())],
             keys=('image_id', 'name'),
             update=('value', 'deleted', 'deleted_at', 'updated_at'))
-    if removed:
+    _soft_delete(session, prop, image_id, prop.name, removed, now)
+
+
+def _soft_delete(session: orm.Session, model, image_id: str, key,
+                 values: frozenset[str], now: datetime.datetime) -> None:
+    """Mark the image's live rows of ``model`` whose ``key`` is one of
+    ``values`` deleted (and no other row)."""
+    if values:
         session.execute(
-            sa.update(prop).where(prop.image_id == image_id,
-                                  prop.name.in_(sorted(removed)),
-                                  prop.deleted == sa.false())
+            sa.update(model).where(model.image_id == image_id,
+                                   key.in_(sorted(values)),
+                                   model.deleted == sa.false())
             .values(deleted=True, deleted_at=now, updated_at=now)
             .execution_options(synchronize_session=False))
 
@@ -123,13 +130,7 @@ def _write_tags(session: orm.Session, image_id: str,
                   'updated_at': now} for value in sorted(added - have)]
         if batch:
             session.execute(sa.insert(tag.__table__), batch)
-    if removed:
-        session.execute(
-            sa.update(tag).where(tag.image_id == image_id,
-                                 tag.value.in_(sorted(removed)),
-                                 tag.deleted == sa.false())
-            .values(deleted=True, deleted_at=now, updated_at=now)
-            .execution_options(synchronize_session=False))
+    _soft_delete(session, tag, image_id, tag.value, removed, now)
 
 
 def _set_locations(session: orm.Session, image_id: str,

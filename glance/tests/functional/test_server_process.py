@@ -4,6 +4,7 @@ start-up errors, and the WSGI entry point under another server.
 from __future__ import annotations
 
 import configparser
+import contextlib
 import hashlib
 import os
 import signal
@@ -357,17 +358,22 @@ def _wsgi_server(kind: str, port: int) -> list[str]:
         return [os.path.join(BIN, 'gunicorn'), '--workers', '2',
                 '--bind', '127.0.0.1:%d' % port,
                 'glance.wsgi.api:application']
-    return [os.path.join(BIN, 'uwsgi'), '--http-socket',
-            '127.0.0.1:%d' % port, '--master', '--processes', '2',
-            '--module', 'glance.wsgi.api:application', '--need-app',
-            '--lazy-apps', '--die-on-term']
+    if kind == 'uwsgi':
+        return [os.path.join(BIN, 'uwsgi'), '--http-socket',
+                '127.0.0.1:%d' % port, '--master', '--processes', '2',
+                '--module', 'glance.wsgi.api:application', '--need-app',
+                '--lazy-apps', '--die-on-term']
+    return [os.path.join(BIN, 'glance-wsgi-api'), '--port', str(port)]
 
 
-@pytest.mark.parametrize('kind', ['gunicorn', 'uwsgi'])
-def test_under_a_wsgi_server_a_good_configuration_serves(tmp_path, kind):
+@contextlib.contextmanager
+def wsgi_server(tmp_path, kind: str, *settings: str, sync: bool = True):
+    """``kind`` serving glance.wsgi.api with a configuration directory of
+    ``settings``: yields (process, port); killed on the way out."""
     conf_dir = tmp_path / 'etc'
-    srv = GlanceServer(str(conf_dir), settings=['bind_port=1'])
-    assert srv.manage('db', 'sync').returncode == 0
+    srv = GlanceServer(str(conf_dir), settings=['bind_port=1', *settings])
+    if sync:
+        assert srv.manage('db', 'sync').returncode == 0
     port = free_port()
     env = dict(os.environ, OS_GLANCE_CONFIG_DIR=str(conf_dir))
     with open(tmp_path / 'server.log', 'wb') as out:
@@ -375,14 +381,25 @@ def test_under_a_wsgi_server_a_good_configuration_serves(tmp_path, kind):
                                 stdout=out, stderr=subprocess.STDOUT,
                                 cwd=str(tmp_path), start_new_session=True)
         try:
-            url = 'http://127.0.0.1:%d' % port
-            wait_for(kind + ' to answer', lambda: _get(url + '/healthcheck'))
-            image = Client(url).create(name='via-' + kind)
-            assert Client(url).get('/v2/images/%s' % image['id']).json()[
-                'name'] == 'via-' + kind
+            yield proc, port
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(DEADLINE)
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(DEADLINE)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+@pytest.mark.parametrize('kind', ['gunicorn', 'uwsgi'])
+def test_under_a_wsgi_server_a_good_configuration_serves(tmp_path, kind):
+    with wsgi_server(tmp_path, kind) as (_proc, port):
+        url = 'http://127.0.0.1:%d' % port
+        wait_for(kind + ' to answer', lambda: _get(url + '/healthcheck'))
+        image = Client(url).create(name='via-' + kind)
+        assert Client(url).get('/v2/images/%s' % image['id']).json()[
+            'name'] == 'via-' + kind
 
 
 @pytest.mark.parametrize('kind', ['gunicorn', 'uwsgi'])
@@ -390,20 +407,11 @@ def test_under_a_wsgi_server_a_broken_configuration_stops_it(tmp_path,
                                                              kind):
     """The reference refuses to start; so do we: the server exits with
     the reason in its log, rather than answering 500 to every request."""
-    conf_dir = tmp_path / 'etc'
-    GlanceServer(str(conf_dir), settings=['bind_port=1',
-                                          'paste_deploy.flavor=nonexistent'])
-    port = free_port()
-    env = dict(os.environ, OS_GLANCE_CONFIG_DIR=str(conf_dir))
-    with open(tmp_path / 'server.log', 'wb') as out:
-        proc = subprocess.Popen(_wsgi_server(kind, port), env=env,
-                                stdout=out, stderr=subprocess.STDOUT,
-                                cwd=str(tmp_path), start_new_session=True)
+    with wsgi_server(tmp_path, kind, 'paste_deploy.flavor=nonexistent',
+                     sync=False) as (proc, port):
         try:
             code = proc.wait(60)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
             raise AssertionError('%s kept running: %s' % (
                 kind, (tmp_path / 'server.log').read_text()[-2000:]))
     assert code != 0
@@ -412,46 +420,21 @@ def test_under_a_wsgi_server_a_broken_configuration_stops_it(tmp_path,
 
 
 def test_glance_wsgi_api_serves_a_configuration(tmp_path):
-    conf_dir = tmp_path / 'etc'
-    srv = GlanceServer(str(conf_dir), settings=['bind_port=1'])
-    assert srv.manage('db', 'sync').returncode == 0
-    port = free_port()
-    env = dict(os.environ, OS_GLANCE_CONFIG_DIR=str(conf_dir))
-    with open(tmp_path / 'server.log', 'wb') as out:
-        proc = subprocess.Popen(
-            [os.path.join(BIN, 'glance-wsgi-api'), '--port', str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        try:
-            url = 'http://127.0.0.1:%d' % port
-            r = wait_for('glance-wsgi-api', lambda: _get(url + '/versions'))
-            assert r.status_code == 200
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(DEADLINE)
+    with wsgi_server(tmp_path, 'glance-wsgi-api') as (_proc, port):
+        r = wait_for('glance-wsgi-api', lambda: _get(
+            'http://127.0.0.1:%d/versions' % port))
+        assert r.status_code == 200
 
 
 def test_under_a_wsgi_server_the_staging_area_is_swept(tmp_path):
     """A worker sweeps the staging area as it builds the application, as
     glance-api does at start-up: a file of an unknown image goes."""
-    conf_dir = tmp_path / 'etc'
     staging = tmp_path / 'staging'
     staging.mkdir()
-    srv = GlanceServer(str(conf_dir), settings=[
-        'bind_port=1', 'node_staging_uri=file://%s' % staging])
-    assert srv.manage('db', 'sync').returncode == 0
     stray = staging / '0b8f8a53-7c0e-4d6f-9e55-1d2a3b4c5d6e'
     stray.write_bytes(b'left by a crash')
-    port = free_port()
-    env = dict(os.environ, OS_GLANCE_CONFIG_DIR=str(conf_dir))
-    with open(tmp_path / 'server.log', 'wb') as out:
-        proc = subprocess.Popen(_wsgi_server('gunicorn', port), env=env,
-                                stdout=out, stderr=subprocess.STDOUT,
-                                cwd=str(tmp_path), start_new_session=True)
-        try:
-            wait_for('gunicorn to answer', lambda: _get(
-                'http://127.0.0.1:%d/healthcheck' % port))
-            assert not stray.exists()
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(DEADLINE)
+    with wsgi_server(tmp_path, 'gunicorn',
+                     'node_staging_uri=file://%s' % staging) as (_p, port):
+        wait_for('gunicorn to answer', lambda: _get(
+            'http://127.0.0.1:%d/healthcheck' % port))
+        assert not stray.exists()
