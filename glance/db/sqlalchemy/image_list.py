@@ -92,6 +92,13 @@ def _filter_clause(key: str, op: str, value: Any):
 def list_images(is_admin: bool, project: str | None,
                 q: ListQuery) -> list[image_rows.SimpleNamespace]:
     """The page of images visible to the caller that match ``q``."""
+    with read_scope() as conn:
+        return image_rows.load(conn, statement(conn, is_admin, project, q))
+
+
+def statement(conn: sa.engine.Connection, is_admin: bool,
+              project: str | None, q: ListQuery) -> sa.Select:
+    """The SELECT of the page (reading the marker row on ``conn``)."""
     conds = [Image.deleted == sa.false(),
              _visibility_clause(is_admin, project, q)]
     # Hidden images stay out of lists unless the caller asks about them.
@@ -110,34 +117,53 @@ def list_images(is_admin: bool, project: str | None,
     for key in ('created_at', 'id'):
         if key not in [k for k, _ in sort]:
             sort.append((key, tie_dir))
-    with read_scope() as conn:
-        if q.marker:
-            # The marker need only be visible, not match the filters.
-            marker = conn.execute(sa.select(Image.__table__).where(
-                Image.id == q.marker, *conds[:2])).first()
-            if marker is None:
-                raise exception.BadRequest('marker %s could not be found.'
-                                           % q.marker)
-            conds.append(_after_marker(marker, sort))
-        order = []
-        for key, direction in sort:
-            col = getattr(Image, key)
-            # NULLs first ascending, last descending, on every backend.
-            nulls = sa.case((col.is_(None), 0), else_=1)
-            order += ([nulls.desc(), col.desc()] if direction == 'desc'
-                      else [nulls.asc(), col.asc()])
-        stmt = sa.select(Image.__table__).where(*conds).order_by(*order)
-        if q.limit is not None:
-            stmt = stmt.limit(q.limit)
-        return image_rows.load(conn, stmt)
+    if q.marker:
+        # The marker need only be visible, not match the filters.
+        marker = conn.execute(sa.select(Image.__table__).where(
+            Image.id == q.marker, *conds[:2])).first()
+        if marker is None:
+            raise exception.BadRequest('marker %s could not be found.'
+                                       % q.marker)
+        conds.append(_after_marker(marker, sort))
+    nulls_sort_high = conn.dialect.name == 'postgresql'
+    order = [_order(getattr(Image, key), direction, nulls_sort_high)
+             for key, direction in sort]
+    stmt = sa.select(Image.__table__).where(*conds).order_by(*order)
+    if q.limit is not None:
+        stmt = stmt.limit(q.limit)
+    return stmt
+
+
+def _order(col, direction: str, nulls_sort_high: bool):
+    """``col`` in ``direction``, NULLs first ascending and last descending.
+
+    That is where SQLite and MySQL put NULLs by themselves, so there (and
+    for NOT NULL columns everywhere) the column is ordered plainly and an
+    index on it can deliver the rows in order, stopping after a page.
+    PostgreSQL sorts NULLs high, so it is told where they go.
+    """
+    ordered = col.desc() if direction == 'desc' else col.asc()
+    if col.nullable and nulls_sort_high:
+        ordered = ordered.nulls_last() if direction == 'desc' \
+            else ordered.nulls_first()
+    return ordered
 
 
 def _after_marker(marker: sa.Row, sort: list[tuple[str, str]]):
     """Rows strictly after ``marker`` in the (key, dir) ordering.
 
     NULLs sort first ascending on every backend we order with, so a NULL
-    marker value is handled explicitly for each key.
+    marker value is handled explicitly for each key.  Where every key is
+    NOT NULL and the direction is one (the default, newest first), it is
+    one row-value comparison, which lets an index seek to the marker.
     """
+    columns = [getattr(Image, key) for key, _ in sort]
+    directions = {direction for _, direction in sort}
+    if len(directions) == 1 and not any(c.nullable for c in columns):
+        keyset = sa.tuple_(*columns)
+        values = tuple(getattr(marker, key) for key, _ in sort)
+        return keyset < values if directions == {'desc'} \
+            else keyset > values
     clauses = []
     for i, (key, direction) in enumerate(sort):
         col = getattr(Image, key)

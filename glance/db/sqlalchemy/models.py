@@ -43,6 +43,16 @@ class _Timestamps:
                                           default=False)
 
 
+#: sort key -> the columns of the list index that serves it
+LIST_ORDER = {
+    'created_at': ('created_at', 'id'),
+    'updated_at': ('updated_at', 'created_at', 'id'),
+    'name': ('name', 'created_at', 'id'),
+    'status': ('status', 'created_at', 'id'),
+    'size': ('size', 'created_at', 'id'),
+}
+
+
 class Image(_Timestamps, Base):
     __tablename__ = 'images'
     __table_args__ = (
@@ -54,6 +64,10 @@ class Image(_Timestamps, Base):
         Index('updated_at_image_idx', 'updated_at'),
         Index('os_hidden_image_idx', 'os_hidden'),
         Index('os_hash_value_image_idx', 'os_hash_value'),
+        # image lists: the page in index order for each common sort key,
+        # ties broken by (created_at, id), so no list sorts every row
+        *(Index('ix_images_list_%s' % key, 'deleted', 'os_hidden',
+                *LIST_ORDER[key]) for key in LIST_ORDER),
         MYSQL_TABLE_ARGS,
     )
 
