@@ -29,7 +29,7 @@ import eventlet.wsgi
 import greenlet
 from oslo_config import cfg
 
-from glance.common import sendfile
+from glance.common import protocol, sendfile
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -394,7 +394,7 @@ class Server:
         eventlet.spawn_n(self._watch_signals)
         eventlet.wsgi.MAX_HEADER_LINE = CONF.max_header_line
         eventlet.wsgi.server(
-            self.sock, self._dispatch, protocol=sendfile.Protocol,
+            self.sock, self._dispatch, protocol=protocol.Protocol,
             custom_pool=eventlet.GreenPool(size=POOL_SIZE),
             log=_LogAdapter(logging.getLogger('eventlet.wsgi.server')),
             debug=False, keepalive=CONF.http_keepalive,

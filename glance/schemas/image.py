@@ -22,6 +22,9 @@ LOG = logging.getLogger(__name__)
 UUID_PATTERN = ('^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}'
                 '-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$')
 
+#: largest min_ram / min_disk: their database columns are 32-bit integers
+INT32_MAX = 2 ** 31 - 1
+
 #: every status of ``domain.TRANSITIONS``, in the order clients have always
 #: been shown them (the life cycle first, then the later additions)
 STATUS_ENUM = ('queued', 'saving', 'active', 'killed', 'deleted', 'uploading',
@@ -109,9 +112,9 @@ def _base_properties() -> dict:
         'direct_url': {'type': 'string', 'readOnly': True,
                        'description': 'Store URL of the image data, when '
                                       'the operator shows it.'},
-        'min_ram': {'type': 'integer',
+        'min_ram': {'type': 'integer', 'maximum': INT32_MAX,
                     'description': 'RAM in MB needed to boot the image.'},
-        'min_disk': {'type': 'integer',
+        'min_disk': {'type': 'integer', 'maximum': INT32_MAX,
                      'description': 'Disk in GB needed to boot the image.'},
         'self': {'type': 'string', 'readOnly': True,
                  'description': 'Link to this image.'},
