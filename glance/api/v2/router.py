@@ -157,8 +157,11 @@ class API:
     """WSGI app dispatching to the resources by the route table."""
 
     def __init__(self, mapper: routes.Mapper):
-        self._router = routes.middleware.RoutesMiddleware(self._dispatch,
-                                                          mapper)
+        # No method override: Routes would read a form-encoded body for
+        # ``_method`` (consuming image data, and failing with a 500 on a
+        # malformed multipart body); the method is the request's own.
+        self._router = routes.middleware.RoutesMiddleware(
+            self._dispatch, mapper, use_method_override=False)
 
     @classmethod
     def factory(cls, global_conf, **local_conf):
