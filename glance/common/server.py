@@ -111,14 +111,34 @@ def _describe(status: int) -> str:
     return 'exit status %d' % os.waitstatus_to_exitcode(status)
 
 
+#: exceptions that only mean the client went away (or stalled) while its
+#: response was being written: nothing for an operator to fix
+_CLIENT_GONE = ('BrokenPipeError', 'ConnectionResetError',
+                'ConnectionAbortedError', 'TimeoutError', 'socket.timeout')
+
+
 class _LogAdapter:
-    """eventlet.wsgi writes access lines to a file-like object."""
+    """eventlet.wsgi writes access lines, and the traceback of anything
+    that escaped the application, to a file-like object."""
 
     def __init__(self, logger):
         self.logger = logger
 
     def write(self, msg: str) -> None:
-        self.logger.info(sendfile.account(msg.rstrip()))
+        msg = msg.rstrip()
+        if not msg.startswith('Traceback (most recent call last)'):
+            self.logger.info(sendfile.account(msg))
+            return
+        last = msg.splitlines()[-1]
+        if last.split(':', 1)[0] in _CLIENT_GONE:
+            # eventlet logs these at INFO with a whole traceback; one line
+            # says all there is to say.
+            self.logger.info('Client went away before its response was '
+                             'written (%s)', last)
+        else:
+            # The application let an exception out and eventlet answered
+            # 500 with no body: a bug, worth an ERROR.
+            self.logger.error('Request failed outside the API: %s', msg)
 
 
 class Server:

@@ -20,6 +20,9 @@ VISIBILITIES = ['public', 'private']
 SCHEMA_NAMES = ('namespace', 'namespaces', 'object', 'objects', 'property',
                 'properties', 'tag', 'tags', 'resource_type',
                 'resource_types')
+#: longest name of a namespace, object, property, tag or resource type
+#: (and of a prefix or properties target): their database columns' size
+NAME_MAX = 80
 #: request keys the server owns; a body carrying one is refused
 READ_ONLY = ('self', 'schema', 'created_at', 'updated_at')
 
@@ -139,21 +142,25 @@ def namespace_schema() -> dict[str, Any]:
             'updated_at': _timestamp('namespace last changed'),
             'schema': {'type': 'string', 'readOnly': True},
             'self': {'type': 'string', 'readOnly': True},
+            # Names are limited as in their own schemas (and database
+            # columns): the contents are stored after the namespace.
             'resource_type_associations': {'type': 'array', 'items': {
                 'type': 'object', 'properties': {
-                    'name': {'type': 'string'},
-                    'prefix': {'type': 'string'},
-                    'properties_target': {'type': 'string'}}}},
+                    'name': {'type': 'string', 'maxLength': NAME_MAX},
+                    'prefix': {'type': 'string', 'maxLength': NAME_MAX},
+                    'properties_target': {'type': 'string',
+                                          'maxLength': NAME_MAX}}}},
             'properties': {'$ref': '#/definitions/property'},
             'objects': {'type': 'array', 'items': {
                 'type': 'object', 'properties': {
-                    'name': {'type': 'string'},
+                    'name': {'type': 'string', 'maxLength': NAME_MAX},
                     'description': {'type': 'string'},
                     'required': {'$ref': '#/definitions/stringArray'},
                     'properties': {'$ref': '#/definitions/property'}}}},
             'tags': {'type': 'array', 'items': {
                 'type': 'object',
-                'properties': {'name': {'type': 'string'}}}},
+                'properties': {'name': {'type': 'string',
+                                        'maxLength': NAME_MAX}}}},
         },
     }
 

@@ -99,8 +99,14 @@ class Deserializer:
     def create(self, request: wsgi.Request) -> dict:
         body = self.update(request)['body']
         # The contents are created one by one after the namespace: a name
-        # given twice would fail half-way and leave half a namespace, so
-        # it is refused before anything is written.
+        # given twice, or too long for the database, would fail half-way
+        # and leave half a namespace, so it is refused before anything is
+        # written.
+        for name in body.get('properties') or ():
+            if not 0 < len(name) <= metadef_schemas.NAME_MAX:
+                raise exception.BadRequest(
+                    'Property names have 1 to %d characters; %r has %d.'
+                    % (metadef_schemas.NAME_MAX, name[:100], len(name)))
         for key in ('objects', 'tags', 'resource_type_associations'):
             names = [item.get('name') for item in body.get(key) or ()]
             if None in names:
