@@ -398,6 +398,13 @@ def test_overflows_are_400_on_every_backend(database, tmp_path):
             r = _post_raw(client, '/v2/metadefs/namespaces', raw)
             assert r.status_code == 400, r.text
         assert client.get('/v2/metadefs/namespaces/N').status_code == 404
+        # MariaDB's TEXT holds 64 KiB: there a bigger value is refused
+        # whole (400), elsewhere stored whole; never a 500.
+        r = client.post('/v2/images', json={'name': 'big',
+                                            'big': 'A' * 70000})
+        assert r.status_code in (201, 400), r.text
+        if r.status_code == 201:
+            client.delete('/v2/images/%s' % r.json()['id'])
         listed = client.get('/v2/images').json()['images']
         assert [(i['id'], i['min_ram']) for i in listed] == [
             (image['id'], 1)]
