@@ -142,25 +142,21 @@ def namespace_schema() -> dict[str, Any]:
             'updated_at': _timestamp('namespace last changed'),
             'schema': {'type': 'string', 'readOnly': True},
             'self': {'type': 'string', 'readOnly': True},
-            # Names are limited as in their own schemas (and database
-            # columns): the contents are stored after the namespace.
             'resource_type_associations': {'type': 'array', 'items': {
                 'type': 'object', 'properties': {
-                    'name': {'type': 'string', 'maxLength': NAME_MAX},
-                    'prefix': {'type': 'string', 'maxLength': NAME_MAX},
-                    'properties_target': {'type': 'string',
-                                          'maxLength': NAME_MAX}}}},
+                    'name': {'type': 'string'},
+                    'prefix': {'type': 'string'},
+                    'properties_target': {'type': 'string'}}}},
             'properties': {'$ref': '#/definitions/property'},
             'objects': {'type': 'array', 'items': {
                 'type': 'object', 'properties': {
-                    'name': {'type': 'string', 'maxLength': NAME_MAX},
+                    'name': {'type': 'string'},
                     'description': {'type': 'string'},
                     'required': {'$ref': '#/definitions/stringArray'},
                     'properties': {'$ref': '#/definitions/property'}}}},
             'tags': {'type': 'array', 'items': {
                 'type': 'object',
-                'properties': {'name': {'type': 'string',
-                                        'maxLength': NAME_MAX}}}},
+                'properties': {'name': {'type': 'string'}}}},
         },
     }
 
