@@ -43,7 +43,22 @@ class Request(webob.Request):
         """The request body parsed as JSON; 400 when it is not JSON, or
         holds what no layer below could store (see glance.common.json_input:
         too deep, numbers out of range, NUL or lone surrogates)."""
-        body = self.body
+        if self.content_length is None and self.headers.get(
+                'Transfer-Encoding', '').strip().lower() == 'chunked':
+            # webob reads no body without a Content-Length unless told
+            # to; the server has already undone the chunking.
+            self.is_body_readable = True
+        try:
+            body = self.body
+        except (IOError, ValueError) as exc:
+            # The client went away mid-body (webob's DisconnectionError is
+            # an IOError) or broke the chunked encoding (ValueError).
+            LOG.info('%s %s (request %s): client disconnected before '
+                     'sending its whole body: %s', self.method, self.path,
+                     self.request_id, exc)
+            raise exception.BadRequest(
+                'The request body ended before its declared '
+                'Content-Length, or its chunked encoding is broken.')
         if not body:
             raise exception.BadRequest('Body expected in request.')
         return json_input.loads(body)

@@ -132,7 +132,7 @@ def test_tls_on_the_plain_port_is_400_saying_so(ref_server, alice, log):
     assert alice.get('/v2/images').status_code == 200
 
 
-# -- bodies cut short -----------------------------------------------------------
+# -- bodies cut short --------------------------------------------------------
 
 def _images(client: Client) -> list[str]:
     r = client.get('/v2/images?limit=1000')
@@ -212,3 +212,30 @@ def test_image_data_cut_short_leaves_nothing(ref_server, alice, log, close,
     r = alice.put(path, data=b'whole',
                   headers={'Content-Type': 'application/octet-stream'})
     assert r.status_code == 204, r.text
+
+
+def _chunked(client: Client, chunks: bytes) -> bytes:
+    return (b'POST /v2/images HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: '
+            b'application/json\r\nContent-Type: application/json\r\n'
+            b'Transfer-Encoding: chunked\r\n%s\r\n' % _head(client)) + chunks
+
+
+def test_chunked_json_body_is_read(ref_server, alice, log):
+    body = b'{"name": "chunked"}'
+    status_line, _headers, answer = split(talk(ref_server, _chunked(
+        alice, b'%x\r\n%s\r\n0\r\n\r\n' % (len(body), body))))
+    assert status_line == b'HTTP/1.1 201 Created'
+    assert json.loads(answer)['name'] == 'chunked'
+
+
+@pytest.mark.parametrize('chunks', [b'10\r\n{"name": "cu', b'zz\r\n{}\r\n',
+                                    b'2\r\n{}\r\n'])
+def test_chunked_json_body_cut_short_or_broken_is_400(ref_server, alice,
+                                                      log, chunks):
+    before = _images(alice)
+    status_line, _headers, body = split(talk(ref_server,
+                                             _chunked(alice, chunks)))
+    assert status_line == b'HTTP/1.1 400 Bad Request'
+    assert 'chunked encoding' in json.loads(body)['message']
+    assert 'client disconnected' in log.wait_for('client disconnected')
+    assert _images(alice) == before
