@@ -101,8 +101,11 @@ def _split_operator(raw: str) -> tuple[str | None, str]:
 def _date(key: str, raw: str):
     try:
         return timeutils.normalize_time(timeutils.parse_isotime(raw.strip()))
-    except ValueError:
-        raise _bad(key, raw, 'use an ISO 8601 date and time')
+    except (ValueError, OverflowError):
+        # OverflowError: a time zone offset moving year 1 or 9999 out of
+        # the range datetime can represent in UTC.
+        raise _bad(key, raw, 'use an ISO 8601 date and time between '
+                             'years 1 and 9999 in UTC')
 
 
 def _typed(key: str, raw: str) -> Any:

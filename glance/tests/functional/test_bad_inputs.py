@@ -326,6 +326,17 @@ def test_query_integers_beyond_64_bits_are_400(alice, param, value):
     assert_error(r, 400, param, 'out of range')
 
 
+@pytest.mark.parametrize('query', [
+    'created_at=gt:0001-01-01T00:00:00%2B23:59',
+    'updated_at=lt:9999-12-31T23:59:59-23:59',
+    'created_at=0001-01-01T00:00:00%2B01:00',
+])
+def test_times_beyond_the_calendar_are_400(alice, query):
+    r = alice.get('/v2/images?' + query,
+                  headers={'Accept': 'application/json'})
+    assert_error(r, 400, 'years 1 and 9999')
+
+
 @pytest.mark.parametrize('query', ['name=%ff', '%ff=1', 'name=%ed%b3%bf',
                                    'name=a%00b', 'x_prop=%00'])
 def test_unusable_query_strings_are_400(alice, query):

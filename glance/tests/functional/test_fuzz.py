@@ -64,7 +64,8 @@ QUERY_VALUES = [
     '9223372036854775808', '2147483648', '1e400', '1.5', 'nan', 'true',
     'maybe', '%00', '%ff', '%ed%b3%bf', 'in:', 'in:"a', 'in:a,"b"c',
     'gt:', 'gt:yesterday', 'lt:2024-13-45T99:99:99Z', 'eq:2024-01-01T00:00Z',
-    'neq:', 'name:asc,size:sideways', 'bogus', 'created_at', 'desc', 'asc',
+    'neq:', 'gt:0001-01-01T00:00:00%2B23:59', 'lt:9999-12-31T23:59:59-23:59',
+    '9999-12-31T23:59:59.9999999999Z', 'name:asc,size:sideways', 'bogus', 'created_at', 'desc', 'asc',
     'size:', ':asc', ',,,', 'x' * 2000, '\u00e9', '%C3%A9', 'public', 'all',
     'accepted', '00000000-0000-0000-0000-000000000000', '+', '%2B', '%',
 ]
