@@ -360,6 +360,11 @@ def _headers(rng: random.Random, method: str, template: str,
         (b'X-Roles', ['admin', '\xff', '']),
         (b'X-Identity-Status', ['Confirmed', 'Invalid']),
         (b'X-Service-Catalog', ['[', '{}', '\xff']),
+        (b'X-Forwarded-Proto', ['https', 'gopher', '\xff']),
+        (b'Forwarded', ['for=;proto', 'proto=https;host="a', '=;=,,',
+                        'host=\xff;proto=\xff']),
+        (b'Origin', ['http://127.0.0.1', '\xff', 'null']),
+        (b'Expect', ['100-continue', '999-nope']),
     ]
     for name, pool in extra:
         if rng.random() < 0.15:
