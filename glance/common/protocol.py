@@ -19,6 +19,8 @@ import http
 import json
 import logging
 
+import eventlet.wsgi
+
 from glance.common import sendfile
 
 LOG = logging.getLogger(__name__)
@@ -29,21 +31,22 @@ _TLS_HANDSHAKE = b'\x16\x03'
 _ECHO = 120
 
 
-def error_response(code: int, message: str) -> bytes:
+def error_response(code: int, message: str, reason: str | None = None
+                   ) -> bytes:
     """A complete HTTP/1.1 error response with the API's error body.
 
     The body has the keys webob's JSON errors have (``code``, ``title``,
     ``message``), so clients parse protocol refusals like any other
-    error; the connection is closed afterwards because the server cannot
-    know where the next request would start.
+    error; ``reason`` replaces the standard reason phrase.  The
+    connection is closed afterwards because the server cannot know where
+    the next request would start.
     """
-    status = http.HTTPStatus(code)
-    body = json.dumps({'code': '%d %s' % (code, status.phrase),
-                       'title': status.phrase,
+    reason = reason or http.HTTPStatus(code).phrase
+    body = json.dumps({'code': '%d %s' % (code, reason), 'title': reason,
                        'message': message}).encode('utf-8')
     head = ('HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n'
             'Content-Length: %d\r\nConnection: close\r\n\r\n'
-            % (code, status.phrase, len(body)))
+            % (code, reason, len(body)))
     return head.encode('latin-1') + body
 
 
@@ -52,7 +55,8 @@ class Protocol(sendfile.Protocol):
     requests with a proper status line."""
 
     def send_error(self, code: int, message: str | None = None,
-                   explain: str | None = None) -> None:
+                   explain: str | None = None, reason: str | None = None
+                   ) -> None:
         """Answer a request the server refused before the application saw
         it (called by ``parse_request``)."""
         raw = getattr(self, 'raw_requestline', b'') or b''
@@ -65,8 +69,39 @@ class Protocol(sendfile.Protocol):
                  '(request line %r)', self.client_address[0], code,
                  message, raw[:_ECHO])
         self.close_connection = True
-        self.wfile.write(error_response(code, message))
+        self.wfile.write(error_response(code, message, reason))
         self.wfile.flush()
+
+    def parse_request(self) -> bool:
+        """The standard parse, plus the checks eventlet.wsgi makes after
+        it (header size, Content-Length, Transfer-Encoding), made here so
+        that their refusals too get an HTTP/1.1 status line and the JSON
+        error body instead of eventlet's bare HTTP/1.0 lines."""
+        try:
+            if not super().parse_request():
+                return False
+        except eventlet.wsgi.HeaderLineTooLong:
+            # 400 with eventlet's reason phrase, as glance has always
+            # answered (clients and tests look for it).
+            self.send_error(400, 'A request header line is longer than '
+                                 'max_header_line.',
+                            reason='Header Line Too Long')
+            return False
+        except eventlet.wsgi.HeadersTooLarge:
+            self.send_error(400, 'The request headers are too large.',
+                            reason='Headers Too Large')
+            return False
+        length = self.headers.get('Content-Length')
+        if length is not None:
+            if not length.strip().isdigit():
+                self.send_error(400, 'Content-Length must be a '
+                                     'non-negative integer.')
+                return False
+            if self.headers.get('Transfer-Encoding') is not None:
+                self.send_error(400, 'Content-Length and Transfer-Encoding '
+                                     'are not allowed together.')
+                return False
+        return True
 
     def log_message(self, format: str, *args) -> None:
         # The standard library writes these to stderr; send_error above

@@ -122,6 +122,28 @@ def test_unparseable_request_lines_get_a_status_line(ref_server, log, line,
         status[:3].decode() in log.wait_for('Refused')
 
 
+@pytest.mark.parametrize('head,status,words', [
+    (b'Content-Length: -1', b'400 Bad Request', 'Content-Length'),
+    (b'Content-Length: abc', b'400 Bad Request', 'Content-Length'),
+    (b'Content-Length: 2\r\nTransfer-Encoding: chunked', b'400 Bad Request',
+     'not allowed together'),
+    (b'X-Long: ' + b'y' * 70000, b'400 Header Line Too Long',
+     'max_header_line'),
+    (b'X-H: v\r\n' * 200 + b'X-H: v', b'431 Request Header Fields Too Large',
+     'headers'),
+])
+def test_unusable_headers_get_a_status_line(ref_server, log, head, status,
+                                            words):
+    """What eventlet refused itself with a bare HTTP/1.0 line gets the
+    same answer as an unparseable request line."""
+    status_line, headers, body = split(talk(
+        ref_server, b'POST /v2/images HTTP/1.1\r\nHost: x\r\n%s\r\n\r\n{}'
+        % head))
+    assert status_line == b'HTTP/1.1 ' + status
+    assert headers['connection'] == 'close'
+    assert words in json.loads(body)['message']
+
+
 def test_tls_on_the_plain_port_is_400_saying_so(ref_server, alice, log):
     hello = bytes.fromhex('16030100a5010000a10303') + os.urandom(32) + \
         bytes.fromhex('000004130113020100007400000010000e00000b6c6f63616c')
