@@ -29,7 +29,7 @@ import eventlet.wsgi
 import greenlet
 from oslo_config import cfg
 
-from glance.common import sendfile
+from glance.common import protocol, sendfile
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -111,14 +111,34 @@ def _describe(status: int) -> str:
     return 'exit status %d' % os.waitstatus_to_exitcode(status)
 
 
+#: exceptions that only mean the client went away (or stalled) while its
+#: response was being written: nothing for an operator to fix
+_CLIENT_GONE = ('BrokenPipeError', 'ConnectionResetError',
+                'ConnectionAbortedError', 'TimeoutError', 'socket.timeout')
+
+
 class _LogAdapter:
-    """eventlet.wsgi writes access lines to a file-like object."""
+    """eventlet.wsgi writes access lines, and the traceback of anything
+    that escaped the application, to a file-like object."""
 
     def __init__(self, logger):
         self.logger = logger
 
     def write(self, msg: str) -> None:
-        self.logger.info(sendfile.account(msg.rstrip()))
+        msg = msg.rstrip()
+        if not msg.startswith('Traceback (most recent call last)'):
+            self.logger.info(sendfile.account(msg))
+            return
+        last = msg.splitlines()[-1]
+        if last.split(':', 1)[0] in _CLIENT_GONE:
+            # eventlet logs these at INFO with a whole traceback; one line
+            # says all there is to say.
+            self.logger.info('Client went away before its response was '
+                             'written (%s)', last)
+        else:
+            # The application let an exception out and eventlet answered
+            # 500 with no body: a bug, worth an ERROR.
+            self.logger.error('Request failed outside the API: %s', msg)
 
 
 class Server:
@@ -394,7 +414,7 @@ class Server:
         eventlet.spawn_n(self._watch_signals)
         eventlet.wsgi.MAX_HEADER_LINE = CONF.max_header_line
         eventlet.wsgi.server(
-            self.sock, self._dispatch, protocol=sendfile.Protocol,
+            self.sock, self._dispatch, protocol=protocol.Protocol,
             custom_pool=eventlet.GreenPool(size=POOL_SIZE),
             log=_LogAdapter(logging.getLogger('eventlet.wsgi.server')),
             debug=False, keepalive=CONF.http_keepalive,

@@ -5,7 +5,6 @@ raised anywhere below turn into HTTP errors here and nowhere else.
 """
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -13,8 +12,9 @@ from oslo_serialization import jsonutils
 import webob
 import webob.dec
 import webob.exc
+import webob.request
 
-from glance.common import exception
+from glance.common import exception, json_input
 
 LOG = logging.getLogger(__name__)
 
@@ -40,13 +40,35 @@ class Request(webob.Request):
     """A webob Request that knows the glance context and JSON bodies."""
 
     def json_body_or_400(self) -> Any:
-        """The request body parsed as JSON; 400 when it is not JSON."""
-        if not self.body:
-            raise exception.BadRequest('Body expected in request.')
+        """The request body parsed as JSON; 400 when it is not JSON, or
+        holds what no layer below could store (see glance.common.json_input:
+        too deep, numbers out of range, NUL or lone surrogates)."""
+        if self.content_length is None and self.headers.get(
+                'Transfer-Encoding', '').strip().lower() == 'chunked':
+            # webob reads no body without a Content-Length unless told
+            # to; the server has already undone the chunking.
+            self.is_body_readable = True
         try:
-            return json.loads(self.body.decode('utf-8'))
-        except (ValueError, UnicodeDecodeError):
-            raise exception.BadRequest('Malformed JSON in request body.')
+            body = self.body
+        except (IOError, ValueError) as exc:
+            # The client went away mid-body (webob's DisconnectionError is
+            # an IOError) or broke the chunked encoding (ValueError).
+            LOG.info('%s %s (request %s): client disconnected before '
+                     'sending its whole body: %s', self.method, self.path,
+                     self.request_id, exc)
+            raise exception.BadRequest(
+                'The request body ended before its declared '
+                'Content-Length, or its chunked encoding is broken.')
+        if not body:
+            raise exception.BadRequest('Body expected in request.')
+        return json_input.loads(body)
+
+    @property
+    def request_id(self) -> str | None:
+        """The id the request-id middleware (or the context) gave it."""
+        ctx = self.environ.get('glance.context')
+        return (getattr(ctx, 'request_id', None) or
+                self.environ.get('openstack.request_id'))
 
     @property
     def context(self):
@@ -73,6 +95,7 @@ class Resource:
         args.pop('controller', None)
         args.pop('format', None)
         try:
+            _check_request_text(request, args)
             deserialize = getattr(self.deserializer, action, None)
             if deserialize is not None:
                 args.update(deserialize(request))
@@ -97,10 +120,34 @@ class Resource:
             return http_error(exc)
         except webob.exc.HTTPException as exc:
             return exc
+        except webob.request.DisconnectionError as exc:
+            # The client went away mid-body: nothing to answer, nothing
+            # for the operator to fix, nothing was written.
+            LOG.info('%s %s (request %s): client disconnected before '
+                     'sending its whole body: %s', request.method,
+                     request.path, request.request_id, exc)
+            return http_error(exception.BadRequest(
+                'The request body ended before its declared '
+                'Content-Length.'))
         except Exception:  # noqa: BLE001 - the client gets a clean 500
             LOG.exception('%s %s failed unexpectedly', request.method,
                           request.path)
             return webob.exc.HTTPInternalServerError()
+
+
+def _check_request_text(request: Request, urlvars: dict) -> None:
+    """400 for a query string or path value no layer below can use: not
+    UTF-8, or holding NUL (PostgreSQL cannot compare with it)."""
+    try:
+        params = request.GET.items()
+    except UnicodeDecodeError:
+        raise exception.BadRequest('The query string is not valid UTF-8.')
+    for key, value in params:
+        json_input.check_text(key, 'A query parameter name')
+        json_input.check_text(value, 'Query parameter %s' % key[:80])
+    for key, value in urlvars.items():
+        if isinstance(value, str):
+            json_input.check_text(value, 'The %s in the path' % key)
 
 
 def int_param(params: Any, key: str, default: int, minimum: int = 0) -> int:
@@ -112,6 +159,7 @@ def int_param(params: Any, key: str, default: int, minimum: int = 0) -> int:
         value = int(raw)
     except ValueError:
         raise exception.BadRequest('%s must be an integer.' % key)
+    json_input.check_int(value, key)
     if value < minimum:
         raise exception.BadRequest('%s must be at least %d.' % (key, minimum))
     return value

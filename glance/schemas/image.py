@@ -22,6 +22,13 @@ LOG = logging.getLogger(__name__)
 UUID_PATTERN = ('^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}'
                 '-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$')
 
+#: largest min_ram / min_disk: their database columns are 32-bit integers
+INT32_MAX = 2 ** 31 - 1
+#: limits of the storage that requests are validated against on top of the
+#: served schema, which stays exactly the API reference's document
+STORAGE_LIMITS = {'min_ram': {'maximum': INT32_MAX},
+                  'min_disk': {'maximum': INT32_MAX}}
+
 #: every status of ``domain.TRANSITIONS``, in the order clients have always
 #: been shown them (the life cycle first, then the later additions)
 STATUS_ENUM = ('queued', 'saving', 'active', 'killed', 'deleted', 'uploading',
@@ -178,9 +185,13 @@ def image_schema() -> dict:
 
 @functools.lru_cache(maxsize=None)
 def image_validator() -> jsonschema.Draft4Validator:
-    """A validator of the image schema, built once: validation only reads
-    the schema, and copying and compiling it cost a create 5%."""
-    return jsonschema.Draft4Validator(_image_schema())
+    """A validator of the image schema with ``STORAGE_LIMITS`` added,
+    built once: validation only reads the schema, and copying and
+    compiling it cost a create 5%."""
+    schema = image_schema()
+    for name, limits in STORAGE_LIMITS.items():
+        schema['properties'][name].update(limits)
+    return jsonschema.Draft4Validator(schema)
 
 
 def images_schema() -> dict:

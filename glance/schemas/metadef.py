@@ -20,6 +20,9 @@ VISIBILITIES = ['public', 'private']
 SCHEMA_NAMES = ('namespace', 'namespaces', 'object', 'objects', 'property',
                 'properties', 'tag', 'tags', 'resource_type',
                 'resource_types')
+#: longest name of a namespace, object, property, tag or resource type
+#: (and of a prefix or properties target): their database columns' size
+NAME_MAX = 80
 #: request keys the server owns; a body carrying one is refused
 READ_ONLY = ('self', 'schema', 'created_at', 'updated_at')
 

@@ -74,6 +74,30 @@ def _service_catalog(raw: str | None):
     return catalog
 
 
+#: identity headers stored with what a caller creates, and the longest
+#: value their database columns hold (owner, member: 255; a task's user: 64)
+_STORED_IDS = {'X-Project-Id': 255, 'X-Tenant-Id': 255, 'X-User-Id': 64}
+
+
+def _bad_identity(request: webob.Request):
+    """The 400 for an identity header no database could store, or None.
+
+    Keystone's ids are at most 64 printable characters; anything else
+    comes from a broken or hostile front end and would fail in the
+    database driver later (a 500) instead of here.
+    """
+    for name, limit in _STORED_IDS.items():
+        value = request.headers.get(name)
+        if value is not None and (len(value) > limit or
+                                  not value.isprintable()):
+            LOG.info('Rejecting request: %s is not an identifier this '
+                     'service can store (%d characters).', name, len(value))
+            return webob.exc.HTTPBadRequest(
+                explanation='%s must be at most %d printable characters.'
+                % (name, limit))
+    return None
+
+
 class ContextMiddleware(_Base):
     """Context from X-* identity headers; 401 unless X-Identity-Status is
     Confirmed."""
@@ -81,6 +105,9 @@ class ContextMiddleware(_Base):
     def make_context(self, request: webob.Request):
         if request.headers.get('X-Identity-Status') != 'Confirmed':
             return webob.exc.HTTPUnauthorized()
+        bad = _bad_identity(request)
+        if bad is not None:
+            return bad
         # With delay_auth_decision auth_token passes a request whose
         # X-Service-Token failed validation on to us, marked Invalid; it
         # would have refused it itself otherwise, and so do we.

@@ -13,7 +13,7 @@ from typing import Any
 from oslo_config import cfg
 from oslo_utils import strutils, timeutils
 
-from glance.common import exception
+from glance.common import exception, json_input
 from glance.db.sqlalchemy.image_list import FILTER_COLUMNS, ListQuery
 
 CONF = cfg.CONF
@@ -101,16 +101,17 @@ def _split_operator(raw: str) -> tuple[str | None, str]:
 def _date(key: str, raw: str):
     try:
         return timeutils.normalize_time(timeutils.parse_isotime(raw.strip()))
-    except ValueError:
-        raise _bad(key, raw, 'use an ISO 8601 date and time')
+    except (ValueError, OverflowError):
+        # OverflowError: a time zone offset moving year 1 or 9999 out of
+        # the range datetime can represent in UTC.
+        raise _bad(key, raw, 'use an ISO 8601 date and time between '
+                             'years 1 and 9999 in UTC')
 
 
 def _typed(key: str, raw: str) -> Any:
     if key in INT_FIELDS:
-        try:
-            return int(raw)
-        except ValueError:
-            raise _bad(key, raw, 'an integer is required')
+        # 64 bits at most: the database cannot compare with more.
+        return json_input.parse_int(raw, key)
     if key in BOOL_FIELDS:
         try:
             return strutils.bool_from_string(raw, strict=True)
@@ -147,10 +148,7 @@ def _filter(key: str, raw: str) -> tuple[str, str, Any]:
 def _limit(raw: str | None) -> int:
     if raw is None:
         return CONF.limit_param_default
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise _bad('limit', raw, 'limit must be an integer')
+    limit = json_input.parse_int(raw, 'limit')
     if limit < 0:
         raise _bad('limit', raw, 'limit must be a non-negative integer')
     return min(limit, CONF.api_limit_max)
@@ -231,10 +229,7 @@ def parse(params) -> ListQuery:
     for key, op in (('size_min', 'gte'), ('size_max', 'lte')):
         raw = params.get(key)
         if raw is not None:
-            try:
-                q.filters.append(('size', op, int(raw)))
-            except ValueError:
-                raise _bad(key, raw, 'an integer is required')
+            q.filters.append(('size', op, json_input.parse_int(raw, key)))
     # As for every parameter but tag, the last of repeated values counts.
     for key in dict.fromkeys(params.keys()):
         if key not in CONTROL_KEYS:

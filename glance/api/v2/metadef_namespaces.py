@@ -70,6 +70,25 @@ def _new_namespace(body: dict[str, Any], owner: str | None
         owner=body.get('owner', owner))
 
 
+def _check_content_names(body: dict[str, Any]) -> None:
+    """400 for a name inside a new namespace that its database column
+    (and its own create call's schema) would not take; the served
+    namespace schema, the API reference's, does not limit them."""
+    limit = metadef_schemas.NAME_MAX
+    names = [('property name', n) for n in body.get('properties') or ()]
+    for key, fields in (('objects', ('name',)), ('tags', ('name',)),
+                        ('resource_type_associations',
+                         ('name', 'prefix', 'properties_target'))):
+        for item in body.get(key) or ():
+            names += [('%s %s' % (key, f), item[f]) for f in fields
+                      if isinstance(item.get(f), str)]
+    for what, name in names:
+        if len(name) > limit:
+            raise exception.BadRequest(
+                'Each %s has at most %d characters; %r... has %d.'
+                % (what, limit, name[:20], len(name)))
+
+
 class Deserializer:
     def index(self, request: wsgi.Request) -> dict:
         params = request.params
@@ -99,8 +118,10 @@ class Deserializer:
     def create(self, request: wsgi.Request) -> dict:
         body = self.update(request)['body']
         # The contents are created one by one after the namespace: a name
-        # given twice would fail half-way and leave half a namespace, so
-        # it is refused before anything is written.
+        # given twice, or too long for the database, would fail half-way
+        # and leave half a namespace, so it is refused before anything is
+        # written.
+        _check_content_names(body)
         for key in ('objects', 'tags', 'resource_type_associations'):
             names = [item.get('name') for item in body.get(key) or ()]
             if None in names:

@@ -33,6 +33,12 @@ class Deserializer:
         tags = body.get('tags')
         if not isinstance(tags, list):
             raise exception.BadRequest('The body needs a "tags" list.')
+        # The API reference wants objects: {"tags": [{"name": "t"}]}.
+        if not all(isinstance(t, dict) and isinstance(t.get('name'), str)
+                   for t in tags):
+            raise exception.BadRequest(
+                'Each entry of "tags" must be an object with a string '
+                '"name", e.g. {"tags": [{"name": "t"}]}.')
         names = [_check_name(t['name']) for t in tags]
         append = request.headers.get('X-Openstack-Append', 'false') \
             .strip().lower() in _TRUE

@@ -159,7 +159,9 @@ class API:
     def __init__(self, mapper: routes.Mapper):
         # No method override: Routes would otherwise turn a POST with
         # ``?_method=DELETE`` (or a form field of that name) into a DELETE,
-        # a way round every proxy or firewall rule written per method.
+        # a way round every proxy or firewall rule written per method, and
+        # it would read a form-encoded body to look (consuming image data,
+        # and failing on a malformed multipart body).
         self._router = routes.middleware.RoutesMiddleware(
             self._dispatch, mapper, use_method_override=False)
 

@@ -15,6 +15,7 @@ worker processes writing at once:
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from typing import Iterator
 
@@ -28,6 +29,7 @@ from sqlalchemy import orm
 from glance.common import exception
 
 CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
 db_options.set_defaults(CONF,
                         connection='sqlite:////var/lib/glance/glance.sqlite')
 
@@ -176,8 +178,40 @@ def session_scope(readonly: bool = False) -> Iterator[orm.Session]:
         # errors it recognises (deadlocks, duplicates) into their own types.
         raise exception.ServiceUnavailable(
             'The image database is unreachable; try again later.') from exc
+    except (db_exception.DBError,
+            db_exception.DBInvalidUnicodeParameter) as exc:
+        refused = _refused_value(exc)
+        if refused is None:
+            raise
+        raise refused from exc
     finally:
         session.close()
+
+
+def _refused_value(exc: Exception) -> exception.BadRequest | None:
+    """The 400 for a value the database refused to store, or None.
+
+    The API checks what it is sent against the columns (lengths, 64-bit
+    numbers, text without NUL or lone surrogates); this is the net under
+    those checks for what only one backend refuses (MariaDB's TEXT holds
+    64 KiB, PostgreSQL's varchar counts characters, MySQL bytes), so the
+    client hears that its value was refused rather than a 500.  The
+    transaction was rolled back: nothing of the request was stored.
+    """
+    inner = getattr(exc, 'inner_exception', None)
+    if isinstance(exc, db_exception.DBInvalidUnicodeParameter):
+        why = 'text that cannot be encoded'
+    elif isinstance(exc, db_exception.DBDataError) or \
+            isinstance(inner, (sqlalchemy.exc.DataError, OverflowError)):
+        why = str(getattr(inner, 'orig', None) or inner or exc)
+        why = why.strip().splitlines()[0][:200] if why.strip() else 'data'
+    else:
+        return None
+    # The driver's words name tables and databases: for the log only.
+    LOG.info('The database refused a value of the request: %s', why)
+    return exception.BadRequest('A value of the request is too long or '
+                                'otherwise does not fit the image '
+                                'database.')
 
 
 @contextlib.contextmanager
