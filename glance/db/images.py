@@ -4,10 +4,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from glance.domain import image_fields
 from glance.domain.image import IMPORT_LOCK, STORED_FIELDS, Changes, Image
+from glance.domain.listing import ListQuery
 from glance.domain.transfer import Download, Upload
 from glance.db.sqlalchemy import image_list
 from glance.db.sqlalchemy import images as db
+
+
+#: (entity attribute, column) of every core field stored in the row
+_COLUMNS = tuple((f.attribute, f.name) for f in image_fields.columns())
 
 
 def to_domain(row, member_status: str | None = None) -> Image:
@@ -19,14 +25,7 @@ def to_domain(row, member_status: str | None = None) -> Image:
                           'status': loc.status, 'id': loc.id})
     properties = {p.name: p.value for p in row.properties}
     image = Image(
-        image_id=row.id, name=row.name, status=row.status,
-        visibility=row.visibility, owner=row.owner,
-        protected=bool(row.protected), os_hidden=bool(row.os_hidden),
-        min_disk=row.min_disk, min_ram=row.min_ram,
-        container_format=row.container_format, disk_format=row.disk_format,
-        size=row.size, virtual_size=row.virtual_size, checksum=row.checksum,
-        os_hash_algo=row.os_hash_algo, os_hash_value=row.os_hash_value,
-        created_at=row.created_at, updated_at=row.updated_at,
+        **{attr: getattr(row, column) for attr, column in _COLUMNS},
         extra_properties=properties,
         tags={t.value for t in row.tags}, locations=locations,
         member_status=member_status)
@@ -35,18 +34,12 @@ def to_domain(row, member_status: str | None = None) -> Image:
 
 
 def to_values(image: Image) -> dict[str, Any]:
-    """Column values and children of an entity, for insert or update."""
+    """Column values and children of a new entity, for the insert (a new
+    image was last updated when it was created)."""
+    values = {column: getattr(image, attr) for attr, column in _COLUMNS
+              if column != 'updated_at'}
     return {
-        'id': image.image_id, 'name': image.name, 'status': image.status,
-        'visibility': image.visibility, 'owner': image.owner,
-        'protected': image.protected, 'os_hidden': image.os_hidden,
-        'min_disk': image.min_disk, 'min_ram': image.min_ram,
-        'container_format': image.container_format,
-        'disk_format': image.disk_format, 'size': image.size,
-        'virtual_size': image.virtual_size, 'checksum': image.checksum,
-        'os_hash_algo': image.os_hash_algo,
-        'os_hash_value': image.os_hash_value,
-        'created_at': image.created_at,
+        **values,
         'properties': dict(image.extra_properties),
         'tags': sorted(image.tags),
         'locations': [{k: v for k, v in loc.items() if k != 'id'}
@@ -70,7 +63,7 @@ class ImageRepo:
             if row.visibility == 'shared' else None
         return to_domain(row, member)
 
-    def list(self, query: image_list.ListQuery) -> list[Image]:
+    def list(self, query: ListQuery) -> list[Image]:
         rows = image_list.list_images(bool(self.context.is_admin),
                                       self.context.project_id, query)
         return [to_domain(r) for r in rows]

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from glance.common import exception
+from glance.domain import image_fields
 
 #: status -> statuses it may move to
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -31,30 +32,17 @@ STATUSES = tuple(TRANSITIONS)
 VISIBILITIES = ('public', 'private', 'shared', 'community')
 
 #: fields every image has (as the API names them); anything else is an
-#: extra property stored as a string.
-CORE_FIELDS = frozenset({
-    'id', 'name', 'status', 'visibility', 'owner', 'protected', 'os_hidden',
-    'min_disk', 'min_ram', 'container_format', 'disk_format', 'size',
-    'virtual_size', 'checksum', 'os_hash_algo', 'os_hash_value',
-    'created_at', 'updated_at', 'tags', 'locations', 'direct_url', 'stores',
-    'self', 'file', 'schema',
-})
+#: extra property stored as a string.  Declared in image_fields.
+CORE_FIELDS = image_fields.NAMES
 #: fields a caller may never set, only read
-READONLY_FIELDS = frozenset({
-    'status', 'size', 'virtual_size', 'checksum', 'os_hash_algo',
-    'os_hash_value', 'created_at', 'updated_at', 'direct_url', 'self',
-    'file', 'schema', 'stores',
-})
+READONLY_FIELDS = image_fields.READONLY
 #: fields that may be set on create but never changed afterwards
-CREATE_ONLY_FIELDS = frozenset({'id'})
+CREATE_ONLY_FIELDS = image_fields.CREATE_ONLY
 #: property-name prefix the service keeps for itself
 RESERVED_PREFIX = 'os_glance'
 #: core fields stored as columns of the image row that a save may change
 #: (id and the timestamps are the database's to write)
-STORED_FIELDS = ('name', 'status', 'visibility', 'owner', 'protected',
-                 'os_hidden', 'min_disk', 'min_ram', 'container_format',
-                 'disk_format', 'size', 'virtual_size', 'checksum',
-                 'os_hash_algo', 'os_hash_value')
+STORED_FIELDS = image_fields.STORED
 
 
 def utcnow() -> datetime.datetime:

@@ -13,6 +13,7 @@ from oslo_config import cfg
 import oslo_messaging
 
 from glance.common import timeutils
+from glance.domain import image_fields
 from glance.domain.image import Image, utcnow
 from glance.domain.proxy import Proxy
 from glance.domain.transfer import Download, Upload
@@ -33,18 +34,8 @@ _NOTIFIER = None
 def image_payload(image: Image) -> dict:
     """The image as notifications describe it."""
     return {
-        'id': image.image_id, 'name': image.name, 'status': image.status,
-        'created_at': timeutils.isotime(image.created_at),
-        'updated_at': timeutils.isotime(image.updated_at),
-        'min_disk': image.min_disk, 'min_ram': image.min_ram,
-        'protected': image.protected, 'checksum': image.checksum,
-        'owner': image.owner, 'disk_format': image.disk_format,
-        'container_format': image.container_format, 'size': image.size,
-        'virtual_size': image.virtual_size,
+        **image_fields.column_values(image),
         'is_public': image.visibility == 'public',
-        'visibility': image.visibility, 'os_hidden': image.os_hidden,
-        'os_hash_algo': image.os_hash_algo,
-        'os_hash_value': image.os_hash_value,
         'properties': dict(image.extra_properties),
         'tags': sorted(image.tags),
         'deleted': image.status == 'deleted',

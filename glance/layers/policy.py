@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from glance.common import exception
 from glance.common import policy
-from glance.db.sqlalchemy.image_list import ListQuery
+from glance.domain.listing import ListQuery
 from glance.domain.image import Image
 from glance.domain.proxy import Proxy
 from glance.domain.transfer import Download

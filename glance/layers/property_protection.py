@@ -12,7 +12,7 @@ from typing import Any
 
 from glance.common import exception
 from glance.common import property_protections as protections
-from glance.db.sqlalchemy.image_list import FILTER_COLUMNS, ListQuery
+from glance.domain.listing import FILTER_COLUMNS, ListQuery
 from glance.domain.image import Image
 from glance.domain.proxy import Proxy
 

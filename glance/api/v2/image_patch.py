@@ -15,6 +15,7 @@ from oslo_config import cfg
 
 from glance.common import exception, wsgi
 from glance.domain import image as domain
+from glance.domain import image_fields
 from glance.layers import location as location_layer
 from glance.schemas import image as image_schemas
 from glance import schemas
@@ -25,11 +26,9 @@ MEDIA_TYPES = ('application/openstack-images-v2.1-json-patch',
                'application/openstack-images-v2.0-json-patch')
 OPS = ('add', 'replace', 'remove')
 #: core fields a patch may never remove (they always exist)
-NOT_REMOVABLE = frozenset({'name', 'visibility', 'protected', 'os_hidden',
-                           'min_disk', 'min_ram', 'container_format',
-                           'disk_format', 'owner', 'tags', 'id'})
-SETTABLE_CORE = ('name', 'visibility', 'protected', 'os_hidden', 'min_disk',
-                 'min_ram', 'container_format', 'disk_format', 'owner')
+NOT_REMOVABLE = image_fields.NOT_REMOVABLE
+#: columns a PATCH sets as plain values
+SETTABLE_CORE = image_fields.SETTABLE_COLUMNS
 #: names that were image columns once; as properties they would mislead
 #: every client that still knows them, so neither create nor PATCH takes them
 RESERVED_NAMES = frozenset({'location', 'deleted', 'deleted_at'})

@@ -14,21 +14,20 @@ from oslo_config import cfg
 from oslo_utils import strutils, timeutils
 
 from glance.common import exception, json_input
-from glance.db.sqlalchemy.image_list import FILTER_COLUMNS, ListQuery
+from glance.domain import image_fields
+from glance.domain.listing import FILTER_COLUMNS, SORT_KEYS, ListQuery
 
 CONF = cfg.CONF
 
-SORT_KEYS = ('name', 'status', 'container_format', 'disk_format', 'size',
-             'id', 'created_at', 'updated_at')
 SORT_DIRS = ('asc', 'desc')
 VISIBILITIES = ('public', 'private', 'shared', 'community', 'all')
 MEMBER_STATUSES = ('pending', 'accepted', 'rejected', 'all')
-DATE_FIELDS = ('created_at', 'updated_at')
+DATE_FIELDS = image_fields.filtered('date')
 DATE_OPERATORS = ('eq', 'neq', 'gt', 'gte', 'lt', 'lte')
 #: fields filtered with eq: (the default) or in:
-IN_FIELDS = ('id', 'name', 'status', 'container_format', 'disk_format')
-INT_FIELDS = ('min_ram', 'min_disk', 'size', 'virtual_size')
-BOOL_FIELDS = ('protected',)
+IN_FIELDS = image_fields.filtered('in')
+INT_FIELDS = image_fields.filtered('int')
+BOOL_FIELDS = image_fields.filtered('bool')
 #: query keys that steer the list and are not filters
 CONTROL_KEYS = ('limit', 'marker', 'sort_key', 'sort_dir', 'sort', 'tag',
                 'visibility', 'member_status', 'os_hidden', 'size_min',

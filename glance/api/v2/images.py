@@ -7,8 +7,9 @@ from typing import Any
 from oslo_config import cfg
 
 from glance.api.v2 import discovery, image_cleanup, image_patch, image_query
-from glance.common import exception, timeutils, wsgi
+from glance.common import exception, wsgi
 from glance.domain import image as domain
+from glance.domain import image_fields
 from glance import gateway
 from glance.layers import location as location_layer
 from glance.layers import property_protection
@@ -89,19 +90,9 @@ def image_view(image: domain.Image, context: Any = None) -> dict[str, Any]:
     hidden = property_protection.hidden_properties(image)
     view: dict[str, Any] = {k: v for k, v in image.extra_properties.items()
                             if k not in hidden}
+    view.update(image_fields.column_values(image))
     view.update({
-        'id': image.image_id, 'name': image.name, 'status': image.status,
-        'visibility': image.visibility, 'owner': image.owner,
-        'protected': image.protected, 'os_hidden': image.os_hidden,
-        'min_disk': image.min_disk, 'min_ram': image.min_ram,
-        'container_format': image.container_format,
-        'disk_format': image.disk_format, 'size': image.size,
-        'virtual_size': image.virtual_size, 'checksum': image.checksum,
-        'os_hash_algo': image.os_hash_algo,
-        'os_hash_value': image.os_hash_value,
         'tags': sorted(image.tags),
-        'created_at': timeutils.isotime(image.created_at),
-        'updated_at': timeutils.isotime(image.updated_at),
         'self': '/v2/images/%s' % image.image_id,
         'file': '/v2/images/%s/file' % image.image_id,
         'schema': '/v2/schemas/image',

@@ -1,7 +1,6 @@
 """The image list query: who may see what, filters, sorting and paging."""
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,6 +8,7 @@ import sqlalchemy as sa
 from glance.common import exception
 from glance.db.sqlalchemy import image_rows, models
 from glance.db.sqlalchemy.engine import read_scope
+from glance.domain.listing import FILTER_COLUMNS, ListQuery
 
 Image = models.Image
 Member = models.ImageMember
@@ -22,31 +22,6 @@ _OPS = {
     'lte': lambda col, v: col <= v,
     'in': lambda col, v: col.in_(v),
 }
-
-
-#: image columns a list may filter on by name; any other filter key is an
-#: extra property (so "deleted" or "deleted_at" never reach the columns)
-FILTER_COLUMNS = frozenset({
-    'id', 'name', 'status', 'container_format', 'disk_format', 'owner',
-    'min_ram', 'min_disk', 'size', 'virtual_size', 'protected', 'checksum',
-    'os_hash_algo', 'os_hash_value', 'created_at', 'updated_at'})
-
-
-@dataclasses.dataclass
-class ListQuery:
-    """A validated list request, as the API deserializer builds it."""
-
-    #: (key, op, value): key is a core column or an extra property name
-    filters: list[tuple[str, str, Any]] = dataclasses.field(
-        default_factory=list)
-    tags: list[str] = dataclasses.field(default_factory=list)
-    visibility: str | None = None
-    member_status: str = 'accepted'
-    os_hidden: bool | None = None
-    marker: str | None = None
-    limit: int | None = None
-    sort: list[tuple[str, str]] = dataclasses.field(
-        default_factory=lambda: [('created_at', 'desc')])
 
 
 def _visibility_clause(is_admin: bool, project: str | None, q: ListQuery):

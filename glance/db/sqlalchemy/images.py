@@ -17,13 +17,11 @@ from glance.common import exception
 from glance.db.sqlalchemy import image_rows, models
 from glance.db.sqlalchemy.engine import read_scope, session_scope
 from glance.db.sqlalchemy.upsert import upsert
-from glance.domain.image import IMPORT_LOCK, STORED_FIELDS, Changes
+from glance.domain import image_fields
+from glance.domain.image import IMPORT_LOCK, Changes
 
-SORT_KEYS = ('name', 'status', 'container_format', 'disk_format', 'size',
-             'id', 'created_at', 'updated_at', 'min_disk', 'min_ram',
-             'owner', 'visibility', 'protected', 'os_hidden',
-             'virtual_size', 'checksum')
-CORE_COLUMNS = ('id',) + STORED_FIELDS + ('created_at', 'updated_at')
+#: the columns of the image row (the image_fields registry's)
+CORE_COLUMNS = tuple(f.name for f in image_fields.columns())
 
 
 def _now() -> datetime.datetime:

@@ -142,12 +142,33 @@ def _start_fails(tmp_path, text: str | None, fmt: str = 'roles') -> str:
 @pytest.mark.parametrize('text, fmt, words', [
     ('[(bad]\nread = @\n', 'roles', 'regular expression'),
     ('[.*]\nread = @,admin\n', 'roles', 'mixes'),
-    ('[.*]\nread = no_such_rule\n', 'policies', 'no_such_rule'),
     (None, 'roles', 'rules.conf'),
 ])
 def test_bad_file_stops_the_service(tmp_path, text, fmt, words):
     out = _start_fails(tmp_path, text, fmt)
     assert 'Property protection file' in out and words in out, out
+
+
+@pytest.mark.parametrize('text, fmt, warning', [
+    ('[.*]\ncreate = @\nread = no_such_rule\nupdate = !\ndelete = !\n',
+     'policies', 'not defined'),
+    ('[.*]\ncreate = @\nread =\nupdate = @\ndelete = @\n', 'roles',
+     'is empty; nobody may read'),
+])
+def test_files_the_reference_accepts_start_the_service(tmp_path, text, fmt,
+                                                       warning):
+    """A policies-format rule naming an undefined rule, and an empty role
+    list, are accepted as by the reference, with a warning in the log."""
+    path = tmp_path / 'rules.conf'
+    path.write_text(text)
+    srv = GlanceServer(str(tmp_path / 'srv'), settings=[
+        'DEFAULT.property_protection_file=%s' % path,
+        'DEFAULT.property_protection_rule_format=%s' % fmt]).start()
+    try:
+        assert Client(srv.url).get('/v2/images').status_code == 200
+        assert warning in srv.log()
+    finally:
+        srv.stop()
 
 
 @pytest.fixture(scope='module')
