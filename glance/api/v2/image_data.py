@@ -11,9 +11,11 @@ from typing import Iterator
 from oslo_config import cfg
 
 from glance.api.middleware import cache as cache_filter
+from glance.async_ import leases, recovery
 from glance.common import exception, wsgi
 from glance.domain.transfer import Download, Upload
 from glance import gateway
+from glance.layers import location_stores
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -105,6 +107,15 @@ def _abort(repo, image, upload: Upload, error: BaseException) -> None:
                   'upload: %s', image.image_id, exc)
 
 
+def _target(requested: str | None) -> str | None:
+    """The store the upload writes to, recorded on its lease so a
+    recovery knows where partial data may be (None: the default)."""
+    try:
+        return location_stores.target_store(requested)
+    except exception.GlanceException:
+        return None             # refused later, by the location layer
+
+
 class Deserializer:
     def upload(self, request: wsgi.Request) -> dict:
         if request.content_type != 'application/octet-stream':
@@ -132,20 +143,27 @@ class Controller:
         """
         repo = gateway.get_repo(request.context)
         image = repo.get(image_id)
-        image = repo.begin_upload(image)
-        try:
-            upload = repo.write_data(image, upload)
-            repo.finish_upload(image, upload)
-        except BaseException as exc:
-            # A refusal the client caused is not the operator's business.
-            client_error = isinstance(exc, exception.GlanceException) and \
-                exc.code < 500
-            LOG.log(logging.INFO if client_error else logging.WARNING,
-                    'Upload of image %s failed: %s', image_id, exc)
-            _abort(repo, image, upload, exc)
-            if isinstance(exc, exception.ImageNotFound):
-                raise exception.ImageDeletedDuringUpload(image_id=image_id)
-            raise
+        if recovery.settle(image):
+            image = repo.get(image_id)
+        with leases.hold(image_id, leases.UPLOAD,
+                         stores=[_target(upload.store)]):
+            image = repo.begin_upload(image)
+            upload.data = leases.beating(upload.data)
+            try:
+                upload = repo.write_data(image, upload)
+                repo.finish_upload(image, upload)
+            except BaseException as exc:
+                # A refusal the client caused is not the operator's
+                # business.
+                client_error = isinstance(
+                    exc, exception.GlanceException) and exc.code < 500
+                LOG.log(logging.INFO if client_error else logging.WARNING,
+                        'Upload of image %s failed: %s', image_id, exc)
+                _abort(repo, image, upload, exc)
+                if isinstance(exc, exception.ImageNotFound):
+                    raise exception.ImageDeletedDuringUpload(
+                        image_id=image_id)
+                raise
 
     def download(self, request: wsgi.Request, image_id: str, byte_range):
         """GET /v2/images/{image_id}/file -> 200 and the bytes, 206 for a

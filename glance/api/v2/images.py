@@ -7,6 +7,7 @@ from typing import Any
 from oslo_config import cfg
 
 from glance.api.v2 import discovery, image_patch, image_query
+from glance.async_ import recovery
 from glance.common import exception, timeutils, wsgi
 from glance.domain import image as domain
 from glance import gateway
@@ -77,6 +78,8 @@ class Controller:
         """DELETE /v2/images/{image_id} -> 204."""
         repo = gateway.get_repo(request.context)
         image = repo.get(image_id)
+        if recovery.settle(image):      # a dead upload's data goes first
+            image = repo.get(image_id)
         image.delete()
         repo.remove(image)
 
