@@ -31,6 +31,8 @@ OCTET = {'Content-Type': 'application/octet-stream'}
 MIB = 1024 * 1024
 #: seconds; short so the tests see recovery within seconds
 LEASE_TIMEOUT = 3
+#: copy-image is for administrators
+ADMIN = 'admin,member,reader'
 STORES = ('fast', 'cheap', 'os_glance_staging_store',
           'os_glance_tasks_store')
 
@@ -141,9 +143,8 @@ def cluster(tmp_path, web):
     c.stop()
 
 
-def _client(srv: GlanceServer) -> Client:
-    return Client(srv.url, identity('crash-project', 'reader,member',
-                                    'alice'))
+def _client(srv: GlanceServer, roles: str = 'reader,member') -> Client:
+    return Client(srv.url, identity('crash-project', roles, 'alice'))
 
 
 def _create(client: Client) -> str:
@@ -413,7 +414,7 @@ def test_killed_web_download_can_be_repeated(cluster, web, how):
 @pytest.mark.parametrize('how', ['restart', 'second'])
 def test_killed_copy_image_can_be_repeated(cluster, how):
     first = cluster.start_first()
-    client = _client(first)
+    client = _client(first, ADMIN)
     image_id = _create(client)
     data = blob(96 * MIB, 'copy')
     r = client.put('/v2/images/%s/file' % image_id, data=data,
@@ -426,7 +427,7 @@ def test_killed_copy_image_can_be_repeated(cluster, how):
         os.path.exists(cluster.path('cheap', image_id)), timeout=120)
     _kill(first)
 
-    client = _client(cluster.start_next(how))
+    client = _client(cluster.start_next(how), ADMIN)
     image, task = _wait_import(client, image_id)
     assert task['status'] == 'failure', \
         'the copy finished before it could be killed'
