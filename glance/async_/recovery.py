@@ -49,6 +49,21 @@ def start() -> None:
     leases.start(on_tick=sweep)
 
 
+def acquire(image_id: str, operation: str, task_id: str | None = None,
+            stores: list[str | None] = ()) -> leases.Lease:
+    """``leases.acquire``, first undoing a dead holder's leftover lease.
+
+    Conflict while a live process holds the image.
+    """
+    try:
+        return leases.acquire(image_id, operation, task_id, stores)
+    except exception.Conflict:
+        held = leases.find(image_id)
+        if held is None or held.alive or not recover(held):
+            raise
+    return leases.acquire(image_id, operation, task_id, stores)
+
+
 def _busy(image: Image) -> bool:
     return image.status in BUSY or bool(
         image.extra_properties.get(IMPORT_LOCK))
@@ -74,12 +89,14 @@ def _recover_unleased(image: Image) -> bool:
     between two steps or that predates leases.  Undone once it has not
     changed for a lease timeout (a live one would have a lease)."""
     cutoff = utcnow() - datetime.timedelta(seconds=CONF.lease_timeout)
-    if image.updated_at is not None and image.updated_at > cutoff:
-        return False
     lock = image.extra_properties.get(IMPORT_LOCK)
     if image.status == 'uploading' and not lock and \
             leases.staged(image.image_id):
         return False            # a completed stage, waiting for its import
+    if lock and not _task_running(lock):
+        pass                    # the lock's task ended or never existed
+    elif image.updated_at is not None and image.updated_at > cutoff:
+        return False
     operation = leases.IMPORT if (lock or image.status == 'importing') \
         else leases.STAGE if image.status == 'uploading' else leases.UPLOAD
     try:
@@ -92,6 +109,15 @@ def _recover_unleased(image: Image) -> bool:
     finally:
         leases.release(mine)
     return True
+
+
+def _task_running(task_id: str) -> bool:
+    try:
+        task = gateway.get_internal_task_repo(get_admin_context()).get(
+            task_id)
+    except exception.NotFound:
+        return False
+    return task.status in ('pending', 'processing')
 
 
 def recover(lease: leases.Lease) -> bool:

@@ -520,8 +520,9 @@ class ImageRepo(Proxy):
                             'configured (%s); its partial data stays',
                             image.image_id, store, exc)
                 continue
-            if image.locations and (backend in held or not registry.multi):
-                continue
+            if image.locations and (backend in held or None in held
+                                    or not registry.multi):
+                continue        # (None: a location naming no store)
             try:
                 removed += glance_store.discard_from_backend(
                     store, image.image_id, context=self.context)

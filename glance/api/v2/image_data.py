@@ -145,25 +145,30 @@ class Controller:
         image = repo.get(image_id)
         if recovery.settle(image):
             image = repo.get(image_id)
-        with leases.hold(image_id, leases.UPLOAD,
-                         stores=[_target(upload.store)]):
-            image = repo.begin_upload(image)
+        image = repo.begin_upload(image)
+        # Leased once the image is ours (saving): a process dying before
+        # this leaves an unleased saving image, undone after a lease
+        # timeout all the same.
+        lease = None
+        try:
+            lease = recovery.acquire(image_id, leases.UPLOAD,
+                                     stores=[_target(upload.store)])
             upload.data = leases.beating(upload.data)
-            try:
-                upload = repo.write_data(image, upload)
-                repo.finish_upload(image, upload)
-            except BaseException as exc:
-                # A refusal the client caused is not the operator's
-                # business.
-                client_error = isinstance(
-                    exc, exception.GlanceException) and exc.code < 500
-                LOG.log(logging.INFO if client_error else logging.WARNING,
-                        'Upload of image %s failed: %s', image_id, exc)
-                _abort(repo, image, upload, exc)
-                if isinstance(exc, exception.ImageNotFound):
-                    raise exception.ImageDeletedDuringUpload(
-                        image_id=image_id)
-                raise
+            upload = repo.write_data(image, upload)
+            repo.finish_upload(image, upload)
+        except BaseException as exc:
+            # A refusal the client caused is not the operator's business.
+            client_error = isinstance(exc, exception.GlanceException) and \
+                exc.code < 500
+            LOG.log(logging.INFO if client_error else logging.WARNING,
+                    'Upload of image %s failed: %s', image_id, exc)
+            _abort(repo, image, upload, exc)
+            if isinstance(exc, exception.ImageNotFound):
+                raise exception.ImageDeletedDuringUpload(image_id=image_id)
+            raise
+        finally:
+            if lease is not None:
+                leases.release(lease)
 
     def download(self, request: wsgi.Request, image_id: str, byte_range):
         """GET /v2/images/{image_id}/file -> 200 and the bytes, 206 for a

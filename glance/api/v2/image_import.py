@@ -194,8 +194,8 @@ class Controller:
             user_id=context.user_id)
         # The lease first: whatever this process records from here on is
         # undone by another one should this process die.
-        lease = leases.acquire(image_id, leases.IMPORT, task.task_id,
-                               stores)
+        lease = recovery.acquire(image_id, leases.IMPORT, task.task_id,
+                                 stores)
         try:
             self._take(context, repo, image, task, stores, name)
             spec = flow.ImportSpec(

@@ -57,23 +57,25 @@ class Controller:
             raise exception.InvalidImageStatus(
                 'Image %s is %s; only a queued image can be staged.'
                 % (image_id, image.status))
-        lease = leases.acquire(image_id, leases.STAGE)
-        try:
-            self._stage(repo, image, data, lease)
-        finally:
-            leases.release(lease)
-
-    @staticmethod
-    def _stage(repo, image, data, lease: leases.Lease) -> None:
-        image_id = image.image_id
-        leases.forget_stage(image_id)
         image.set_status('uploading')
         if CONF.worker_self_reference_url:
             image.extra_properties[STAGE_HOST] = \
                 CONF.worker_self_reference_url
         repo.save(image)
+        self._stage(repo, image, data)
+
+    @staticmethod
+    def _stage(repo, image, data) -> None:
+        """Receive the data under a lease; record it whole or undo."""
+        image_id = image.image_id
         hasher = hashlib.new(CONF.hashing_algorithm)
+        # Leased once the image is ours (uploading): a process dying
+        # before this leaves an unleased stage, undone after a lease
+        # timeout all the same.
+        lease = None
         try:
+            leases.forget_stage(image_id)
+            lease = recovery.acquire(image_id, leases.STAGE)
             image.size = staging.write(image_id, _hashed(data, hasher),
                                        CONF.image_size_cap)
             repo.save(image)
@@ -93,6 +95,9 @@ class Controller:
                 LOG.error('Image %s could not be returned to queued after '
                           'a failed stage: %s', image_id, undo)
             raise
+        finally:
+            if lease is not None:
+                leases.release(lease)
 
 
 class Serializer:
