@@ -41,6 +41,8 @@ FAILED = 'os_glance_failed_import'
 BUSY = ('saving', 'uploading', 'importing')
 #: the sweep also forgets long-silent holders every this many ticks
 _PURGE_EVERY = 360
+#: and looks for images mid-operation without any lease every this many
+_UNLEASED_EVERY = 6
 _ticks = 0
 
 
@@ -156,6 +158,8 @@ def _undo(lease: leases.Lease) -> None:
 
 
 def _undo_upload(repo, image: Image, lease: leases.Lease) -> None:
+    if lease.task_id:           # a legacy import task's upload
+        _fail_task(get_admin_context(), lease.task_id)
     repo.discard_partial(image, lease.stores or [None])
     if image.status != 'saving':
         return                  # finished (or undone) before the crash
@@ -191,8 +195,8 @@ def _undo_stage(repo, image: Image) -> None:
                 'queued again', image.image_id)
 
 
-def _method(context, task_id: str | None) -> str | None:
-    """The import method of ``task_id``; marks the task failed."""
+def _fail_task(context, task_id: str | None) -> str | None:
+    """Mark ``task_id`` failed if it still runs; its import method."""
     if not task_id:
         return None
     tasks = gateway.get_internal_task_repo(context)
@@ -217,7 +221,7 @@ def _method(context, task_id: str | None) -> str | None:
 def _undo_import(context, repo, image: Image, lease: leases.Lease) -> None:
     lock = image.extra_properties.get(IMPORT_LOCK)
     task_id = lease.task_id or lock
-    method = _method(context, task_id)
+    method = _fail_task(context, task_id)
     repo.discard_partial(image, lease.stores or [None])
     if method not in (None, 'glance-direct') and _stage_is_here(image):
         staging.remove(image.image_id)          # a fetch cut short
@@ -259,13 +263,15 @@ def sweep() -> None:
             LOG.error('Image %s: undoing the %s of a stopped process '
                       'failed: %s; retried later', lease.image_id,
                       lease.operation, exc)
-    repo = gateway.get_repo(get_admin_context())
-    for image_id in leases.unleased():
-        try:
-            settle(repo.get(image_id))
-        except Exception as exc:  # noqa: BLE001 - next tick retries
-            LOG.error('Image %s: undoing an abandoned operation failed: '
-                      '%s; retried later', image_id, exc)
     _ticks += 1
+    if _ticks % _UNLEASED_EVERY == 1:
+        # A scan of the images table: less often than the lease look.
+        repo = gateway.get_repo(get_admin_context())
+        for image_id in leases.unleased():
+            try:
+                settle(repo.get(image_id))
+            except Exception as exc:  # noqa: BLE001 - next tick retries
+                LOG.error('Image %s: undoing an abandoned operation '
+                          'failed: %s; retried later', image_id, exc)
     if _ticks % _PURGE_EVERY == 0:
         leases.purge_holders()
