@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import socketserver
+import sqlite3
 import threading
 import time
 
@@ -285,6 +286,28 @@ def test_delete_after_a_killed_upload_leaves_no_data(cluster):
     assert client.delete('/v2/images/%s' % image_id).status_code == 204
     assert client.get('/v2/images/%s' % image_id).status_code == 404
     assert cluster.files('fast') == []
+
+
+def test_image_stuck_saving_without_a_lease_is_recovered(cluster):
+    """What a process older than leases left: saving, partial data in the
+    store, no lease.  Once unchanged for a lease timeout it is undone."""
+    srv = cluster.start_first()
+    client = _client(srv)
+    image_id = _create(client)
+    db = sqlite3.connect(os.path.join(srv.workdir, 'glance.sqlite'))
+    with db:
+        db.execute("UPDATE images SET status='saving', "
+                   "updated_at='2026-01-01 00:00:00' WHERE id=?",
+                   (image_id,))
+    db.close()
+    with open(cluster.path('fast', image_id), 'wb') as f:
+        f.write(b'partial')
+    data = blob(MIB, 'legacy')
+    r = client.put('/v2/images/%s/file' % image_id, data=data,
+                   headers=OCTET)
+    assert r.status_code == 204, r.text
+    _check_active(client, image_id, data)
+    assert cluster.files('fast') == [image_id]
 
 
 # ------------------------------------------------------------------- stage
