@@ -255,7 +255,6 @@ class Store(driver.Store):
         except OSError as exc:
             raise _os_error(exc, path)
 
-
     def discard(self, image_id: str, context: Any = None) -> list[str]:
         """Remove the file a killed ``add`` of ``image_id`` left, in
         whichever directory it went to."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from oslo_config import cfg
 from taskflow import engines

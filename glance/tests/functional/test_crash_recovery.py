@@ -465,4 +465,3 @@ def test_killed_copy_image_can_be_repeated(cluster, how):
     assert sorted(image['stores'].split(',')) == ['cheap', 'fast']
     assert cluster.files('cheap') == [image_id]
     _check_active(client, image_id, data)
-
