@@ -89,8 +89,10 @@ def web():
 class Cluster:
     """The first glance-api, and whoever comes after it."""
 
-    def __init__(self, workdir: str, web_port: int):
+    def __init__(self, workdir: str, web_port: int,
+                 database_url: str | None = None):
         self.workdir = workdir
+        self.database_url = database_url
         self.settings = [
             'DEFAULT.lease_timeout=%d' % LEASE_TIMEOUT,
             'DEFAULT.lease_heartbeat_interval=1',
@@ -101,8 +103,8 @@ class Cluster:
 
     def start_first(self) -> GlanceServer:
         srv = GlanceServer(os.path.join(self.workdir, 'first'),
-                           profile='reference',
-                           settings=self.settings).start()
+                           profile='reference', settings=self.settings,
+                           database_url=self.database_url).start()
         self.servers.append(srv)
         return srv
 
@@ -112,15 +114,16 @@ class Cluster:
         first = os.path.join(self.workdir, 'first')
         if how == 'restart':
             srv = GlanceServer(first, profile='reference',
-                               settings=self.settings)
+                               settings=self.settings,
+                               database_url=self.database_url)
         else:
             shared = ['%s.filesystem_store_datadir=%s' % (
                 store, os.path.join(first, 'stores', store))
                 for store in STORES]
             srv = GlanceServer(
                 os.path.join(self.workdir, 'second'), profile='reference',
-                database_url='sqlite:///%s' % os.path.join(
-                    first, 'glance.sqlite'),
+                database_url=self.database_url or 'sqlite:///%s' %
+                os.path.join(first, 'glance.sqlite'),
                 settings=self.settings + shared)
         self.servers.append(srv.start())
         return srv
@@ -267,6 +270,34 @@ def test_killed_upload_is_queued_again_without_its_data(cluster, how):
     assert cluster.files('fast') == [image_id]
     assert client.delete('/v2/images/%s' % image_id).status_code == 204
     assert cluster.files('fast') == []
+
+
+@pytest.mark.parametrize('database', ['postgresql', 'mysql'],
+                         indirect=True)
+def test_killed_upload_on_server_databases(database, tmp_path, web):
+    """The same on PostgreSQL and MariaDB, by a second process."""
+    cluster = Cluster(str(tmp_path), int(web.rsplit(':', 1)[1]),
+                      database.url)
+    try:
+        first = cluster.start_first()
+        client = _client(first)
+        image_id = _create(client)
+        data = blob(16 * MIB, 'server-db')
+        sock = _send_partial(first, '/v2/images/%s/file' % image_id,
+                             len(data), data[:4 * MIB])
+        _wait_for('partial upload', lambda: _file_growing(
+            cluster.path('fast', image_id)))
+        _kill(first)
+        sock.close()
+        client = _client(cluster.start_next('second'))
+        _settled(client, image_id, 'queued')
+        assert cluster.files('fast') == []
+        r = client.put('/v2/images/%s/file' % image_id, data=data,
+                       headers=OCTET)
+        assert r.status_code == 204, r.text
+        _check_active(client, image_id, data)
+    finally:
+        cluster.stop()
 
 
 def test_delete_after_a_killed_upload_leaves_no_data(cluster):
