@@ -224,7 +224,7 @@ class Controller:
         repo.save(image)
         # Recorded once the image is ours: a racing import that lost
         # leaves no task behind.  (Should this fail, the lock names a
-        # missing task; the lease expiring releases it.)
+        # missing task: the next request touching the image releases it.)
         gateway.get_internal_task_repo(context).add(task)
 
     def tasks(self, request: wsgi.Request, image_id: str) -> dict:
