@@ -53,6 +53,10 @@ CONF.register_opts(lease_opts)
 
 #: operations that take a lease
 UPLOAD, STAGE, IMPORT = 'upload', 'stage', 'import'
+#: the operation of a lease taken to undo another: ``recovery`` or
+#: ``recovery:OPERATION`` (the dead lease's operation, for whoever must
+#: take over should the recovering process die too)
+RECOVERY = 'recovery'
 
 
 @dataclasses.dataclass
@@ -67,6 +71,16 @@ class Lease:
     created_at: datetime.datetime | None = None
     #: the holder's last heartbeat (None: the holder's row is gone)
     heartbeat_at: datetime.datetime | None = None
+
+    @property
+    def recovering(self) -> bool:
+        """Whether this lease is held to undo another operation."""
+        return self.operation.split(':')[0] == RECOVERY
+
+    @property
+    def undoes(self) -> str:
+        """The operation whose work is to be undone when it expires."""
+        return self.operation.split(':')[-1]
 
     @property
     def alive(self) -> bool:
@@ -215,11 +229,15 @@ def find(image_id: str) -> Lease | None:
 
 
 def take_over(lease: Lease) -> Lease | None:
-    """Make a dead holder's lease ours (to undo its work); None when
-    another process took it first."""
-    if not db.take_over(lease.image_id, lease.holder_id, holder_id()):
+    """Make a dead holder's lease ours, to undo its work (its operation
+    becomes ``recovery:OPERATION``); None when another process took it
+    first."""
+    operation = '%s:%s' % (RECOVERY, lease.undoes)
+    if not db.take_over(lease.image_id, lease.holder_id, holder_id(),
+                        operation):
         return None
-    return dataclasses.replace(lease, holder_id=holder_id())
+    return dataclasses.replace(lease, holder_id=holder_id(),
+                               operation=operation)
 
 
 def expired() -> list[Lease]:

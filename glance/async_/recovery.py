@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 
 from oslo_config import cfg
 
@@ -61,7 +62,12 @@ def acquire(image_id: str, operation: str, task_id: str | None = None,
         return leases.acquire(image_id, operation, task_id, stores)
     except exception.Conflict:
         held = leases.find(image_id)
-        if held is None or held.alive or not recover(held):
+        if held is None:
+            pass                # released meanwhile
+        elif not held.alive:
+            if not recover(held):
+                raise
+        elif not (held.recovering and _await_recovery(held)):
             raise
     return leases.acquire(image_id, operation, task_id, stores)
 
@@ -81,33 +87,74 @@ def settle(image: Image) -> bool:
     if not _busy(image):
         return False
     lease = leases.find(image.image_id)
-    if lease is not None:
-        return False if lease.alive else recover(lease)
-    return _recover_unleased(image)
+    if lease is None:
+        return _recover_unleased(image)
+    if not lease.alive:
+        return recover(lease)
+    if lease.recovering:
+        return _await_recovery(lease)
+    return False
+
+
+#: seconds between two looks at a recovery another process runs
+_AWAIT_STEP = 0.1
+
+
+def _await_recovery(lease: leases.Lease) -> bool:
+    """Wait (at most a lease timeout) for another process to finish
+    undoing a dead operation on the image: it takes a few store and
+    database calls, and the request then finds the image reusable."""
+    deadline = time.monotonic() + CONF.lease_timeout
+    while time.monotonic() < deadline:
+        current = leases.find(lease.image_id)
+        if current is None or not current.recovering:
+            return True
+        if not current.alive:
+            return recover(current)
+        time.sleep(_AWAIT_STEP)
+    return True
+
+
+def _abandoned(image: Image) -> str | None:
+    """The operation an unleased image was left in by a dead process, or
+    None when the image is at rest or its operation may still be live
+    (changed within a lease timeout: a live one is about to take or has
+    just dropped its lease)."""
+    if not _busy(image):
+        return None
+    lock = image.extra_properties.get(IMPORT_LOCK)
+    if image.status == 'uploading' and not lock and \
+            leases.staged(image.image_id):
+        return None             # a completed stage, waiting for its import
+    cutoff = utcnow() - datetime.timedelta(seconds=CONF.lease_timeout)
+    if lock and not _task_running(lock):
+        pass                    # the lock's task ended or never existed
+    elif image.updated_at is not None and image.updated_at > cutoff:
+        return None
+    if lock or image.status == 'importing':
+        return leases.IMPORT
+    return leases.STAGE if image.status == 'uploading' else leases.UPLOAD
 
 
 def _recover_unleased(image: Image) -> bool:
     """An image mid-operation with no lease: left by a process that died
-    between two steps or that predates leases.  Undone once it has not
-    changed for a lease timeout (a live one would have a lease)."""
-    cutoff = utcnow() - datetime.timedelta(seconds=CONF.lease_timeout)
-    lock = image.extra_properties.get(IMPORT_LOCK)
-    if image.status == 'uploading' and not lock and \
-            leases.staged(image.image_id):
-        return False            # a completed stage, waiting for its import
-    if lock and not _task_running(lock):
-        pass                    # the lock's task ended or never existed
-    elif image.updated_at is not None and image.updated_at > cutoff:
+    between two steps, or that predates leases."""
+    operation = _abandoned(image)
+    if operation is None:
         return False
-    operation = leases.IMPORT if (lock or image.status == 'importing') \
-        else leases.STAGE if image.status == 'uploading' else leases.UPLOAD
     try:
-        mine = leases.acquire(image.image_id, 'recovery', task_id=lock)
+        mine = leases.acquire(image.image_id, leases.RECOVERY)
     except exception.Conflict:
-        return False            # another process is on it
+        held = leases.find(image.image_id)
+        return held is not None and held.recovering and \
+            _await_recovery(held)
     try:
+        lock = image.extra_properties.get(IMPORT_LOCK)
+        # Judged again once ours: someone may have undone it and started
+        # anew since the image was read.
         _undo(leases.Lease(image_id=image.image_id, operation=operation,
-                           holder_id='(none)', task_id=lock, stores=[]))
+                           holder_id='(none)', task_id=lock, stores=[]),
+              still=lambda fresh: _abandoned(fresh) == operation)
     finally:
         leases.release(mine)
     return True
@@ -138,7 +185,9 @@ def recover(lease: leases.Lease) -> bool:
     return True
 
 
-def _undo(lease: leases.Lease) -> None:
+def _undo(lease: leases.Lease, still=None) -> None:
+    """Undo ``lease``'s operation; ``still(image)`` (if given) must hold
+    for the image as loaded now."""
     context = get_admin_context()
     repo = gateway.get_repo(context)
     try:
@@ -149,11 +198,14 @@ def _undo(lease: leases.Lease) -> None:
                              lease.stores or [None])
         leases.forget_stage(lease.image_id)
         return
-    if lease.operation == leases.UPLOAD:
+    if still is not None and not still(image):
+        return
+    operation = lease.undoes
+    if operation == leases.UPLOAD:
         _undo_upload(repo, image, lease)
-    elif lease.operation == leases.STAGE:
+    elif operation == leases.STAGE:
         _undo_stage(repo, image)
-    elif lease.operation == leases.IMPORT:
+    elif operation == leases.IMPORT:
         _undo_import(context, repo, image, lease)
 
 

@@ -101,14 +101,16 @@ def release(image_id: str, holder_id: str) -> bool:
             .execution_options(synchronize_session=False)).rowcount)
 
 
-def take_over(image_id: str, dead_holder: str, new_holder: str) -> bool:
-    """Move a lease from a dead holder to ``new_holder``; False when
-    someone else got there first (the lease changed meanwhile)."""
+def take_over(image_id: str, dead_holder: str, new_holder: str,
+              operation: str) -> bool:
+    """Move a lease from a dead holder to ``new_holder`` (now doing
+    ``operation``); False when someone else got there first (the lease
+    changed meanwhile)."""
     with session_scope() as session:
         return bool(session.execute(
             sa.update(_LEASE).where(_LEASE.image_id == image_id,
                                     _LEASE.holder_id == dead_holder)
-            .values(holder_id=new_holder)
+            .values(holder_id=new_holder, operation=operation)
             .execution_options(synchronize_session=False)).rowcount)
 
 

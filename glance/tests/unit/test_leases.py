@@ -77,6 +77,10 @@ def test_a_silent_holder_is_dead_and_taken_over_once():
     assert image_id in [e.image_id for e in leases.expired()]
     mine = leases.take_over(lease)
     assert mine is not None and mine.holder_id == leases.holder_id()
+    taken = leases.find(image_id)
+    assert taken.operation == 'recovery:upload'
+    assert (taken.recovering, taken.undoes) == (True, 'upload')
+    assert taken.stores == ['fast']
     # A second process looking at the same dead lease gets nothing.
     assert leases.take_over(lease) is None
     assert leases.find(image_id).alive
