@@ -15,6 +15,7 @@ from oslo_db import options as db_options
 import glance.api.v2.image_data
 import glance.async_.executor
 import glance.async_.glance_download
+import glance.async_.leases
 import glance.async_.plugins
 import glance.async_.plugins.image_conversion
 import glance.async_.plugins.inject_image_metadata
@@ -48,6 +49,7 @@ def list_api_opts() -> OptList:
             glance.layers.notifier.notifier_opts,
             glance.api.v2.image_data.data_opts,
             glance.async_.staging.staging_opts,
+            glance.async_.leases.lease_opts,
             glance.common.property_protections.opts,
             glance.common.limits.opts,
             glance.layers.location.delete_opts,

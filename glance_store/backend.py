@@ -239,6 +239,13 @@ def delete_from_backend(uri: str, store_id: str | None = None,
     store.delete(location, context=context)
 
 
+def discard_from_backend(store_id: str | None, image_id: str,
+                         context: Any = None) -> list[str]:
+    """Remove data a killed write of ``image_id`` left in ``store_id``
+    (see :meth:`driver.Store.discard`); the URIs removed."""
+    return registry().get(store_id).discard(image_id, context=context)
+
+
 def set_acls_for_image(uri: str, store_id: str | None = None,
                        public: bool = False,
                        read_tenants: list[str] | None = None,

@@ -161,6 +161,15 @@ class Store:
                context: Any = None) -> None:
         raise NotImplementedError
 
+    def discard(self, image_id: str, context: Any = None) -> list[str]:
+        """Remove what an ``add`` of ``image_id`` that never returned left
+        (its process was killed mid-write); the URIs removed.
+
+        Only for data no location references: the caller checks.  Drivers
+        that cannot tell leave it to the operator's sweep and return [].
+        """
+        return []
+
     def set_acls(self, location: loc_mod.Location, public: bool = False,
                  read_tenants: list[str] | None = None,
                  context: Any = None) -> None:

@@ -8,6 +8,7 @@ them, and the import flow deletes them when it is done.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -91,6 +92,19 @@ def read(image_id: str, suffix: str = '') -> Iterator[bytes]:
             if not chunk:
                 return
             yield chunk
+
+
+def digest(image_id: str, algo: str,
+           wrap: Callable[[Iterable[bytes]], Iterable[bytes]] = iter
+           ) -> tuple[int, str]:
+    """(bytes, hex ``algo`` hash) of the staged data of ``image_id``;
+    ``wrap`` sees the chunks on the way (a lease heartbeat)."""
+    hasher = hashlib.new(algo)
+    total = 0
+    for chunk in wrap(read(image_id)):
+        hasher.update(chunk)
+        total += len(chunk)
+    return total, hasher.hexdigest()
 
 
 def size(image_id: str, suffix: str = '') -> int:

@@ -118,6 +118,10 @@ class ImageRepo:
     def discard_upload(self, image: Image, upload: Upload) -> Upload:
         return upload
 
+    def discard_partial(self, image: Image,
+                        stores: list[str | None]) -> list[str]:
+        return []
+
     def read_data(self, image: Image, download: Download) -> Download:
         return download
 

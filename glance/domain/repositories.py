@@ -90,6 +90,11 @@ class ImageRepository(Protocol):
     def discard_upload(self, image: Image, upload: Upload) -> Upload:
         """Delete data an import wrote but will not keep (image untouched)."""
 
+    def discard_partial(self, image: Image,
+                        stores: list[str | None]) -> list[str]:
+        """Delete what a write killed with its process left in ``stores``
+        (crash recovery, once the writer's lease ran out); the URIs gone."""
+
 
 class MemberRepository(Protocol):
     """The memberships of one image."""
@@ -138,7 +143,8 @@ class TaskRepository(Protocol):
 IMAGE_WRITES = frozenset({
     'add', 'save', 'remove', 'deactivate', 'reactivate', 'set_locations',
     'add_location', 'verify_location', 'delete_from_store', 'begin_upload',
-    'write_data', 'finish_upload', 'abort_upload', 'discard_upload'})
+    'write_data', 'finish_upload', 'abort_upload', 'discard_upload',
+    'discard_partial'})
 MEMBER_WRITES = frozenset({'add', 'save', 'remove'})
 TASK_WRITES = frozenset({'add', 'save'})
 

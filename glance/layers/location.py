@@ -500,6 +500,41 @@ class ImageRepo(Proxy):
             upload.location = None
         return self.base.discard_upload(image, upload)
 
+    def discard_partial(self, image: Image,
+                        stores: list[str | None]) -> list[str]:
+        """Remove what a killed write of ``image`` left in ``stores``.
+
+        Called by recovery once the writer's lease has expired, so the
+        data belongs to nobody; a store where the image already has a
+        location is skipped (its data is the image's own, never partial).
+        """
+        registry = glance_store.backend.registry()
+        held = {location_store(loc) for loc in image.locations}
+        removed: list[str] = []
+        for store in dict.fromkeys(stores):
+            try:
+                backend = registry.get(store).backend
+            except glance_store.GlanceStoreException as exc:
+                LOG.warning('Image %s: store %s of a killed write is not '
+                            'configured (%s); its partial data stays',
+                            image.image_id, store, exc)
+                continue
+            if image.locations and (backend in held or None in held
+                                    or not registry.multi):
+                continue        # (None: a location naming no store)
+            try:
+                removed += glance_store.discard_from_backend(
+                    store, image.image_id, context=self.context)
+            except glance_store.GlanceStoreException as exc:
+                LOG.error('Image %s: partial data of a killed write in '
+                          'store %s could not be removed: %s; the operator '
+                          'must remove it by hand', image.image_id, backend,
+                          exc)
+        for uri in removed:
+            LOG.info('Image %s: removed partial data of a killed write at '
+                     '%s', image.image_id, uri)
+        return removed + self.base.discard_partial(image, stores)
+
 
 class MemberRepo(Proxy):
     """Members of a shared image may read its data where the store

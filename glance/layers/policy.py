@@ -39,6 +39,8 @@ class ImageRepo(Proxy):
         'abort_upload': 'undoes an upload begin_upload authorised',
         'discard_upload': 'removes data an authorised import wrote',
         'verify_location': 'hashes the location add_location authorised',
+        'discard_partial': 'crash recovery by the service itself, of a '
+                           'write its dead owner was authorised to make',
     }
 
     def _enforce(self, rule: str, target: dict, not_found: str | None = None):

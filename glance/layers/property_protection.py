@@ -51,7 +51,7 @@ class ImageRepo(Proxy):
         'changes locations, hashes and status only'))
     PASSES.update(dict.fromkeys(
         ('begin_upload', 'write_data', 'finish_upload', 'abort_upload',
-         'discard_upload'),
+         'discard_upload', 'discard_partial'),
         'the data path writes status, size, hashes and locations only'))
 
     def _mark(self, image: Image, rules: Any = _UNSET) -> Image:

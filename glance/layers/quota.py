@@ -90,6 +90,7 @@ class ImageRepo(Proxy):
         'finish_upload': 'write_data capped the bytes as they came',
         'abort_upload': 'frees what the upload held',
         'discard_upload': 'frees what an import wrote',
+        'discard_partial': 'frees what a killed write left',
     }
 
     def _check_counts(self, image: Image) -> None:

@@ -276,6 +276,21 @@ class Store(driver.Store):
                     entry.name, 'file://' + urllib.parse.quote(entry.path),
                     st.st_size, st.st_mtime)
 
+    def discard(self, image_id: str, context: Any = None) -> list[str]:
+        """Remove the file a killed ``add`` of ``image_id`` left, in
+        whichever directory it went to."""
+        removed = []
+        for directory, _prio in self.datadirs:
+            path = os.path.join(directory, image_id)
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise _os_error(exc, path)
+            removed.append('file://' + urllib.parse.quote(path))
+        return removed
+
 
 def _write_all(fd: int, data: Iterable[bytes], thin: bool) -> int:
     """Write every chunk of ``data`` to ``fd``; the number of bytes."""

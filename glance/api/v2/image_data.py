@@ -11,9 +11,11 @@ from typing import Iterator
 from oslo_config import cfg
 
 from glance.api.middleware import cache as cache_filter
+from glance.async_ import leases, recovery
 from glance.common import exception, wsgi
 from glance.domain.transfer import Download, Upload
 from glance import gateway
+from glance.layers import location_stores
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -105,6 +107,15 @@ def _abort(repo, image, upload: Upload, error: BaseException) -> None:
                   'upload: %s', image.image_id, exc)
 
 
+def _target(requested: str | None) -> str | None:
+    """The store the upload writes to, recorded on its lease so a
+    recovery knows where partial data may be (None: the default)."""
+    try:
+        return location_stores.target_store(requested)
+    except exception.GlanceException:
+        return None             # refused later, by the location layer
+
+
 class Deserializer:
     def upload(self, request: wsgi.Request) -> dict:
         if request.content_type != 'application/octet-stream':
@@ -132,8 +143,17 @@ class Controller:
         """
         repo = gateway.get_repo(request.context)
         image = repo.get(image_id)
+        if recovery.settle(image):
+            image = repo.get(image_id)
         image = repo.begin_upload(image)
+        # Leased once the image is ours (saving): a process dying before
+        # this leaves an unleased saving image, undone after a lease
+        # timeout all the same.
+        lease = None
         try:
+            lease = recovery.acquire(image_id, leases.UPLOAD,
+                                     stores=[_target(upload.store)])
+            upload.data = leases.beating(upload.data)
             upload = repo.write_data(image, upload)
             repo.finish_upload(image, upload)
         except BaseException as exc:
@@ -146,6 +166,9 @@ class Controller:
             if isinstance(exc, exception.ImageNotFound):
                 raise exception.ImageDeletedDuringUpload(image_id=image_id)
             raise
+        finally:
+            if lease is not None:
+                leases.release(lease)
 
     def download(self, request: wsgi.Request, image_id: str, byte_range):
         """GET /v2/images/{image_id}/file -> 200 and the bytes, 206 for a

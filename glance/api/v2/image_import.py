@@ -6,7 +6,6 @@ executor.  Every refusal happens before anything is recorded.
 """
 from __future__ import annotations
 
-import datetime
 import logging
 from typing import Any
 
@@ -14,11 +13,10 @@ from oslo_config import cfg
 import requests
 
 from glance.api.v2 import tasks as task_views
-from glance.async_ import executor, staging, web
+from glance.async_ import executor, leases, recovery, web
 from glance.async_.flows import api_image_import as flow
 from glance.common import exception, wsgi
 from glance.domain import task as domain_task
-from glance.domain.image import utcnow
 from glance import gateway
 from glance.layers import location_stores
 
@@ -30,8 +28,6 @@ METHODS = ('glance-direct', 'web-download', 'copy-image', 'glance-download')
 #: status an image must be in for each method
 REQUIRED_STATUS = {'glance-direct': 'uploading', 'web-download': 'queued',
                    'copy-image': 'active', 'glance-download': 'queued'}
-#: a lock whose task has not moved for this long is considered dead
-STALE_LOCK = datetime.timedelta(hours=1)
 
 
 def _bool(body: dict, key: str, default: bool) -> bool:
@@ -117,36 +113,16 @@ def glance_default_store() -> str:
     return CONF.glance_store.default_backend
 
 
-def _lock_alive(image) -> bool:
-    """Whether a live import holds the image (its task still runs)."""
-    holder = image.extra_properties.get(flow.LOCK)
-    if not holder:
-        return False
-    try:
-        task = gateway.get_internal_task_repo(None).get(holder)
-    except exception.NotFound:
-        task = None
-    alive = task is not None and task.status in ('pending', 'processing') \
-        and utcnow() - task.updated_at < STALE_LOCK
-    if not alive:
-        LOG.warning('Breaking stale import lock %s on image %s', holder,
-                    image.image_id)
-    return alive
-
-
 def _check_lock(image) -> None:
     """409 while another live import holds the image.
 
-    An image left ``importing`` by an import that died (its API process
-    was killed) gets back the status it had, so it can be imported again.
+    A lock whose import died (its process stopped heartbeating) was
+    released by ``recovery.settle`` before this is asked.
     """
-    if _lock_alive(image):
+    holder = image.extra_properties.get(flow.LOCK)
+    if holder:
         raise exception.Conflict('Image %s is being imported by task %s.'
-                                 % (image.image_id,
-                                    image.extra_properties[flow.LOCK]))
-    if image.status == 'importing':
-        image.status = 'uploading' if staging.exists(image.image_id) \
-            else 'queued'
+                                 % (image.image_id, holder))
 
 
 def _staged_elsewhere(image) -> bool:
@@ -204,6 +180,8 @@ class Controller:
         repo.check_import(image, name)
         if name == 'glance-direct' and _staged_elsewhere(image):
             return _proxy(request, image)
+        if recovery.settle(image):
+            image = repo.get(image_id)
         _check_lock(image)
         if image.status != REQUIRED_STATUS[name]:
             raise exception.InvalidImageStatus(
@@ -216,9 +194,8 @@ class Controller:
             raise exception.Conflict(
                 'Image %s needs disk_format and container_format set before '
                 'data can be imported into it.' % image_id)
-        if name == 'glance-direct' and not staging.exists(image_id):
-            raise exception.Conflict('No data is staged for image %s.'
-                                     % image_id)
+        if name == 'glance-direct':
+            flow.check_staged(image_id)
         stores = _targets(body, header_store, image)
         task_input = {'image_id': image_id, 'import_req': body,
                       'backend': stores if stores != [None] else None}
@@ -226,6 +203,27 @@ class Controller:
             'api_image_import', context.owner, task_input,
             image_id=image_id, request_id=context.request_id,
             user_id=context.user_id)
+        # The lease first: whatever this process records from here on is
+        # undone by another one should this process die.
+        lease = recovery.acquire(image_id, leases.IMPORT, task.task_id,
+                                 stores)
+        try:
+            self._take(context, repo, image, task, stores, name)
+            spec = flow.ImportSpec(
+                context=context, task_id=task.task_id, image_id=image_id,
+                method=name, stores=stores, uri=body['method'].get('uri'),
+                source=body['method'],
+                all_stores_must_succeed=body.get('all_stores_must_succeed',
+                                                 True),
+                lease=lease)
+        except BaseException:
+            leases.release(lease)
+            raise
+        executor.submit(flow.run, spec)
+
+    @staticmethod
+    def _take(context, repo, image, task, stores: list, name: str) -> None:
+        """Lock the image for ``task`` and record the task."""
         image.extra_properties[flow.LOCK] = task.task_id
         image.extra_properties[flow.IMPORTING] = ','.join(
             s for s in stores if s)
@@ -237,15 +235,8 @@ class Controller:
         repo.save(image)
         # Recorded once the image is ours: a racing import that lost
         # leaves no task behind.  (Should this fail, the lock names a
-        # missing task and the next import breaks it.)
+        # missing task: the next request touching the image releases it.)
         gateway.get_internal_task_repo(context).add(task)
-        spec = flow.ImportSpec(
-            context=context, task_id=task.task_id, image_id=image_id,
-            method=name, stores=stores, uri=body['method'].get('uri'),
-            source=body['method'],
-            all_stores_must_succeed=body.get('all_stores_must_succeed',
-                                             True))
-        executor.submit(flow.run, spec)
 
     def tasks(self, request: wsgi.Request, image_id: str) -> dict:
         """GET /v2/images/{image_id}/tasks -> 200, the image's tasks."""

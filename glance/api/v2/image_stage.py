@@ -6,12 +6,14 @@ the import call (glance-direct) later moves them into the stores.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+from typing import Iterable, Iterator
 
 from oslo_config import cfg
 
 from glance.api.v2.image_data import _body_chunks
-from glance.async_ import staging
+from glance.async_ import leases, recovery, staging
 from glance.async_.flows.api_image_import import STAGE_HOST
 from glance.common import exception, wsgi
 from glance import gateway
@@ -28,16 +30,28 @@ class Deserializer:
         return {'data': _body_chunks(request, request.content_length)}
 
 
+def _hashed(data: Iterable[bytes], hasher) -> Iterator[bytes]:
+    """``data`` passed on, hashed and keeping the stage's lease alive."""
+    for chunk in leases.beating(data):
+        hasher.update(chunk)
+        yield chunk
+
+
 class Controller:
     def stage(self, request: wsgi.Request, image_id: str, data) -> None:
         """PUT /v2/images/{image_id}/stage -> 204, the image uploading.
 
         404 for an image the caller cannot see, 403 when it may not change
         it, 409 unless the image is queued, 413 over image_size_cap.  On
-        failure the image is queued again and nothing stays staged.
+        failure the image is queued again and nothing stays staged.  The
+        stage holds a lease while the data streams in; when the last byte
+        is written its size and hash are recorded (only such a complete
+        stage can be imported) and the lease ends.
         """
         repo = gateway.get_repo(request.context)
         image = repo.get(image_id)
+        if recovery.settle(image):
+            image = repo.get(image_id)
         repo.check_import(image, 'glance-direct')
         if image.status != 'queued':
             raise exception.InvalidImageStatus(
@@ -48,12 +62,29 @@ class Controller:
             image.extra_properties[STAGE_HOST] = \
                 CONF.worker_self_reference_url
         repo.save(image)
+        self._stage(repo, image, data)
+
+    @staticmethod
+    def _stage(repo, image, data) -> None:
+        """Receive the data under a lease; record it whole or undo."""
+        image_id = image.image_id
+        hasher = hashlib.new(CONF.hashing_algorithm)
+        # Leased once the image is ours (uploading): a process dying
+        # before this leaves an unleased stage, undone after a lease
+        # timeout all the same.
+        lease = None
         try:
-            image.size = staging.write(image_id, data, CONF.image_size_cap)
+            leases.forget_stage(image_id)
+            lease = recovery.acquire(image_id, leases.STAGE)
+            image.size = staging.write(image_id, _hashed(data, hasher),
+                                       CONF.image_size_cap)
             repo.save(image)
+            leases.record_stage(lease, image.size, hasher.name,
+                                hasher.hexdigest())
         except BaseException as exc:
             LOG.info('Staging data of image %s failed: %s', image_id, exc)
             staging.remove(image_id)
+            leases.forget_stage(image_id)
             try:
                 image = repo.get(image_id)
                 image.set_status('queued')
@@ -64,6 +95,9 @@ class Controller:
                 LOG.error('Image %s could not be returned to queued after '
                           'a failed stage: %s', image_id, undo)
             raise
+        finally:
+            if lease is not None:
+                leases.release(lease)
 
 
 class Serializer:

@@ -7,6 +7,7 @@ from typing import Any
 from oslo_config import cfg
 
 from glance.api.v2 import discovery, image_cleanup, image_patch, image_query
+from glance.async_ import recovery
 from glance.common import exception, wsgi
 from glance.domain import image as domain
 from glance.domain import image_fields
@@ -78,6 +79,8 @@ class Controller:
         """DELETE /v2/images/{image_id} -> 204."""
         repo = gateway.get_repo(request.context)
         image = repo.get(image_id)
+        if recovery.settle(image):      # a dead upload's data goes first
+            image = repo.get(image_id)
         if image_cleanup.forward_to_stage_host(request, image):
             return      # the node holding its staged data deleted it
         image.delete()

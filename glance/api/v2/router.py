@@ -13,6 +13,7 @@ import routes.middleware
 import webob.dec
 import webob.exc
 
+from glance.async_ import recovery
 from glance.schemas import metadef as metadef_schemas
 
 ROUTES: dict[str, dict[str, tuple[str, str]]] = {
@@ -171,6 +172,9 @@ class API:
         return cls(build_mapper())
 
     def __call__(self, environ, start_response):
+        # The process serving requests heartbeats its leases (started on
+        # its first request: the parent builds the app too, and forks).
+        recovery.start()
         return self._router(environ, start_response)
 
     @staticmethod

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from oslo_config import cfg
 from taskflow import engines
 from taskflow import task as tf_task
 from taskflow.patterns import linear_flow
 
-from glance.async_ import glance_download, plugins, staging, web
+from glance.async_ import (glance_download, leases, plugins, staging,
+                           web)
 from glance.common import exception
 from glance.domain import image as domain_image
 from glance.domain.transfer import Download, Upload
@@ -51,6 +51,8 @@ class ImportSpec:
     all_stores_must_succeed: bool = True
     #: filled while running: stores that failed, uploads kept
     failed: list[str] = dataclasses.field(default_factory=list)
+    #: the import's lease, taken when it was accepted; released by run()
+    lease: leases.Lease | None = None
 
     @property
     def copying(self) -> bool:
@@ -104,32 +106,35 @@ class _TakeImage(tf_task.Task):
                       'import: %s', spec.image_id, exc)
 
 
-#: seconds between two "still alive" marks on a running task
-HEARTBEAT = 60
-
-
-def _heartbeat(spec: ImportSpec, chunks: Iterable[bytes]
-               ) -> Iterator[bytes]:
-    """Pass ``chunks`` on, touching the task now and then.
-
-    The next import judges a lock by how recently its task moved; a long
-    transfer must not look like a dead one.
-    """
-    last = time.monotonic()
-    for chunk in chunks:
-        if time.monotonic() - last > HEARTBEAT:
-            last = time.monotonic()
-            tasks = gateway.get_internal_task_repo(spec.context)
-            tasks.save(tasks.get(spec.task_id))
-        yield chunk
-
-
 def _release(image, failed: list[str]) -> None:
     props = image.extra_properties
     props.pop(LOCK, None)
     props.pop(STAGE_HOST, None)
     props[IMPORTING] = ''
     props[FAILED] = ','.join(failed)
+
+
+def check_staged(image_id: str, whole: bool = False) -> None:
+    """409 unless the staged data of ``image_id`` is what was staged.
+
+    The stage must have completed (recorded with its size and hash when
+    the last byte arrived) and the file must still have that size; with
+    ``whole`` its hash is checked too (a full read, done by the flow, not
+    while the client waits).
+    """
+    record = leases.staged(image_id)
+    if record is None or not staging.exists(image_id):
+        raise exception.Conflict(
+            'The stage of image %s did not complete (or its data is gone); '
+            'stage the data again before importing it.' % image_id)
+    size, value = staging.digest(
+        image_id, record['hash_algo'], leases.beating) if whole \
+        else (staging.size(image_id), record['hash_value'])
+    if (size, value) != (record['size'], record['hash_value']):
+        raise exception.Conflict(
+            'The staged data of image %s has changed since it was staged '
+            '(%d bytes staged, %d found); stage it again.'
+            % (image_id, record['size'], size))
 
 
 class _Stage(tf_task.Task):
@@ -142,9 +147,7 @@ class _Stage(tf_task.Task):
     def execute(self, image):
         spec = self.spec
         if spec.method == 'glance-direct':
-            if not staging.exists(spec.image_id):
-                raise exception.Conflict('No data is staged for image %s '
-                                         'on this node' % spec.image_id)
+            check_staged(spec.image_id, whole=True)
             return
         if spec.method == 'web-download':
             data, _size = web.fetch(spec.uri)
@@ -158,11 +161,12 @@ class _Stage(tf_task.Task):
         else:
             repo = gateway.get_repo(spec.context)
             data = repo.read_data(image, Download()).data
-        staging.write(spec.image_id, _heartbeat(spec, data),
+        staging.write(spec.image_id, leases.beating(data),
                       CONF.image_size_cap)
 
     def revert(self, *args, **kwargs):
         staging.remove(self.spec.image_id)
+        leases.forget_stage(self.spec.image_id)
 
 
 class _ImportToStores(tf_task.Task):
@@ -178,8 +182,8 @@ class _ImportToStores(tf_task.Task):
         repo = gateway.get_repo(spec.context)
         size = staging.size(spec.image_id)
         for store in spec.stores:
-            upload = Upload(data=_heartbeat(spec,
-                                            staging.read(spec.image_id)),
+            upload = Upload(data=leases.beating(
+                                staging.read(spec.image_id)),
                             expected_size=size, store=store)
             try:
                 self.kept.append(repo.write_data(image, upload))
@@ -200,6 +204,7 @@ class _ImportToStores(tf_task.Task):
         _release(image, spec.failed)
         repo.save(image)
         staging.remove(spec.image_id)
+        leases.forget_stage(spec.image_id)
 
     def revert(self, image, *args, **kwargs):
         repo = gateway.get_repo(self.spec.context)
@@ -220,6 +225,14 @@ def get_flow(spec: ImportSpec) -> linear_flow.Flow:
 
 def run(spec: ImportSpec) -> None:
     """Run the import and record its outcome on the task."""
+    try:
+        _run(spec)
+    finally:
+        if spec.lease is not None:
+            leases.release(spec.lease)
+
+
+def _run(spec: ImportSpec) -> None:
     tasks = gateway.get_internal_task_repo(spec.context)
     task = tasks.get(spec.task_id)
     tasks.run(task)

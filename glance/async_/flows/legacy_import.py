@@ -19,7 +19,7 @@ from taskflow import engines
 from taskflow import task as tf_task
 from taskflow.patterns import linear_flow
 
-from glance.async_ import web
+from glance.async_ import leases, recovery, web
 from glance.common import exception
 from glance.domain import image as domain_image
 from glance.domain.transfer import Upload
@@ -100,16 +100,22 @@ class _CreateImage(tf_task.Task):
 
 
 class _ImportData(tf_task.Task):
-    def __init__(self, context: Any, task_input: dict):
+    def __init__(self, context: Any, task_id: str, task_input: dict):
         super().__init__(name='import_data')
         self.context, self.task_input = context, task_input
+        self.task_id = task_id
 
     def execute(self, image, local_path):
         repo = gateway.get_repo(self.context)
         image = repo.begin_upload(image)
-        upload = Upload(data=_read(local_path),
+        upload = Upload(data=leases.beating(_read(local_path)),
                         expected_size=os.path.getsize(local_path))
+        lease = None
         try:
+            # Should this process die, the upload is undone and the task
+            # failed by whichever process notices (glance.async_.recovery).
+            lease = recovery.acquire(image.image_id, leases.UPLOAD,
+                                     task_id=self.task_id, stores=[None])
             upload = repo.write_data(image, upload)
             repo.finish_upload(image, upload)
         except BaseException as exc:
@@ -121,6 +127,8 @@ class _ImportData(tf_task.Task):
             raise
         finally:
             _remove(local_path)
+            if lease is not None:
+                leases.release(lease)
 
 
 def get_flow(context: Any, task_id: str, task_input: dict
@@ -128,7 +136,7 @@ def get_flow(context: Any, task_id: str, task_input: dict
     """The legacy import flow; building it has no side effects."""
     return linear_flow.Flow('import').add(
         _ImportToFS(task_id, task_input), _CreateImage(context, task_input),
-        _ImportData(context, task_input))
+        _ImportData(context, task_id, task_input))
 
 
 def run(context: Any, task_id: str) -> None:

@@ -363,3 +363,60 @@ class MetadefNamespaceResourceType(_MetadefTimestamps, Base):
         Integer, ForeignKey('metadef_namespaces.id'), primary_key=True)
     properties_target: Mapped[str | None] = mapped_column(String(80))
     prefix: Mapped[str | None] = mapped_column(String(80))
+
+
+# ------------------------------------------------------------------ leases
+# Who is doing long work on an image, and whether they are still alive.
+# See glance/async_/leases.py for the rules.
+
+
+class LeaseHolder(Base):
+    """One API process (host, pid, boot id) and its last heartbeat."""
+
+    __tablename__ = 'lease_holders'
+    __table_args__ = (
+        Index('ix_lease_holders_heartbeat_at', 'heartbeat_at'),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), nullable=False)
+    pid: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_at: Mapped[datetime.datetime] = mapped_column(
+        Timestamp, nullable=False, default=_now)
+    heartbeat_at: Mapped[datetime.datetime] = mapped_column(
+        Timestamp, nullable=False, default=_now)
+
+
+class ImageLease(Base):
+    """A long operation (upload, stage, import) on one image and its
+    holder; at most one per image."""
+
+    __tablename__ = 'image_leases'
+    __table_args__ = (
+        Index('ix_image_leases_holder_id', 'holder_id'),
+        MYSQL_TABLE_ARGS,
+    )
+
+    image_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(30), nullable=False)
+    holder_id: Mapped[str] = mapped_column(String(255), nullable=False)
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    #: comma-separated store ids the operation writes to ('' = default)
+    stores: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        Timestamp, nullable=False, default=_now)
+
+
+class StagedImage(Base):
+    """Staged data that was received whole: its size and hash."""
+
+    __tablename__ = 'staged_images'
+    __table_args__ = MYSQL_TABLE_ARGS
+
+    image_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    hash_algo: Mapped[str] = mapped_column(String(64), nullable=False)
+    hash_value: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime.datetime] = mapped_column(
+        Timestamp, nullable=False, default=_now)

@@ -1,0 +1,329 @@
+"""Undoing the work of an upload, stage or import whose process died.
+
+A process holding a lease (:mod:`glance.async_.leases`) that stops
+heartbeating for ``lease_timeout`` seconds is dead; whoever notices first
+takes its lease over and puts the image back where a client can carry on:
+
+* ``saving`` (upload): back to ``queued``, partial data removed from the
+  store it was going to.
+* ``uploading`` whose stage never completed: back to ``queued``, the
+  partial staged file removed.
+* ``importing`` (or an import lock on an active image, copy-image): the
+  lock released, the task marked ``failure``, data written to target
+  stores removed, and the image ``uploading`` again when a whole stage is
+  still there (glance-direct), else ``queued`` (or ``active`` as it was).
+
+The next upload, stage, import or delete of the image notices at once
+(:func:`settle`); every API process also looks for dead leases after each
+heartbeat (:func:`sweep`).  Image changes go through the repository chain
+as any request's do, with an administrator's context.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+
+from oslo_config import cfg
+
+from glance.async_ import leases, staging
+from glance.common import exception
+from glance.context import get_admin_context
+from glance.domain.image import IMPORT_LOCK, Image, utcnow
+from glance import gateway
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+STAGE_HOST = 'os_glance_stage_host'
+IMPORTING = 'os_glance_importing_to_stores'
+FAILED = 'os_glance_failed_import'
+#: statuses an image has only while a long operation works on it
+BUSY = ('saving', 'uploading', 'importing')
+#: the sweep also forgets long-silent holders every this many ticks
+_PURGE_EVERY = 360
+#: and looks for images mid-operation without any lease every this many
+_UNLEASED_EVERY = 6
+_ticks = 0
+
+
+def start() -> None:
+    """Start this process's heartbeat and its periodic :func:`sweep`."""
+    leases.start(on_tick=sweep)
+
+
+def acquire(image_id: str, operation: str, task_id: str | None = None,
+            stores: list[str | None] = ()) -> leases.Lease:
+    """``leases.acquire``, first undoing a dead holder's leftover lease.
+
+    Conflict while a live process holds the image.
+    """
+    try:
+        return leases.acquire(image_id, operation, task_id, stores)
+    except exception.Conflict:
+        held = leases.find(image_id)
+        if held is None:
+            pass                # released meanwhile
+        elif not held.alive:
+            if not recover(held):
+                raise
+        elif not (held.recovering and _await_recovery(held)):
+            raise
+    return leases.acquire(image_id, operation, task_id, stores)
+
+
+def _busy(image: Image) -> bool:
+    return image.status in BUSY or bool(
+        image.extra_properties.get(IMPORT_LOCK))
+
+
+def settle(image: Image) -> bool:
+    """Undo a dead operation on ``image`` before a request acts on it.
+
+    True when something was undone (the caller reloads the image).  An
+    operation whose holder is alive is left alone: the caller's own
+    checks answer 409 for it.
+    """
+    if not _busy(image):
+        return False
+    lease = leases.find(image.image_id)
+    if lease is None:
+        return _recover_unleased(image)
+    if not lease.alive:
+        return recover(lease)
+    if lease.recovering:
+        return _await_recovery(lease)
+    return False
+
+
+#: seconds between two looks at a recovery another process runs
+_AWAIT_STEP = 0.1
+
+
+def _await_recovery(lease: leases.Lease) -> bool:
+    """Wait (at most a lease timeout) for another process to finish
+    undoing a dead operation on the image: it takes a few store and
+    database calls, and the request then finds the image reusable."""
+    deadline = time.monotonic() + CONF.lease_timeout
+    while time.monotonic() < deadline:
+        current = leases.find(lease.image_id)
+        if current is None or not current.recovering:
+            return True
+        if not current.alive:
+            return recover(current)
+        time.sleep(_AWAIT_STEP)
+    return True
+
+
+def _abandoned(image: Image) -> str | None:
+    """The operation an unleased image was left in by a dead process, or
+    None when the image is at rest or its operation may still be live
+    (changed within a lease timeout: a live one is about to take or has
+    just dropped its lease)."""
+    if not _busy(image):
+        return None
+    lock = image.extra_properties.get(IMPORT_LOCK)
+    if image.status == 'uploading' and not lock and \
+            leases.staged(image.image_id):
+        return None             # a completed stage, waiting for its import
+    cutoff = utcnow() - datetime.timedelta(seconds=CONF.lease_timeout)
+    if lock and not _task_running(lock):
+        pass                    # the lock's task ended or never existed
+    elif image.updated_at is not None and image.updated_at > cutoff:
+        return None
+    if lock or image.status == 'importing':
+        return leases.IMPORT
+    return leases.STAGE if image.status == 'uploading' else leases.UPLOAD
+
+
+def _recover_unleased(image: Image) -> bool:
+    """An image mid-operation with no lease: left by a process that died
+    between two steps, or that predates leases."""
+    operation = _abandoned(image)
+    if operation is None:
+        return False
+    try:
+        mine = leases.acquire(image.image_id, leases.RECOVERY)
+    except exception.Conflict:
+        held = leases.find(image.image_id)
+        return held is not None and held.recovering and \
+            _await_recovery(held)
+    try:
+        lock = image.extra_properties.get(IMPORT_LOCK)
+        # Judged again once ours: someone may have undone it and started
+        # anew since the image was read.
+        _undo(leases.Lease(image_id=image.image_id, operation=operation,
+                           holder_id='(none)', task_id=lock, stores=[]),
+              still=lambda fresh: _abandoned(fresh) == operation)
+    finally:
+        leases.release(mine)
+    return True
+
+
+def _task_running(task_id: str) -> bool:
+    try:
+        task = gateway.get_internal_task_repo(get_admin_context()).get(
+            task_id)
+    except exception.NotFound:
+        return False
+    return task.status in ('pending', 'processing')
+
+
+def recover(lease: leases.Lease) -> bool:
+    """Take over the dead ``lease`` and undo its work; False when another
+    process took it first."""
+    mine = leases.take_over(lease)
+    if mine is None:
+        return False
+    LOG.warning('Image %s: the %s held by %s stopped (no heartbeat for %d '
+                's); undoing it', lease.image_id, lease.operation,
+                lease.holder_id, CONF.lease_timeout)
+    try:
+        _undo(lease)
+    finally:
+        leases.release(mine)
+    return True
+
+
+def _undo(lease: leases.Lease, still=None) -> None:
+    """Undo ``lease``'s operation; ``still(image)`` (if given) must hold
+    for the image as loaded now."""
+    context = get_admin_context()
+    repo = gateway.get_repo(context)
+    try:
+        image = repo.get(lease.image_id)
+    except exception.NotFound:
+        # Deleted meanwhile: only data a dead writer left can remain.
+        repo.discard_partial(Image(image_id=lease.image_id),
+                             lease.stores or [None])
+        leases.forget_stage(lease.image_id)
+        return
+    if still is not None and not still(image):
+        return
+    operation = lease.undoes
+    if operation == leases.UPLOAD:
+        _undo_upload(repo, image, lease)
+    elif operation == leases.STAGE:
+        _undo_stage(repo, image)
+    elif operation == leases.IMPORT:
+        _undo_import(context, repo, image, lease)
+
+
+def _undo_upload(repo, image: Image, lease: leases.Lease) -> None:
+    if lease.task_id:           # a legacy import task's upload
+        _fail_task(get_admin_context(), lease.task_id)
+    repo.discard_partial(image, lease.stores or [None])
+    if image.status != 'saving':
+        return                  # finished (or undone) before the crash
+    repo.abort_upload(image, None, RuntimeError(
+        'the API process receiving the data stopped'))
+    LOG.warning('Image %s: upload by a stopped process undone; the image '
+                'is queued again', image.image_id)
+
+
+def _stage_is_here(image: Image) -> bool:
+    """Whether this node can reach the image's staged file."""
+    host = image.extra_properties.get(STAGE_HOST)
+    return not host or host.rstrip('/') == (
+        CONF.worker_self_reference_url or '').rstrip('/')
+
+
+def _undo_stage(repo, image: Image) -> None:
+    if leases.staged(image.image_id):
+        return                  # the stage completed before the crash
+    if _stage_is_here(image):
+        staging.remove(image.image_id)
+    else:
+        LOG.warning('Image %s: the partial staged file is on %s; the '
+                    'staging sweep there removes it', image.image_id,
+                    image.extra_properties.get(STAGE_HOST))
+    if image.status != 'uploading':
+        return
+    image.set_status('queued')
+    image.size = None
+    image.extra_properties.pop(STAGE_HOST, None)
+    repo.save(image)
+    LOG.warning('Image %s: stage by a stopped process undone; the image is '
+                'queued again', image.image_id)
+
+
+def _fail_task(context, task_id: str | None) -> str | None:
+    """Mark ``task_id`` failed if it still runs; its import method."""
+    if not task_id:
+        return None
+    tasks = gateway.get_internal_task_repo(context)
+    try:
+        task = tasks.get(task_id)
+    except exception.NotFound:
+        return None
+    try:
+        method = task.task_input['import_req']['method']['name']
+    except (TypeError, KeyError):
+        method = None
+    if task.status in ('pending', 'processing'):
+        task.fail('The glance-api process running this import stopped '
+                  'before it finished; its partial data was removed and '
+                  'the image can be imported again.')
+        tasks.save(task)
+        LOG.warning('Image %s: import task %s failed (its process '
+                    'stopped)', task.image_id, task_id)
+    return method
+
+
+def _undo_import(context, repo, image: Image, lease: leases.Lease) -> None:
+    lock = image.extra_properties.get(IMPORT_LOCK)
+    task_id = lease.task_id or lock
+    method = _fail_task(context, task_id)
+    repo.discard_partial(image, lease.stores or [None])
+    if method not in (None, 'glance-direct') and _stage_is_here(image):
+        staging.remove(image.image_id)          # a fetch cut short
+    if lock != task_id:
+        return              # the import never took the image, or lost it
+    props = image.extra_properties
+    props.pop(IMPORT_LOCK, None)
+    failed = [s for s in lease.stores if s]
+    props[IMPORTING] = ''
+    props[FAILED] = ','.join(failed)
+    if image.status == 'importing':
+        if leases.staged(image.image_id) and (
+                not _stage_is_here(image) or staging.exists(image.image_id)):
+            # The stage is whole and still there: import it again.  (Not a
+            # transition of the state machine: this undoes one.)
+            image.status = 'uploading'
+        else:
+            props.pop(STAGE_HOST, None)
+            image.set_status('queued')
+            image.size = image.virtual_size = image.checksum = None
+            image.os_hash_algo = image.os_hash_value = None
+    repo.save(image)
+    LOG.warning('Image %s: import task %s of a stopped process undone; the '
+                'image is %s and can be imported again', image.image_id,
+                task_id, image.status)
+
+
+def sweep() -> None:
+    """Undo every operation whose holder died (run after each heartbeat).
+
+    Each is taken over before it is undone, so processes sweeping at the
+    same time never undo the same thing twice.
+    """
+    global _ticks
+    for lease in leases.expired():
+        try:
+            recover(lease)
+        except Exception as exc:  # noqa: BLE001 - next tick retries
+            LOG.error('Image %s: undoing the %s of a stopped process '
+                      'failed: %s; retried later', lease.image_id,
+                      lease.operation, exc)
+    _ticks += 1
+    if _ticks % _UNLEASED_EVERY == 1:
+        # A scan of the images table: less often than the lease look.
+        repo = gateway.get_repo(get_admin_context())
+        for image_id in leases.unleased():
+            try:
+                settle(repo.get(image_id))
+            except Exception as exc:  # noqa: BLE001 - next tick retries
+                LOG.error('Image %s: undoing an abandoned operation '
+                          'failed: %s; retried later', image_id, exc)
+    if _ticks % _PURGE_EVERY == 0:
+        leases.purge_holders()

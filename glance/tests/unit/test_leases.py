@@ -1,0 +1,138 @@
+"""Lease bookkeeping on SQLite, PostgreSQL and MariaDB.
+
+One lease per image, held by a process whose heartbeat decides whether
+it is alive; a dead holder's lease is taken over by exactly one process;
+a completed stage is recorded with the lease's end in one step.
+"""
+from __future__ import annotations
+
+import datetime
+import uuid
+
+from oslo_config import cfg
+import pytest
+import sqlalchemy as sa
+
+from glance.async_ import leases
+from glance.common import exception
+from glance.db.sqlalchemy import engine
+from glance.db.sqlalchemy import leases as db
+from glance.db.sqlalchemy import models
+from glance.domain.image import utcnow
+
+pytestmark = pytest.mark.usefixtures('migrated_database')
+
+
+@pytest.fixture(autouse=True)
+def lease_conf():
+    cfg.CONF.set_override('lease_timeout', 30)
+    yield
+    cfg.CONF.clear_override('lease_timeout')
+
+
+def _age_holder(holder_id: str, seconds: int) -> None:
+    """Make ``holder_id`` look silent for ``seconds`` (a dead process)."""
+    with engine.session_scope() as session:
+        session.execute(sa.update(models.LeaseHolder).where(
+            models.LeaseHolder.id == holder_id).values(
+                heartbeat_at=utcnow() - datetime.timedelta(seconds=seconds)))
+
+
+def _other_process(name: str = 'other') -> str:
+    """A holder row of another process, just beaten."""
+    holder = 'host-%s:1:%s' % (name, uuid.uuid4().hex[:8])
+    db.heartbeat(holder, 'host-' + name, 1)
+    return holder
+
+
+def test_one_lease_per_image_and_release_ends_it():
+    image_id = str(uuid.uuid4())
+    lease = leases.acquire(image_id, leases.UPLOAD, stores=['fast', None])
+    assert lease.holder_id == leases.holder_id()
+    found = leases.find(image_id)
+    assert (found.operation, found.stores) == ('upload', ['fast', None])
+    assert found.alive
+    with pytest.raises(exception.Conflict) as err:
+        leases.acquire(image_id, leases.STAGE)
+    assert 'upload is in progress' in str(err.value)
+    leases.release(lease)
+    assert leases.find(image_id) is None
+    with leases.hold(image_id, leases.IMPORT, task_id='t-1') as again:
+        assert leases.find(image_id).task_id == 't-1'
+    assert leases.find(image_id) is None
+    assert again.stores == []
+
+
+def test_a_silent_holder_is_dead_and_taken_over_once():
+    image_id = str(uuid.uuid4())
+    other = _other_process()
+    db.acquire(image_id, 'upload', other, stores='fast')
+    lease = leases.find(image_id)
+    assert lease.alive
+    assert leases.expired() == [] or all(
+        e.image_id != image_id for e in leases.expired())
+    _age_holder(other, 31)
+    lease = leases.find(image_id)
+    assert not lease.alive
+    assert image_id in [e.image_id for e in leases.expired()]
+    mine = leases.take_over(lease)
+    assert mine is not None and mine.holder_id == leases.holder_id()
+    taken = leases.find(image_id)
+    assert taken.operation == 'recovery:upload'
+    assert (taken.recovering, taken.undoes) == (True, 'upload')
+    assert taken.stores == ['fast']
+    # A second process looking at the same dead lease gets nothing.
+    assert leases.take_over(lease) is None
+    assert leases.find(image_id).alive
+    leases.release(mine)
+    assert leases.find(image_id) is None
+
+
+def test_a_lease_whose_holder_row_is_gone_is_dead():
+    image_id = str(uuid.uuid4())
+    db.acquire(image_id, 'stage', 'vanished:9:abc')
+    lease = leases.find(image_id)
+    assert lease.heartbeat_at is None and not lease.alive
+    assert image_id in [e.image_id for e in leases.expired()]
+    db.release(image_id, 'vanished:9:abc')
+
+
+def test_heartbeat_is_one_row_per_process():
+    leases.beat()
+    leases.beat()
+    with engine.session_scope(readonly=True) as session:
+        rows = session.execute(sa.select(models.LeaseHolder).where(
+            models.LeaseHolder.id == leases.holder_id())).scalars().all()
+    assert len(rows) == 1
+    assert rows[0].heartbeat_at >= utcnow() - datetime.timedelta(seconds=5)
+
+
+def test_completed_stage_is_recorded_as_its_lease_ends():
+    image_id = str(uuid.uuid4())
+    lease = leases.acquire(image_id, leases.STAGE)
+    assert leases.staged(image_id) is None
+    leases.record_stage(lease, 1234, 'sha512', 'ab' * 64)
+    assert leases.find(image_id) is None
+    assert leases.staged(image_id) == {
+        'size': 1234, 'hash_algo': 'sha512', 'hash_value': 'ab' * 64,
+        'created_at': leases.staged(image_id)['created_at']}
+    # Staging again replaces the record.
+    lease = leases.acquire(image_id, leases.STAGE)
+    leases.record_stage(lease, 99, 'sha512', 'cd' * 64)
+    assert leases.staged(image_id)['size'] == 99
+    leases.forget_stage(image_id)
+    assert leases.staged(image_id) is None
+
+
+def test_purge_keeps_holders_with_leases():
+    busy, idle = _other_process('busy'), _other_process('idle')
+    image_id = str(uuid.uuid4())
+    db.acquire(image_id, 'import', busy, task_id='t')
+    _age_holder(busy, 2 * 86400)
+    _age_holder(idle, 2 * 86400)
+    leases.purge_holders()
+    with engine.session_scope(readonly=True) as session:
+        left = set(session.execute(sa.select(models.LeaseHolder.id))
+                   .scalars())
+    assert busy in left and idle not in left
+    db.release(image_id, busy)
