@@ -187,10 +187,11 @@ class Controller:
             raise exception.InvalidImageStatus(
                 'Image %s is %s; %s needs it %s.' % (
                     image_id, image.status, name, REQUIRED_STATUS[name]))
-        if name != 'copy-image' and not (image.disk_format and
-                                         image.container_format):
+        if name not in ('copy-image', 'glance-download') and not (
+                image.disk_format and image.container_format):
             # as for an upload: data without its formats could never be
-            # booted or converted; the reference answers 409
+            # booted or converted; the reference answers 409 (copy-image's
+            # image has them, glance-download takes the remote image's)
             raise exception.Conflict(
                 'Image %s needs disk_format and container_format set before '
                 'data can be imported into it.' % image_id)
