@@ -35,6 +35,7 @@ made again from the untouched originals); with the record emptied they mean
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from typing import Callable
 
@@ -101,6 +102,21 @@ _FILL = {
         c, sa.false()),
 }
 
+
+def _required_as_json(value: str | None) -> str | None:
+    """A metadef object's required property names: the reference keeps
+    them comma-separated ("zone,racks"), we keep a JSON list."""
+    if not value:
+        return None
+    return json.dumps([name for name in value.split(',') if name])
+
+
+#: Values whose encoding differs, converted row by row after the copy:
+#: (table, key column, column) -> conversion of one value.
+_CONVERT = {
+    ('metadef_objects', 'id', 'required'): _required_as_json,
+}
+
 _VERSION = 'alembic_version'
 
 #: the states :func:`find` reports
@@ -144,7 +160,8 @@ class Finding:
         for table, count in self.rows.items():
             lines.append('  %-34s %6d rows kept' % (table, count))
         lines.append('  metadata namespaces without visibility become '
-                     '"private", without protected become false.')
+                     '"private", without protected become false; metadata '
+                     'object required lists are re-encoded as JSON.')
         return lines
 
 
@@ -378,10 +395,24 @@ def _copy(conn, want: dict[str, tuple[str, ...]]) -> dict[str, int]:
             raise RuntimeError('Adopting table %s copied %d of its %d rows; '
                                'rolled back' % (table, have, was))
         copied[table] = have
+        _convert(conn, table)
     if conn.dialect.name == 'postgresql':
         _restart_sequences(conn, want)
     conn.execute(sa.delete(_aside_table(conn, _VERSION)))
     return copied
+
+
+def _convert(conn, table: str) -> None:
+    """Re-encode the values of ``table`` listed in :data:`_CONVERT`."""
+    for (name, key, column), convert in _CONVERT.items():
+        if name != table:
+            continue
+        t = sa.table(table, sa.column(key), sa.column(column))
+        rows = conn.execute(sa.select(t.c[key], t.c[column]).where(
+            t.c[column].is_not(None))).all()
+        for row_key, value in rows:
+            conn.execute(sa.update(t).where(t.c[key] == row_key).values(
+                {column: convert(value)}))
 
 
 def _restart_sequences(conn, want) -> None:

@@ -9,6 +9,8 @@ refused with nothing changed; an adoption interrupted between its steps
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 import sqlalchemy as sa
 from oslo_config import cfg
@@ -40,7 +42,8 @@ def _rows() -> dict[str, list]:
 
 def _filled(rows: dict[str, list]) -> dict[str, list]:
     """The reference rows as adoption must leave them: NULL namespace
-    visibility/protected filled (see adopt._FILL), nothing else."""
+    visibility/protected filled (see adopt._FILL), object required lists
+    as JSON (adopt._CONVERT), nothing else."""
     out = dict(rows)
     fixed = []
     for row in rows['metadef_namespaces']:
@@ -51,6 +54,13 @@ def _filled(rows: dict[str, list]) -> dict[str, list]:
             values['protected'] = 0
         fixed.append(tuple(values.items()))
     out['metadef_namespaces'] = sorted(fixed, key=repr)
+    objects = []
+    for row in rows['metadef_objects']:
+        values = dict(row)
+        if values['required']:
+            values['required'] = json.dumps(values['required'].split(','))
+        objects.append(tuple(values.items()))
+    out['metadef_objects'] = sorted(objects, key=repr)
     return out
 
 
