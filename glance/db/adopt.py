@@ -54,9 +54,10 @@ ASIDE_PREFIX = '_adopt_'
 _SOFT = ('created_at', 'updated_at', 'deleted_at', 'deleted')
 _STAMPS = ('created_at', 'updated_at')
 
-#: The reference schema at OpenStack Glance 2024.1 to 2025.2 (alembic head
-#: ``2024_1_contract01``): every table with its columns, in copy order
-#: (a table comes after those its foreign keys point at).
+#: The reference schema at alembic revision ``2024_1_contract01`` (checked
+#: against databases OpenStack Glance 33.0.0 made): every table with its
+#: columns, in copy order (a table comes after those its foreign keys point
+#: at).
 REFERENCE_2024_1: dict[str, tuple[str, ...]] = {
     'images': ('id', 'name', 'size', 'status', 'disk_format',
                'container_format', 'checksum', 'owner', 'min_disk',
@@ -160,8 +161,11 @@ class Finding:
         for table, count in self.rows.items():
             lines.append('  %-34s %6d rows kept' % (table, count))
         lines.append('  metadata namespaces without visibility become '
-                     '"private", without protected become false; metadata '
-                     'object required lists are re-encoded as JSON.')
+                     '"private", without protected become false;')
+        lines.append('  metadata object required lists are re-encoded as '
+                     'JSON;')
+        lines.append('  locations of pending_delete images stay live rows, '
+                     'where our scrubber finds them.')
         return lines
 
 
@@ -396,6 +400,7 @@ def _copy(conn, want: dict[str, tuple[str, ...]]) -> dict[str, int]:
                                'rolled back' % (table, have, was))
         copied[table] = have
         _convert(conn, table)
+    _keep_pending_delete_locations(conn)
     if conn.dialect.name == 'postgresql':
         _restart_sequences(conn, want)
     conn.execute(sa.delete(_aside_table(conn, _VERSION)))
@@ -413,6 +418,25 @@ def _convert(conn, table: str) -> None:
         for row_key, value in rows:
             conn.execute(sa.update(t).where(t.c[key] == row_key).values(
                 {column: convert(value)}))
+
+
+def _keep_pending_delete_locations(conn) -> int:
+    """Locations of pending_delete images become live rows again.
+
+    The reference soft-deletes them (keeping status ``pending_delete``) and
+    its scrubber reads deleted rows; ours keeps them live until the data is
+    gone, and our scrubber reads live rows only.  Left as they were, the
+    scrubber would mark the images deleted and leave their data behind.
+    """
+    loc = sa.table('image_locations', sa.column('image_id'),
+                   sa.column('status'), sa.column('deleted'),
+                   sa.column('deleted_at'))
+    image = sa.table('images', sa.column('id'), sa.column('status'))
+    pending = sa.select(image.c.id).where(image.c.status == 'pending_delete')
+    return conn.execute(sa.update(loc).where(
+        loc.c.status == 'pending_delete', loc.c.deleted == sa.true(),
+        loc.c.image_id.in_(pending)).values(
+            deleted=False, deleted_at=None)).rowcount
 
 
 def _restart_sequences(conn, want) -> None:

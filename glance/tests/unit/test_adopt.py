@@ -9,6 +9,7 @@ refused with nothing changed; an adoption interrupted between its steps
 """
 from __future__ import annotations
 
+import datetime
 import json
 
 import pytest
@@ -43,7 +44,8 @@ def _rows() -> dict[str, list]:
 def _filled(rows: dict[str, list]) -> dict[str, list]:
     """The reference rows as adoption must leave them: NULL namespace
     visibility/protected filled (see adopt._FILL), object required lists
-    as JSON (adopt._CONVERT), nothing else."""
+    as JSON (adopt._CONVERT), locations of pending_delete images live
+    (adopt._keep_pending_delete_locations), nothing else."""
     out = dict(rows)
     fixed = []
     for row in rows['metadef_namespaces']:
@@ -61,6 +63,16 @@ def _filled(rows: dict[str, list]) -> dict[str, list]:
             values['required'] = json.dumps(values['required'].split(','))
         objects.append(tuple(values.items()))
     out['metadef_objects'] = sorted(objects, key=repr)
+    pending = {dict(row)['id'] for row in rows['images']
+               if dict(row)['status'] == 'pending_delete'}
+    locations = []
+    for row in rows['image_locations']:
+        values = dict(row)
+        if values['image_id'] in pending and \
+                values['status'] == 'pending_delete':
+            values['deleted'], values['deleted_at'] = 0, None
+        locations.append(tuple(values.items()))
+    out['image_locations'] = sorted(locations, key=repr)
     return out
 
 
@@ -94,6 +106,17 @@ def test_sync_adopts_the_reference_database(ref):
 
 def _backend(database) -> str:
     return {'mysql': 'mysql'}.get(database.backend, database.backend)
+
+
+def test_the_scrubber_finds_the_data_of_pending_delete_images(ref):
+    from glance.db import pending_delete
+    image_id = reference_db.expected()['images']['pending-delete']['id']
+    migration.upgrade()
+    assert image_id in pending_delete.due_images(
+        datetime.datetime(2100, 1, 1))
+    [location] = pending_delete.pending_locations(image_id)
+    assert location.url.endswith('/images/cheap/%s' % image_id)
+    assert location.store == 'cheap'
 
 
 def test_dry_run_and_check_change_nothing(ref):
