@@ -16,6 +16,7 @@ from oslo_log import log
 import sqlalchemy.exc
 
 from glance.common import config
+from glance.db import adopt
 from glance.db import migration
 import glance.db.sqlalchemy.engine  # noqa: F401 - registers [database]
 
@@ -43,9 +44,13 @@ def _sync(args) -> int:
 
 def _version(args) -> int:
     revisions = ', '.join(migration.current())
-    if revisions and migration.foreign() is not None:
-        revisions += (' (reference Image service schema: glance-manage db '
-                      'sync adopts it)')
+    try:
+        if revisions and migration.foreign() is not None:
+            revisions += (' (reference Image service schema: glance-manage '
+                          'db sync adopts it)')
+    except adopt.AdoptionRefused:
+        revisions += (' (not a revision of this project, nor one it can '
+                      'adopt: see glance-manage db check)')
     print(revisions or 'empty database (no revision)')
     return 0
 

@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import shutil
+import subprocess
 
 import pytest
 import sqlalchemy as sa
@@ -21,7 +22,7 @@ import sqlalchemy as sa
 from glance.tests import databases
 from glance.tests import reference_db
 from glance.tests.functional.conftest import Client, identity
-from glance.tests.functional.server import GlanceServer
+from glance.tests.functional.server import BIN, GlanceServer
 
 #: reference store directory -> our store (section) name in the
 #: ``reference`` server profile
@@ -343,3 +344,69 @@ def _wait_for(client: Client, image_id: str, status: str) -> dict:
             assert image['status'] == status, image
             return image
         time.sleep(0.2)
+
+
+def test_the_scrubber_removes_the_pending_delete_data(adopted):
+    """fixture-pending-delete was deleted under delayed_delete: after the
+    adoption our glance-scrubber removes its data file and marks it
+    deleted, as the reference scrubber would have."""
+    server, backend, facts = adopted
+    image_id = backend['keys']['pending-delete']
+    path = os.path.join(server.workdir, 'stores', 'cheap', image_id)
+    assert os.path.exists(path)
+    result = subprocess.run(
+        [os.path.join(BIN, 'glance-scrubber'), '--config-file',
+         server.config], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert not os.path.exists(path)
+    engine = sa.create_engine(server.database_url)
+    try:
+        with engine.connect() as conn:
+            status = conn.execute(sa.text(
+                'SELECT status FROM images WHERE id = :i'),
+                {'i': image_id}).scalar_one()
+    finally:
+        engine.dispose()
+    assert status == 'deleted'
+    r = _as(server, 'admin', facts).get('/v2/images/%s' % image_id)
+    assert r.status_code == 404
+
+
+def _manage(conf: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [os.path.join(BIN, 'glance-manage'), '--config-file', conf, *args],
+        capture_output=True, text=True, timeout=120)
+
+
+def test_the_commands_say_what_they_find(tmp_path):
+    """db check / version / sync --dry-run on a reference database, and a
+    refused one, through the real glance-manage."""
+    from glance.tests.functional.server import write_config
+    database = databases.TestDatabase('sqlite', str(tmp_path))
+    reference_db.load(database)
+    conf = write_config.build(str(tmp_path / 'etc'), 9292, 'default',
+                              database.url)
+    check = _manage(conf, 'db', 'check')
+    assert check.returncode == 3, check.stdout + check.stderr
+    assert 'alembic revision 2024_1_contract01' in check.stdout
+    assert 'images' in check.stdout and '20 rows kept' in check.stdout
+    version = _manage(conf, 'db', 'version')
+    assert version.stdout.startswith('2024_1_contract01 (reference')
+    dry = _manage(conf, 'db', 'sync', '--dry-run')
+    assert dry.returncode == 0, dry.stderr
+    assert 'Migration 2026_12_members' in dry.stdout
+    assert _manage(conf, 'db', 'version').stdout == version.stdout
+
+    engine = sa.create_engine(database.url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = "
+                             "'2023_1_expand01'"))
+    engine.dispose()
+    for args in (('db', 'sync'), ('db', 'check'), ('db', 'sync',
+                                                   '--dry-run')):
+        result = _manage(conf, *args)
+        assert result.returncode == 1, (args, result.stdout)
+        assert '2023_1_expand01' in result.stderr
+        assert 'Nothing was changed' in result.stderr
+    assert _manage(conf, 'db', 'version').stdout.startswith(
+        '2023_1_expand01')
