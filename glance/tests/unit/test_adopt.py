@@ -119,6 +119,25 @@ def test_the_scrubber_finds_the_data_of_pending_delete_images(ref):
     assert location.store == 'cheap'
 
 
+def test_the_cache_records_are_kept(ref):
+    """The fixtures' cache tables are empty: fill them as a node running
+    the centralized_db cache driver would have."""
+    _sql("INSERT INTO node_reference (node_reference_id, "
+         "node_reference_url) VALUES (7, 'http://10.0.0.5:9292')",
+         "INSERT INTO cached_images (id, image_id, last_accessed, "
+         "last_modified, size, hits, checksum, node_reference_id) VALUES "
+         "(3, '025592bf-06ce-5d49-8319-836585845730', "
+         "'2026-12-04 11:00:00', '2026-12-04 10:30:00', 6656, 4, "
+         "'85e929848dc5121af0ad2b255cd1b551', 7)")
+    before = _rows()
+    assert len(before['cached_images']) == 1
+    migration.upgrade()
+    assert _rows() == _filled(before)
+    with engine.get_engine().connect() as conn:
+        assert conn.exec_driver_sql(
+            'SELECT stamp FROM cached_images').scalar_one() is None
+
+
 def test_dry_run_and_check_change_nothing(ref):
     before = _rows()
     lines = migration.pending()
