@@ -310,16 +310,57 @@ def _heads() -> list[str]:
     return migration.heads()
 
 
-def test_a_staged_image_imports_after_adoption(tmp_path):
-    """The staged data of fixture-staged (uploading) is imported by
-    glance-direct: the node keeps the reference node's
-    worker_self_reference_url, which the image names as its stage host."""
-    facts = reference_db.expected()
-    staged = facts['backends']['sqlite']['keys']['staged']
-    with _adopted_server('sqlite', str(tmp_path), settings=[
+@pytest.mark.parametrize('backend', databases.BACKENDS)
+def test_writes_after_adoption(backend, tmp_path):
+    """The adopted rows take writes like our own: what the reference
+    soft-deleted can be added again (a property, a tag, a member), a new
+    image gets data, an adopted one is deleted with its data, and the
+    staged data of fixture-staged is imported by glance-direct (the node
+    keeps the reference node's worker_self_reference_url, which the image
+    names as its stage host)."""
+    with _adopted_server(backend, str(tmp_path), settings=[
             'worker_self_reference_url=http://127.0.0.1:19800']) as found:
-        server, backend, facts = found
+        server, facts_backend, facts = found
+        keys = facts_backend['keys']
+        admin = _as(server, 'admin', facts)
+        alice = _as(server, 'alice', facts)
         bob = _as(server, 'bob', facts)
+
+        cirros = keys['cirros-public']
+        r = admin.patch('/v2/images/%s' % cirros, [
+            {'op': 'add', 'path': '/fix_temp', 'value': 'again'}])
+        assert r.status_code == 200, r.text
+        assert r.json()['fix_temp'] == 'again'
+        r = admin.put('/v2/images/%s/tags/to-be-removed' % cirros)
+        assert r.status_code == 204, r.text
+        assert 'to-be-removed' in admin.get(
+            '/v2/images/%s' % cirros).json()['tags']
+
+        shared = keys['shared']
+        erin = facts['identities']['erin']['project_id']
+        r = alice.post('/v2/images/%s/members' % shared,
+                       json={'member': erin})
+        assert r.status_code == 200, r.text
+        assert r.json()['status'] == 'pending'
+        members = alice.get('/v2/images/%s/members' % shared).json()
+        assert len(members['members']) == 4
+
+        image = alice.create(name='after-adoption', disk_format='raw',
+                             container_format='bare')
+        data = b'adopted' * 1000
+        r = alice.upload(image['id'], data)
+        assert r.status_code == 204, r.text
+        r = alice.get('/v2/images/%s/file' % image['id'])
+        assert r.status_code == 200 and r.content == data
+
+        doomed = keys['shared-2']
+        path = os.path.join(server.workdir, 'stores', 'cheap', doomed)
+        assert os.path.exists(path)
+        r = bob.delete('/v2/images/%s' % doomed)
+        assert r.status_code == 204, r.text
+        assert not os.path.exists(path)
+
+        staged = keys['staged']
         r = bob.post('/v2/images/%s/import' % staged,
                      json={'method': {'name': 'glance-direct'}})
         assert r.status_code == 202, r.text
