@@ -34,10 +34,11 @@ made again from the untouched originals); with the record emptied they mean
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
-from typing import Callable
+from typing import Callable, Iterator
 
 import sqlalchemy as sa
 
@@ -469,31 +470,80 @@ def _drop_aside(conn, tables: list[str]) -> None:
 # ------------------------------------------------------------------ running
 
 
-def adopt(engine: sa.engine.Engine, our_revisions: set[str],
+def adopt(conn: sa.engine.Connection, our_revisions: set[str],
           create_schema: Callable[[sa.engine.Connection], None]) -> bool:
-    """Adopt the reference database behind ``engine``, if it is one.
+    """Adopt the reference database behind ``conn``, if it is one.
 
+    The caller holds :func:`exclusive` on ``conn`` (two runs must not
+    interleave), and ``conn`` is not in a transaction.
     ``create_schema(conn)`` runs our migrations up to
     :data:`TARGET_REVISION` on the connection.  Returns True when a
     database was adopted (or an interrupted adoption finished), False when
     there was nothing to do.  Raises :class:`AdoptionRefused`, with nothing
     changed, for a database it does not know.
     """
-    with engine.connect() as conn:
+    # Where DDL is transactional, look in the transaction that changes
+    # the database, so what is changed is what was checked.
+    if conn.dialect.name in ('mysql', 'mariadb'):
         with conn.begin():
-            finding = find(conn, our_revisions)
+            finding = _announce(find(conn, our_revisions))
         if finding is None:
             return False
-        LOG.info('Adopting a reference (OpenStack Glance) database at '
-                 'revision %s (%s)', finding.revision, finding.state)
-        if conn.dialect.name in ('mysql', 'mariadb'):
-            _steps_resumable(conn, finding, create_schema)
-        else:
-            with conn.begin():
-                _steps(conn, finding, create_schema)
+        _steps_resumable(conn, finding, create_schema)
+    else:
+        with conn.begin():
+            finding = _announce(find(conn, our_revisions))
+            if finding is None:
+                return False
+            _steps(conn, finding, create_schema)
     LOG.info('Adopted the reference database; it is now at revision %s',
              TARGET_REVISION)
     return True
+
+
+def _announce(finding: Finding | None) -> Finding | None:
+    if finding is not None:
+        LOG.info('Adopting a reference (OpenStack Glance) database at '
+                 'revision %s (%s)', finding.revision, finding.state)
+    return finding
+
+
+#: advisory lock held while adopting and migrating: two ``db sync`` runs
+#: started at once (deployment tools run it on every controller) must not
+#: interleave, or one could drop tables the other has just filled
+LOCK_NAME = 'glance_adopt'
+_PG_LOCK_KEY = 0x676c6164
+
+
+@contextlib.contextmanager
+def exclusive(conn: sa.engine.Connection) -> Iterator[None]:
+    """Hold the schema lock on ``conn`` (PostgreSQL and MySQL/MariaDB;
+    SQLite's write lock already admits one writer at a time).  ``conn``
+    must not be in a transaction; the lock outlives the transactions
+    run inside."""
+    if conn.dialect.name == 'postgresql':
+        take = 'SELECT pg_advisory_lock(%d)' % _PG_LOCK_KEY
+        give = 'SELECT pg_advisory_unlock(%d)' % _PG_LOCK_KEY
+    elif conn.dialect.name in ('mysql', 'mariadb'):
+        take = "SELECT GET_LOCK('%s', 86400)" % LOCK_NAME
+        give = "SELECT RELEASE_LOCK('%s')" % LOCK_NAME
+    else:
+        yield
+        return
+    with conn.begin():
+        got = conn.exec_driver_sql(take).scalar()
+    if conn.dialect.name != 'postgresql' and got != 1:
+        # GET_LOCK answers 0 on timeout, NULL on error; pg_advisory_lock
+        # waits as long as it takes.
+        raise RuntimeError('Could not take the adoption lock %s; is another '
+                           'glance-manage db sync running?' % LOCK_NAME)
+    try:
+        yield
+    finally:
+        if conn.in_transaction():
+            conn.rollback()
+        with conn.begin():
+            conn.exec_driver_sql(give)
 
 
 def _steps(conn, finding: Finding, create_schema) -> None:

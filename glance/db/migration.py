@@ -36,10 +36,14 @@ def upgrade(revision: str = 'heads') -> None:
     project runs the one command it always runs; one this version cannot
     adopt is refused with nothing changed.
     """
-    engine = db_engine.get_engine()
-    adopt.adopt(engine, known_revisions(), _create_adopted_schema)
-    with engine.begin() as conn:
-        alembic_command.upgrade(_config(conn), revision)
+    with db_engine.get_engine().connect() as conn:
+        # One run at a time: deployment tools start db sync on every
+        # controller at once, and two alembic runs (or adoptions) on one
+        # database would trip over each other.
+        with adopt.exclusive(conn):
+            adopt.adopt(conn, known_revisions(), _create_adopted_schema)
+            with conn.begin():
+                alembic_command.upgrade(_config(conn), revision)
 
 
 def _create_adopted_schema(conn) -> None:

@@ -188,7 +188,8 @@ def test_a_failure_while_adopting_leaves_the_database_as_it_was(ref):
         raise RuntimeError('disk full')
 
     with pytest.raises(RuntimeError, match='disk full'):
-        adopt.adopt(engine.get_engine(), migration.known_revisions(), broken)
+        with engine.get_engine().connect() as conn:
+            adopt.adopt(conn, migration.known_revisions(), broken)
     assert _rows() == before and _tables() == tables
     assert migration.current() == ['2024_1_contract01']
 
