@@ -87,7 +87,7 @@ def _sql(*statements: str) -> None:
 
 
 def test_sync_adopts_the_reference_database(ref):
-    facts = reference_db.expected()['backends'][_backend(ref)]['db']
+    facts = reference_db.expected()['backends'][ref.backend]['db']
     before = _rows()
     assert {t: len(r) for t, r in before.items()} == {
         t: facts['tables'][t]['rows'] for t in SCHEMA}
@@ -102,10 +102,6 @@ def test_sync_adopts_the_reference_database(ref):
     migration.upgrade()
     assert migration.current() == migration.heads()
     assert _rows() == _filled(before)
-
-
-def _backend(database) -> str:
-    return {'mysql': 'mysql'}.get(database.backend, database.backend)
 
 
 def test_the_scrubber_finds_the_data_of_pending_delete_images(ref):
