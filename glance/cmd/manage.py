@@ -1,6 +1,6 @@
 """glance-manage: database and store administration.
 
-    glance-manage [--config-file FILE] db sync|upgrade [VERSION]
+    glance-manage [--config-file FILE] db sync|upgrade [--dry-run] [VERSION]
     glance-manage [--config-file FILE] db version|check
     glance-manage [--config-file FILE] store orphans [--dry-run]
         [--store ID] [--grace-period SECONDS]
@@ -18,6 +18,7 @@ from oslo_log import log
 import sqlalchemy.exc
 
 from glance.common import config
+from glance.db import adopt
 from glance.db import migration
 import glance.db.sqlalchemy.engine  # noqa: F401 - registers [database]
 
@@ -31,18 +32,39 @@ EXIT_DRIFT = 4
 
 
 def _sync(args) -> int:
+    """Upgrade (adopting a reference database first); ``--dry-run`` only
+    says what would change."""
+    if getattr(args, 'dry_run', False):
+        lines = migration.pending()
+        print('\n'.join(lines) if lines else 'Database is up to date; '
+              'nothing to do.')
+        return 0
     migration.upgrade(getattr(args, 'version', None) or 'heads')
     print('Database is at revision %s' % ', '.join(migration.current()))
     return 0
 
 
 def _version(args) -> int:
-    print(', '.join(migration.current()) or 'empty database (no revision)')
+    revisions = ', '.join(migration.current())
+    try:
+        if revisions and migration.foreign() is not None:
+            revisions += (' (reference Image service schema: glance-manage '
+                          'db sync adopts it)')
+    except adopt.AdoptionRefused:
+        revisions += (' (not a revision of this project, nor one it can '
+                      'adopt: see glance-manage db check)')
+    print(revisions or 'empty database (no revision)')
     return 0
 
 
 def _check(args) -> int:
     """Exit 0 when the schema is current and matches the models."""
+    finding = migration.foreign()
+    if finding is not None:
+        print('\n'.join(finding.describe()))
+        print('Run glance-manage db sync to adopt it (--dry-run shows the '
+              'plan and changes nothing).')
+        return EXIT_NOT_CURRENT
     have, want = set(migration.current()), set(migration.heads())
     if have != want:
         print('Database is at %s; the code expects %s. Run glance-manage '
@@ -208,6 +230,10 @@ def _add_action(subparsers, name: str, func, doc: str) -> None:
     if func is _sync:
         p.add_argument('version', nargs='?',
                        help='target revision (default: newest)')
+        p.add_argument('--dry-run', action='store_true', dest='dry_run',
+                       help='print what would change (migrations, the '
+                       'adoption of a reference database) and change '
+                       'nothing')
     if func in (_purge, _purge_images):
         p.add_argument('--age_in_days', type=int, default=30,
                        help='purge rows deleted more than this many days '

@@ -12,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
+from glance.db import adopt
 from glance.db.sqlalchemy import engine as db_engine
 from glance.db.sqlalchemy import models
 
@@ -28,9 +29,70 @@ def _config(connection=None) -> alembic_config.Config:
 
 
 def upgrade(revision: str = 'heads') -> None:
-    """Bring the database schema up to ``revision`` (default: newest)."""
-    with db_engine.get_engine().begin() as conn:
-        alembic_command.upgrade(_config(conn), revision)
+    """Bring the database schema up to ``revision`` (default: newest).
+
+    A database the reference service (OpenStack Glance) made is adopted
+    first (see :mod:`glance.db.adopt`), so that a cloud switching to this
+    project runs the one command it always runs; one this version cannot
+    adopt is refused with nothing changed.
+    """
+    with db_engine.get_engine().connect() as conn:
+        # One run at a time: deployment tools start db sync on every
+        # controller at once, and two alembic runs (or adoptions) on one
+        # database would trip over each other.
+        with adopt.exclusive(conn):
+            adopt.adopt(conn, known_revisions(), _create_adopted_schema)
+            with conn.begin():
+                alembic_command.upgrade(_config(conn), revision)
+
+
+def _create_adopted_schema(conn) -> None:
+    """Our tables as they are at the revision adopted databases join."""
+    alembic_command.upgrade(_config(conn), adopt.TARGET_REVISION)
+
+
+def known_revisions() -> set[str]:
+    """Every revision of this project's history."""
+    scripts = alembic_script.ScriptDirectory.from_config(_config())
+    return {rev.revision for rev in scripts.walk_revisions()}
+
+
+def pending() -> list[str]:
+    """What ``upgrade()`` would do, in lines for an operator; empty when
+    the schema is current.  Changes nothing."""
+    engine = db_engine.get_engine()
+    with engine.connect() as conn:
+        finding = adopt.find(conn, known_revisions())
+        lines = finding.describe() if finding else []
+        have = set() if finding else set(current())
+    scripts = alembic_script.ScriptDirectory.from_config(_config())
+    base = {adopt.TARGET_REVISION} if finding else have
+    todo = []
+    for rev in scripts.iterate_revisions('heads', 'base'):
+        if rev.revision in base or _is_ancestor(scripts, rev.revision,
+                                                base):
+            continue
+        todo.append(rev)
+    for rev in reversed(todo):
+        lines.append('Migration %s: %s' % (
+            rev.revision, (rev.doc or '').splitlines()[0]))
+    return lines
+
+
+def _is_ancestor(scripts, revision: str, of: set[str]) -> bool:
+    """True when ``revision`` is already applied below one of ``of``."""
+    for head in of:
+        for rev in scripts.iterate_revisions(head, 'base'):
+            if rev.revision == revision:
+                return True
+    return False
+
+
+def foreign() -> 'adopt.Finding | None':
+    """The reference database found, or None for one of ours (or empty).
+    Raises :class:`adopt.AdoptionRefused` for an unknown one."""
+    with db_engine.get_engine().connect() as conn:
+        return adopt.find(conn, known_revisions())
 
 
 def current() -> list[str]:
