@@ -136,11 +136,38 @@ def _abandoned(image: Image) -> str | None:
     return leases.STAGE if image.status == 'uploading' else leases.UPLOAD
 
 
+def _stage_before_leases(image: Image) -> bool:
+    """Record a stage made before leases existed, if its file is here.
+
+    A stage takes its lease before the first byte is written and records
+    the data whole before letting go, so an unleased ``uploading`` image
+    with a staged file and no record comes from before this version (an
+    upgraded or adopted database).  It could be imported then, so it can
+    now: its size and hash are recorded as found.
+    """
+    if image.status != 'uploading' or image.extra_properties.get(
+            IMPORT_LOCK) or not staging.exists(image.image_id):
+        return False
+    size, value = staging.digest(image.image_id, CONF.hashing_algorithm)
+    leases.record_stage(leases.Lease(image_id=image.image_id,
+                                     operation=leases.STAGE,
+                                     holder_id='(none)', task_id=None,
+                                     stores=[]),
+                        size, CONF.hashing_algorithm, value)
+    LOG.info('Image %s: staged data from before leases (%d bytes) recorded '
+             'as complete', image.image_id, size)
+    return True
+
+
 def _recover_unleased(image: Image) -> bool:
     """An image mid-operation with no lease: left by a process that died
     between two steps, or that predates leases."""
     operation = _abandoned(image)
     if operation is None:
+        return False
+    if operation == leases.STAGE and (not _stage_is_here(image) or
+                                      _stage_before_leases(image)):
+        # an unleased stage elsewhere is its own node's to judge
         return False
     try:
         mine = leases.acquire(image.image_id, leases.RECOVERY)
