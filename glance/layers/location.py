@@ -133,21 +133,29 @@ class ImageRepo(Proxy):
         """Stream the bytes into the store, hashing and inspecting them."""
         store = location_stores.target_store(upload.store)
         digests = hashing.Digests(CONF.hashing_algorithm)
-        inspector = format_inspector.Inspector(image.disk_format)
+        inspection = format_inspector.Inspection(
+            image.image_id, image.disk_format, image.container_format)
         try:
             uri, size, meta = glance_store.add_to_backend(
                 store, image.image_id,
-                inspector.feed(digests.feed(upload.data)),
+                inspection.feed(digests.feed(upload.data)),
                 upload.expected_size, context=self.context)
         except glance_store.GlanceStoreException as exc:
             LOG.error('Storing data of image %s failed: %s',
                       image.image_id, exc)
             raise _store_error(exc)
+        try:
+            verdict = inspection.judge()
+        except exception.ImageUnsafe:
+            # Refused data never stays in a store, not even for a moment
+            # longer than it takes to say so.
+            self._delete_location(image, {'url': uri, 'metadata': meta})
+            raise
         upload.size = size
         upload.checksum = digests.checksum
         upload.os_hash_algo = digests.algorithm
         upload.os_hash_value = digests.hash_value
-        upload.virtual_size = inspector.virtual_size
+        upload.virtual_size = verdict.virtual_size
         upload.location = {'url': uri, 'metadata': meta, 'status': 'active'}
         try:
             location_access.grant_readers(self.context, image,
@@ -433,15 +441,21 @@ class ImageRepo(Proxy):
         boot bytes nobody vouched for.
         """
         digests = hashing.Digests(CONF.hashing_algorithm)
+        inspection = format_inspector.Inspection(
+            image.image_id, image.disk_format, image.container_format)
         try:
             loc = active_locations(image)[0]
             data, _size = glance_store.get_from_backend(
                 loc['url'], store_id=location_store(loc),
                 context=self.context)
-            for _chunk in digests.feed(data):
+            for _chunk in inspection.feed(digests.feed(data)):
                 pass
         except (IndexError, glance_store.GlanceStoreException) as exc:
             return self._kill(image, 'its data could not be read: %s' % exc)
+        try:
+            image.virtual_size = inspection.judge().virtual_size
+        except exception.ImageUnsafe as exc:
+            return self._kill(image, str(exc))
         if image.os_hash_value and (
                 image.os_hash_value != digests.hash_value
                 or image.checksum not in (None, digests.checksum)):
