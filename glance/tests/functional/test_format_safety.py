@@ -1,8 +1,9 @@
 """Unsafe disk images refused by a real glance-api: uploads answer 415 and
 leave the image queued with nothing stored; imports (glance-direct,
 web-download from a loopback HTTP server) fail their task and leave the
-image queued.  Images are made by the real qemu-img in temporary
-directories.
+image queued; a copy-image of data refused since is discarded; a location
+added with unsafe data kills its image.  Images are made by the real
+qemu-img in temporary directories.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from glance.tests.functional.server import GlanceServer, free_port
 from glance.tests.functional.test_import import (_Server, _create, _import,
                                                  _stage, _store_files,
                                                  _wait)
+from glance.tests.functional.test_locations import put_file, wait_status
 
 pytestmark = pytest.mark.skipif(shutil.which('qemu-img') is None,
                                 reason='qemu-img missing: run make '
@@ -199,3 +201,55 @@ def test_web_download_of_good_qcow2(srv, alice, images, web):
     assert (image['status'], image['virtual_size']) == ('active', 10 * MiB)
     assert alice.get('/v2/images/%s/file' % image_id).content == \
         images['good']
+
+
+def test_copy_image_of_data_refused_since_leaves_the_image(tmp_path, images):
+    """Data stored before the checks applied is not copied elsewhere."""
+    work = str(tmp_path / 'glance')
+    lax = GlanceServer(work, profile='reference', settings=[
+        'image_format.require_image_format_match=False']).start()
+    try:
+        owner = Client(lax.url, identity('safe-copy'))
+        image_id = _create(owner, disk_format='raw')
+        assert owner.upload(image_id, images['good']).status_code == 204
+    finally:
+        lax.stop()
+    strict = GlanceServer(work, profile='reference').start()
+    try:
+        owner = Client(strict.url, identity('safe-copy'))
+        admin = Client(strict.url, identity('safe-admin',
+                                            'admin,member,reader', 'root'))
+        assert _import(admin, image_id, method={'name': 'copy-image'},
+                       stores=['cheap']).status_code == 202
+        image, task = _wait(admin, image_id)
+        assert task['status'] == 'failure'
+        assert 'its data is qcow2 but the image claims disk_format raw' in \
+            task['message']
+        image = owner.get('/v2/images/%s' % image_id).json()
+        assert (image['status'], image['stores']) == ('active', 'fast')
+        assert image_id not in _store_files(strict, 'cheap')
+        assert image_id not in _store_files(strict,
+                                            'os_glance_staging_store')
+        assert owner.get('/v2/images/%s/file' % image_id).content == \
+            images['good']
+    finally:
+        strict.stop()
+
+
+# -- locations ---------------------------------------------------------------
+
+@pytest.mark.parametrize('case, status', [('backing', 'killed'),
+                                          ('good', 'active')])
+def test_added_location_is_inspected(srv, images, case, status):
+    project = 'safe-loc-%s' % uuid.uuid4().hex[:8]
+    owner = Client(srv.url, identity(project))
+    service = Client(srv.url, identity(project, 'reader,member,service',
+                                       'nova'))
+    image_id = _qcow2_image(owner)
+    r = service.post('/v2/images/%s/locations' % image_id,
+                     json={'url': put_file(srv, 'cheap', images[case])})
+    assert r.status_code == 202, r.text
+    image = wait_status(owner, image_id, 'active', 'killed')
+    assert image['status'] == status
+    if status == 'active':
+        assert image['virtual_size'] == 10 * MiB
