@@ -2,7 +2,8 @@
 access in stores that decide it) and location_stores.py (which stores
 there are), the only importer of glance_store.
 
-Uploads stream into a store while md5 and the multihash are computed;
+Uploads stream into a store while md5 and the multihash are computed and
+the format inspector (glance.common.format_inspector) judges the data;
 downloads get their byte iterator here; deleting an image deletes its data
 from every location (or, with ``delayed_delete``, leaves it for
 glance-scrubber).  An upload that fails for any reason leaves no data in the
@@ -130,7 +131,11 @@ class ImageRepo(Proxy):
         return self.base.begin_upload(image)
 
     def write_data(self, image: Image, upload: Upload) -> Upload:
-        """Stream the bytes into the store, hashing and inspecting them."""
+        """Stream the bytes into the store, hashing and inspecting them.
+
+        Data the inspection refuses (ImageUnsafe, 415) is removed from the
+        store before the error goes up.
+        """
         store = location_stores.target_store(upload.store)
         digests = hashing.Digests(CONF.hashing_algorithm)
         inspection = format_inspector.Inspection(
@@ -146,9 +151,9 @@ class ImageRepo(Proxy):
             raise _store_error(exc)
         try:
             verdict = inspection.judge()
-        except exception.ImageUnsafe:
-            # Refused data never stays in a store, not even for a moment
-            # longer than it takes to say so.
+        except BaseException:
+            # Refused (or unjudged) data never stays in a store: nothing
+            # records it yet, so nobody else would ever remove it.
             self._delete_location(image, {'url': uri, 'metadata': meta})
             raise
         upload.size = size
@@ -436,9 +441,10 @@ class ImageRepo(Proxy):
     def verify_location(self, image: Image) -> Image:
         """Hash the data at a queued image's location, then activate it.
 
-        Data that cannot be read, or whose hashes differ from the validation
-        data given with the location, kills the image: a consumer must never
-        boot bytes nobody vouched for.
+        Data that cannot be read, whose hashes differ from the validation
+        data given with the location, or that fails the format inspection,
+        kills the image: a consumer must never boot bytes nobody vouched
+        for.
         """
         digests = hashing.Digests(CONF.hashing_algorithm)
         inspection = format_inspector.Inspection(
