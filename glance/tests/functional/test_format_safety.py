@@ -7,6 +7,7 @@ qemu-img in temporary directories.
 """
 from __future__ import annotations
 
+import gzip
 import http.server
 import os
 import shutil
@@ -253,3 +254,32 @@ def test_added_location_is_inspected(srv, images, case, status):
     assert image['status'] == status
     if status == 'active':
         assert image['virtual_size'] == 10 * MiB
+
+
+# -- plugins -----------------------------------------------------------------
+
+def test_unsafe_qcow2_inside_an_archive_refused_before_conversion(
+        tmp_path, images):
+    """An archive hides the disk from the staged-data check; the
+    conversion plugin judges what came out of it before qemu-img opens
+    it."""
+    server = GlanceServer(str(tmp_path / 'glance'), profile='reference',
+                          settings=[
+        'image_import_opts.image_import_plugins=[image_decompression,'
+        'image_conversion]']).start()
+    try:
+        alice = Client(server.url, identity('safe-plugins'))
+        image_id = _create(alice, disk_format='qcow2',
+                           container_format='compressed')
+        assert _stage(alice, image_id,
+                      gzip.compress(images['backing'])).status_code == 204
+        assert _import(alice, image_id,
+                       method={'name': 'glance-direct'}).status_code == 202
+        image, task = _wait(alice, image_id)
+        assert task['status'] == 'failure'
+        assert 'Image failed safety checks: qcow2: it has a backing file' \
+            in task['message']
+        _assert_queued_and_empty(server, alice, image_id)
+        assert 'Image %s: data refused' % image_id in server.log()
+    finally:
+        server.stop()
