@@ -22,6 +22,7 @@ import glance.async_.plugins.inject_image_metadata
 import glance.async_.staging
 import glance.async_.web
 import glance.common.config
+import glance.common.format_inspector
 import glance.common.limits
 import glance.common.property_protections
 import glance.common.server
@@ -65,7 +66,9 @@ def list_api_opts() -> OptList:
          glance.async_.plugins.image_conversion.conversion_opts),
         ('inject_metadata_properties',
          glance.async_.plugins.inject_image_metadata.inject_opts),
-        ('image_format', glance.common.config.image_format_opts),
+        ('image_format', list(itertools.chain(
+            glance.common.config.image_format_opts,
+            glance.common.format_inspector.safety_opts))),
         ('paste_deploy', glance.common.config.paste_deploy_opts),
     ]
 

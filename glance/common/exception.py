@@ -185,6 +185,13 @@ class UnsupportedMediaType(GlanceException):
     message = "The request media type is not supported."
 
 
+class ImageUnsafe(UnsupportedMediaType):
+    """Image data refused by the format inspection
+    (glance.common.format_inspector)."""
+
+    message = "Image failed safety checks: %(reason)s"
+
+
 class RangeNotSatisfiable(GlanceException):
     code = 416
     message = "The requested range is not satisfiable."

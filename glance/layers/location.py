@@ -2,7 +2,8 @@
 access in stores that decide it) and location_stores.py (which stores
 there are), the only importer of glance_store.
 
-Uploads stream into a store while md5 and the multihash are computed;
+Uploads stream into a store while md5 and the multihash are computed and
+the format inspector (glance.common.format_inspector) judges the data;
 downloads get their byte iterator here; deleting an image deletes its data
 from every location (or, with ``delayed_delete``, leaves it for
 glance-scrubber).  An upload that fails for any reason leaves no data in the
@@ -130,24 +131,36 @@ class ImageRepo(Proxy):
         return self.base.begin_upload(image)
 
     def write_data(self, image: Image, upload: Upload) -> Upload:
-        """Stream the bytes into the store, hashing and inspecting them."""
+        """Stream the bytes into the store, hashing and inspecting them.
+
+        Data the inspection refuses (ImageUnsafe, 415) is removed from the
+        store before the error goes up.
+        """
         store = location_stores.target_store(upload.store)
         digests = hashing.Digests(CONF.hashing_algorithm)
-        inspector = format_inspector.Inspector(image.disk_format)
+        inspection = format_inspector.Inspection(
+            image.image_id, image.disk_format, image.container_format)
         try:
             uri, size, meta = glance_store.add_to_backend(
                 store, image.image_id,
-                inspector.feed(digests.feed(upload.data)),
+                inspection.feed(digests.feed(upload.data)),
                 upload.expected_size, context=self.context)
         except glance_store.GlanceStoreException as exc:
             LOG.error('Storing data of image %s failed: %s',
                       image.image_id, exc)
             raise _store_error(exc)
+        try:
+            verdict = inspection.judge()
+        except BaseException:
+            # Refused (or unjudged) data never stays in a store: nothing
+            # records it yet, so nobody else would ever remove it.
+            self._delete_location(image, {'url': uri, 'metadata': meta})
+            raise
         upload.size = size
         upload.checksum = digests.checksum
         upload.os_hash_algo = digests.algorithm
         upload.os_hash_value = digests.hash_value
-        upload.virtual_size = inspector.virtual_size
+        upload.virtual_size = verdict.virtual_size
         upload.location = {'url': uri, 'metadata': meta, 'status': 'active'}
         try:
             location_access.grant_readers(self.context, image,
@@ -428,20 +441,27 @@ class ImageRepo(Proxy):
     def verify_location(self, image: Image) -> Image:
         """Hash the data at a queued image's location, then activate it.
 
-        Data that cannot be read, or whose hashes differ from the validation
-        data given with the location, kills the image: a consumer must never
-        boot bytes nobody vouched for.
+        Data that cannot be read, whose hashes differ from the validation
+        data given with the location, or that fails the format inspection,
+        kills the image: a consumer must never boot bytes nobody vouched
+        for.
         """
         digests = hashing.Digests(CONF.hashing_algorithm)
+        inspection = format_inspector.Inspection(
+            image.image_id, image.disk_format, image.container_format)
         try:
             loc = active_locations(image)[0]
             data, _size = glance_store.get_from_backend(
                 loc['url'], store_id=location_store(loc),
                 context=self.context)
-            for _chunk in digests.feed(data):
+            for _chunk in inspection.feed(digests.feed(data)):
                 pass
         except (IndexError, glance_store.GlanceStoreException) as exc:
             return self._kill(image, 'its data could not be read: %s' % exc)
+        try:
+            image.virtual_size = inspection.judge().virtual_size
+        except exception.ImageUnsafe as exc:
+            return self._kill(image, str(exc))
         if image.os_hash_value and (
                 image.os_hash_value != digests.hash_value
                 or image.checksum not in (None, digests.checksum)):

@@ -20,8 +20,8 @@ from taskflow import engines
 from taskflow import task as tf_task
 from taskflow.patterns import linear_flow
 
-from glance.async_ import (glance_download, leases, plugins, staging,
-                           web)
+from glance.async_ import (format_check, glance_download, leases, plugins,
+                           staging, web)
 from glance.common import exception
 from glance.domain import image as domain_image
 from glance.domain.transfer import Download, Upload
@@ -215,8 +215,8 @@ class _ImportToStores(tf_task.Task):
 
 def get_flow(spec: ImportSpec) -> linear_flow.Flow:
     """The flow for ``spec``; building it has no side effects."""
-    flow = linear_flow.Flow('api_image_import').add(_TakeImage(spec),
-                                                    _Stage(spec))
+    flow = linear_flow.Flow('api_image_import').add(
+        _TakeImage(spec), _Stage(spec), format_check.InspectStaged(spec))
     if not spec.copying:
         # Plugins change the data or the image; a copy must stay the same.
         flow.add(*plugins.get_tasks(spec))

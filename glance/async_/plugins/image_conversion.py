@@ -1,11 +1,13 @@
 """The image_conversion plugin: convert staged data with qemu-img.
 
 ``[image_conversion] output_format`` (raw by default) is the format every
-imported image ends in.  The staged file is inspected first (``qemu-img
-info`` under CPU and memory limits, the format detected from the content)
-and refused when it is unsafe or not what the image claims: a backing
-file, an external data file, extents in other files, or a detected format
-that differs from the image's disk_format.
+imported image ends in.  The staged file is judged by the format inspector
+(glance.common.format_inspector) before qemu-img opens it at all, then
+``qemu-img info`` (under CPU and memory limits) must agree: data that is
+unsafe or not what the image claims (a backing file, an external data
+file, extents in other files, a detected format other than the image's
+disk_format) is refused.  The converted file is judged again, as the
+output format, before it replaces the staged data.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from oslo_config import cfg
 from taskflow import task as tf_task
 
 from glance.async_ import staging
-from glance.common import exception
+from glance.common import exception, format_inspector
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -91,6 +93,8 @@ class _Convert(tf_task.Task):
     def execute(self, image):
         target = CONF.image_conversion.output_format
         path = staging.path_of(image.image_id)
+        # Our inspector first: qemu-img info itself follows backing files.
+        format_inspector.check_image_file(path, image)
         fmt = check_safe(inspect(path), path, image.disk_format)
         if fmt == QEMU_NAMES.get(target, target):
             return
@@ -100,6 +104,7 @@ class _Convert(tf_task.Task):
                 ['qemu-img', 'convert', '-f', fmt, '-O',
                  QEMU_NAMES.get(target, target), path, out],
                 capture_output=True, check=True)
+            format_inspector.inspect_file(out, image.image_id, target)
             os.replace(out, path)
         except subprocess.CalledProcessError as exc:
             raise exception.BadRequest('Image %s could not be converted: '

@@ -128,7 +128,7 @@ def test_cli_create_upload_download_update_delete(server, data_file,
 def test_cli_create_with_file_in_one_step(server, data_file, tmp_path):
     created = table(ok(glance_cli(
         server, 'image-create', '--name', 'one-step', '--disk-format',
-        'qcow2', '--container-format', 'bare', '--file', data_file,
+        'raw', '--container-format', 'bare', '--file', data_file,
         '--property', 'hw_disk_bus=scsi', '--tags', 't1',
         data_file=True)).stdout)
     assert created['status'] == 'active'

@@ -111,13 +111,15 @@ def test_qcow2_virtual_size_from_header(client):
     assert shown['checksum'] == hashlib.md5(blob).hexdigest()
 
 
-def test_qcow2_declared_but_not_qcow2_has_no_virtual_size(client):
+def test_qcow2_declared_but_not_qcow2_is_refused(client):
+    # More cases in test_format_safety.py.
     image = client.create(name='q', disk_format='qcow2',
                           container_format='bare')
-    assert client.upload(image['id'], b'not a qcow2' * 100).status_code == 204
+    r = client.upload(image['id'], b'not a qcow2' * 100)
+    assert r.status_code == 415
+    assert 'Image failed safety checks' in r.text
     shown = client.get('/v2/images/%s' % image['id']).json()
-    assert shown['status'] == 'active' and shown['size'] == 1100
-    assert shown['virtual_size'] is None
+    assert shown['status'] == 'queued' and shown['size'] is None
 
 
 def test_zero_byte_upload(client):

@@ -1,16 +1,14 @@
-"""Streaming digests (glance_store.hashing) and virtual-size inspection
-(glance.common.format_inspector): both see every byte once, in order, and
-must give the same answer however the bytes are cut into chunks.
+"""Streaming digests (glance_store.hashing): they see every byte once, in
+order, and must give the same answer however the bytes are cut into chunks.
+(The format inspection beside them is tested in test_format_safety.py.)
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import struct
 
 import pytest
 
-from glance.common import format_inspector
 from glance_store import hashing
 
 BIG = os.urandom(3 * 1024 * 1024 + 11)
@@ -91,82 +89,3 @@ def test_consumer_stopping_early_settles_the_threads():
 def test_unknown_algorithm_refused():
     with pytest.raises(ValueError):
         hashing.Digests('nosuchhash')
-
-
-# -- format inspector ------------------------------------------------------
-
-def qcow2_header(virtual_size: int) -> bytes:
-    return struct.pack('>4sIQIIQ', b'QFI\xfb', 3, 0, 0, 16, virtual_size) + \
-        bytes(72)
-
-
-def vmdk_header(sectors: int) -> bytes:
-    return b'KDMV' + struct.pack('<IIQ', 1, 3, sectors) + bytes(492)
-
-
-def vhd_footer(size: int) -> bytes:
-    head = b'conectix' + bytes(40) + struct.pack('>Q', size)
-    return head + bytes(512 - len(head))
-
-
-def vdi_header(size: int) -> bytes:
-    head = bytearray(0x200)
-    struct.pack_into('<I', head, 0x40, 0xbeda107f)
-    struct.pack_into('<Q', head, 0x170, size)
-    return bytes(head)
-
-
-def iso_image(blocks: int, block_size: int = 2048) -> bytes:
-    pvd = bytearray(2048)
-    pvd[0:6] = b'\x01CD001'
-    struct.pack_into('<I', pvd, 80, blocks)
-    struct.pack_into('>I', pvd, 84, blocks)
-    struct.pack_into('<H', pvd, 128, block_size)
-    struct.pack_into('>H', pvd, 130, block_size)
-    return bytes(16 * 2048) + bytes(pvd) + bytes(4096)
-
-
-def _inspect(disk_format: str | None, data: bytes,
-             sizes: list[int] = (65536,)) -> format_inspector.Inspector:
-    inspector = format_inspector.Inspector(disk_format)
-    out = b''.join(inspector.feed(_cut(data, list(sizes))))
-    assert out == data
-    return inspector
-
-
-@pytest.mark.parametrize('disk_format, data, virtual_size', [
-    ('qcow2', qcow2_header(10 << 30) + bytes(1000), 10 << 30),
-    ('vmdk', vmdk_header(2048) + bytes(100), 2048 * 512),
-    ('vhd', vhd_footer(5 << 20) + bytes(100), 5 << 20),
-    ('vdi', vdi_header(7 << 20), 7 << 20),
-    ('iso', iso_image(300), 300 * 2048),
-    ('raw', b'x' * 12345, 12345),
-])
-@pytest.mark.parametrize('sizes', [[65536], [1], [5, 1000, 3]])
-def test_virtual_size(disk_format, data, virtual_size, sizes):
-    inspector = _inspect(disk_format, data, sizes)
-    assert inspector.virtual_size == virtual_size
-    assert inspector.size == len(data)
-
-
-@pytest.mark.parametrize('disk_format, data', [
-    ('qcow2', b'QFI'),                       # header cut short
-    ('qcow2', b'not qcow2' * 10),
-    ('vmdk', qcow2_header(1)),               # someone else's header
-    ('vhd', b'x' * 600),
-    ('vdi', b'x' * 600),
-    ('iso', b'x' * 40000),
-    ('ami', qcow2_header(1)),                # formats without a header
-    ('ploop', b'x' * 100),
-    (None, b'x' * 100),
-    ('raw', b''),                            # empty raw: unknown, as upstream
-])
-def test_no_virtual_size_when_the_header_does_not_say(disk_format, data):
-    assert _inspect(disk_format, data).virtual_size is None
-
-
-def test_inspector_keeps_only_the_header():
-    inspector = _inspect('raw', BIG, [1024 * 1024])
-    assert len(inspector.header) == format_inspector.HEADER_BYTES
-    assert inspector.header == BIG[:format_inspector.HEADER_BYTES]
-    assert inspector.size == len(BIG)
