@@ -23,9 +23,9 @@ executor_opts = [
                     'wait their turn.'),
     cfg.StrOpt('engine_mode', default='serial',
                choices=('serial', 'parallel'),
-               help='Taskflow engine mode for import flows.'),
-    cfg.StrOpt('conversion_format',
-               help='Deprecated: use [image_conversion] output_format.'),
+               help='The taskflow engine that runs import flows: serial '
+                    '(one task at a time, in the import\'s own thread) or '
+                    'parallel (independent tasks at once).'),
 ]
 CONF.register_opts(executor_opts, group='taskflow_executor')
 

@@ -23,8 +23,9 @@ task_opts = [
     cfg.IntOpt('task_time_to_live', default=48, min=0,
                help='Hours a finished task stays visible before it '
                     'expires.'),
-    cfg.StrOpt('task_executor', default='taskflow',
-               help='The engine that runs tasks (only taskflow).'),
+    cfg.StrOpt('task_executor', default='taskflow', choices=('taskflow',),
+               help='The engine that runs tasks; taskflow is the only one '
+                    '(another value stops glance-api at start-up).'),
     cfg.StrOpt('work_dir',
                help='Scratch directory for tasks that need local disk.'),
 ]

@@ -239,7 +239,8 @@ def _run(spec: ImportSpec) -> None:
     task.begin_processing()
     tasks.save(task)
     try:
-        engines.run(get_flow(spec))
+        engines.run(get_flow(spec),
+                    engine=CONF.taskflow_executor.engine_mode)
     except Exception as exc:  # noqa: BLE001 - the task tells the user
         LOG.warning('Import of image %s (task %s) failed: %s',
                     spec.image_id, spec.task_id, exc)

@@ -146,7 +146,8 @@ def run(context: Any, task_id: str) -> None:
     tasks.run(task)
     task.begin_processing()
     tasks.save(task)
-    engine = engines.load(get_flow(context, task_id, task.task_input))
+    engine = engines.load(get_flow(context, task_id, task.task_input),
+                          engine=CONF.taskflow_executor.engine_mode)
     try:
         engine.run()
     except Exception as exc:  # noqa: BLE001 - the task tells the user

@@ -30,7 +30,10 @@ LOG = logging.getLogger(__name__)
 conversion_opts = [
     cfg.StrOpt('output_format', default='raw',
                choices=('qcow2', 'raw', 'vmdk', 'vdi', 'vhdx'),
-               help='Disk format imported images are converted to.'),
+               deprecated_opts=[cfg.DeprecatedOpt(
+                   'conversion_format', group='taskflow_executor')],
+               help='Disk format imported images are converted to '
+                    '(formerly [taskflow_executor] conversion_format).'),
 ]
 CONF.register_opts(conversion_opts, group='image_conversion')
 

@@ -615,3 +615,26 @@ def test_import_refusals_as_the_reference(srv, alice, web):
         assert alice.get('/v2/images/%s/tasks' % some).json() == \
             {'tasks': []}
     assert alice.get('/v2/images/%s' % bare).json()['status'] == 'queued'
+
+
+def test_import_with_the_parallel_engine(tmp_path):
+    """[taskflow_executor] engine_mode chooses taskflow's engine; the
+    flows run under either."""
+    work = str(tmp_path)
+    server = GlanceServer(work, profile='reference', settings=[
+        'taskflow_executor.engine_mode=parallel',
+        'task.work_dir=%s' % os.path.join(work, 'work')]).start()
+    try:
+        client = Client(server.url, identity('imp-parallel'))
+        image_id = _create(client)
+        data = blob(40000, 'parallel')
+        assert _stage(client, image_id, data).status_code == 204
+        r = _import(client, image_id, method={'name': 'glance-direct'},
+                    all_stores=True)
+        assert r.status_code == 202, r.text
+        image, task = _wait(client, image_id)
+        assert (image['status'], task['status']) == ('active', 'success')
+        assert sorted(image['stores'].split(',')) == ['cheap', 'fast']
+        assert client.get('/v2/images/%s/file' % image_id).content == data
+    finally:
+        server.stop()
