@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from oslo_config import cfg
+from oslo_log import log
 from oslo_middleware import cors
 from oslo_policy import opts as policy_opts
 from paste import deploy
@@ -84,6 +85,12 @@ def set_config_defaults() -> None:
                         'X-OpenStack-Request-ID'],
         allow_methods=['GET', 'PUT', 'POST', 'DELETE', 'PATCH'])
     policy_opts.set_defaults(CONF, policy_file='policy.yaml')
+    # oslo.utils' format inspector logs data it cannot parse at ERROR;
+    # that data is a client's upload, which glance refuses and logs
+    # itself, so it is nothing for an operator to act on.  Operators can
+    # still list the logger in default_log_levels.
+    log.set_defaults(default_log_levels=log.get_default_log_levels() + [
+        'oslo_utils.imageutils.format_inspector=CRITICAL'])
 
 
 def parse_args(args: list[str] | None = None, default_config_files=None,
