@@ -3,7 +3,9 @@
 Layout under ``image_cache_dir``::
 
     <image_id>             verified image files, served instead of the store
-    incomplete/<image_id>  a file being written (discarded on any failure)
+    incomplete/<image_id>  a file being written, locked by its writer
+                           (discarded on any failure; taken over when
+                           its writer died)
     invalid/<image_id>     files whose checksum did not match the image
     queue/<image_id>       images queued for glance-cache-prefetcher
 
@@ -14,6 +16,7 @@ is served, and moved to invalid/ when it no longer matches.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import time
@@ -56,6 +59,42 @@ CONF.register_opts(cache_opts)
 #: bytes read from a cached file at a time
 READ_CHUNK = 64 * 1024
 SUBDIRS = ('incomplete', 'invalid', 'queue')
+
+
+def _own(fd: int, path: str | None = None) -> bool:
+    """Take the fill lock on an incomplete file; False if a live fill holds
+    it.  The lock is the file's owner and its lease at once: it lasts as
+    long as the writing process, and dies with it.  With ``path``, also
+    False when the file opened is no longer the one there (a fill that
+    finished moved it into the cache meanwhile)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    if path is not None:
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+    return True
+
+
+def _in_use(path: str) -> bool:
+    """Whether a live fill holds the lock of the incomplete file."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        if not _own(fd):
+            return True
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 class CacheNotConfigured(Exception):
@@ -176,13 +215,20 @@ class ImageCache:
             return data
         partial = self.path(image.image_id, 'incomplete')
         try:
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
-                         0o600)
-        except FileExistsError:
-            return data
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT, 0o600)
         except OSError as exc:
             LOG.warning('Image %s not cached: %s', image.image_id, exc)
             return data
+        if not _own(fd, partial):
+            os.close(fd)        # another request is caching it right now
+            return data
+        # Ours: anything in the file was left by a fill that died (the
+        # kernel dropped its lock with it), so it starts again from zero.
+        if os.fstat(fd).st_size:
+            LOG.info('Image %s: the partial cache file of a fill that '
+                     'stopped is discarded; filling it anew.',
+                     image.image_id)
+            os.ftruncate(fd, 0)
         return self._teeing(image, data, os.fdopen(fd, 'wb'), partial)
 
     def _teeing(self, image, data, out, partial: str) -> Iterator[bytes]:
@@ -351,7 +397,7 @@ class ImageCache:
         for name in os.listdir(os.path.join(self.base, 'incomplete')):
             path = self.path(name, 'incomplete')
             try:
-                if now - os.stat(path).st_mtime < stall:
+                if now - os.stat(path).st_mtime < stall or _in_use(path):
                     continue
             except FileNotFoundError:
                 continue
