@@ -147,7 +147,7 @@ class _Stage(tf_task.Task):
                                          'on this node' % spec.image_id)
             return
         if spec.method == 'web-download':
-            data, _size = web.fetch(spec.uri)
+            data, _size = web.fetch(spec.uri, spec.context)
         elif spec.method == 'glance-download':
             remote, data = glance_download.fetch(spec.context, spec.source)
             image.extra_properties.update(
