@@ -183,11 +183,13 @@ def check(url: str, policy: Policy,
         raise Refused('%s is not a valid URI' % url)
     scheme = parsed.scheme.lower()
     host = (parsed.hostname or '').lower()
-    if not scheme or not host:
+    if not scheme:
         raise Refused('%s is not a valid URI' % url)
     if scheme in policy.disallowed_schemes or (
             policy.allowed_schemes and scheme not in policy.allowed_schemes):
         raise Refused('scheme %s is not allowed' % scheme)
+    if not host:
+        raise Refused('%s is not a valid URI' % url)
     if scheme not in DEFAULT_PORTS:
         raise Refused('only http and https can be fetched')
     port = DEFAULT_PORTS[scheme] if port is None else port
@@ -200,11 +202,16 @@ def check(url: str, policy: Policy,
     literal = literal_address(host)
     if literal is not None:
         addresses = [canonical(literal)]
-        if disallowed.has_address(addresses[0]) or (
-                not allowed.empty and
-                not allowed.has_address(addresses[0])):
-            raise Refused('host %s (address %s) is not allowed'
-                          % (host, addresses[0]))
+        shown = host if host.strip('[]') == str(addresses[0]) else \
+            '%s (%s)' % (host, addresses[0])
+        why = special(addresses[0])
+        if disallowed.has_address(addresses[0]):
+            raise Refused('host %s is disallowed' % shown)
+        if why and not inward.has_address(addresses[0]):
+            raise Refused('host %s is %s (only fetched when allowed_hosts '
+                          'lists the address)' % (shown, why))
+        if not allowed.empty and not allowed.has_address(addresses[0]):
+            raise Refused('host %s is not allowed' % shown)
     else:
         name = host.rstrip('.')
         if disallowed.has_name(name) or (
@@ -224,14 +231,12 @@ def check(url: str, policy: Policy,
             if disallowed.has_address(addr):
                 raise Refused('host %s resolves to %s, which is '
                               'disallowed' % (host, addr))
-    for addr in addresses:
-        why = special(addr)
-        if why and not inward.has_address(addr):
-            hint = 'only fetched when allowed_hosts lists the address'
-            if literal is None:
-                raise Refused('host %s resolves to %s, %s (%s)'
-                              % (host, addr, why, hint))
-            raise Refused('host %s is %s, %s (%s)' % (host, addr, why, hint))
+        for addr in addresses:
+            why = special(addr)
+            if why and not inward.has_address(addr):
+                raise Refused('host %s resolves to %s, %s (only fetched '
+                              'when allowed_hosts lists the address)'
+                              % (host, addr, why))
     return Target(url=url, scheme=scheme, host=host, port=port,
                   addresses=tuple(dict.fromkeys(str(a) for a in addresses)))
 
@@ -344,7 +349,10 @@ def request(url: str, policy: Policy, method: str = 'GET',
         if response.status == 303 or (response.status in (301, 302)
                                        and method == 'POST'):
             method, body = 'GET', None
-        target = check(url, policy, resolver)
+        try:
+            target = check(url, policy, resolver)
+        except Refused as exc:
+            raise Refused('redirect to %s: %s' % (url, exc))
         if target.origin != origin:
             headers = {k: v for k, v in headers.items()
                        if k.lower() not in SENSITIVE}
