@@ -346,8 +346,8 @@ def request(url: str, policy: Policy, method: str = 'GET',
             return response
         response.close()
         url = urllib.parse.urljoin(target.url, location)
-        if response.status == 303 or (response.status in (301, 302)
-                                       and method == 'POST'):
+        post_to_get = response.status in (301, 302) and method == 'POST'
+        if response.status == 303 or post_to_get:
             method, body = 'GET', None
         try:
             target = check(url, policy, resolver)
