@@ -77,7 +77,8 @@ def web():
 def registry(tmp_path):
     """A multi-store registry with a web (http) and a fast (file) store."""
     path = tmp_path / 'glance-api.conf'
-    path.write_text('[DEFAULT]\nenabled_backends = fast:file, web:http, inward:http\n'
+    path.write_text('[DEFAULT]\n'
+                    'enabled_backends = fast:file, web:http, inward:http\n'
                     '[glance_store]\ndefault_backend = fast\n'
                     '[fast]\nfilesystem_store_datadir = %s\n'
                     '[web]\nhttp_store_max_redirects = 3\n'
