@@ -7,8 +7,10 @@ message saying why, after exactly the one allowed hop.
 """
 from __future__ import annotations
 
+import os
 import threading
 import urllib.parse
+import uuid
 
 import pytest
 
@@ -23,6 +25,8 @@ class _BlobHandler(_Handler):
     """/redirect?to=URL as the unit tests' handler, else 7 bytes."""
 
     def do_GET(self):
+        self.server.request_ids.append(
+            self.headers.get('X-OpenStack-Request-ID'))
         if self.path.startswith('/redirect'):
             return super().do_GET()
         data = blob(7, 'out')
@@ -35,11 +39,17 @@ class _BlobHandler(_Handler):
 @pytest.fixture(scope='module')
 def web():
     srv = _Counting(('127.0.0.1', 0), _BlobHandler)
+    srv.request_ids = []
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield srv
     srv.shutdown()
     srv.server_close()
+
+
+def _logged(server: GlanceServer, text: str) -> list[str]:
+    with open(os.path.join(server.workdir, 'glance-api.log')) as f:
+        return [line for line in f if text in line]
 
 
 def _server(workdir, web, allowed_hosts: str) -> GlanceServer:
@@ -61,7 +71,9 @@ def closed(tmp_path_factory, web):
 def open_(tmp_path_factory, web):
     """127.0.0.1 allowed explicitly, as an operator would list a mirror."""
     server = _server(tmp_path_factory.mktemp('open'), web, '[127.0.0.1]')
-    yield Client(server.url, identity('out-open'))
+    client = Client(server.url, identity('out-open'))
+    client.server = server
+    yield client
     server.stop()
 
 
@@ -84,12 +96,16 @@ def test_loopback_in_any_spelling_refused_unseen(closed, web, host):
 def test_allowed_fetch_works(open_, web):
     before = web.accepted
     image_id = _create(open_)
-    assert _import(open_, image_id, method={
+    given = 'req-%s' % uuid.uuid4()
+    r = _import(open_, image_id, method={
         'name': 'web-download',
-        'uri': 'http://127.0.0.1:%d/blob' % web.server_address[1]}
-    ).status_code == 202
+        'uri': 'http://127.0.0.1:%d/blob' % web.server_address[1]},
+        headers={'X-OpenStack-Request-ID': given})
+    assert r.status_code == 202
     image, task = _wait(open_, image_id)
     assert task['status'] == 'success', task
+    # the source is told the global request id
+    assert web.request_ids[-1] == given
     assert open_.get('/v2/images/%s/file' % image_id).content == \
         blob(7, 'out')
     assert web.accepted == before + 1
@@ -106,12 +122,17 @@ def test_redirect_to_a_refused_place_fails_the_task(open_, web, to, why):
     to = to % {'port': port}
     before = web.accepted
     image_id = _create(open_)
-    assert _import(open_, image_id, method={
+    r = _import(open_, image_id, method={
         'name': 'web-download',
         'uri': 'http://127.0.0.1:%d/redirect?to=%s' % (
-            port, urllib.parse.quote(to))}).status_code == 202
+            port, urllib.parse.quote(to))})
+    assert r.status_code == 202
     image, task = _wait(open_, image_id)
     assert task['status'] == 'failure'
     assert why in task['message'], task['message']
     assert image['status'] == 'queued'
     assert web.accepted == before + 1       # the redirect, nothing after
+    # the operator's log line of the refusal carries the import's id
+    refused = _logged(open_.server, 'Refused outbound web-download')
+    assert any(r.headers['x-openstack-request-id'] in line
+               for line in refused), refused
