@@ -14,6 +14,7 @@ import logging
 from typing import Any, Iterator
 
 from oslo_config import cfg
+from oslo_context import context as oslo_context
 
 from glance.common import exception
 from glance_store import outbound
@@ -114,8 +115,11 @@ def check(uri: str, what: str = 'web-download',
 
 
 def request_id_headers(context: Any) -> dict[str, str]:
-    """``X-OpenStack-Request-ID`` for a call made on behalf of ``context``:
-    the global request id it came with, else its own."""
+    """``X-OpenStack-Request-ID`` for a call made on behalf of ``context``
+    (default: the current one): the global request id it came with, else
+    its own."""
+    if context is None:
+        context = oslo_context.get_current()
     rid = getattr(context, 'global_request_id', None) or \
         getattr(context, 'request_id', None)
     return {REQUEST_ID_HEADER: rid} if rid else {}
