@@ -70,15 +70,15 @@ class FetchRefused(exception.BadRequest):
 
 def import_policy() -> outbound.Policy:
     """``[import_filtering_opts]`` as a policy: for URLs users give."""
-    opts = CONF.import_filtering_opts
+    schemes = CONF.import_filtering_opts.allowed_schemes
+    no_schemes = CONF.import_filtering_opts.disallowed_schemes
     return outbound.Policy(
-        allowed_schemes=tuple(s.lower() for s in opts.allowed_schemes),
-        disallowed_schemes=tuple(s.lower()
-                                 for s in opts.disallowed_schemes),
-        allowed_hosts=tuple(opts.allowed_hosts),
-        disallowed_hosts=tuple(opts.disallowed_hosts),
-        allowed_ports=tuple(opts.allowed_ports),
-        disallowed_ports=tuple(opts.disallowed_ports))
+        allowed_schemes=tuple(s.lower() for s in schemes),
+        disallowed_schemes=tuple(s.lower() for s in no_schemes),
+        allowed_hosts=tuple(CONF.import_filtering_opts.allowed_hosts),
+        disallowed_hosts=tuple(CONF.import_filtering_opts.disallowed_hosts),
+        allowed_ports=tuple(CONF.import_filtering_opts.allowed_ports),
+        disallowed_ports=tuple(CONF.import_filtering_opts.disallowed_ports))
 
 
 def region_policy() -> outbound.Policy:
@@ -89,11 +89,10 @@ def region_policy() -> outbound.Policy:
     unless ``[import_filtering_opts] allowed_hosts`` lists them, and
     ``disallowed_hosts`` still applies.
     """
-    opts = CONF.import_filtering_opts
     return outbound.Policy(
         allowed_schemes=('http', 'https'),
-        inward_allowed=tuple(opts.allowed_hosts),
-        disallowed_hosts=tuple(opts.disallowed_hosts))
+        inward_allowed=tuple(CONF.import_filtering_opts.allowed_hosts),
+        disallowed_hosts=tuple(CONF.import_filtering_opts.disallowed_hosts))
 
 
 def _refused(uri: str, exc: Exception, what: str) -> FetchRefused:
