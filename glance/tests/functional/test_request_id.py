@@ -13,7 +13,8 @@ from glance.tests.functional.server import GlanceServer
 from glance.tests.functional.test_import import _create, _import, _stage, \
     _wait, blob
 from glance.tests.functional.test_import_distributed import \
-    nodes  # noqa: F401 - a fixture
+    nodes, regions  # noqa: F401 - fixtures
+from glance.tests.functional.test_import_distributed import _catalog
 from glance.tests.functional.test_notifications import \
     rabbit  # noqa: F401 - a fixture
 from glance.tests.functional.test_notifications import wait_for
@@ -133,3 +134,30 @@ def test_import_forwarded_with_the_global_id(nodes):  # noqa: F811
     assert r.status_code == 202, r.text
     _wait(on_two, image_id)
     assert _logged(one, given)
+
+
+def test_glance_download_passes_the_global_id_on(regions):  # noqa: F811
+    """Both reads from the other region are logged there under the id
+    the import was made with."""
+    local, remote = regions
+    project = 'rid-gd-%s' % uuid.uuid4().hex[:8]
+    there = Client(remote.url, identity(project))
+    source = _create(there)
+    assert there.upload(source, blob(100, 'gd')).status_code == 204
+    here = Client(local.url, dict(identity(project), **{
+        'X-Service-Catalog': _catalog(remote)}))
+    target = here.create(name='copy')['id']
+    given = _global()
+    r = _import(here, target, method={
+        'name': 'glance-download', 'glance_image_id': source,
+        'glance_region': 'RegionTwo'},
+        headers={'X-OpenStack-Request-ID': given})
+    assert r.status_code == 202, r.text
+    image, task = _wait(here, target)
+    assert task['status'] == 'success', task
+    wanted = ['GET /v2/images/%s HTTP' % source,
+              'GET /v2/images/%s/file' % source]
+    wait_for(lambda: _logged(remote, given),
+             lambda lines: all(any(w in line for line in lines)
+                               for w in wanted),
+             'both reads logged with %s' % given)
