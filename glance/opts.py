@@ -20,8 +20,8 @@ import glance.async_.plugins
 import glance.async_.plugins.image_conversion
 import glance.async_.plugins.inject_image_metadata
 import glance.async_.staging
-import glance.async_.web
 import glance.common.config
+import glance.common.fetcher
 import glance.common.format_inspector
 import glance.common.limits
 import glance.common.property_protections
@@ -56,7 +56,7 @@ def list_api_opts() -> OptList:
             glance.layers.location.delete_opts,
             glance.image_cache.cache_opts,
             glance.image_cache.prefetcher.prefetcher_opts))),
-        ('import_filtering_opts', glance.async_.web.filter_opts),
+        ('import_filtering_opts', glance.common.fetcher.filter_opts),
         ('task', glance.domain.task.task_opts),
         ('taskflow_executor', glance.async_.executor.executor_opts),
         ('image_import_opts', glance.async_.plugins.import_opts),

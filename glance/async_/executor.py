@@ -12,6 +12,7 @@ import threading
 from typing import Any, Callable
 
 from oslo_config import cfg
+from oslo_context import context as oslo_context
 import futurist
 
 CONF = cfg.CONF
@@ -54,8 +55,16 @@ def pool() -> futurist.Executor:
 
 
 def submit(fn: Callable[..., Any], *args: Any) -> None:
-    """Run ``fn(*args)`` later; errors are logged, never lost silently."""
+    """Run ``fn(*args)`` later; errors are logged, never lost silently.
+
+    The submitting request's context becomes the worker's current one, so
+    the flow's log lines carry that request's ids.
+    """
+    ctx = oslo_context.get_current()
+
     def run():
+        if ctx is not None:
+            ctx.update_store()
         try:
             fn(*args)
         except Exception:  # noqa: BLE001 - the flow records its own failure

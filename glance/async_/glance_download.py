@@ -5,17 +5,19 @@ The other region's Images API is found in the caller's service catalog
 with the caller's own credentials, so only an image the caller may read
 there can be imported here.  The image's data is fetched, and the
 properties named by ``[glance_download_properties] extra_properties``
-(names or prefixes) are copied along with its formats.
+(names or prefixes) are copied along with its formats.  Both requests go
+through :mod:`glance.common.fetcher` (pinned, checked addresses; the
+request id passed on).
 """
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, Iterator
 
 from oslo_config import cfg
-import requests
 
-from glance.common import exception
+from glance.common import exception, fetcher
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -29,8 +31,6 @@ download_opts = [
 ]
 CONF.register_opts(download_opts, group='glance_download_properties')
 
-#: seconds to wait for the other region to connect or send
-TIMEOUT = 60
 CHUNK = 1024 * 1024
 
 
@@ -76,40 +76,35 @@ def fetch(context: Any, method: dict) -> tuple[dict, Iterator[bytes]]:
                     method.get('glance_service_interface') or 'public')
     url = '%s/v2/images/%s' % (base, method['glance_image_id'])
     headers = _headers(context)
+    policy = fetcher.region_policy()
+    answer = fetcher.open_url(url, context=context, headers=headers,
+                              policy=policy, what='glance-download')
+    if answer.status != 200:
+        answer.close()
+        raise exception.BadRequest(
+            'Image %s in region %s could not be read: %d'
+            % (method['glance_image_id'], method['glance_region'],
+               answer.status))
     try:
-        answer = requests.get(url, headers=headers, timeout=TIMEOUT)
-        if answer.status_code != 200:
-            raise exception.BadRequest(
-                'Image %s in region %s could not be read: %d'
-                % (method['glance_image_id'], method['glance_region'],
-                   answer.status_code))
-        remote = answer.json()
-        if remote.get('status') != 'active':
-            raise exception.Conflict('Image %s in region %s is %s, not '
-                                     'active.' % (remote.get('id'),
-                                                  method['glance_region'],
-                                                  remote.get('status')))
-        data = requests.get(url + '/file', headers=headers, stream=True,
-                            timeout=TIMEOUT)
-    except requests.RequestException as exc:
-        raise exception.ServiceUnavailable('Region %s is not reachable: %s'
-                                           % (method['glance_region'], exc))
-    if data.status_code != 200:
+        remote = json.loads(answer.read())
+    except ValueError:
+        raise exception.ServiceUnavailable(
+            'Region %s answered with something that is not JSON'
+            % method['glance_region'])
+    if remote.get('status') != 'active':
+        raise exception.Conflict('Image %s in region %s is %s, not '
+                                 'active.' % (remote.get('id'),
+                                              method['glance_region'],
+                                              remote.get('status')))
+    data = fetcher.open_url(url + '/file', context=context,
+                            headers=headers, policy=policy,
+                            what='glance-download')
+    if data.status != 200:
         data.close()
         raise exception.ServiceUnavailable('Data of image %s could not be '
                                            'read: %d' % (remote['id'],
-                                                         data.status_code))
-    return remote, _chunks(data)
-
-
-def _chunks(response: requests.Response) -> Iterator[bytes]:
-    try:
-        yield from response.iter_content(CHUNK)
-    except requests.RequestException as exc:
-        raise exception.ServiceUnavailable('The other region stopped '
-                                           'sending: %s' % exc)
-    finally:
-        response.close()
+                                                         data.status))
+    return remote, fetcher.chunks(data, CHUNK)
 
 
 def copied_properties(remote: dict) -> dict[str, str]:

@@ -133,4 +133,6 @@ class UnauthenticatedContextMiddleware(_Base):
     def make_context(self, request: webob.Request):
         return glance_context.RequestContext(
             is_admin=True, roles=['admin', 'member', 'reader'],
-            request_id=request.environ.get('openstack.request_id'))
+            request_id=request.environ.get('openstack.request_id'),
+            global_request_id=request.environ.get(
+                'openstack.global_request_id'))

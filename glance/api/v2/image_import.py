@@ -15,7 +15,7 @@ import requests
 from glance.api.v2 import tasks as task_views
 from glance.async_ import executor, leases, recovery, web
 from glance.async_.flows import api_image_import as flow
-from glance.common import exception, wsgi
+from glance.common import exception, fetcher, wsgi
 from glance.domain import task as domain_task
 from glance import gateway
 from glance.layers import location_stores
@@ -136,7 +136,7 @@ def _staged_elsewhere(image) -> bool:
 _PROXIED = ('X-Auth-Token', 'X-Identity-Status', 'X-Roles', 'X-Project-Id',
             'X-Tenant-Id', 'X-User-Id', 'X-Domain-Id', 'X-Project-Domain-Id',
             'X-User-Domain-Id', 'X-Service-Catalog', 'X-Image-Meta-Store',
-            'X-Openstack-Request-Id', 'Content-Type')
+            'Content-Type')
 
 
 def _proxy(request: wsgi.Request, image) -> None:
@@ -148,6 +148,8 @@ def _proxy(request: wsgi.Request, image) -> None:
     host = image.extra_properties[flow.STAGE_HOST].rstrip('/')
     headers = {h: request.headers[h] for h in _PROXIED
                if h in request.headers}
+    # the other node logs this request under the same (global) id
+    headers.update(fetcher.request_id_headers(request.context))
     LOG.info('Proxying import of image %s to %s', image.image_id, host)
     try:
         answer = requests.post('%s/v2/images/%s/import' % (

@@ -150,7 +150,7 @@ class _Stage(tf_task.Task):
             check_staged(spec.image_id, whole=True)
             return
         if spec.method == 'web-download':
-            data, _size = web.fetch(spec.uri)
+            data, _size = web.fetch(spec.uri, spec.context)
         elif spec.method == 'glance-download':
             remote, data = glance_download.fetch(spec.context, spec.source)
             image.extra_properties.update(

@@ -375,7 +375,7 @@ def test_web_download_and_redirect(srv, alice, web):
 
 @pytest.mark.parametrize('uri', [
     'http://127.0.0.1:1/blob/10/x', 'http://localhost:%(port)s/blob/10/x',
-    'ftp://127.0.0.1/blob', 'http://2130706433/x', 'http://0x7f000001/x',
+    'ftp://127.0.0.1/blob', 'http://2130706433:1/x', 'http://0x7f.1:1/x',
     'not a uri', 'http://[::1]:%(port)s/blob/10/x', 'file:///etc/passwd'])
 def test_web_download_filtered(srv, alice, web, uri):
     uri = uri % {'port': urllib.parse.urlparse(web).port}

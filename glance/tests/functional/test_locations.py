@@ -44,6 +44,7 @@ def _server(tmp_path_factory, name: str, *settings: str) -> GlanceServer:
     work = str(tmp_path_factory.mktemp(name))
     return GlanceServer(work, profile='reference', settings=[
         'DEFAULT.enabled_backends=fast:file, cheap:file, web:http',
+        'web.http_store_allowed_hosts=127.0.0.1',
         'DEFAULT.image_location_quota=3', *settings]).start()
 
 

@@ -15,7 +15,7 @@ DATA = bytes(range(256)) * 40          # 10240 bytes, every offset distinct
 
 class Handler(http.server.BaseHTTPRequestHandler):
     """/data (Range aware), /plain (ignores Range), /hop/N (N redirects to
-    /data), /gone (404), /broken (500)."""
+    /data), /hop-to?to=URL, /gone (404), /broken (500)."""
 
     def log_message(self, *args) -> None:
         pass
@@ -33,6 +33,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(DATA[start:end + 1])
 
     def _route(self, body: bool) -> None:
+        if self.path.startswith('/hop-to?to='):
+            self.send_response(302)
+            self.send_header('Location', self.path[len('/hop-to?to='):])
+            self.send_header('Content-Length', '0')
+            self.end_headers()
+            return None
         parts = self.path.strip('/').split('/')
         if parts[0] == 'data':
             return self._send_data(body)
@@ -71,10 +77,13 @@ def web():
 def registry(tmp_path):
     """A multi-store registry with a web (http) and a fast (file) store."""
     path = tmp_path / 'glance-api.conf'
-    path.write_text('[DEFAULT]\nenabled_backends = fast:file, web:http\n'
+    path.write_text('[DEFAULT]\n'
+                    'enabled_backends = fast:file, web:http, inward:http\n'
                     '[glance_store]\ndefault_backend = fast\n'
                     '[fast]\nfilesystem_store_datadir = %s\n'
                     '[web]\nhttp_store_max_redirects = 3\n'
+                    'http_store_allowed_hosts = 127.0.0.1\n'
+                    '[inward]\n'
                     % (tmp_path / 'fast'))
     conf = cfg.ConfigOpts()
     conf(['--config-file', str(path)], project='glance-store-test',
@@ -154,3 +163,21 @@ def test_uri_parsing():
     assert loc_mod.parse('https://example.test/x.img').scheme == 'https'
     with pytest.raises(exceptions.BadStoreUri):
         loc_mod.parse('no-scheme')
+
+
+def test_inward_locations_refused_unless_allowed(registry, web):
+    """The ``inward`` store has no http_store_allowed_hosts: loopback and
+    link-local (metadata) addresses are refused, in any spelling, and so
+    is a redirect from an allowed server to them."""
+    store = registry.get('inward')
+    port = web.rsplit(':', 1)[1]
+    for uri in ('http://127.0.0.1:%s/data' % port,
+                'http://2130706433:%s/data' % port,
+                'http://169.254.169.254/latest/meta-data/',
+                'http://[::ffff:127.0.0.1]:%s/data' % port):
+        with pytest.raises(exceptions.BadStoreUri, match='address'):
+            store.get(loc_mod.parse(uri))
+    allowed = registry.get('web')
+    with pytest.raises(exceptions.BadStoreUri, match='link-local'):
+        allowed.get(loc_mod.parse(
+            web + '/hop-to?to=http://169.254.169.254/x'))

@@ -1,0 +1,65 @@
+"""Give every request an id, and answer every response with it.
+
+oslo.middleware's RequestId does the work: a fresh ``req-<uuid>`` in the
+environ (``openstack.request_id``) and in the ``x-openstack-request-id``
+response header, and an incoming ``X-OpenStack-Request-ID`` of the same
+form kept as the global request id (``openstack.global_request_id``),
+which the context middleware puts into the RequestContext.  It is the
+first filter of every pipeline, so 404s, versions and healthcheck answers
+carry the header too.
+
+Here it also honours ``max_request_id_length``: an incoming id longer than
+that is refused with 400 rather than silently dropped, so a client that
+sends a malformed id learns of it.
+"""
+from __future__ import annotations
+
+import logging
+
+from oslo_config import cfg
+from oslo_context import context
+from oslo_middleware import request_id as oslo_request_id
+import webob
+import webob.dec
+
+from glance.common import exception, wsgi
+
+CONF = cfg.CONF
+CONF.import_opt('max_request_id_length', 'glance.common.server')
+LOG = logging.getLogger(__name__)
+
+HEADER = oslo_request_id.HTTP_RESP_HEADER_REQUEST_ID
+
+
+class RequestIdMiddleware(oslo_request_id.RequestId):
+    """oslo.middleware's RequestId that also bounds the incoming id and
+    makes the ids current for logging from the first line of the request.
+    """
+
+    @webob.dec.wsgify
+    def __call__(self, req: webob.Request):
+        self.set_global_req_id(req)
+        req_id = context.generate_request_id()
+        req.environ[oslo_request_id.ENV_REQUEST_ID] = req_id
+        # Until the context middleware builds the caller's context (and for
+        # requests that never reach it: healthcheck, versions, 404s), log
+        # lines of this greenthread carry these ids, not a previous
+        # request's on the same connection.
+        context.RequestContext(
+            request_id=req_id,
+            global_request_id=req.environ.get(
+                oslo_request_id.GLOBAL_REQ_ID))
+        given = req.headers.get(oslo_request_id.INBOUND_HEADER, '')
+        limit = CONF.max_request_id_length
+        if len(given) > limit:
+            LOG.info('Refusing %s %s: its X-OpenStack-Request-ID is %d '
+                     'characters long, more than max_request_id_length '
+                     '(%d)', req.method, req.path, len(given), limit)
+            response = req.get_response(wsgi.http_error(exception.BadRequest(
+                'X-OpenStack-Request-ID is longer than %d characters.'
+                % limit)))
+        else:
+            response = req.get_response(self.application)
+        if HEADER not in response.headers:
+            response.headers.add(HEADER, req_id)
+        return response
