@@ -67,3 +67,20 @@ def test_tempest(name, tempest_venv, tempest_keystone, images, tmp_path):
             result.summary(), '\n'.join(result.failures),
             result.details[-20000:] or 'tempest run exited %d: see %s'
             % (result.returncode, tmp_path)), pytrace=False)
+
+
+def test_known_failures_are_explained():
+    """Every excluded test names a deployment, a reason and what it waits
+    for, and is a valid exclude-list regex (no Tempest needed)."""
+    import re
+    for name in DEPLOYMENTS:
+        for line in run.known_failures(name):
+            regex, _, reason = line.partition(' # ')
+            re.compile(regex)
+            assert regex.startswith(r'^tempest\.') or regex.startswith(
+                r'^glance_tempest_plugin\.'), line
+            assert 'waits for' in reason, line
+    with open(run.KNOWN_FAILURES) as f:
+        for raw in f:
+            if raw.strip() and not raw.startswith('#'):
+                assert raw.split()[0] in ('*', *DEPLOYMENTS), raw
