@@ -2,12 +2,13 @@
 against our glance-api behind a real Keystone.
 
     python -m glance.tests.conformance.run [--deployment single|multistore]
-        [--workdir DIR] [--concurrency 2]
+        [--workdir DIR] [--concurrency 2] [--regex REGEX]
 
 For each deployment (glance.tests.conformance.deployments) it starts a
 glance-api in the keystone+cachemanagement paste flavor, points the
 catalog's image endpoints at it, writes a tempest.conf and runs
-``tempest run`` from .tempest-venv (tools/tempest_venv.sh builds it), with
+``tempest run`` from .tempest-venv (tools/tempest_venv.sh builds it) on
+the deployment's tests (``--regex`` for others), with
 tools/tempest/known-failures.txt as the exclude list.  One Keystone (the
 functional tests' fixture) and one loopback image server serve all the
 deployments.  It prints passed/failed/skipped per deployment and exits 1
@@ -158,8 +159,8 @@ def run_deployment(deployment: Deployment, keystone: keystone_fixture.Keystone,
                        settings=keystone.glance_settings() +
                        deployment.glance_settings(glance_dir, web))
     keystone.set_image_endpoint(srv.url)
-    srv.start()
     try:
+        srv.start()
         # the metadata definitions catalogue a deployment starts with
         # (Tempest's metadefs tests look for resource types in it)
         loaded = srv.manage('db', 'load_metadefs', '--path', METADEFS)
@@ -194,7 +195,7 @@ def run_deployment(deployment: Deployment, keystone: keystone_fixture.Keystone,
             result.details = subprocess.run(
                 [os.path.join(venv, 'bin', 'stestr'), 'failing'],
                 cwd=tempest_dir, env=_tempest_env(), capture_output=True,
-                text=True, timeout=300).stdout
+                timeout=300).stdout.decode(errors='replace')
     finally:
         srv.stop()
     result.seconds = time.monotonic() - began
