@@ -32,6 +32,9 @@ class Deployment:
     ``settings(workdir, web)`` the overrides; ``import_methods`` what
     ``enabled_import_methods`` offers; ``features`` the tempest.conf
     ``[image-feature-enabled]`` values; ``regex`` the tests it runs.
+    With ``remote`` a second glance-api shares its database and stores
+    (not its staging area or cache) and is in the catalog as
+    ``image_remote``: Tempest's cross-node import and delete tests.
     """
 
     name: str
@@ -41,6 +44,7 @@ class Deployment:
     import_methods: tuple[str, ...]
     features: dict[str, bool]
     regex: str
+    remote: bool = False
 
     def glance_settings(self, workdir: str, web: ImageServer) -> list[str]:
         """Everything but Keystone's settings, for a glance-api whose
@@ -106,7 +110,8 @@ SINGLE = Deployment(
     profile='default', settings=_single,
     import_methods=('glance-direct', 'web-download'),
     features=dict(_COMMON),
-    regex='%s|%s' % (TEMPEST_TESTS, PLUGIN_TESTS))
+    regex='%s|%s' % (TEMPEST_TESTS, PLUGIN_TESTS),
+    remote=True)
 
 MULTISTORE = Deployment(
     name='multistore',

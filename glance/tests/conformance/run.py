@@ -33,7 +33,7 @@ from glance.tests.conformance.deployments import (
     DEPLOYMENTS, PLUGIN_TESTS, TEMPEST_TESTS, Deployment)
 from glance.tests.conformance.web import ImageServer
 from glance.tests.functional import keystone as keystone_fixture
-from glance.tests.functional.server import ROOT, GlanceServer
+from glance.tests.functional.server import ROOT, GlanceServer, write_config
 
 VENV = os.environ.get('GLANCE_TEMPEST_VENV',
                       os.path.join(ROOT, '.tempest-venv'))
@@ -152,15 +152,16 @@ def run_deployment(deployment: Deployment, keystone: keystone_fixture.Keystone,
     the tests ``regex`` selects (default: the deployment's own)."""
     began = time.monotonic()
     result = Result(deployment.name, workdir=workdir)
-    glance_dir = os.path.join(workdir, 'glance')
     tempest_dir = os.path.join(workdir, 'tempest')
     os.makedirs(tempest_dir, exist_ok=True)
-    srv = GlanceServer(glance_dir, profile=deployment.profile,
-                       settings=keystone.glance_settings() +
-                       deployment.glance_settings(glance_dir, web))
+    servers = _glance_servers(deployment, keystone, web, workdir)
+    srv = servers[0]
     keystone.set_image_endpoint(srv.url)
+    if deployment.remote:
+        _set_remote_endpoint(keystone, servers[1].url)
     try:
-        srv.start()
+        for server in servers:
+            server.start()
         # the metadata definitions catalogue a deployment starts with
         # (Tempest's metadefs tests look for resource types in it)
         loaded = srv.manage('db', 'load_metadefs', '--path', METADEFS)
@@ -197,9 +198,64 @@ def run_deployment(deployment: Deployment, keystone: keystone_fixture.Keystone,
                 cwd=tempest_dir, env=_tempest_env(), capture_output=True,
                 timeout=300).stdout.decode(errors='replace')
     finally:
-        srv.stop()
+        for server in servers:
+            server.stop()
     result.seconds = time.monotonic() - began
     return result
+
+
+def _glance_servers(deployment: Deployment,
+                    keystone: keystone_fixture.Keystone, web: ImageServer,
+                    workdir: str) -> list[GlanceServer]:
+    """The deployment's glance-api, and with ``remote`` a second one on
+    the same database and stores; each knows its own URL
+    (worker_self_reference_url) so that an import reaching the node that
+    did not stage the data is handed to the one that did."""
+    primary_dir = os.path.join(workdir, 'glance')
+    servers = []
+    for name in ('glance', 'glance-remote')[:1 + deployment.remote]:
+        directory = os.path.join(workdir, name)
+        settings = keystone.glance_settings() + \
+            deployment.glance_settings(directory, web)
+        database = None
+        if servers:
+            database = 'sqlite:///%s' % os.path.join(primary_dir,
+                                                     'glance.sqlite')
+            settings.append('glance_store.filesystem_store_datadir=%s'
+                            % os.path.join(primary_dir, 'images'))
+        srv = GlanceServer(directory, database, deployment.profile,
+                           settings)
+        if deployment.remote:
+            srv.config = write_config.build(
+                directory, srv.port, deployment.profile, database,
+                settings + ['DEFAULT.worker_self_reference_url=%s'
+                            % srv.url])
+        servers.append(srv)
+    return servers
+
+
+def _set_remote_endpoint(keystone: keystone_fixture.Keystone,
+                         url: str) -> None:
+    """Put ``url`` in the catalog as the public ``image_remote``
+    endpoint (Tempest's ``[image] alternate_image_endpoint``)."""
+    found = keystone.api('GET', '/v3/services', params={
+        'type': tempest_conf.REMOTE_SERVICE}).json()['services']
+    if found:
+        service = found[0]['id']
+    else:
+        service = keystone.api('POST', '/v3/services', json={'service': {
+            'type': tempest_conf.REMOTE_SERVICE, 'name': 'glance-remote',
+            'description': 'second glance-api under Tempest'}}).json()[
+            'service']['id']
+    endpoints = keystone.api('GET', '/v3/endpoints', params={
+        'service_id': service, 'interface': 'public'}).json()['endpoints']
+    if endpoints:
+        keystone.api('PATCH', '/v3/endpoints/%s' % endpoints[0]['id'],
+                     json={'endpoint': {'url': url}})
+    else:
+        keystone.api('POST', '/v3/endpoints', json={'endpoint': {
+            'service_id': service, 'interface': 'public', 'url': url,
+            'region_id': keystone_fixture.REGION}})
 
 
 def run(names: list[str], workdir: str, concurrency: int = 2,

@@ -15,6 +15,8 @@ from glance.tests.conformance.deployments import Deployment
 from glance.tests.conformance.web import ImageServer
 from glance.tests.functional.keystone import REGION, Keystone
 
+#: the catalog's service type of a deployment's second glance-api
+REMOTE_SERVICE = 'image_remote'
 #: every service Tempest knows of; only glance runs here
 SERVICES = ('cinder', 'neutron', 'glance', 'swift', 'nova', 'horizon',
             'placement', 'keystone')
@@ -70,6 +72,9 @@ def build(workdir: str, keystone: Keystone, deployment: Deployment,
         'image_caching_enabled': 'True',
         'hashing_algorithm': 'sha512',
     }
+    if deployment.remote:
+        conf['image']['alternate_image_endpoint'] = REMOTE_SERVICE
+        conf['image']['alternate_image_endpoint_type'] = 'publicURL'
     conf['image-feature-enabled'] = {
         key: str(value) for key, value in deployment.features.items()}
     os.makedirs(os.path.join(workdir, 'etc'), exist_ok=True)
