@@ -6,7 +6,8 @@ DATA := data
 PORT ?= 9292
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test venv clean genconfig genpolicy test-deps keystone ceph-bindings
+.PHONY: run test venv clean genconfig genpolicy test-deps keystone tempest-venv \
+	tempest ceph-bindings
 
 $(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,14 +40,28 @@ run: $(RUN_BIN)/.installed
 	$(RUN_BIN)/glance-api --config-file $(DATA)/glance-api.conf --config-file $(DATA)/port.conf
 
 # The whole suite: unit and functional, SQLite always, PostgreSQL and
-# MariaDB when reachable (required under CI=true).
-test: venv test-deps keystone
+# MariaDB when reachable (required under CI=true); the conformance suite
+# runs in it too (glance/tests/functional/test_tempest.py).
+test: venv test-deps keystone tempest-venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS) glance/tests
 
 # Keystone for the functional tests, in a virtualenv of its own
 # (.keystone-venv, reused until tools/keystone-*.txt change).
 keystone:
 	PYTHON=$(PYTHON) tools/keystone_venv.sh
+
+# Tempest and glance-tempest-plugin in a virtualenv of their own
+# (.tempest-venv, reused until tools/tempest-*.txt change).
+tempest-venv:
+	PYTHON=$(PYTHON) tools/tempest_venv.sh
+
+# The OpenStack conformance suite: Tempest's image tests and the Glance
+# plugin's against glance-api behind a real Keystone, single store and
+# multi-store (glance/tests/conformance/run.py).  TEMPEST_ARGS: e.g.
+# --deployment single --workdir /tmp/tempest.
+TEMPEST_ARGS ?=
+tempest: venv keystone tempest-venv
+	$(BIN)/python -m glance.tests.conformance.run $(TEMPEST_ARGS)
 
 # System packages the tests drive for real (Debian): qemu-img for the
 # image_conversion import plugin; Swift (with memcached for tempauth) for
@@ -91,4 +106,5 @@ genpolicy: venv
 	$(BIN)/oslopolicy-sample-generator --config-file etc/glance-policy-generator.conf
 
 clean:
-	rm -rf $(VENV) $(RUN_VENV) $(DATA) .keystone-venv .keystone-venv.lock
+	rm -rf $(VENV) $(RUN_VENV) $(DATA) .keystone-venv .keystone-venv.lock .tempest-venv \
+		.tempest-venv.lock

@@ -111,9 +111,11 @@ class Keystone:
     """
 
     def __init__(self, workdir: str, state: dict | None = None,
-                 venv: str = VENV):
+                 venv: str = VENV, threads: int = 4):
         self.workdir = workdir
         self.venv = venv
+        #: gunicorn threads; 1 serialises requests (see :func:`provide`)
+        self.threads = threads
         self.port = free_port()
         self.url = 'http://127.0.0.1:%d' % self.port
         self.config = os.path.join(workdir, 'keystone.conf')
@@ -217,7 +219,8 @@ class Keystone:
         self.stdout = open(os.path.join(self.workdir, 'gunicorn.log'), 'wb')
         self.proc = subprocess.Popen(
             [os.path.join(self.venv, 'bin', 'python'), RUNNER,
-             '127.0.0.1:%d' % self.port], cwd=self.workdir,
+             '127.0.0.1:%d' % self.port, str(self.threads)],
+            cwd=self.workdir,
             stdout=self.stdout, stderr=subprocess.STDOUT, env=env,
             start_new_session=True)
         deadline = time.time() + 120
@@ -466,8 +469,15 @@ def _template(venv: str) -> tuple[str, dict]:
         return path, json.load(f)
 
 
-def provide(workdir: str) -> Keystone:
-    """Build the venv if needed and start a provisioned Keystone."""
+def provide(workdir: str, threads: int = 4) -> Keystone:
+    """Build the venv if needed and start a provisioned Keystone.
+
+    ``threads=1`` serialises its requests: oslo.db opens SQLite
+    transactions with a deferred BEGIN, so two concurrent writers can fail
+    at once with "database is locked" whatever the busy timeout; heavy
+    concurrent users of Keystone (Tempest creating and deleting users and
+    projects for every test class) need that.
+    """
     began = time.monotonic()
     venv = build_venv()
     template, state = _template(venv)
@@ -479,7 +489,7 @@ def provide(workdir: str) -> Keystone:
             shutil.copytree(src, os.path.join(workdir, name))
         else:
             shutil.copy2(src, os.path.join(workdir, name))
-    keystone = Keystone(workdir, state, venv=venv)
+    keystone = Keystone(workdir, state, venv=venv, threads=threads)
     keystone.start()
     try:
         keystone.timings['prepare'] = prepared
