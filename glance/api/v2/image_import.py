@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from oslo_config import cfg
+from oslo_utils import uuidutils
 import requests
 
 from glance.api.v2 import tasks as task_views
@@ -62,6 +63,12 @@ class Deserializer:
                 if not isinstance(method.get(key), str) or not method[key]:
                     raise exception.BadRequest('glance-download requires '
                                                '%s.' % key)
+            if not uuidutils.is_uuid_like(method['glance_image_id']):
+                # refused before the import is accepted, as the reference
+                # does, rather than failing in the task later
+                raise exception.BadRequest(
+                    'glance_image_id %r does not look like a UUID.'
+                    % method['glance_image_id'])
         stores = body.get('stores')
         if stores is not None and (not isinstance(stores, list) or not all(
                 isinstance(s, str) for s in stores)):

@@ -151,3 +151,17 @@ def test_glance_download_failures(regions):
         assert task['status'] == 'failure'
         assert image['status'] == 'queued'
         assert 'stores' not in image
+
+
+def test_glance_download_of_a_malformed_id_is_refused_at_once(regions):
+    """The reference answers 400 before accepting the import (Tempest's
+    test_image_glance_download_import_bad_uuid)."""
+    local, _remote = regions
+    here = Client(local.url, identity('gd-bad-%s' % uuid.uuid4().hex[:6]))
+    target = here.create(name='copy')['id']
+    r = _import(here, target, method={
+        'name': 'glance-download', 'glance_image_id': 'foo',
+        'glance_region': 'RegionTwo'})
+    assert r.status_code == 400, r.text
+    assert 'UUID' in r.text
+    assert here.get('/v2/images/%s/tasks' % target).json() == {'tasks': []}
