@@ -165,10 +165,27 @@ class Store:
         """Remove what an ``add`` of ``image_id`` that never returned left
         (its process was killed mid-write); the URIs removed.
 
-        Only for data no location references: the caller checks.  Drivers
-        that cannot tell leave it to the operator's sweep and return [].
+        Only for data no location references: the caller checks.  By
+        default every item :meth:`iter_image_data` lists for the image
+        goes (a listing of the whole store: fine for the rare recovery;
+        drivers that know where a write goes override it).  A multi-tenant
+        store that cannot be listed leaves it to the operator's sweep.
         """
-        return []
+        removed = []
+        try:
+            items = [item for item in self.iter_image_data(context=context)
+                     if item.image_id == image_id]
+        except exceptions.GlanceStoreException as exc:
+            LOG.warning('Store %s: partial data of image %s not looked for: '
+                        '%s', self.backend, image_id, exc)
+            return []
+        for item in items:
+            try:
+                self.delete_stored(item, context=context)
+            except exceptions.NotFound:
+                continue
+            removed.append(item.uri)
+        return removed
 
     def set_acls(self, location: loc_mod.Location, public: bool = False,
                  read_tenants: list[str] | None = None,

@@ -156,6 +156,15 @@ def test_closing_a_download_early_releases_the_image(store, ceph, image_id):
     assert image_id not in ceph.images()
 
 
+def test_discard_removes_what_a_killed_write_left(store, ceph, image_id):
+    """An image (with its snapshot) a write whose process died left goes,
+    so a new attempt is not refused as a duplicate."""
+    store.add(image_id, iter([b'partial']), 7)
+    assert len(store.discard(image_id)) >= 1
+    assert image_id not in ceph.images()
+    store.add(image_id, iter([b'again']), 5)
+
+
 def test_duplicate_is_refused(store, ceph, image_id):
     uri, _, _ = store.add(image_id, iter([b'x']), 1)
     with pytest.raises(exceptions.Duplicate):

@@ -146,6 +146,16 @@ def test_duplicate_is_refused(store):
         store.add('img-dup', iter([b'y']), 1)
 
 
+def test_discard_removes_what_a_killed_write_left(store):
+    """What a write whose process died left (here: data no image records)
+    goes, so a new attempt is not refused as a duplicate."""
+    image_id = str(uuid.uuid4())
+    store.add(image_id, iter([b'partial']), 7)
+    assert len(store.discard(image_id)) >= 1
+    store.add(image_id, iter([b'again']), 5)
+    assert store.discard(str(uuid.uuid4())) == []
+
+
 class ClientGone(Exception):
     pass
 
