@@ -23,6 +23,10 @@ ID = re.compile(r'^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
                 r'[0-9a-f]{12}$')
 HEADER = 'x-openstack-request-id'
 
+#: an image id no test creates (fixed: xdist workers must collect the same
+#: parametrized ids)
+UNKNOWN_IMAGE = '5b0d7c2e-9a41-4f6e-8d3b-2c1e0f9a7b64'
+
 
 def _global() -> str:
     return 'req-%s' % uuid.uuid4()
@@ -39,7 +43,7 @@ def srv(tmp_path_factory):
 @pytest.mark.parametrize('method,path,status', [
     ('GET', '/v2/images', 200), ('GET', '/', 300), ('GET', '/versions', 200),
     ('GET', '/healthcheck', 200), ('GET', '/v2/nowhere', 404),
-    ('GET', '/v2/images/%s' % uuid.uuid4(), 404),
+    ('GET', '/v2/images/%s' % UNKNOWN_IMAGE, 404),
     ('POST', '/v2/images', 400), ('DELETE', '/v2/schemas/image', 405)])
 def test_every_response_carries_a_request_id(srv, method, path, status):
     client = Client(srv.url, identity('rid'))
@@ -68,7 +72,7 @@ def _logged(server: GlanceServer, text: str) -> list[str]:
     return wait_for(lines, bool, 'log lines with %s' % text)
 
 
-@pytest.mark.parametrize('path', ['/v2/images/%s' % uuid.uuid4(),
+@pytest.mark.parametrize('path', ['/v2/images/%s' % UNKNOWN_IMAGE,
                                   '/healthcheck', '/versions'])
 def test_global_id_and_request_id_are_logged(srv, path):
     client = Client(srv.url, identity('rid'))
