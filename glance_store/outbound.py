@@ -114,6 +114,16 @@ def literal_address(host: str) -> Address | None:
     return None
 
 
+def _standard(host: str) -> bool:
+    """Whether a numeric host is written the usual way (dotted quad, or
+    an IPv6 literal)."""
+    try:
+        ipaddress.ip_address(host.strip('[]'))
+    except ValueError:
+        return False
+    return True
+
+
 def canonical(addr: Address) -> Address:
     """An IPv4-mapped IPv6 address is the IPv4 address it maps."""
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
@@ -212,6 +222,12 @@ def check(url: str, policy: Policy,
                           'lists the address)' % (shown, why))
         if not allowed.empty and not allowed.has_address(addresses[0]):
             raise Refused('host %s is not allowed' % shown)
+        if not _standard(host):
+            # as the reference service does: an address that passed the
+            # lists but is written in decimal, octal, hex or short form is
+            # refused all the same (nobody writes one that way by chance)
+            raise Refused('host %s is written in an unusual form; write '
+                          'the address as %s' % (host, addresses[0]))
     else:
         name = host.rstrip('.')
         if disallowed.has_name(name) or (

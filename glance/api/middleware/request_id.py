@@ -52,9 +52,12 @@ class RequestIdMiddleware(oslo_request_id.RequestId):
         given = req.headers.get(oslo_request_id.INBOUND_HEADER, '')
         limit = CONF.max_request_id_length
         if len(given) > limit:
-            LOG.info('Refusing %s %s: its X-OpenStack-Request-ID is %d '
+            # the raw path: req.path decodes it, and fails on bytes that
+            # are not UTF-8 (which the API answers with its own 400)
+            LOG.info('Refusing %s %r: its X-OpenStack-Request-ID is %d '
                      'characters long, more than max_request_id_length '
-                     '(%d)', req.method, req.path, len(given), limit)
+                     '(%d)', req.method, req.environ.get('PATH_INFO', ''),
+                     len(given), limit)
             response = req.get_response(wsgi.http_error(exception.BadRequest(
                 'X-OpenStack-Request-ID is longer than %d characters.'
                 % limit)))

@@ -67,8 +67,8 @@ class Deserializer:
                 # refused before the import is accepted, as the reference
                 # does, rather than failing in the task later
                 raise exception.BadRequest(
-                    'glance_image_id %r does not look like a UUID.'
-                    % method['glance_image_id'])
+                    'glance_image_id %r: the image id does not look like '
+                    'a UUID.' % method['glance_image_id'])
         stores = body.get('stores')
         if stores is not None and (not isinstance(stores, list) or not all(
                 isinstance(s, str) for s in stores)):

@@ -112,7 +112,12 @@ def test_spellings_are_normalised_against_the_lists():
         outbound.check('http://mirror.test/x', policy,
                        _resolver({'mirror.test': ['198.51.100.1',
                                                   '192.0.2.7']}))
-    target = outbound.check('http://3221225986/x', outbound.Policy(),
+    # an address that passes the lists is still refused in such a form,
+    # as the reference does; written the usual way it is fetched
+    with pytest.raises(outbound.Refused, match='unusual form.* 192.0.2.2'):
+        outbound.check('http://3221225986/x', outbound.Policy(),
+                       _resolver({}))
+    target = outbound.check('http://192.0.2.2/x', outbound.Policy(),
                             _resolver({}))
     assert target.addresses == ('192.0.2.2',)
 
