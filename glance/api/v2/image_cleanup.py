@@ -17,34 +17,17 @@ from oslo_config import cfg
 import requests
 
 from glance.api.middleware.cache import ENVIRON_KEY as CACHE_KEY
-from glance.async_.flows.api_image_import import STAGE_HOST
-from glance.common import exception, wsgi
+from glance.api.v2 import stage_node
+from glance.common import wsgi
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
-#: request headers passed on to the staging node (who the caller is)
-_FORWARDED = ('X-Auth-Token', 'X-Identity-Status', 'X-Roles',
-              'X-Project-Id', 'X-Tenant-Id', 'X-User-Id', 'X-Domain-Id',
-              'X-Project-Domain-Id', 'X-User-Domain-Id', 'X-Service-Catalog',
-              'X-Openstack-Request-Id')
 #: marks a delete one node handed to another: it is never handed on again
 #: (two nodes that disagree about their own URLs must not ping-pong)
 MARK = 'X-Glance-Stage-Forwarded'
-#: seconds to wait for the staging node
-TIMEOUT = 60
 #: statuses in which an image has staged data
 STAGED_STATUSES = ('uploading', 'importing')
-
-
-def _stage_host(request: wsgi.Request, image) -> str | None:
-    """The other node holding ``image``'s staged data, None if none."""
-    host = (image.extra_properties.get(STAGE_HOST) or '').rstrip('/')
-    own = (CONF.worker_self_reference_url or '').rstrip('/')
-    if not host or host == own or image.status not in STAGED_STATUSES or \
-            MARK in request.headers:
-        return None
-    return host
 
 
 def forward_to_stage_host(request: wsgi.Request, image) -> bool:
@@ -55,16 +38,17 @@ def forward_to_stage_host(request: wsgi.Request, image) -> bool:
     staged data elsewhere or that node is unreachable or failing: the
     caller deletes it here and the staged file waits for a sweep.
     """
-    host = _stage_host(request, image)
-    if host is None:
+    host = stage_node.other_host(image)
+    if host is None or image.status not in STAGED_STATUSES or \
+            MARK in request.headers:
         return False
-    headers = {h: request.headers[h] for h in _FORWARDED
-               if h in request.headers}
+    headers = stage_node.headers(request)
     headers[MARK] = CONF.worker_self_reference_url or 'unknown'
     headers['Accept'] = 'application/json'      # a refusal's message
     try:
         answer = requests.delete('%s/v2/images/%s' % (host, image.image_id),
-                                 headers=headers, timeout=TIMEOUT)
+                                 headers=headers,
+                                 timeout=stage_node.TIMEOUT)
     except requests.RequestException as exc:
         _left_behind(image, host, str(exc))
         return False
@@ -72,26 +56,10 @@ def forward_to_stage_host(request: wsgi.Request, image) -> bool:
         _left_behind(image, host, 'it answered %d' % answer.status_code)
         return False
     if answer.status_code != 204:
-        error = exception.GlanceException(_message(answer))
-        error.code = answer.status_code
-        raise error
+        raise stage_node.refusal(answer)
     LOG.info('Delete of image %s handed to %s, the node holding its staged '
              'data', image.image_id, host)
     return True
-
-
-def _message(answer: requests.Response) -> str:
-    """The explanation in another node's error answer, without its status
-    line (the answer here gets its own)."""
-    text = answer.text
-    try:
-        text = str(answer.json().get('message') or '')
-    except (ValueError, AttributeError):
-        pass
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if lines and lines[0].startswith(str(answer.status_code)):
-        lines = lines[1:]
-    return ' '.join(lines) or answer.reason or 'refused'
 
 
 def _left_behind(image, host: str, why: str) -> None:

@@ -13,10 +13,11 @@ from oslo_config import cfg
 from oslo_utils import uuidutils
 import requests
 
+from glance.api.v2 import stage_node
 from glance.api.v2 import tasks as task_views
 from glance.async_ import executor, leases, recovery, web
 from glance.async_.flows import api_image_import as flow
-from glance.common import exception, fetcher, wsgi
+from glance.common import exception, wsgi
 from glance.domain import task as domain_task
 from glance import gateway
 from glance.layers import location_stores
@@ -132,44 +133,25 @@ def _check_lock(image) -> None:
                                  % (image.image_id, holder))
 
 
-def _staged_elsewhere(image) -> bool:
-    """Whether another API node holds the staged data of ``image``."""
-    host = image.extra_properties.get(flow.STAGE_HOST)
-    return bool(host) and host.rstrip('/') != (
-        CONF.worker_self_reference_url or '').rstrip('/')
-
-
-#: request headers passed on when an import is proxied to another node
-_PROXIED = ('X-Auth-Token', 'X-Identity-Status', 'X-Roles', 'X-Project-Id',
-            'X-Tenant-Id', 'X-User-Id', 'X-Domain-Id', 'X-Project-Domain-Id',
-            'X-User-Domain-Id', 'X-Service-Catalog', 'X-Image-Meta-Store',
-            'Content-Type')
-
-
-def _proxy(request: wsgi.Request, image) -> None:
+def _proxy(request: wsgi.Request, image, host: str) -> None:
     """Hand a glance-direct import to the node that staged the data.
 
     Only that node can read the staged file; its answer (202 or a
     refusal) is the answer.
     """
-    host = image.extra_properties[flow.STAGE_HOST].rstrip('/')
-    headers = {h: request.headers[h] for h in _PROXIED
-               if h in request.headers}
-    # the other node logs this request under the same (global) id
-    headers.update(fetcher.request_id_headers(request.context))
     LOG.info('Proxying import of image %s to %s', image.image_id, host)
     try:
-        answer = requests.post('%s/v2/images/%s/import' % (
-            host, image.image_id), data=request.body, headers=headers,
-            timeout=60)
+        answer = requests.post(
+            '%s/v2/images/%s/import' % (host, image.image_id),
+            data=request.body, timeout=stage_node.TIMEOUT,
+            headers=stage_node.headers(request, 'X-Image-Meta-Store',
+                                       'Content-Type'))
     except requests.RequestException as exc:
         raise exception.ServiceUnavailable(
             'The API node holding the staged data of image %s (%s) is not '
             'reachable: %s' % (image.image_id, host, exc))
     if answer.status_code != 202:
-        error = exception.GlanceException(answer.text or answer.reason)
-        error.code = answer.status_code
-        raise error
+        raise stage_node.refusal(answer)
 
 
 class Controller:
@@ -187,8 +169,9 @@ class Controller:
         image = repo.get(image_id)
         name = body['method']['name']
         repo.check_import(image, name)
-        if name == 'glance-direct' and _staged_elsewhere(image):
-            return _proxy(request, image)
+        host = stage_node.other_host(image)
+        if name == 'glance-direct' and host:
+            return _proxy(request, image, host)
         if recovery.settle(image):
             image = repo.get(image_id)
         _check_lock(image)
