@@ -19,7 +19,7 @@ import threading
 
 from oslo_config import cfg
 
-import glance_store
+from glance import store as glance_store
 from glance.db import pending_delete
 
 CONF = cfg.CONF

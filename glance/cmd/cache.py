@@ -19,7 +19,7 @@ from typing import Callable
 from oslo_config import cfg
 from oslo_log import log
 
-import glance_store
+from glance import store as glance_store
 from glance.common import config
 import glance.db.sqlalchemy.engine  # noqa: F401 - registers [database]
 from glance import image_cache

@@ -151,7 +151,7 @@ def _unload_metadefs(args) -> int:
 def _orphans(args) -> int:
     """List (--dry-run) or remove data no image references; exit 1 when a
     store could not be listed or an orphan not removed."""
-    import glance_store
+    from glance import store as glance_store
     from glance import orphans
     glance_store.create_stores(CONF)
     report = orphans.sweep(stores=args.store or None, dry_run=args.dry_run,

@@ -18,7 +18,7 @@ import threading
 from oslo_config import cfg
 from oslo_log import log
 
-import glance_store
+from glance import store as glance_store
 from glance import scrubber
 from glance.common import config, exception
 import glance.db.sqlalchemy.engine  # noqa: F401 - registers [database]

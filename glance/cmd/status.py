@@ -90,7 +90,7 @@ class Checks(upgradecheck.UpgradeCommands):
 
     def _check_stores(self) -> Result:
         """The store configuration builds the stores the API would."""
-        import glance_store
+        from glance import store as glance_store
         try:
             glance_store.create_stores(CONF)
         except Exception as exc:  # noqa: BLE001

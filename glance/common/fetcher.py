@@ -17,7 +17,7 @@ from oslo_config import cfg
 from oslo_context import context as oslo_context
 
 from glance.common import exception
-from glance_store import outbound
+from glance.store import outbound
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ import eventlet.hubs
 import eventlet.wsgi
 
 from glance.common import wsgi
-from glance_store.regions import FileRegion
+from glance.store.regions import FileRegion
 
 #: bytes of a region sent the ordinary way, with the response headers
 HEAD_BYTES = 64 * 1024

@@ -6,7 +6,7 @@ import logging
 from oslo_config import cfg
 from oslo_log import log
 
-import glance_store
+from glance import store as glance_store
 from glance.common import config, policy, property_protections
 from glance.db.sqlalchemy import engine
 from glance.schemas import image as image_schemas

@@ -26,8 +26,8 @@ from oslo_config import cfg
 
 import glance.common.config  # noqa: F401 - worker_self_reference_url
 from glance.image_cache import drivers
-from glance_store import hashing
-from glance_store.regions import FileChunks
+from glance.store import hashing
+from glance.store.regions import FileChunks
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)

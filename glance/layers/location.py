@@ -17,8 +17,8 @@ import re
 
 from oslo_config import cfg
 
-import glance_store
-from glance_store import hashing, regions
+from glance import store as glance_store
+from glance.store import hashing, regions
 from glance.async_ import staging
 from glance.common import exception, format_inspector
 from glance.domain.image import Image, location_store

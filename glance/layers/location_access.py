@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-import glance_store
+from glance import store as glance_store
 from glance.db.sqlalchemy import members as db_members
 from glance.domain.image import Image, location_store
 

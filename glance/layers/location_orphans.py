@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterator
 
-import glance_store
+from glance import store as glance_store
 from glance.common import exception
 
 LOG = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ the reserved staging store keeps its files.
 """
 from __future__ import annotations
 
-import glance_store
+from glance import store as glance_store
 from glance.common import exception
 
 

@@ -13,7 +13,7 @@ import urllib.parse
 
 import pytest
 
-from glance_store import outbound
+from glance.store import outbound
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

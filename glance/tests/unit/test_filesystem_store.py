@@ -16,11 +16,11 @@ import uuid
 from oslo_config import cfg
 import pytest
 
-import glance_store
-from glance_store import backend
-from glance_store import exceptions
-from glance_store import location as loc_mod
-from glance_store._drivers import filesystem
+from glance import store as glance_store
+from glance.store import backend
+from glance.store import exceptions
+from glance.store import location as loc_mod
+from glance.store._drivers import filesystem
 
 
 def _conf(tmp_path, text: str = '') -> cfg.ConfigOpts:
@@ -353,7 +353,7 @@ def test_drivers_load_by_entry_point():
         filesystem.Store
     with pytest.raises(exceptions.BadStoreConfiguration) as err:
         backend._driver_class('nosuchdriver')
-    assert 'glance_store.drivers' in str(err.value)
+    assert 'glance.store.drivers' in str(err.value)
 
 
 @pytest.fixture

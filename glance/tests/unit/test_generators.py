@@ -45,7 +45,7 @@ def rule_names() -> list[str]:
     ('oslo.config.opts', 'glance.manage', 'glance.opts:list_manage_opts'),
     ('oslo.config.opts', 'glance.scrubber',
      'glance.opts:list_scrubber_opts'),
-    ('oslo.config.opts', 'glance.store', 'glance_store.backend:list_opts'),
+    ('oslo.config.opts', 'glance.store', 'glance.store.backend:list_opts'),
     ('oslo.config.opts.defaults', 'glance.api',
      'glance.common.config:set_config_defaults'),
     ('oslo.policy.policies', 'glance', 'glance.policies:list_rules'),
@@ -304,8 +304,7 @@ _INVENTORY = textwrap.dedent('''
     from oslo_config import cfg
 
     root = sys.argv[1]
-    ours = tuple(os.path.join(root, p) + os.sep
-                 for p in ('glance', 'glance_store'))
+    ours = (os.path.join(root, 'glance') + os.sep,)
     registered = {}
     real_register = cfg.ConfigOpts.register_opt
 
@@ -326,7 +325,7 @@ _INVENTORY = textwrap.dedent('''
 
     CONF = cfg.CONF
     errors = []
-    for pkg in ('glance', 'glance_store'):
+    for pkg in ('glance',):
         mod = importlib.import_module(pkg)
         for info in pkgutil.walk_packages(mod.__path__, pkg + '.'):
             name = info.name
@@ -342,7 +341,7 @@ _INVENTORY = textwrap.dedent('''
     # what start-up and the paste pipeline register at run time
     import oslo_messaging
     import keystonemiddleware.auth_token  # noqa
-    import glance_store
+    from glance import store as glance_store
     glance_store.register_opts(CONF)
     oslo_messaging.get_notification_transport(CONF)
 
@@ -435,7 +434,7 @@ def test_every_library_option_is_listed(inventory):
 def driver_option_keys() -> set[str]:
     """Options of every installed store driver (registered on first use)."""
     keys = set()
-    for ep in importlib.metadata.entry_points(group='glance_store.drivers'):
+    for ep in importlib.metadata.entry_points(group='glance.store.drivers'):
         keys.update('glance_store.' + opt.dest
                     for opt in getattr(ep.load(), 'OPTIONS', ()))
     return keys
@@ -460,7 +459,7 @@ _CONF_READ = re.compile(
 
 def _conf_reads():
     """(file, [names]) for every option read in the code."""
-    for base in ('glance', 'glance_store'):
+    for base in ('glance',):
         for dirpath, dirnames, filenames in os.walk(os.path.join(ROOT, base)):
             dirnames[:] = [d for d in dirnames
                            if d not in ('tests', '__pycache__')]

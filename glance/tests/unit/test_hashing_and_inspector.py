@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from glance_store import hashing
+from glance.store import hashing
 
 BIG = os.urandom(3 * 1024 * 1024 + 11)
 

@@ -7,8 +7,8 @@ import threading
 from oslo_config import cfg
 import pytest
 
-from glance_store import backend, exceptions
-from glance_store import location as loc_mod
+from glance.store import backend, exceptions
+from glance.store import location as loc_mod
 
 DATA = bytes(range(256)) * 40          # 10240 bytes, every offset distinct
 

@@ -10,8 +10,8 @@ import uuid
 from oslo_config import cfg
 import pytest
 
-from glance_store import driver
-from glance_store import exceptions
+from glance.store import driver
+from glance.store import exceptions
 from glance import orphans
 from glance.db import image_refs
 from glance.tests.unit.test_filesystem_store import _store
@@ -170,7 +170,7 @@ def test_image_refs(db):
 @pytest.mark.parametrize('database', ['sqlite'], indirect=True)
 def test_staging_sweep(db, tmp_path, monkeypatch):
     from glance.async_ import staging
-    from glance_store import backend
+    from glance.store import backend
     # no reserved staging store: node_staging_uri is the staging area
     monkeypatch.setattr(backend, '_REGISTRY',
                         backend.Registry({}, 'file', multi=False))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from glance_store import regions
+from glance.store import regions
 
 
 def _file(tmp_path, data: bytes):

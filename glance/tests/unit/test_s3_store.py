@@ -9,8 +9,8 @@ import botocore.config
 from oslo_config import cfg
 import pytest
 
-from glance_store import backend, exceptions
-from glance_store import location as loc_mod
+from glance.store import backend, exceptions
+from glance.store import location as loc_mod
 
 MiB = 1024 * 1024
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from glance_store._drivers import pieces
+from glance.store._drivers import pieces
 
 
 @pytest.mark.parametrize('chunks', [

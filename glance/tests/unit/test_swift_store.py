@@ -7,8 +7,8 @@ import uuid
 from oslo_config import cfg
 import pytest
 
-from glance_store import backend, exceptions
-from glance_store import location as loc_mod
+from glance.store import backend, exceptions
+from glance.store import location as loc_mod
 from glance.tests import swift_fixture
 
 MiB = 1024 * 1024
@@ -421,8 +421,8 @@ def test_broken_download_is_resumed(tmp_path, swift, container, retries):
 
 
 def test_legacy_class_path_names_load_the_drivers():
-    from glance_store._drivers import s3 as s3_driver
-    from glance_store._drivers import swift as swift_driver
+    from glance.store._drivers import s3 as s3_driver
+    from glance.store._drivers import swift as swift_driver
     assert backend._driver_class('glance.store.swift.Store') is \
         swift_driver.Store
     assert backend._driver_class('swift') is swift_driver.Store

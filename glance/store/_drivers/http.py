@@ -6,7 +6,7 @@ written or deleted there.  Redirects are followed up to a bound, the size
 comes from a HEAD request, and a range read asks the server for just the
 bytes wanted.
 
-Every request goes through :mod:`glance_store.outbound`: the host is
+Every request goes through :mod:`glance.store.outbound`: the host is
 resolved once, every hop is checked and the connection is pinned to the
 checked address, so a location cannot make the service read from its own
 loopback, link-local (cloud metadata), unspecified or multicast addresses
@@ -18,9 +18,9 @@ from typing import Any, Iterator
 
 from oslo_config import cfg
 
-from glance_store import driver, exceptions
-from glance_store import location as loc_mod
-from glance_store import outbound
+from glance.store import driver, exceptions
+from glance.store import location as loc_mod
+from glance.store import outbound
 
 _OPTS = [
     cfg.IntOpt('http_store_max_redirects', default=5, min=0,

@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from glance_store import exceptions
+from glance.store import exceptions
 
 
 class Credentials:

@@ -26,9 +26,9 @@ from typing import Any, Iterable, Iterator
 
 from oslo_config import cfg
 
-from glance_store import driver, exceptions
-from glance_store import location as loc_mod
-from glance_store._drivers import pieces
+from glance.store import driver, exceptions
+from glance.store import location as loc_mod
+from glance.store._drivers import pieces
 
 LOG = logging.getLogger(__name__)
 MiB = 1024 * 1024

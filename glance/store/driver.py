@@ -9,8 +9,8 @@ from typing import Any, Iterable, Iterator
 
 from oslo_config import cfg
 
-from glance_store import exceptions
-from glance_store import location as loc_mod
+from glance.store import exceptions
+from glance.store import location as loc_mod
 
 LOG = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from typing import Any, Iterable, Iterator
 
 from oslo_config import cfg
 
-from glance_store import driver
-from glance_store import exceptions
-from glance_store import location as loc_mod
-from glance_store.regions import FileChunks
+from glance.store import driver
+from glance.store import exceptions
+from glance.store import location as loc_mod
+from glance.store.regions import FileChunks
 
 LOG = logging.getLogger(__name__)
 

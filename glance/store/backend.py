@@ -3,7 +3,7 @@
 This is the one adapter that reads ``enabled_backends``.  A single-store
 configuration (``[glance_store] stores/default_store``) becomes a registry
 with one backend, so everything above sees only the multi-store shape.
-Drivers load by stevedore from the ``glance_store.drivers`` namespace.
+Drivers load by stevedore from the ``glance.store.drivers`` namespace.
 """
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from typing import Any, Iterable, Iterator
 from oslo_config import cfg
 from stevedore import driver as sv_driver
 
-from glance_store import driver as driver_mod
-from glance_store import exceptions
-from glance_store import location as loc_mod
+from glance.store import driver as driver_mod
+from glance.store import exceptions
+from glance.store import location as loc_mod
 
 LOG = logging.getLogger(__name__)
-NAMESPACE = 'glance_store.drivers'
+NAMESPACE = 'glance.store.drivers'
 #: backends glance uses internally; filesystem stores configured in their
 #: own sections and never offered to users as upload targets
 RESERVED_STORES = ('os_glance_staging_store', 'os_glance_tasks_store')
@@ -271,7 +271,7 @@ def delete_stored(item: driver_mod.StoredData, store_id: str | None = None,
 
 def list_opts():
     """Options for oslo-config-generator (namespace glance.store)."""
-    from glance_store._drivers import filesystem, http, rbd, s3, swift
+    from glance.store._drivers import filesystem, http, rbd, s3, swift
     return [('glance_store', _store_opts + filesystem._OPTS + http._OPTS +
              swift._OPTS + s3._OPTS + rbd._OPTS),
             ('DEFAULT', _backend_opts)]

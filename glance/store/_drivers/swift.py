@@ -43,10 +43,10 @@ from typing import Any, Iterable, Iterator
 from oslo_config import cfg
 import requests
 
-from glance_store import driver, exceptions
-from glance_store import location as loc_mod
-from glance_store._drivers import pieces, swift_auth, swift_listing
-from glance_store._drivers.swift_auth import Credentials
+from glance.store import driver, exceptions
+from glance.store import location as loc_mod
+from glance.store._drivers import pieces, swift_auth, swift_listing
+from glance.store._drivers.swift_auth import Credentials
 
 LOG = logging.getLogger(__name__)
 MiB = 1024 * 1024

@@ -17,10 +17,10 @@ import logging
 import urllib.parse
 from typing import TYPE_CHECKING, Any, Iterator
 
-from glance_store import driver, exceptions
+from glance.store import driver, exceptions
 
 if TYPE_CHECKING:   # pragma: no cover - typing only
-    from glance_store._drivers.swift import Store
+    from glance.store._drivers.swift import Store
 
 LOG = logging.getLogger(__name__)
 #: objects asked for per listing request

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import urllib.parse
 
-from glance_store import exceptions
+from glance.store import exceptions
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,8 +17,8 @@ address from a text comparison.  So this module:
    certificate verification use the name from the URL;
 4. follows redirects itself, checking every hop the same way.
 
-It lives in glance_store because the http store driver needs it and
-glance_store cannot import glance; glance's fetcher builds its policy
+It lives in glance.store because the http store driver needs it and the
+store drivers import nothing else of glance; glance's fetcher builds its policy
 from ``[import_filtering_opts]`` on top of it.
 """
 from __future__ import annotations
