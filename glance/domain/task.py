@@ -43,6 +43,9 @@ STATUSES = tuple(TRANSITIONS)
 USER_TYPES = ('import',)
 #: every type a task row may have (api_image_import: interoperable import)
 TYPES = ('import', 'api_image_import', 'location_import')
+#: what a task list may be sorted by (GET /v2/tasks?sort_key=)
+SORT_KEYS = ('id', 'type', 'status', 'owner', 'expires_at', 'created_at',
+             'updated_at')
 
 
 @dataclasses.dataclass(eq=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from glance import store as glance_store
-from glance.db.sqlalchemy import members as db_members
+from glance.db.members import MemberRepo
 from glance.domain.image import Image, location_store
 
 LOG = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def grant_readers(context, image: Image, locations: list[dict]) -> None:
     if not locations:
         return
     public = image.visibility in ('public', 'community')
-    readers = [row.member for row in db_members.list_members(image.image_id)
+    readers = [m.member_id for m in MemberRepo(context, image).list()
                ] if image.visibility == 'shared' else []
     for loc in locations:
         try:

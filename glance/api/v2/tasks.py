@@ -14,7 +14,6 @@ from oslo_utils import uuidutils
 from glance.async_ import executor
 from glance.async_.flows import legacy_import
 from glance.common import exception, timeutils, wsgi
-from glance.db.sqlalchemy import tasks as db_sql
 from glance.domain import task as domain
 from glance import gateway
 
@@ -99,11 +98,11 @@ class Deserializer:
                                    cfg.CONF.limit_param_default),
                     cfg.CONF.api_limit_max)
         sort_key = params.get('sort_key', 'created_at')
-        if sort_key not in db_sql.SORT_KEYS:
+        if sort_key not in domain.SORT_KEYS:
             raise exception.BadRequest('Invalid sort_key: %s. It must be '
                                        'one of the following: %s.' % (
                                            sort_key,
-                                           ', '.join(db_sql.SORT_KEYS)))
+                                           ', '.join(domain.SORT_KEYS)))
         sort_dir = params.get('sort_dir', 'desc')
         if sort_dir not in ('asc', 'desc'):
             raise exception.BadRequest('Invalid sort direction: %s'

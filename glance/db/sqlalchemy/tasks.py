@@ -15,8 +15,6 @@ from glance.common import exception
 from glance.db.sqlalchemy import models
 from glance.db.sqlalchemy.engine import session_scope
 
-SORT_KEYS = ('id', 'type', 'status', 'owner', 'expires_at', 'created_at',
-             'updated_at')
 #: what a NULL sorts as, for the sort keys that may be NULL (unowned tasks
 #: of the noauth mode, tasks still running): first in ascending order
 _NULL_AS = {'owner': '', 'expires_at': datetime.datetime(1970, 1, 1)}
