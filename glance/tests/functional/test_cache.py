@@ -39,30 +39,10 @@ def srv(tmp_path_factory):
     server.stop()
 
 
-#: the keystone+cachemanagement pipeline with identity taken from the
-#: X-* headers the tests send (no Keystone runs here): trusted-auth + cache
-TRUSTED_CACHE_FLAVOR = '''
-[composite:glance-api-trusted-auth+cachemanagement]
-paste.composite_factory = glance.api:root_app_factory
-/: glance-api-trusted-auth+cachemanagement-pipeline
-/healthcheck: healthcheck
-
-[pipeline:glance-api-trusted-auth+cachemanagement-pipeline]
-pipeline = cors http_proxy_to_wsgi versionnegotiation context cache \
-    cachemanage rootapp
-'''
-ETC = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'etc')
-
-
 def trusted_cache_server(workdir: str, **kw) -> GlanceServer:
-    """A cache server whose callers are who their X-* headers say."""
-    paste = os.path.join(workdir, 'paste-trusted-cache.ini')
-    with open(os.path.join(ETC, 'glance-api-paste.ini')) as f:
-        text = f.read()
-    with open(paste, 'w') as f:
-        f.write(text + TRUSTED_CACHE_FLAVOR)
-    extra = ['paste_deploy.config_file=%s' % paste,
-             'oslo_policy.enforce_new_defaults=True',
+    """A cache server whose callers are who their X-* headers say
+    (the trusted-auth+cachemanagement flavor)."""
+    extra = ['oslo_policy.enforce_new_defaults=True',
              'oslo_policy.enforce_scope=True', *kw.pop('extra', ())]
     return cache_server(workdir, flavor='trusted-auth+cachemanagement',
                         extra=extra, **kw)
