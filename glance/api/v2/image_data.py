@@ -4,21 +4,18 @@ Bytes stream in chunks in both directions; an image is never held in memory.
 """
 from __future__ import annotations
 
-import logging
 import re
 from typing import Iterator
 
 from oslo_config import cfg
 
 from glance.api.middleware import cache as cache_filter
-from glance.async_ import leases, recovery
 from glance.common import exception, wsgi
 from glance.domain.transfer import Download, Upload
 from glance import gateway
-from glance.layers import location_stores
+from glance.services import upload as upload_service
 
 CONF = cfg.CONF
-LOG = logging.getLogger(__name__)
 
 data_opts = [
     cfg.IntOpt('upload_chunk_size', default=1024 * 1024, min=4096,
@@ -92,30 +89,6 @@ def _parse_range(request: wsgi.Request) -> tuple[int, int | None] | None:
     return None
 
 
-def _abort(repo, image, upload: Upload, error: BaseException) -> None:
-    """Undo a failed upload; never let the undo hide the original error."""
-    try:
-        repo.abort_upload(image, upload, error)
-    except exception.NotFound:
-        LOG.info('Image %s was deleted during its upload; its data was '
-                 'discarded.', image.image_id)
-    except Exception as exc:  # noqa: BLE001 - e.g. the database is down
-        # The stored data is gone already (the location layer removes it
-        # before saving); the record stays "saving" until it can be
-        # written again, and the operator is told.
-        LOG.error('Image %s could not be returned to queued after a failed '
-                  'upload: %s', image.image_id, exc)
-
-
-def _target(requested: str | None) -> str | None:
-    """The store the upload writes to, recorded on its lease so a
-    recovery knows where partial data may be (None: the default)."""
-    try:
-        return location_stores.target_store(requested)
-    except exception.GlanceException:
-        return None             # refused later, by the location layer
-
-
 class Deserializer:
     def upload(self, request: wsgi.Request) -> dict:
         if request.content_type != 'application/octet-stream':
@@ -142,33 +115,7 @@ class Controller:
         the client can simply try again.
         """
         repo = gateway.get_repo(request.context)
-        image = repo.get(image_id)
-        if recovery.settle(image):
-            image = repo.get(image_id)
-        image = repo.begin_upload(image)
-        # Leased once the image is ours (saving): a process dying before
-        # this leaves an unleased saving image, undone after a lease
-        # timeout all the same.
-        lease = None
-        try:
-            lease = recovery.acquire(image_id, leases.UPLOAD,
-                                     stores=[_target(upload.store)])
-            upload.data = leases.beating(upload.data)
-            upload = repo.write_data(image, upload)
-            repo.finish_upload(image, upload)
-        except BaseException as exc:
-            # A refusal the client caused is not the operator's business.
-            client_error = isinstance(exc, exception.GlanceException) and \
-                exc.code < 500
-            LOG.log(logging.INFO if client_error else logging.WARNING,
-                    'Upload of image %s failed: %s', image_id, exc)
-            _abort(repo, image, upload, exc)
-            if isinstance(exc, exception.ImageNotFound):
-                raise exception.ImageDeletedDuringUpload(image_id=image_id)
-            raise
-        finally:
-            if lease is not None:
-                leases.release(lease)
+        upload_service.upload(repo, repo.get(image_id), upload)
 
     def download(self, request: wsgi.Request, image_id: str, byte_range):
         """GET /v2/images/{image_id}/file -> 200 and the bytes, 206 for a

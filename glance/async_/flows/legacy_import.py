@@ -19,11 +19,12 @@ from taskflow import engines
 from taskflow import task as tf_task
 from taskflow.patterns import linear_flow
 
-from glance.async_ import leases, recovery, web
+from glance.async_ import web
 from glance.common import exception
 from glance.domain import image as domain_image
 from glance.domain.transfer import Upload
 from glance import gateway
+from glance.services import upload as upload_service
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -106,29 +107,15 @@ class _ImportData(tf_task.Task):
         self.task_id = task_id
 
     def execute(self, image, local_path):
-        repo = gateway.get_repo(self.context)
-        image = repo.begin_upload(image)
-        upload = Upload(data=leases.beating(_read(local_path)),
+        upload = Upload(data=_read(local_path),
                         expected_size=os.path.getsize(local_path))
-        lease = None
         try:
             # Should this process die, the upload is undone and the task
             # failed by whichever process notices (glance.async_.recovery).
-            lease = recovery.acquire(image.image_id, leases.UPLOAD,
-                                     task_id=self.task_id, stores=[None])
-            upload = repo.write_data(image, upload)
-            repo.finish_upload(image, upload)
-        except BaseException as exc:
-            try:
-                repo.abort_upload(image, upload, exc)
-            except exception.GlanceException as undo:
-                LOG.error('Image %s could not be reverted: %s',
-                          image.image_id, undo)
-            raise
+            upload_service.upload(gateway.get_repo(self.context), image,
+                                  upload, task_id=self.task_id)
         finally:
             _remove(local_path)
-            if lease is not None:
-                leases.release(lease)
 
 
 def get_flow(context: Any, task_id: str, task_input: dict
