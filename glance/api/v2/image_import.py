@@ -1,8 +1,7 @@
 """POST /v2/images/{id}/import, GET /v2/images/{id}/tasks, GET /v2/info/import.
 
-An import is accepted (202) once it is recorded as a task and the image is
-locked for it (``os_glance_import_task``); the work runs afterwards on the
-executor.  Every refusal happens before anything is recorded.
+The request is checked here (``Deserializer``); accepting it is
+``glance.services.image_import.accept``'s.
 """
 from __future__ import annotations
 
@@ -15,21 +14,15 @@ import requests
 
 from glance.api.v2 import stage_node
 from glance.api.v2 import tasks as task_views
-from glance.async_ import executor, leases, recovery, web
-from glance.async_.flows import api_image_import as flow
+from glance.async_ import web
 from glance.common import exception, wsgi
-from glance.domain import task as domain_task
 from glance import gateway
-from glance.layers import location_stores
+from glance.services import image_import
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
-#: every method this service implements
-METHODS = ('glance-direct', 'web-download', 'copy-image', 'glance-download')
-#: status an image must be in for each method
-REQUIRED_STATUS = {'glance-direct': 'uploading', 'web-download': 'queued',
-                   'copy-image': 'active', 'glance-download': 'queued'}
+METHODS = image_import.METHODS
 
 
 def _bool(body: dict, key: str, default: bool) -> bool:
@@ -84,72 +77,23 @@ class Deserializer:
                 'header_store': request.headers.get('X-Image-Meta-Store')}
 
 
-def _targets(body: dict, header_store: str | None, image) -> list:
-    """The stores to import to; 409 for one that does not exist."""
-    users, multi = location_stores.enabled_stores()
-    copying = body['method']['name'] == 'copy-image'
-    if not multi:
-        if copying:
-            raise exception.BadRequest('copy-image needs several stores.')
-        return [None]
-    if body.get('all_stores'):
-        stores = [s for s in location_stores.writable_stores()
-                  if not (copying and s in image.stores)]
-    elif body.get('stores'):
-        stores = list(dict.fromkeys(body['stores']))
-    elif header_store:
-        stores = [header_store]
-    elif copying:
-        raise exception.BadRequest('copy-image requires stores or '
-                                   'all_stores.')
-    else:
-        stores = [glance_default_store()]
-    for store in stores:
-        if store not in users:
-            raise exception.Conflict('Store %s is not available.' % store)
-        if copying and store in image.stores:
-            raise exception.BadRequest('Image %s is already in store %s.'
-                                       % (image.image_id, store))
-    if not stores:
-        raise exception.BadRequest('Image %s is already in every store.'
-                                   % image.image_id)
-    return stores
-
-
-def glance_default_store() -> str:
-    """The backend new data goes to when nothing else is asked for."""
-    return CONF.glance_store.default_backend
-
-
-def _check_lock(image) -> None:
-    """409 while another live import holds the image.
-
-    A lock whose import died (its process stopped heartbeating) was
-    released by ``recovery.settle`` before this is asked.
-    """
-    holder = image.extra_properties.get(flow.LOCK)
-    if holder:
-        raise exception.Conflict('Image %s is being imported by task %s.'
-                                 % (image.image_id, holder))
-
-
-def _proxy(request: wsgi.Request, image, host: str) -> None:
+def _forward(request: wsgi.Request, image_id: str, host: str) -> None:
     """Hand a glance-direct import to the node that staged the data.
 
     Only that node can read the staged file; its answer (202 or a
     refusal) is the answer.
     """
-    LOG.info('Proxying import of image %s to %s', image.image_id, host)
+    LOG.info('Proxying import of image %s to %s', image_id, host)
     try:
         answer = requests.post(
-            '%s/v2/images/%s/import' % (host, image.image_id),
+            '%s/v2/images/%s/import' % (host, image_id),
             data=request.body, timeout=stage_node.TIMEOUT,
             headers=stage_node.headers(request, 'X-Image-Meta-Store',
                                        'Content-Type'))
     except requests.RequestException as exc:
         raise exception.ServiceUnavailable(
             'The API node holding the staged data of image %s (%s) is not '
-            'reachable: %s' % (image.image_id, host, exc))
+            'reachable: %s' % (image_id, host, exc))
     if answer.status_code != 202:
         raise stage_node.refusal(answer)
 
@@ -164,72 +108,9 @@ class Controller:
         for an image it cannot see; 409 for the wrong image status, an
         unknown store or an image locked by another import.
         """
-        context = request.context
-        repo = gateway.get_repo(context)
-        image = repo.get(image_id)
-        name = body['method']['name']
-        repo.check_import(image, name)
-        host = stage_node.other_host(image)
-        if name == 'glance-direct' and host:
-            return _proxy(request, image, host)
-        if recovery.settle(image):
-            image = repo.get(image_id)
-        _check_lock(image)
-        if image.status != REQUIRED_STATUS[name]:
-            raise exception.InvalidImageStatus(
-                'Image %s is %s; %s needs it %s.' % (
-                    image_id, image.status, name, REQUIRED_STATUS[name]))
-        if name not in ('copy-image', 'glance-download') and not (
-                image.disk_format and image.container_format):
-            # as for an upload: data without its formats could never be
-            # booted or converted; the reference answers 409 (copy-image's
-            # image has them, glance-download takes the remote image's)
-            raise exception.Conflict(
-                'Image %s needs disk_format and container_format set before '
-                'data can be imported into it.' % image_id)
-        if name == 'glance-direct':
-            flow.check_staged(image_id)
-        stores = _targets(body, header_store, image)
-        task_input = {'image_id': image_id, 'import_req': body,
-                      'backend': stores if stores != [None] else None}
-        task = domain_task.new_task(
-            'api_image_import', context.owner, task_input,
-            image_id=image_id, request_id=context.request_id,
-            user_id=context.user_id)
-        # The lease first: whatever this process records from here on is
-        # undone by another one should this process die.
-        lease = recovery.acquire(image_id, leases.IMPORT, task.task_id,
-                                 stores)
-        try:
-            self._take(context, repo, image, task, stores, name)
-            spec = flow.ImportSpec(
-                context=context, task_id=task.task_id, image_id=image_id,
-                method=name, stores=stores, uri=body['method'].get('uri'),
-                source=body['method'],
-                all_stores_must_succeed=body.get('all_stores_must_succeed',
-                                                 True),
-                lease=lease)
-        except BaseException:
-            leases.release(lease)
-            raise
-        executor.submit(flow.run, spec)
-
-    @staticmethod
-    def _take(context, repo, image, task, stores: list, name: str) -> None:
-        """Lock the image for ``task`` and record the task."""
-        image.extra_properties[flow.LOCK] = task.task_id
-        image.extra_properties[flow.IMPORTING] = ','.join(
-            s for s in stores if s)
-        image.extra_properties[flow.FAILED] = ''
-        if name != 'copy-image':
-            # Saved only if the image is still in the status checked above,
-            # so of two racing imports exactly one is accepted.
-            image.set_status('importing')
-        repo.save(image)
-        # Recorded once the image is ours: a racing import that lost
-        # leaves no task behind.  (Should this fail, the lock names a
-        # missing task: the next request touching the image releases it.)
-        gateway.get_internal_task_repo(context).add(task)
+        image_import.accept(
+            request.context, image_id, body, header_store,
+            forward=lambda host: _forward(request, image_id, host))
 
     def tasks(self, request: wsgi.Request, image_id: str) -> dict:
         """GET /v2/images/{image_id}/tasks -> 200, the image's tasks."""

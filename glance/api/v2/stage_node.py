@@ -7,13 +7,11 @@ the caller's identity and request id.  Both use this one module.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from oslo_config import cfg
 import requests
 
-from glance.async_.flows.api_image_import import STAGE_HOST
 from glance.common import exception, fetcher, wsgi
+from glance.services.image_import import stage_host as other_host  # noqa
 
 CONF = cfg.CONF
 
@@ -23,14 +21,6 @@ IDENTITY = ('X-Auth-Token', 'X-Identity-Status', 'X-Roles', 'X-Project-Id',
             'X-User-Domain-Id', 'X-Service-Catalog')
 #: seconds to wait for the staging node
 TIMEOUT = 60
-
-
-def other_host(image: Any) -> str | None:
-    """The URL of the other node holding ``image``'s staged data, None
-    when this node holds it or nothing is staged."""
-    host = (image.extra_properties.get(STAGE_HOST) or '').rstrip('/')
-    own = (CONF.worker_self_reference_url or '').rstrip('/')
-    return host if host and host != own else None
 
 
 def headers(request: wsgi.Request, *extra: str) -> dict[str, str]:
