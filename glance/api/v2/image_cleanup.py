@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 
 from oslo_config import cfg
-import requests
 
 from glance.api.middleware.cache import ENVIRON_KEY as CACHE_KEY
 from glance.api.v2 import stage_node
@@ -42,14 +41,12 @@ def forward_to_stage_host(request: wsgi.Request, image) -> bool:
     if host is None or image.status not in STAGED_STATUSES or \
             MARK in request.headers:
         return False
-    headers = stage_node.headers(request)
-    headers[MARK] = CONF.worker_self_reference_url or 'unknown'
-    headers['Accept'] = 'application/json'      # a refusal's message
     try:
-        answer = requests.delete('%s/v2/images/%s' % (host, image.image_id),
-                                 headers=headers,
-                                 timeout=stage_node.TIMEOUT)
-    except requests.RequestException as exc:
+        answer = stage_node.call(
+            request, 'DELETE', host, '/v2/images/%s' % image.image_id,
+            headers={MARK: CONF.worker_self_reference_url or 'unknown',
+                     'Accept': 'application/json'})  # a refusal's message
+    except stage_node.Unreachable as exc:
         _left_behind(image, host, str(exc))
         return False
     if answer.status_code >= 500:

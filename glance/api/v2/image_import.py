@@ -10,7 +10,6 @@ from typing import Any
 
 from oslo_config import cfg
 from oslo_utils import uuidutils
-import requests
 
 from glance.api.v2 import stage_node
 from glance.api.v2 import tasks as task_views
@@ -85,12 +84,10 @@ def _forward(request: wsgi.Request, image_id: str, host: str) -> None:
     """
     LOG.info('Proxying import of image %s to %s', image_id, host)
     try:
-        answer = requests.post(
-            '%s/v2/images/%s/import' % (host, image_id),
-            data=request.body, timeout=stage_node.TIMEOUT,
-            headers=stage_node.headers(request, 'X-Image-Meta-Store',
-                                       'Content-Type'))
-    except requests.RequestException as exc:
+        answer = stage_node.call(
+            request, 'POST', host, '/v2/images/%s/import' % image_id,
+            extra=('X-Image-Meta-Store', 'Content-Type'), data=request.body)
+    except stage_node.Unreachable as exc:
         raise exception.ServiceUnavailable(
             'The API node holding the staged data of image %s (%s) is not '
             'reachable: %s' % (image_id, host, exc))

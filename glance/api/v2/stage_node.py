@@ -21,15 +21,30 @@ IDENTITY = ('X-Auth-Token', 'X-Identity-Status', 'X-Roles', 'X-Project-Id',
             'X-User-Domain-Id', 'X-Service-Catalog')
 #: seconds to wait for the staging node
 TIMEOUT = 60
+#: what ``call`` raises when the other node cannot be reached
+Unreachable = requests.RequestException
 
 
-def headers(request: wsgi.Request, *extra: str) -> dict[str, str]:
+def headers_of(request: wsgi.Request, *extra: str) -> dict[str, str]:
     """The caller's identity headers (and ``extra`` ones) to pass on, with
     the request ids, so the other node logs it under the same global id."""
     out = {h: request.headers[h] for h in IDENTITY + extra
            if h in request.headers}
     out.update(fetcher.request_id_headers(request.context))
     return out
+
+
+def call(request: wsgi.Request, method: str, host: str, path: str,
+         extra: tuple[str, ...] = (), headers: dict | None = None,
+         data: bytes | None = None) -> requests.Response:
+    """Send ``method path`` to the node at ``host`` on behalf of the caller
+    of ``request`` (its identity, request ids and the ``extra`` headers it
+    sent, plus ``headers``).  Raises ``Unreachable`` when that node cannot
+    be reached; what to do then is the caller's choice."""
+    sent = headers_of(request, *extra)
+    sent.update(headers or {})
+    return requests.request(method, host + path, data=data, headers=sent,
+                            timeout=TIMEOUT)
 
 
 def refusal(answer: requests.Response) -> exception.GlanceException:
