@@ -295,11 +295,13 @@ def _pool(target: Target, address: str, timeout: float, verify):
               timeout=urllib3.Timeout(connect=timeout, read=timeout))
     if target.scheme == 'http':
         return urllib3.HTTPConnectionPool(address, **kw)
+    # The URL's name goes in SNI even unverified: a server hosting several
+    # names picks its certificate and site by it.
+    kw['server_hostname'] = target.host
     if verify is False:
         kw.update(cert_reqs='CERT_NONE', assert_hostname=False)
     else:
-        kw.update(cert_reqs='CERT_REQUIRED', server_hostname=target.host,
-                  assert_hostname=target.host)
+        kw.update(cert_reqs='CERT_REQUIRED', assert_hostname=target.host)
         if isinstance(verify, str):
             kw['ca_certs'] = verify
     return urllib3.HTTPSConnectionPool(address, **kw)
