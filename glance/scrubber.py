@@ -19,8 +19,8 @@ import threading
 
 from oslo_config import cfg
 
-from glance import store as glance_store
 from glance.db import pending_delete
+from glance.layers import location_orphans
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -74,20 +74,6 @@ class Report:
                     getattr(other, field.name))
 
 
-def _delete_data(location: pending_delete.PendingLocation) -> bool:
-    """Remove one location's data; True if it was already gone.
-
-    Store errors other than NotFound propagate: the location stays claimed
-    and the next run tries again.
-    """
-    try:
-        glance_store.delete_from_backend(location.url,
-                                         store_id=location.store)
-    except glance_store.NotFound:
-        return True
-    return False
-
-
 def scrub_image(image_id: str) -> Report:
     """Remove every location's data of one image, then mark it deleted."""
     report = Report(images=1)
@@ -98,7 +84,9 @@ def scrub_image(image_id: str) -> Report:
             report.skipped = 1
             return report
         try:
-            gone = _delete_data(location)
+            # Store errors other than NotFound propagate: the location
+            # stays claimed and the next run tries again.
+            gone = location_orphans.delete_data(location.url, location.store)
         except Exception as exc:  # noqa: BLE001 - one image, not the run
             LOG.error('Could not delete the data of image %s at %s: %s; the '
                       'image stays pending_delete and the next run tries '

@@ -24,7 +24,7 @@ from glance.common import exception, format_inspector
 from glance.domain.image import Image, location_store
 from glance.domain.proxy import Proxy
 from glance.domain.transfer import Download, Upload
-from glance.layers import location_access, location_stores
+from glance.layers import location_access, location_orphans, location_stores
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -337,12 +337,10 @@ class ImageRepo(Proxy):
 
     def _delete_location(self, image: Image, loc: dict) -> None:
         try:
-            glance_store.delete_from_backend(
-                loc['url'], store_id=location_store(loc),
-                context=self.context)
-        except glance_store.NotFound:
-            LOG.info('Data of image %s was already gone from %s',
-                     image.image_id, loc['url'])
+            if location_orphans.delete_data(loc['url'], location_store(loc),
+                                            self.context):
+                LOG.info('Data of image %s was already gone from %s',
+                         image.image_id, loc['url'])
         except glance_store.GlanceStoreException as exc:
             LOG.error('Could not delete data of image %s at %s: %s; the '
                       'operator must remove it by hand.', image.image_id,

@@ -1,8 +1,7 @@
-"""The location layer's part in orphan sweeps: listing what the stores hold
-and removing what no image references (glance/orphans.py decides which).
-
-Kept apart from the request chain: nothing here acts for a caller, only
-for the operator's ``glance-manage store orphans``.
+"""The location layer's removals of stored data: the data of a location
+(an image's delete, the scrubber's delayed delete), and, for orphan sweeps,
+listing what the stores hold and removing what no image references
+(glance/orphans.py decides which).
 """
 from __future__ import annotations
 
@@ -56,3 +55,17 @@ def remove(store_id: str, item: Any) -> bool:
     except glance_store.GlanceStoreException as exc:
         raise exception.ServiceUnavailable(str(exc))
     return True
+
+
+def delete_data(url: str, store_id: str | None, context: Any = None) -> bool:
+    """Remove the data at ``url`` from its store; True when it was already
+    gone.  Other store errors propagate (the caller decides whether to
+    retry, as the scrubber does, or to log and go on).  The one place the
+    data of a location is deleted: the layer's image delete and the
+    scrubber's delayed one."""
+    try:
+        glance_store.delete_from_backend(url, store_id=store_id,
+                                         context=context)
+    except glance_store.NotFound:
+        return True
+    return False
