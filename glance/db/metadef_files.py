@@ -18,8 +18,11 @@ import os
 from typing import Any
 
 from glance.common import exception
+from glance.db import metadefs as repo
 from glance.db.sqlalchemy import metadefs as db
 from glance.db.sqlalchemy import models
+from glance.domain.metadef import (OBJECTS, PROPERTIES, TAGS, entries,
+                                   new_item)
 from glance import schemas
 from glance.schemas import metadef as metadef_schemas
 
@@ -65,18 +68,6 @@ def _files(path: str) -> list[str]:
     return sorted(glob.glob(os.path.join(path, '*.json')))
 
 
-def _object_values(obj: dict[str, Any]) -> dict[str, Any]:
-    return {'name': obj['name'], 'description': obj.get('description'),
-            'required': json.dumps(obj.get('required') or []),
-            'json_schema': json.dumps(obj.get('properties') or {})}
-
-
-def _property_values(name: str, definition: dict[str, Any]
-                     ) -> dict[str, Any]:
-    schema = {k: v for k, v in definition.items() if k != 'name'}
-    return {'name': name, 'json_schema': json.dumps(schema)}
-
-
 def _namespace_values(doc: dict[str, Any]) -> dict[str, Any]:
     return {'namespace': doc['namespace'],
             'display_name': doc.get('display_name'),
@@ -84,14 +75,6 @@ def _namespace_values(doc: dict[str, Any]) -> dict[str, Any]:
             'visibility': doc.get('visibility', 'public'),
             'protected': doc.get('protected', True),
             'owner': doc.get('owner', 'admin')}
-
-
-def _contents(doc: dict[str, Any]):
-    """(objects, properties, tags) rows of a document, as the db takes."""
-    return ([_object_values(o) for o in doc.get('objects') or ()],
-            [_property_values(n, d)
-             for n, d in (doc.get('properties') or {}).items()],
-            [{'name': t['name']} for t in doc.get('tags') or ()])
 
 
 def _create(doc: dict[str, Any]) -> None:
@@ -103,10 +86,10 @@ def _add_missing(doc: dict[str, Any], prefer_new: bool) -> None:
     """Add what the namespace lacks; with ``prefer_new`` also bring what
     it has up to the file's values."""
     name = doc['namespace']
-    objects, properties, tags = _contents(doc)
-    for model, rows in ((models.MetadefObject, objects),
-                        (models.MetadefProperty, properties),
-                        (models.MetadefTag, tags)):
+    for kind in (OBJECTS, PROPERTIES, TAGS):
+        model = repo.MODELS[kind.name]
+        rows = [repo.columns(kind, item.name, item.values) for item in
+                (new_item(kind, name, e) for e in entries(kind, doc))]
         have = {r.name for r in db.list_children(model, name)}
         new = [r for r in rows if r['name'] not in have]
         if new:

@@ -7,10 +7,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from glance.api.v2.metadef_common import load, metadef_body
-from glance.api.v2 import metadef_objects as objects_api
-from glance.api.v2 import metadef_properties as properties_api
-from glance.api.v2 import metadef_resource_types as rt_api
+from glance.api.v2.metadef_items import list_view, load, metadef_body
 from glance.common import exception, timeutils, wsgi
 from glance.domain import metadef as domain
 from glance import gateway
@@ -35,29 +32,27 @@ def namespace_view(ns: domain.Namespace) -> dict[str, Any]:
     return view
 
 
-def full_view(ns: domain.Namespace, associations, properties=(),
-              objects=(), tags=(), prefix: str = '') -> dict[str, Any]:
+def full_view(ns: domain.Namespace,
+              contents: dict[domain.Kind, list[domain.Item]],
+              prefix: str = '') -> dict[str, Any]:
     """The namespace with whatever it contains (empty parts left out);
     ``prefix`` goes before every property name, as on the resource type
     the caller asked about."""
     view = namespace_view(ns)
-    if associations:
-        view['resource_type_associations'] = [
-            rt_api.association_view(a) for a in associations]
-    if properties:
-        view['properties'] = {prefix + p.name: properties_api.property_view(p)
-                              for p in properties}
-    if objects:
-        view['objects'] = []
-        for obj in objects:
-            shown = objects_api.object_view(obj)
-            if prefix and shown.get('properties'):
-                shown['properties'] = {prefix + k: v for k, v in
-                                       shown['properties'].items()}
-            view['objects'].append(shown)
-    if tags:
-        view['tags'] = [{'name': t.name} for t in tags]
+    for kind, items in contents.items():
+        if items:
+            view[kind.list_key] = list_view(kind, items)
+    if prefix:
+        if 'properties' in view:
+            view['properties'] = _prefixed(prefix, view['properties'])
+        for obj in view.get('objects', ()):
+            if obj.get('properties'):
+                obj['properties'] = _prefixed(prefix, obj['properties'])
     return view
+
+
+def _prefixed(prefix: str, definitions: dict[str, Any]) -> dict[str, Any]:
+    return {prefix + name: d for name, d in definitions.items()}
 
 
 def _new_namespace(body: dict[str, Any], owner: str | None
@@ -151,8 +146,8 @@ class Controller:
         repo = gateway.get_metadef_repo(request.context)
         found = repo.list_namespaces(query)
         assocs = repo.list_associations(found)
-        return ([full_view(ns, assocs[ns.namespace]) for ns in found],
-                query.limit)
+        return ([full_view(ns, {domain.ASSOCIATIONS: assocs[ns.namespace]})
+                 for ns in found], query.limit)
 
     def create(self, request: wsgi.Request, body: dict) -> dict:
         """POST /v2/metadefs/namespaces -> 201 the namespace and what was
@@ -161,17 +156,16 @@ class Controller:
         repo = gateway.get_metadef_repo(request.context)
         ns = repo.add_namespace(_new_namespace(body,
                                                request.context.project_id))
-        props = [repo.add_property(ns, properties_api.new_property(
-            ns, dict(definition, name=name)))
-            for name, definition in (body.get('properties') or {}).items()]
-        objs = [repo.add_object(ns, objects_api.new_object(ns, obj))
-                for obj in body.get('objects') or ()]
-        tags = repo.add_tags(ns, [domain.MetadefTag(ns.namespace, t['name'])
-                                  for t in body.get('tags') or ()]) \
-            if body.get('tags') else []
-        assocs = [repo.add_association(ns, rt_api.new_association(ns, a))
-                  for a in body.get('resource_type_associations') or ()]
-        return full_view(ns, assocs, props, objs, tags)
+        contents = {}
+        for kind in domain.KINDS:
+            items = [domain.new_item(kind, ns.namespace, entry)
+                     for entry in domain.entries(kind, body)]
+            if 'add_many' in kind.rules:
+                contents[kind] = repo.add_items(kind, ns, items) \
+                    if items else []
+            else:
+                contents[kind] = [repo.add_item(ns, i) for i in items]
+        return full_view(ns, contents)
 
     def show(self, request: wsgi.Request, namespace: str,
              resource_type: str | None = None) -> dict:
@@ -180,10 +174,12 @@ class Controller:
         names carry T's prefix.  404 unknown or not visible."""
         repo, ns = load(request, namespace)
         assocs = repo.list_associations([ns])[ns.namespace]
-        prefix = next((a.prefix or '' for a in assocs
+        prefix = next((a.values['prefix'] or '' for a in assocs
                        if a.name == resource_type), '')
-        return full_view(ns, assocs, repo.list_properties(ns),
-                         repo.list_objects(ns), repo.list_tags(ns), prefix)
+        contents = {kind: repo.list_items(kind, ns) for kind in
+                    (domain.PROPERTIES, domain.OBJECTS, domain.TAGS)}
+        contents[domain.ASSOCIATIONS] = assocs
+        return full_view(ns, contents, prefix)
 
     def update(self, request: wsgi.Request, namespace: str,
                body: dict) -> dict:
