@@ -65,23 +65,33 @@ def _new_namespace(body: dict[str, Any], owner: str | None
         owner=body.get('owner', owner))
 
 
-def _check_content_names(body: dict[str, Any]) -> None:
-    """400 for a name inside a new namespace that its database column
-    (and its own create call's schema) would not take; the served
-    namespace schema, the API reference's, does not limit them."""
-    limit = metadef_schemas.NAME_MAX
-    names = [('property name', n) for n in body.get('properties') or ()]
-    for key, fields in (('objects', ('name',)), ('tags', ('name',)),
-                        ('resource_type_associations',
-                         ('name', 'prefix', 'properties_target'))):
-        for item in body.get(key) or ():
-            names += [('%s %s' % (key, f), item[f]) for f in fields
-                      if isinstance(item.get(f), str)]
-    for what, name in names:
-        if len(name) > limit:
-            raise exception.BadRequest(
-                'Each %s has at most %d characters; %r... has %d.'
-                % (what, limit, name[:20], len(name)))
+def _check_contents(body: dict[str, Any]) -> None:
+    """Refuse what would fail half-way through creating a namespace's
+    contents (created one by one after it) and leave half a namespace: a
+    name too long for its column (400; the served namespace schema, the
+    API reference's, does not limit them), missing (400) or given twice
+    (409)."""
+    found = {kind: domain.entries(kind, body) for kind in domain.KINDS}
+    for kind, entries in found.items():
+        fields = ('name', 'prefix', 'properties_target') \
+            if kind is domain.ASSOCIATIONS else ('name',)
+        for entry, field in ((e, f) for e in entries for f in fields):
+            value, limit = entry.get(field), metadef_schemas.NAME_MAX
+            if isinstance(value, str) and len(value) > limit:
+                what = 'property name' if kind.as_map \
+                    else '%s %s' % (kind.list_key, field)
+                raise exception.BadRequest(
+                    'Each %s has at most %d characters; %r... has %d.'
+                    % (what, limit, value[:20], len(value)))
+    for kind, entries in found.items():
+        names = [entry.get('name') for entry in entries]
+        if None in names:
+            raise exception.BadRequest('Every entry of %s needs a name.'
+                                       % kind.list_key)
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise exception.Duplicate('%s given twice in %s.'
+                                      % (', '.join(repeated), kind.list_key))
 
 
 class Deserializer:
@@ -112,20 +122,7 @@ class Deserializer:
 
     def create(self, request: wsgi.Request) -> dict:
         body = self.update(request)['body']
-        # The contents are created one by one after the namespace: a name
-        # given twice, or too long for the database, would fail half-way
-        # and leave half a namespace, so it is refused before anything is
-        # written.
-        _check_content_names(body)
-        for key in ('objects', 'tags', 'resource_type_associations'):
-            names = [item.get('name') for item in body.get(key) or ()]
-            if None in names:
-                raise exception.BadRequest('Every entry of %s needs a name.'
-                                           % key)
-            repeated = sorted({n for n in names if names.count(n) > 1})
-            if repeated:
-                raise exception.Duplicate('%s given twice in %s.'
-                                          % (', '.join(repeated), key))
+        _check_contents(body)
         return {'body': body}
 
     def update(self, request: wsgi.Request) -> dict:
