@@ -31,8 +31,6 @@ LOG = logging.getLogger(__name__)
 DEFAULT_PATH = '/etc/glance/metadefs'
 _NS_FIELDS = ('display_name', 'description', 'visibility', 'protected',
               'owner')
-#: the database repository itself: no policy, no notifications
-_REPO = repo.MetadefRepo(None)
 
 
 @dataclasses.dataclass
@@ -76,6 +74,10 @@ def _namespace_values(doc: dict[str, Any]) -> dict[str, Any]:
             'visibility': doc.get('visibility', 'public'),
             'protected': doc.get('protected', True),
             'owner': doc.get('owner', 'admin')}
+
+
+#: the database repository itself: no policy, no notifications
+_REPO = repo.MetadefRepo(None)
 
 
 def _create(doc: dict[str, Any]) -> None:

@@ -36,9 +36,9 @@ COLUMNS: dict[str, dict[str, tuple[str, Any]]] = {
 }
 
 
-def columns(kind: Kind, name: str, values: dict[str, Any]
-            ) -> dict[str, Any]:
-    """The row values of an entry (for glance-manage's loader too)."""
+def _columns(kind: Kind, name: str, values: dict[str, Any]
+             ) -> dict[str, Any]:
+    """The row values of an entry."""
     if kind.fields is None:
         return {'name': name, 'json_schema': json.dumps(values)}
     out = {'name': name}
@@ -149,7 +149,7 @@ class MetadefRepo:
         the namespace's entries of ``kind``."""
         rows = db.create_children(
             MODELS[kind.name], ns.namespace,
-            [columns(kind, i.name, i.values) for i in items],
+            [_columns(kind, i.name, i.values) for i in items],
             replace=not append)
         return [_stored(i, r) for i, r in zip(items, rows)]
 
@@ -158,7 +158,7 @@ class MetadefRepo:
         return _stored(item, db.update_child(
             MODELS[item.kind.name], ns.namespace,
             item.loaded_name or item.name,
-            columns(item.kind, item.name, item.values)))
+            _columns(item.kind, item.name, item.values)))
 
     def remove_item(self, ns: Namespace, item: Item) -> Item:
         ns.check_deletable()

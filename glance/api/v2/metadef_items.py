@@ -75,13 +75,13 @@ def _schema(kind: domain.Kind) -> dict[str, Any]:
     return getattr(metadef_schemas, '%s_schema' % kind.name)()
 
 
-def _check_name(name: str) -> str:
+def _check_name(kind: domain.Kind, name: str) -> str:
     """A name no schema has seen (from the path or a list) fits its
     column."""
-    limit = metadef_schemas.tag_schema()['properties']['name']['maxLength']
+    limit = _schema(kind)['properties']['name']['maxLength']
     if not name or len(name) > limit:
-        raise exception.BadRequest('A tag name has 1 to %d characters.'
-                                   % limit)
+        raise exception.BadRequest('A %s name has 1 to %d characters.'
+                                   % (kind.name, limit))
     return name
 
 
@@ -97,7 +97,7 @@ class Deserializer:
     def update(self, request: wsgi.Request) -> dict:
         body = metadef_body(request, _schema(self.kind))
         if self.kind.named_by_path:
-            _check_name(body['name'])
+            _check_name(self.kind, body['name'])
         return {'body': body}
 
     def create_many(self, request: wsgi.Request) -> dict:
@@ -111,7 +111,7 @@ class Deserializer:
             raise exception.BadRequest(
                 'Each entry of "tags" must be an object with a string '
                 '"name", e.g. {"tags": [{"name": "t"}]}.')
-        names = [_check_name(t['name']) for t in tags]
+        names = [_check_name(self.kind, t['name']) for t in tags]
         append = request.headers.get('X-Openstack-Append', 'false') \
             .strip().lower() in _TRUE
         return {'names': names, 'append': append}
@@ -145,7 +145,7 @@ class Controller:
         -> 201 the entry; 409 name taken, 403 non-administrators."""
         repo, ns = load(request, namespace)
         if body is None:
-            body = {'name': _check_name(self._name(path))}
+            body = {'name': _check_name(self.kind, self._name(path))}
         return item_view(repo.add_item(
             ns, domain.new_item(self.kind, ns.namespace, body)))
 
