@@ -61,7 +61,8 @@ def item_view(item: domain.Item) -> dict[str, Any]:
     return view
 
 
-def list_view(kind: domain.Kind, items: list[domain.Item]):
+def list_view(kind: domain.Kind, items: list[domain.Item]
+              ) -> list[dict[str, Any]] | dict[str, Any]:
     """Entries as lists show them (in their namespace's view too)."""
     def shown(item):
         return {'name': item.name} if kind.names_in_lists \
@@ -86,6 +87,8 @@ def _check_name(kind: domain.Kind, name: str) -> str:
 
 
 class Deserializer:
+    """Request bodies of the kind, checked against its schema."""
+
     def __init__(self, kind: domain.Kind):
         self.kind = kind
 
@@ -199,6 +202,8 @@ class Controller:
 
 
 class Serializer:
+    """A created entry (or several tags) answers 201."""
+
     def create(self, response, view: dict) -> None:
         wsgi.json_response(response, view, status=201)
 
