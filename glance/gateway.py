@@ -12,7 +12,7 @@ from typing import Any
 from glance.db import images as db_images
 from glance.domain.image import Image
 from glance.domain.repositories import (ImageRepository, MemberRepository,
-                                        TaskRepository)
+                                        MetadefRepository, TaskRepository)
 from glance.layers import (location, notifier, policy, property_protection,
                            quota)
 
@@ -63,7 +63,7 @@ def get_member_repo(context: Any, image: Image) -> MemberRepository:
     return policy.MemberRepo(repo, context, image)
 
 
-def get_metadef_repo(context: Any) -> Any:
+def get_metadef_repo(context: Any) -> MetadefRepository:
     """The metadata definitions catalog: policy -> notifier -> database
     (no quotas and no bytes in it)."""
     from glance.db import metadefs as db_metadefs

@@ -18,8 +18,10 @@ import os
 from typing import Any
 
 from glance.common import exception
+from glance.db import metadefs as repo
 from glance.db.sqlalchemy import metadefs as db
-from glance.db.sqlalchemy import models
+from glance.domain.metadef import (ASSOCIATIONS, OBJECTS, PROPERTIES, TAGS,
+                                   entries, new_item)
 from glance import schemas
 from glance.schemas import metadef as metadef_schemas
 
@@ -65,18 +67,6 @@ def _files(path: str) -> list[str]:
     return sorted(glob.glob(os.path.join(path, '*.json')))
 
 
-def _object_values(obj: dict[str, Any]) -> dict[str, Any]:
-    return {'name': obj['name'], 'description': obj.get('description'),
-            'required': json.dumps(obj.get('required') or []),
-            'json_schema': json.dumps(obj.get('properties') or {})}
-
-
-def _property_values(name: str, definition: dict[str, Any]
-                     ) -> dict[str, Any]:
-    schema = {k: v for k, v in definition.items() if k != 'name'}
-    return {'name': name, 'json_schema': json.dumps(schema)}
-
-
 def _namespace_values(doc: dict[str, Any]) -> dict[str, Any]:
     return {'namespace': doc['namespace'],
             'display_name': doc.get('display_name'),
@@ -86,12 +76,8 @@ def _namespace_values(doc: dict[str, Any]) -> dict[str, Any]:
             'owner': doc.get('owner', 'admin')}
 
 
-def _contents(doc: dict[str, Any]):
-    """(objects, properties, tags) rows of a document, as the db takes."""
-    return ([_object_values(o) for o in doc.get('objects') or ()],
-            [_property_values(n, d)
-             for n, d in (doc.get('properties') or {}).items()],
-            [{'name': t['name']} for t in doc.get('tags') or ()])
+#: the database repository itself: no policy, no notifications
+_REPO = repo.MetadefRepo(None)
 
 
 def _create(doc: dict[str, Any]) -> None:
@@ -102,30 +88,27 @@ def _create(doc: dict[str, Any]) -> None:
 def _add_missing(doc: dict[str, Any], prefer_new: bool) -> None:
     """Add what the namespace lacks; with ``prefer_new`` also bring what
     it has up to the file's values."""
-    name = doc['namespace']
-    objects, properties, tags = _contents(doc)
-    for model, rows in ((models.MetadefObject, objects),
-                        (models.MetadefProperty, properties),
-                        (models.MetadefTag, tags)):
-        have = {r.name for r in db.list_children(model, name)}
-        new = [r for r in rows if r['name'] not in have]
+    ns = _REPO.get_namespace(doc['namespace'])
+    for kind in (OBJECTS, PROPERTIES, TAGS, ASSOCIATIONS):
+        have = {i.name: i.values for i in _REPO.list_items(kind, ns)}
+        items = [new_item(kind, ns.namespace, e) for e in entries(kind, doc)]
+        if kind is ASSOCIATIONS:
+            for item in items:
+                if prefer_new and \
+                        have.get(item.name, item.values) != item.values:
+                    # an association is replaced, never changed
+                    db.delete_association(ns.namespace, item.name)
+                    del have[item.name]
+                if item.name not in have:
+                    _REPO.add_item(ns, item)
+            continue
+        new = [i for i in items if i.name not in have]
         if new:
-            db.create_children(model, name, new)
-        if prefer_new:
-            for row in rows:
-                if row['name'] in have:
-                    db.update_child(model, name, row['name'], row)
-    assocs = {a[2]: a[1] for a in db.list_associations([name])}
-    for assoc in doc.get('resource_type_associations') or ():
-        existing = assocs.get(assoc['name'])
-        if existing is not None and prefer_new and (
-                existing.prefix, existing.properties_target) != (
-                assoc.get('prefix'), assoc.get('properties_target')):
-            db.delete_association(name, assoc['name'])
-            existing = None
-        if existing is None:
-            db.create_association(name, assoc['name'], assoc.get('prefix'),
-                                  assoc.get('properties_target'))
+            _REPO.add_items(kind, ns, new)
+        for item in items if prefer_new else ():
+            if item.name in have:
+                item.loaded_name = item.name
+                _REPO.save_item(ns, item)
 
 
 def load(path: str = DEFAULT_PATH, merge: bool = False,
@@ -168,39 +151,21 @@ def load(path: str = DEFAULT_PATH, merge: bool = False,
 
 def export_namespace(name: str) -> dict[str, Any]:
     """One namespace as a document ``load`` reads back unchanged."""
-    row = db.get_namespace(name)
-    doc: dict[str, Any] = {'namespace': row.namespace}
-    for key in _NS_FIELDS:
-        if getattr(row, key) is not None:
-            doc[key] = getattr(row, key)
-    assocs = []
-    for _ns, assoc, rt_name in db.list_associations([name]):
-        entry = {'name': rt_name}
-        for key in ('prefix', 'properties_target'):
-            if getattr(assoc, key) is not None:
-                entry[key] = getattr(assoc, key)
-        assocs.append(entry)
-    if assocs:
-        doc['resource_type_associations'] = assocs
-    props = db.list_children(models.MetadefProperty, name)
-    if props:
-        doc['properties'] = {p.name: json.loads(p.json_schema)
-                             for p in props}
-    objs = db.list_children(models.MetadefObject, name)
-    if objs:
-        doc['objects'] = []
-        for o in objs:
-            entry = {'name': o.name}
-            if o.description is not None:
-                entry['description'] = o.description
-            entry['properties'] = json.loads(o.json_schema)
-            required = json.loads(o.required) if o.required else []
-            if required:
-                entry['required'] = required
-            doc['objects'].append(entry)
-    tags = db.list_children(models.MetadefTag, name)
-    if tags:
-        doc['tags'] = [{'name': t.name} for t in tags]
+    ns = _REPO.get_namespace(name)
+    doc: dict[str, Any] = {'namespace': ns.namespace}
+    doc.update({k: getattr(ns, k) for k in _NS_FIELDS
+                if getattr(ns, k) is not None})
+    for kind in (ASSOCIATIONS, PROPERTIES, OBJECTS, TAGS):
+        items = _REPO.list_items(kind, ns)
+        if kind.newest_first:
+            items.reverse()     # a file lists them as they were made
+        if kind.as_map and items:
+            doc[kind.list_key] = {i.name: i.shown() for i in items}
+        elif items:
+            # an empty "required" says nothing in a file
+            doc[kind.list_key] = [{'name': i.name, **{
+                k: v for k, v in i.shown().items() if v != []}}
+                for i in items]
     return doc
 
 

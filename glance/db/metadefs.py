@@ -1,9 +1,11 @@
 """The metadata definitions repository: domain objects in and out.
 
-Sub-resources are always addressed through the namespace the caller was
-allowed to load, so the layers above see that namespace (its owner and
-visibility are what policy decides on).  Deletions inside a protected
-namespace are refused here, at the bottom, so no layer can skip it.
+Entries are always addressed through the namespace the caller was allowed
+to load, so the layers above see that namespace (its owner and visibility
+are what policy decides on).  Deletions inside a protected namespace are
+refused here, at the bottom, so no layer can skip it.  One implementation
+serves every kind of entry (``glance.domain.metadef.KINDS``); only an
+association, whose name is the resource type's, has SQL of its own.
 """
 from __future__ import annotations
 
@@ -13,12 +15,63 @@ from typing import Any
 from glance.common import exception
 from glance.db.sqlalchemy import metadefs as db
 from glance.db.sqlalchemy import models
-from glance.domain.metadef import (MetadefObject, MetadefProperty,
-                                   MetadefTag, Namespace, NamespaceQuery,
-                                   ResourceType, ResourceTypeAssociation)
+from glance.domain.metadef import (ASSOCIATIONS, Item, Kind, Namespace,
+                                   NamespaceQuery, ResourceType)
 
 _NS_FIELDS = ('namespace', 'display_name', 'description', 'visibility',
               'protected', 'owner')
+#: the table of each kind whose rows carry their own name
+MODELS = {'object': models.MetadefObject, 'property': models.MetadefProperty,
+          'tag': models.MetadefTag}
+#: kind -> {field: (column, empty)}: a field whose ``empty`` is not None is
+#: stored as JSON text, and an empty column reads back as ``empty``.  A
+#: property definition (no declared fields) is JSON in ``json_schema``.
+COLUMNS: dict[str, dict[str, tuple[str, Any]]] = {
+    'object': {'description': ('description', None),
+               'required': ('required', []),
+               'properties': ('json_schema', {})},
+    'tag': {},
+    'resource_type': {'prefix': ('prefix', None),
+                      'properties_target': ('properties_target', None)},
+}
+
+
+def _columns(kind: Kind, name: str, values: dict[str, Any]
+             ) -> dict[str, Any]:
+    """The row values of an entry."""
+    if kind.fields is None:
+        return {'name': name, 'json_schema': json.dumps(values)}
+    out = {'name': name}
+    for field, (column, empty) in COLUMNS[kind.name].items():
+        value = values.get(field)
+        out[column] = value if empty is None else json.dumps(value or empty)
+    return out
+
+
+def _values(kind: Kind, row) -> dict[str, Any]:
+    if kind.fields is None:
+        return json.loads(row.json_schema)
+    out = {}
+    for field, (column, empty) in COLUMNS[kind.name].items():
+        value = getattr(row, column)
+        out[field] = value if empty is None else (
+            json.loads(value) if value else type(empty)())
+    return out
+
+
+def _item(kind: Kind, namespace: str, row, name: str | None = None) -> Item:
+    name = name or row.name
+    return Item(kind, namespace, name, _values(kind, row),
+                created_at=row.created_at,
+                updated_at=row.updated_at or row.created_at,
+                loaded_name=name)
+
+
+def _stored(item: Item, row) -> Item:
+    """``item`` as just written: the row's timestamps, its name loaded."""
+    item.created_at, item.updated_at = row.created_at, row.updated_at
+    item.loaded_name = item.name
+    return item
 
 
 def _namespace(row) -> Namespace:
@@ -26,45 +79,6 @@ def _namespace(row) -> Namespace:
                      created_at=row.created_at,
                      updated_at=row.updated_at or row.created_at,
                      loaded_name=row.namespace)
-
-
-def _object(namespace: str, row) -> MetadefObject:
-    return MetadefObject(
-        namespace=namespace, name=row.name, description=row.description,
-        required=json.loads(row.required) if row.required else [],
-        properties=json.loads(row.json_schema) if row.json_schema else {},
-        created_at=row.created_at,
-        updated_at=row.updated_at or row.created_at, loaded_name=row.name)
-
-
-def _object_values(obj: MetadefObject) -> dict[str, Any]:
-    return {'name': obj.name, 'description': obj.description,
-            'required': json.dumps(obj.required or []),
-            'json_schema': json.dumps(obj.properties or {})}
-
-
-def _property(namespace: str, row) -> MetadefProperty:
-    return MetadefProperty(namespace=namespace, name=row.name,
-                           schema=json.loads(row.json_schema),
-                           loaded_name=row.name)
-
-
-def _property_values(prop: MetadefProperty) -> dict[str, Any]:
-    return {'name': prop.name, 'json_schema': json.dumps(prop.schema)}
-
-
-def _tag(namespace: str, row) -> MetadefTag:
-    return MetadefTag(namespace=namespace, name=row.name,
-                      created_at=row.created_at,
-                      updated_at=row.updated_at or row.created_at,
-                      loaded_name=row.name)
-
-
-def _association(namespace: str, row, name: str) -> ResourceTypeAssociation:
-    return ResourceTypeAssociation(
-        namespace=namespace, name=name, prefix=row.prefix,
-        properties_target=row.properties_target, created_at=row.created_at,
-        updated_at=row.updated_at or row.created_at)
 
 
 class MetadefRepo:
@@ -103,113 +117,62 @@ class MetadefRepo:
         db.delete_namespace(ns.loaded_name or ns.namespace)
         return ns
 
-    # objects
-    def list_objects(self, ns: Namespace) -> list[MetadefObject]:
-        return [_object(ns.namespace, r) for r in
-                db.list_children(models.MetadefObject, ns.namespace)]
+    # entries of every kind
+    def list_items(self, kind: Kind, ns: Namespace) -> list[Item]:
+        """The namespace's entries of ``kind``, in the kind's order."""
+        if kind is ASSOCIATIONS:
+            return self.list_associations([ns])[ns.namespace]
+        return [_item(kind, ns.namespace, r) for r in db.list_children(
+            MODELS[kind.name], ns.namespace, kind.newest_first)]
 
-    def get_object(self, ns: Namespace, name: str) -> MetadefObject:
-        return _object(ns.namespace, db.get_child(models.MetadefObject,
-                                                  ns.namespace, name))
+    def get_item(self, kind: Kind, ns: Namespace, name: str) -> Item:
+        """One entry; 404 if the namespace has none of that name."""
+        if kind is not ASSOCIATIONS:
+            return _item(kind, ns.namespace, db.get_child(
+                MODELS[kind.name], ns.namespace, name))
+        for assoc in self.list_items(kind, ns):
+            if assoc.name == name:
+                return assoc
+        raise exception.NotFound('Namespace %s has no association with '
+                                 'resource type %s.' % (ns.namespace, name))
 
-    def add_object(self, ns: Namespace, obj: MetadefObject) -> MetadefObject:
-        row, = db.create_children(models.MetadefObject, ns.namespace,
-                                  [_object_values(obj)])
-        obj.created_at, obj.updated_at = row.created_at, row.updated_at
-        obj.loaded_name = obj.name
-        return obj
+    def add_item(self, ns: Namespace, item: Item) -> Item:
+        """Store a new entry; 409 if its name is taken."""
+        if item.kind is ASSOCIATIONS:
+            return _stored(item, db.create_association(
+                ns.namespace, item.name, **item.values))
+        return self.add_items(item.kind, ns, [item])[0]
 
-    def save_object(self, ns: Namespace, obj: MetadefObject
-                    ) -> MetadefObject:
-        row = db.update_child(models.MetadefObject, ns.namespace,
-                              obj.loaded_name or obj.name,
-                              _object_values(obj))
-        obj.created_at, obj.updated_at = row.created_at, row.updated_at
-        return obj
+    def add_items(self, kind: Kind, ns: Namespace, items: list[Item],
+                  append: bool = True) -> list[Item]:
+        """Store entries (all or none); unless ``append``, they replace
+        the namespace's entries of ``kind``."""
+        rows = db.create_children(
+            MODELS[kind.name], ns.namespace,
+            [_columns(kind, i.name, i.values) for i in items],
+            replace=not append)
+        return [_stored(i, r) for i, r in zip(items, rows)]
 
-    def remove_object(self, ns: Namespace, obj: MetadefObject
-                      ) -> MetadefObject:
+    def save_item(self, ns: Namespace, item: Item) -> Item:
+        """Store a changed (maybe renamed) entry; 409 onto a taken name."""
+        return _stored(item, db.update_child(
+            MODELS[item.kind.name], ns.namespace,
+            item.loaded_name or item.name,
+            _columns(item.kind, item.name, item.values)))
+
+    def remove_item(self, ns: Namespace, item: Item) -> Item:
         ns.check_deletable()
-        db.delete_child(models.MetadefObject, ns.namespace,
-                        obj.loaded_name or obj.name)
-        return obj
+        if item.kind is ASSOCIATIONS:
+            db.delete_association(ns.namespace, item.name)
+        else:
+            db.delete_child(MODELS[item.kind.name], ns.namespace,
+                            item.loaded_name or item.name)
+        return item
 
-    def remove_objects(self, ns: Namespace) -> Namespace:
+    def remove_all(self, kind: Kind, ns: Namespace) -> Namespace:
+        """Delete every entry of ``kind`` in the namespace."""
         ns.check_deletable()
-        db.delete_children(models.MetadefObject, ns.namespace)
-        return ns
-
-    # properties
-    def list_properties(self, ns: Namespace) -> list[MetadefProperty]:
-        return [_property(ns.namespace, r) for r in
-                db.list_children(models.MetadefProperty, ns.namespace)]
-
-    def get_property(self, ns: Namespace, name: str) -> MetadefProperty:
-        return _property(ns.namespace, db.get_child(models.MetadefProperty,
-                                                    ns.namespace, name))
-
-    def add_property(self, ns: Namespace, prop: MetadefProperty
-                     ) -> MetadefProperty:
-        db.create_children(models.MetadefProperty, ns.namespace,
-                           [_property_values(prop)])
-        prop.loaded_name = prop.name
-        return prop
-
-    def save_property(self, ns: Namespace, prop: MetadefProperty
-                      ) -> MetadefProperty:
-        db.update_child(models.MetadefProperty, ns.namespace,
-                        prop.loaded_name or prop.name,
-                        _property_values(prop))
-        return prop
-
-    def remove_property(self, ns: Namespace, prop: MetadefProperty
-                        ) -> MetadefProperty:
-        ns.check_deletable()
-        db.delete_child(models.MetadefProperty, ns.namespace,
-                        prop.loaded_name or prop.name)
-        return prop
-
-    def remove_properties(self, ns: Namespace) -> Namespace:
-        ns.check_deletable()
-        db.delete_children(models.MetadefProperty, ns.namespace)
-        return ns
-
-    # tags
-    def list_tags(self, ns: Namespace) -> list[MetadefTag]:
-        return [_tag(ns.namespace, r) for r in db.list_children(
-            models.MetadefTag, ns.namespace, newest_first=True)]
-
-    def get_tag(self, ns: Namespace, name: str) -> MetadefTag:
-        return _tag(ns.namespace, db.get_child(models.MetadefTag,
-                                               ns.namespace, name))
-
-    def add_tag(self, ns: Namespace, tag: MetadefTag) -> MetadefTag:
-        """Add one tag (POST .../tags/{tag_name})."""
-        return self.add_tags(ns, [tag])[0]
-
-    def add_tags(self, ns: Namespace, tags: list[MetadefTag],
-                 append: bool = True) -> list[MetadefTag]:
-        """Add ``tags`` (all or none); unless ``append``, they replace
-        the namespace's tags."""
-        rows = db.create_children(models.MetadefTag, ns.namespace,
-                                  [{'name': t.name} for t in tags],
-                                  replace=not append)
-        return [_tag(ns.namespace, r) for r in rows]
-
-    def save_tag(self, ns: Namespace, tag: MetadefTag) -> MetadefTag:
-        return _tag(ns.namespace, db.update_child(
-            models.MetadefTag, ns.namespace, tag.loaded_name or tag.name,
-            {'name': tag.name}))
-
-    def remove_tag(self, ns: Namespace, tag: MetadefTag) -> MetadefTag:
-        ns.check_deletable()
-        db.delete_child(models.MetadefTag, ns.namespace,
-                        tag.loaded_name or tag.name)
-        return tag
-
-    def remove_tags(self, ns: Namespace) -> Namespace:
-        ns.check_deletable()
-        db.delete_children(models.MetadefTag, ns.namespace)
+        db.delete_children(MODELS[kind.name], ns.namespace)
         return ns
 
     # resource types
@@ -219,38 +182,10 @@ class MetadefRepo:
                 for r in db.list_resource_types()]
 
     def list_associations(self, namespaces: list[Namespace]
-                          ) -> dict[str, list[ResourceTypeAssociation]]:
-        """Each namespace's associations (by namespace name)."""
-        out: dict[str, list[ResourceTypeAssociation]] = {
-            ns.namespace: [] for ns in namespaces}
+                          ) -> dict[str, list[Item]]:
+        """Each namespace's associations (by namespace name), oldest
+        first."""
+        out: dict[str, list[Item]] = {ns.namespace: [] for ns in namespaces}
         for ns_name, row, name in db.list_associations(list(out)):
-            out[ns_name].append(_association(ns_name, row, name))
+            out[ns_name].append(_item(ASSOCIATIONS, ns_name, row, name))
         return out
-
-    def add_association(self, ns: Namespace,
-                        assoc: ResourceTypeAssociation
-                        ) -> ResourceTypeAssociation:
-        row = db.create_association(ns.namespace, assoc.name, assoc.prefix,
-                                    assoc.properties_target)
-        return _association(ns.namespace, row, assoc.name)
-
-    def remove_association(self, ns: Namespace,
-                           assoc: ResourceTypeAssociation
-                           ) -> ResourceTypeAssociation:
-        ns.check_deletable()
-        db.delete_association(ns.namespace, assoc.name)
-        return assoc
-
-    def namespace_associations(self, ns: Namespace
-                               ) -> list[ResourceTypeAssociation]:
-        """The associations of one namespace, oldest first."""
-        return self.list_associations([ns])[ns.namespace]
-
-    def get_association(self, ns: Namespace, name: str
-                        ) -> ResourceTypeAssociation:
-        """The namespace's association with ``name``; 404 if none."""
-        for assoc in self.namespace_associations(ns):
-            if assoc.name == name:
-                return assoc
-        raise exception.NotFound('Namespace %s has no association with '
-                                 'resource type %s.' % (ns.namespace, name))

@@ -45,52 +45,126 @@ class Namespace:
                 % self.namespace)
 
 
-@dataclasses.dataclass
-class MetadefObject:
-    """A named group of property definitions inside a namespace."""
+@dataclasses.dataclass(frozen=True, eq=False)
+class Kind:
+    """One kind of thing a namespace holds, declared once.
 
+    Objects, property definitions, tags and resource type associations are
+    all "a named entry inside a namespace"; they differ only in what this
+    declaration says, so the API, the policy and notifier layers and the
+    database each have one implementation for all four, read from here.
+    """
+
+    name: str                   # in schema names and messages: 'object'
+    collection: str             # its URL segment: .../{namespace}/objects
+    path_var: str               # the URL variable naming one of them
+    list_key: str               # the body key holding a list of them
+    #: what an entry holds besides its name; None: a free JSON Schema
+    #: fragment (a property definition), kept and shown whole
+    fields: tuple[str, ...] | None
+    rules: dict[str, str]       # operation -> policy rule (upstream names)
+    events: dict[str, str]      # operation -> notification event
+    timestamps: bool = True     # shown in views and notifications
+    renamable: bool = True      # PUT may rename; events carry name_old
+    newest_first: bool = False  # listing order (the reference's)
+    as_map: bool = False        # listed as {name: entry}
+    names_in_lists: bool = False  # lists show only each name
+    self_link: bool = False     # views carry their schema and self links
+    list_schema: str | None = None  # the schema link a listing carries
+    #: created by POST .../{name} without a body; no schema sees those
+    #: names, so their length is checked by hand
+    named_by_path: bool = False
+
+
+#: the operations on entries, as rules and events name them: list, get,
+#: add, add_many (several at once), save, remove, remove_all
+OBJECTS = Kind(
+    'object', 'objects', 'object_name', 'objects',
+    fields=('description', 'required', 'properties'),
+    rules={'list': 'get_metadef_objects', 'get': 'get_metadef_object',
+           'add': 'add_metadef_object', 'save': 'modify_metadef_object',
+           'remove': 'delete_metadef_object',
+           'remove_all': 'delete_metadef_objects'},
+    events={'add': 'metadef_object.create', 'save': 'metadef_object.update',
+            'remove': 'metadef_object.delete',
+            'remove_all': 'metadef_namespace.delete_objects'},
+    self_link=True, list_schema='v2/schemas/metadefs/objects')
+PROPERTIES = Kind(
+    'property', 'properties', 'property_name', 'properties', fields=None,
+    rules={'list': 'get_metadef_properties', 'get': 'get_metadef_property',
+           'add': 'add_metadef_property', 'save': 'modify_metadef_property',
+           'remove': 'remove_metadef_property',
+           'remove_all': 'remove_metadef_properties'},
+    events={'add': 'metadef_property.create',
+            'save': 'metadef_property.update',
+            'remove': 'metadef_property.delete',
+            'remove_all': 'metadef_namespace.delete_properties'},
+    timestamps=False, as_map=True)
+TAGS = Kind(
+    'tag', 'tags', 'tag_name', 'tags', fields=(),
+    rules={'list': 'get_metadef_tags', 'get': 'get_metadef_tag',
+           'add': 'add_metadef_tag', 'add_many': 'add_metadef_tags',
+           'save': 'modify_metadef_tag', 'remove': 'delete_metadef_tag',
+           'remove_all': 'delete_metadef_tags'},
+    events={'add': 'metadef_tag.create', 'save': 'metadef_tag.update',
+            'remove': 'metadef_tag.delete',
+            'remove_all': 'metadef_namespace.delete_tags'},
+    newest_first=True, names_in_lists=True, named_by_path=True)
+ASSOCIATIONS = Kind(
+    'resource_type', 'resource_types', 'name', 'resource_type_associations',
+    fields=('prefix', 'properties_target'),
+    rules={'list': 'get_metadef_resource_type',
+           'get': 'get_metadef_resource_type',
+           'add': 'add_metadef_resource_type_association',
+           'remove': 'remove_metadef_resource_type_association'},
+    events={'add': 'metadef_resource_type.create',
+            'remove': 'metadef_resource_type.delete'},
+    renamable=False)
+#: every kind, in the order a new namespace's contents are created
+KINDS = (PROPERTIES, OBJECTS, TAGS, ASSOCIATIONS)
+
+
+@dataclasses.dataclass
+class Item:
+    """One entry of a namespace: an object, a property definition, a tag
+    or an association with the resource type ``name``."""
+
+    kind: Kind
     namespace: str
     name: str
-    description: str | None = None
-    required: list[str] | None = None
-    properties: dict[str, Any] | None = None
+    values: dict[str, Any] = dataclasses.field(default_factory=dict)
     created_at: datetime.datetime = dataclasses.field(default_factory=utcnow)
     updated_at: datetime.datetime = dataclasses.field(default_factory=utcnow)
+    #: the name it was loaded with (None: not stored yet), so a rename can
+    #: find its row and notifications can say what it was
     loaded_name: str | None = None
 
-
-@dataclasses.dataclass
-class MetadefProperty:
-    """One property definition: ``schema`` is the JSON Schema fragment
-    (title, type, enum...) without the name."""
-
-    namespace: str
-    name: str
-    schema: dict[str, Any]
-    loaded_name: str | None = None
+    def shown(self) -> dict[str, Any]:
+        """Its values as views show them: the declared fields that are
+        set, or a property definition whole."""
+        if self.kind.fields is None:
+            return dict(self.values)
+        return {f: self.values[f] for f in self.kind.fields
+                if self.values.get(f) is not None}
 
 
-@dataclasses.dataclass
-class MetadefTag:
-    """A tag a namespace suggests for resources."""
+def new_item(kind: Kind, namespace: str, entry: dict[str, Any]) -> Item:
+    """An entry of ``kind`` from a (validated) request body or catalog
+    file entry: its name and the fields the kind declares."""
+    if kind.fields is None:
+        values = {k: v for k, v in entry.items() if k != 'name'}
+    else:
+        values = {f: entry.get(f) for f in kind.fields}
+    return Item(kind, namespace, entry['name'], values)
 
-    namespace: str
-    name: str
-    created_at: datetime.datetime = dataclasses.field(default_factory=utcnow)
-    updated_at: datetime.datetime = dataclasses.field(default_factory=utcnow)
-    loaded_name: str | None = None
 
-
-@dataclasses.dataclass
-class ResourceTypeAssociation:
-    """A namespace applies to resource type ``name`` (with ``prefix``)."""
-
-    namespace: str
-    name: str
-    prefix: str | None = None
-    properties_target: str | None = None
-    created_at: datetime.datetime = dataclasses.field(default_factory=utcnow)
-    updated_at: datetime.datetime = dataclasses.field(default_factory=utcnow)
+def entries(kind: Kind, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The entries of ``kind`` in a namespace document (a create body or a
+    catalog file), each with its name (properties come as a map)."""
+    if kind.as_map:
+        return [dict(definition, name=name) for name, definition in
+                (doc.get(kind.list_key) or {}).items()]
+    return list(doc.get(kind.list_key) or ())
 
 
 @dataclasses.dataclass

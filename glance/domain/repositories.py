@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:   # pragma: no cover - types only
     from glance.domain.image import Image
     from glance.domain.member import ImageMember
+    from glance.domain.metadef import Item, Kind, Namespace, ResourceType
     from glance.domain.task import Task
     from glance.domain.transfer import Download, Upload
 
@@ -139,6 +140,58 @@ class TaskRepository(Protocol):
         """Store the task's progress."""
 
 
+class MetadefRepository(Protocol):
+    """The metadata definitions catalog: namespaces and their entries of
+    every kind (``glance.domain.metadef.KINDS``)."""
+
+    def get_namespace(self, name: str) -> Namespace:
+        """The namespace, or NotFound (also when the caller may not see
+        it)."""
+
+    def list_namespaces(self, query: Any,
+                        all_projects: bool = False) -> list[Namespace]:
+        """A page of the namespaces the caller may see."""
+
+    def list_items(self, kind: Kind, ns: Namespace) -> list[Item]:
+        """The namespace's entries of ``kind``."""
+
+    def get_item(self, kind: Kind, ns: Namespace, name: str) -> Item:
+        """One entry, or NotFound."""
+
+    def list_resource_types(self) -> list[ResourceType]:
+        """Every resource type a namespace was ever associated with."""
+
+    def list_associations(self, namespaces: list[Namespace]
+                          ) -> dict[str, list[Item]]:
+        """The associations of namespaces the caller already loaded."""
+
+    def add_namespace(self, ns: Namespace) -> Namespace:
+        """Store a new namespace."""
+
+    def save_namespace(self, ns: Namespace) -> Namespace:
+        """Store a changed (maybe renamed) namespace."""
+
+    def remove_namespace(self, ns: Namespace) -> Namespace:
+        """Delete the namespace and everything in it."""
+
+    def add_item(self, ns: Namespace, item: Item) -> Item:
+        """Store a new entry."""
+
+    def add_items(self, kind: Kind, ns: Namespace, items: list[Item],
+                  append: bool = True) -> list[Item]:
+        """Store several entries at once (replacing the kind's entries
+        unless ``append``)."""
+
+    def save_item(self, ns: Namespace, item: Item) -> Item:
+        """Store a changed (maybe renamed) entry."""
+
+    def remove_item(self, ns: Namespace, item: Item) -> Item:
+        """Delete one entry."""
+
+    def remove_all(self, kind: Kind, ns: Namespace) -> Namespace:
+        """Delete every entry of ``kind`` in the namespace."""
+
+
 #: operations that change something, per protocol
 IMAGE_WRITES = frozenset({
     'add', 'save', 'remove', 'deactivate', 'reactivate', 'set_locations',
@@ -147,6 +200,9 @@ IMAGE_WRITES = frozenset({
     'discard_partial'})
 MEMBER_WRITES = frozenset({'add', 'save', 'remove'})
 TASK_WRITES = frozenset({'add', 'save'})
+METADEF_WRITES = frozenset({
+    'add_namespace', 'save_namespace', 'remove_namespace', 'add_item',
+    'add_items', 'save_item', 'remove_item', 'remove_all'})
 
 
 def operations(protocol: type) -> frozenset[str]:

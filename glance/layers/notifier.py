@@ -283,35 +283,20 @@ def namespace_payload(ns, deleted: bool = False) -> dict:
             **_deleted(deleted)}
 
 
-def object_payload(obj, deleted: bool = False) -> dict:
-    return {'namespace': obj.namespace, 'name': obj.name,
-            'name_old': obj.loaded_name, 'description': obj.description,
-            'required': obj.required, 'properties': obj.properties,
-            'created_at': timeutils.isotime(obj.created_at),
-            'updated_at': timeutils.isotime(obj.updated_at),
-            **_deleted(deleted)}
-
-
-def property_payload(prop, deleted: bool = False) -> dict:
-    return {**prop.schema, 'namespace': prop.namespace, 'name': prop.name,
-            'name_old': prop.loaded_name, **_deleted(deleted)}
-
-
-def tag_payload(tag, deleted: bool = False) -> dict:
-    return {'namespace': tag.namespace, 'name': tag.name,
-            'name_old': tag.loaded_name,
-            'created_at': timeutils.isotime(tag.created_at),
-            'updated_at': timeutils.isotime(tag.updated_at),
-            **_deleted(deleted)}
-
-
-def association_payload(assoc, deleted: bool = False) -> dict:
-    return {'namespace': assoc.namespace, 'name': assoc.name,
-            'prefix': assoc.prefix,
-            'properties_target': assoc.properties_target,
-            'created_at': timeutils.isotime(assoc.created_at),
-            'updated_at': timeutils.isotime(assoc.updated_at),
-            **_deleted(deleted)}
+def item_payload(item, deleted: bool = False) -> dict:
+    """An entry of a namespace as the metadef_<kind>.* events describe it:
+    its values, the namespace, the name it was loaded with (kinds that can
+    be renamed) and its timestamps (kinds that show them)."""
+    kind = item.kind
+    values = item.values if kind.fields is None else {
+        f: item.values.get(f) for f in kind.fields}
+    payload = {**values, 'namespace': item.namespace, 'name': item.name}
+    if kind.renamable:
+        payload['name_old'] = item.loaded_name
+    if kind.timestamps:
+        payload['created_at'] = timeutils.isotime(item.created_at)
+        payload['updated_at'] = timeutils.isotime(item.updated_at)
+    return {**payload, **_deleted(deleted)}
 
 
 class MetadefRepo(Proxy):
@@ -338,71 +323,32 @@ class MetadefRepo(Proxy):
         return self._after('metadef_namespace.delete', namespace_payload,
                            self.base.remove_namespace(ns), deleted=True)
 
-    def add_object(self, ns, obj):
-        return self._after('metadef_object.create', object_payload,
-                           self.base.add_object(ns, obj))
-
-    def save_object(self, ns, obj):
-        return self._after('metadef_object.update', object_payload,
-                           self.base.save_object(ns, obj))
-
-    def remove_object(self, ns, obj):
-        return self._after('metadef_object.delete', object_payload,
-                           self.base.remove_object(ns, obj), deleted=True)
-
-    def remove_objects(self, ns):
-        return self._after('metadef_namespace.delete_objects',
-                           namespace_payload, self.base.remove_objects(ns))
-
-    def add_property(self, ns, prop):
-        return self._after('metadef_property.create', property_payload,
-                           self.base.add_property(ns, prop))
-
-    def save_property(self, ns, prop):
-        return self._after('metadef_property.update', property_payload,
-                           self.base.save_property(ns, prop))
-
-    def remove_property(self, ns, prop):
-        return self._after('metadef_property.delete', property_payload,
-                           self.base.remove_property(ns, prop), deleted=True)
-
-    def remove_properties(self, ns):
-        return self._after('metadef_namespace.delete_properties',
-                           namespace_payload, self.base.remove_properties(ns))
-
-    def add_tag(self, ns, tag):
-        return self._after('metadef_tag.create', tag_payload,
-                           self.base.add_tag(ns, tag))
-
-    def add_tags(self, ns, tags, append: bool = True):
-        added = self.base.add_tags(ns, tags, append)
-        for tag in added:
-            send(self.context, 'metadef_tag.create', tag_payload(tag))
+    # entries of every kind: the event the kind names for the operation
+    def add_item(self, ns, item):
+        added = self.base.add_item(ns, item)
+        send(self.context, item.kind.events['add'], item_payload(added))
         return added
 
-    def save_tag(self, ns, tag):
-        old = tag.loaded_name
-        saved = self.base.save_tag(ns, tag)
-        payload = tag_payload(saved)
+    def add_items(self, kind, ns, items, append: bool = True):
+        added = self.base.add_items(kind, ns, items, append)
+        for item in added:
+            send(self.context, kind.events['add'], item_payload(item))
+        return added
+
+    def save_item(self, ns, item):
+        old = item.loaded_name
+        saved = self.base.save_item(ns, item)
+        payload = item_payload(saved)
         payload['name_old'] = old
-        send(self.context, 'metadef_tag.update', payload)
+        send(self.context, item.kind.events['save'], payload)
         return saved
 
-    def remove_tag(self, ns, tag):
-        return self._after('metadef_tag.delete', tag_payload,
-                           self.base.remove_tag(ns, tag), deleted=True)
+    def remove_item(self, ns, item):
+        removed = self.base.remove_item(ns, item)
+        send(self.context, item.kind.events['remove'],
+             item_payload(removed, deleted=True))
+        return removed
 
-    def remove_tags(self, ns):
-        return self._after('metadef_namespace.delete_tags',
-                           namespace_payload, self.base.remove_tags(ns))
-
-    def add_association(self, ns, assoc):
-        return self._after('metadef_resource_type.create',
-                           association_payload,
-                           self.base.add_association(ns, assoc))
-
-    def remove_association(self, ns, assoc):
-        return self._after('metadef_resource_type.delete',
-                           association_payload,
-                           self.base.remove_association(ns, assoc),
-                           deleted=True)
+    def remove_all(self, kind, ns):
+        return self._after(kind.events['remove_all'], namespace_payload,
+                           self.base.remove_all(kind, ns))

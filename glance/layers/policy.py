@@ -284,82 +284,34 @@ class MetadefRepo(Proxy):
         self._on('delete_metadef_namespace', namespace)
         return self.base.remove_namespace(namespace)
 
-    # objects, properties, tags, associations: one rule per call
-    def list_objects(self, namespace):
-        self._on('get_metadef_objects', namespace)
-        return self.base.list_objects(namespace)
+    # entries of every kind: the rule the kind names for the operation
+    def list_items(self, kind, namespace):
+        self._on(kind.rules['list'], namespace)
+        return self.base.list_items(kind, namespace)
 
-    def get_object(self, namespace, name: str):
-        self._on('get_metadef_object', namespace)
-        return self.base.get_object(namespace, name)
+    def get_item(self, kind, namespace, name: str):
+        self._on(kind.rules['get'], namespace)
+        return self.base.get_item(kind, namespace, name)
 
-    def add_object(self, namespace, obj):
-        self._on('add_metadef_object', namespace)
-        return self.base.add_object(namespace, obj)
+    def add_item(self, namespace, item):
+        self._on(item.kind.rules['add'], namespace)
+        return self.base.add_item(namespace, item)
 
-    def save_object(self, namespace, obj):
-        self._on('modify_metadef_object', namespace)
-        return self.base.save_object(namespace, obj)
+    def add_items(self, kind, namespace, items, append: bool = True):
+        self._on(kind.rules['add_many'], namespace)
+        return self.base.add_items(kind, namespace, items, append)
 
-    def remove_object(self, namespace, obj):
-        self._on('delete_metadef_object', namespace)
-        return self.base.remove_object(namespace, obj)
+    def save_item(self, namespace, item):
+        self._on(item.kind.rules['save'], namespace)
+        return self.base.save_item(namespace, item)
 
-    def remove_objects(self, namespace):
-        self._on('delete_metadef_objects', namespace)
-        return self.base.remove_objects(namespace)
+    def remove_item(self, namespace, item):
+        self._on(item.kind.rules['remove'], namespace)
+        return self.base.remove_item(namespace, item)
 
-    def list_properties(self, namespace):
-        self._on('get_metadef_properties', namespace)
-        return self.base.list_properties(namespace)
-
-    def get_property(self, namespace, name: str):
-        self._on('get_metadef_property', namespace)
-        return self.base.get_property(namespace, name)
-
-    def add_property(self, namespace, prop):
-        self._on('add_metadef_property', namespace)
-        return self.base.add_property(namespace, prop)
-
-    def save_property(self, namespace, prop):
-        self._on('modify_metadef_property', namespace)
-        return self.base.save_property(namespace, prop)
-
-    def remove_property(self, namespace, prop):
-        self._on('remove_metadef_property', namespace)
-        return self.base.remove_property(namespace, prop)
-
-    def remove_properties(self, namespace):
-        self._on('remove_metadef_properties', namespace)
-        return self.base.remove_properties(namespace)
-
-    def list_tags(self, namespace):
-        self._on('get_metadef_tags', namespace)
-        return self.base.list_tags(namespace)
-
-    def get_tag(self, namespace, name: str):
-        self._on('get_metadef_tag', namespace)
-        return self.base.get_tag(namespace, name)
-
-    def add_tag(self, namespace, tag):
-        self._on('add_metadef_tag', namespace)
-        return self.base.add_tag(namespace, tag)
-
-    def add_tags(self, namespace, tags, append: bool = True):
-        self._on('add_metadef_tags', namespace)
-        return self.base.add_tags(namespace, tags, append)
-
-    def save_tag(self, namespace, tag):
-        self._on('modify_metadef_tag', namespace)
-        return self.base.save_tag(namespace, tag)
-
-    def remove_tag(self, namespace, tag):
-        self._on('delete_metadef_tag', namespace)
-        return self.base.remove_tag(namespace, tag)
-
-    def remove_tags(self, namespace):
-        self._on('delete_metadef_tags', namespace)
-        return self.base.remove_tags(namespace)
+    def remove_all(self, kind, namespace):
+        self._on(kind.rules['remove_all'], namespace)
+        return self.base.remove_all(kind, namespace)
 
     def list_resource_types(self):
         self._enforce('list_metadef_resource_types',
@@ -369,19 +321,3 @@ class MetadefRepo(Proxy):
     def list_associations(self, namespaces):
         # Shown inside namespaces the caller already was allowed to read.
         return self.base.list_associations(namespaces)
-
-    def namespace_associations(self, namespace):
-        self._on('get_metadef_resource_type', namespace)
-        return self.base.namespace_associations(namespace)
-
-    def get_association(self, namespace, name: str):
-        self._on('get_metadef_resource_type', namespace)
-        return self.base.get_association(namespace, name)
-
-    def add_association(self, namespace, assoc):
-        self._on('add_metadef_resource_type_association', namespace)
-        return self.base.add_association(namespace, assoc)
-
-    def remove_association(self, namespace, assoc):
-        self._on('remove_metadef_resource_type_association', namespace)
-        return self.base.remove_association(namespace, assoc)

@@ -7,10 +7,7 @@ from typing import Any
 
 from oslo_config import cfg
 
-from glance.api.v2.metadef_common import load, metadef_body
-from glance.api.v2 import metadef_objects as objects_api
-from glance.api.v2 import metadef_properties as properties_api
-from glance.api.v2 import metadef_resource_types as rt_api
+from glance.api.v2.metadef_items import list_view, load, metadef_body
 from glance.common import exception, timeutils, wsgi
 from glance.domain import metadef as domain
 from glance import gateway
@@ -35,29 +32,27 @@ def namespace_view(ns: domain.Namespace) -> dict[str, Any]:
     return view
 
 
-def full_view(ns: domain.Namespace, associations, properties=(),
-              objects=(), tags=(), prefix: str = '') -> dict[str, Any]:
+def full_view(ns: domain.Namespace,
+              contents: dict[domain.Kind, list[domain.Item]],
+              prefix: str = '') -> dict[str, Any]:
     """The namespace with whatever it contains (empty parts left out);
     ``prefix`` goes before every property name, as on the resource type
     the caller asked about."""
     view = namespace_view(ns)
-    if associations:
-        view['resource_type_associations'] = [
-            rt_api.association_view(a) for a in associations]
-    if properties:
-        view['properties'] = {prefix + p.name: properties_api.property_view(p)
-                              for p in properties}
-    if objects:
-        view['objects'] = []
-        for obj in objects:
-            shown = objects_api.object_view(obj)
-            if prefix and shown.get('properties'):
-                shown['properties'] = {prefix + k: v for k, v in
-                                       shown['properties'].items()}
-            view['objects'].append(shown)
-    if tags:
-        view['tags'] = [{'name': t.name} for t in tags]
+    for kind, items in contents.items():
+        if items:
+            view[kind.list_key] = list_view(kind, items)
+    if prefix:
+        if 'properties' in view:
+            view['properties'] = _prefixed(prefix, view['properties'])
+        for obj in view.get('objects', ()):
+            if obj.get('properties'):
+                obj['properties'] = _prefixed(prefix, obj['properties'])
     return view
+
+
+def _prefixed(prefix: str, definitions: dict[str, Any]) -> dict[str, Any]:
+    return {prefix + name: d for name, d in definitions.items()}
 
 
 def _new_namespace(body: dict[str, Any], owner: str | None
@@ -70,23 +65,33 @@ def _new_namespace(body: dict[str, Any], owner: str | None
         owner=body.get('owner', owner))
 
 
-def _check_content_names(body: dict[str, Any]) -> None:
-    """400 for a name inside a new namespace that its database column
-    (and its own create call's schema) would not take; the served
-    namespace schema, the API reference's, does not limit them."""
-    limit = metadef_schemas.NAME_MAX
-    names = [('property name', n) for n in body.get('properties') or ()]
-    for key, fields in (('objects', ('name',)), ('tags', ('name',)),
-                        ('resource_type_associations',
-                         ('name', 'prefix', 'properties_target'))):
-        for item in body.get(key) or ():
-            names += [('%s %s' % (key, f), item[f]) for f in fields
-                      if isinstance(item.get(f), str)]
-    for what, name in names:
-        if len(name) > limit:
-            raise exception.BadRequest(
-                'Each %s has at most %d characters; %r... has %d.'
-                % (what, limit, name[:20], len(name)))
+def _check_contents(body: dict[str, Any]) -> None:
+    """Refuse what would fail half-way through creating a namespace's
+    contents (created one by one after it) and leave half a namespace: a
+    name too long for its column (400; the served namespace schema, the
+    API reference's, does not limit them), missing (400) or given twice
+    (409)."""
+    found = {kind: domain.entries(kind, body) for kind in domain.KINDS}
+    for kind, entries in found.items():
+        fields = ('name', 'prefix', 'properties_target') \
+            if kind is domain.ASSOCIATIONS else ('name',)
+        for entry, field in ((e, f) for e in entries for f in fields):
+            value, limit = entry.get(field), metadef_schemas.NAME_MAX
+            if isinstance(value, str) and len(value) > limit:
+                what = 'property name' if kind.as_map \
+                    else '%s %s' % (kind.list_key, field)
+                raise exception.BadRequest(
+                    'Each %s has at most %d characters; %r... has %d.'
+                    % (what, limit, value[:20], len(value)))
+    for kind, entries in found.items():
+        names = [entry.get('name') for entry in entries]
+        if None in names:
+            raise exception.BadRequest('Every entry of %s needs a name.'
+                                       % kind.list_key)
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise exception.Duplicate('%s given twice in %s.'
+                                      % (', '.join(repeated), kind.list_key))
 
 
 class Deserializer:
@@ -117,20 +122,7 @@ class Deserializer:
 
     def create(self, request: wsgi.Request) -> dict:
         body = self.update(request)['body']
-        # The contents are created one by one after the namespace: a name
-        # given twice, or too long for the database, would fail half-way
-        # and leave half a namespace, so it is refused before anything is
-        # written.
-        _check_content_names(body)
-        for key in ('objects', 'tags', 'resource_type_associations'):
-            names = [item.get('name') for item in body.get(key) or ()]
-            if None in names:
-                raise exception.BadRequest('Every entry of %s needs a name.'
-                                           % key)
-            repeated = sorted({n for n in names if names.count(n) > 1})
-            if repeated:
-                raise exception.Duplicate('%s given twice in %s.'
-                                          % (', '.join(repeated), key))
+        _check_contents(body)
         return {'body': body}
 
     def update(self, request: wsgi.Request) -> dict:
@@ -151,8 +143,8 @@ class Controller:
         repo = gateway.get_metadef_repo(request.context)
         found = repo.list_namespaces(query)
         assocs = repo.list_associations(found)
-        return ([full_view(ns, assocs[ns.namespace]) for ns in found],
-                query.limit)
+        return ([full_view(ns, {domain.ASSOCIATIONS: assocs[ns.namespace]})
+                 for ns in found], query.limit)
 
     def create(self, request: wsgi.Request, body: dict) -> dict:
         """POST /v2/metadefs/namespaces -> 201 the namespace and what was
@@ -161,17 +153,16 @@ class Controller:
         repo = gateway.get_metadef_repo(request.context)
         ns = repo.add_namespace(_new_namespace(body,
                                                request.context.project_id))
-        props = [repo.add_property(ns, properties_api.new_property(
-            ns, dict(definition, name=name)))
-            for name, definition in (body.get('properties') or {}).items()]
-        objs = [repo.add_object(ns, objects_api.new_object(ns, obj))
-                for obj in body.get('objects') or ()]
-        tags = repo.add_tags(ns, [domain.MetadefTag(ns.namespace, t['name'])
-                                  for t in body.get('tags') or ()]) \
-            if body.get('tags') else []
-        assocs = [repo.add_association(ns, rt_api.new_association(ns, a))
-                  for a in body.get('resource_type_associations') or ()]
-        return full_view(ns, assocs, props, objs, tags)
+        contents = {}
+        for kind in domain.KINDS:
+            items = [domain.new_item(kind, ns.namespace, entry)
+                     for entry in domain.entries(kind, body)]
+            if 'add_many' in kind.rules:
+                contents[kind] = repo.add_items(kind, ns, items) \
+                    if items else []
+            else:
+                contents[kind] = [repo.add_item(ns, i) for i in items]
+        return full_view(ns, contents)
 
     def show(self, request: wsgi.Request, namespace: str,
              resource_type: str | None = None) -> dict:
@@ -180,10 +171,12 @@ class Controller:
         names carry T's prefix.  404 unknown or not visible."""
         repo, ns = load(request, namespace)
         assocs = repo.list_associations([ns])[ns.namespace]
-        prefix = next((a.prefix or '' for a in assocs
+        prefix = next((a.values['prefix'] or '' for a in assocs
                        if a.name == resource_type), '')
-        return full_view(ns, assocs, repo.list_properties(ns),
-                         repo.list_objects(ns), repo.list_tags(ns), prefix)
+        contents = {kind: repo.list_items(kind, ns) for kind in
+                    (domain.PROPERTIES, domain.OBJECTS, domain.TAGS)}
+        contents[domain.ASSOCIATIONS] = assocs
+        return full_view(ns, contents, prefix)
 
     def update(self, request: wsgi.Request, namespace: str,
                body: dict) -> dict:

@@ -90,45 +90,45 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
         'DELETE': ('metadef_namespaces', 'delete'),
     },
     '/v2/metadefs/namespaces/{namespace}/objects': {
-        'GET': ('metadef_objects', 'index'),
-        'POST': ('metadef_objects', 'create'),
-        'DELETE': ('metadef_objects', 'delete_all'),
+        'GET': ('metadef_items:objects', 'index'),
+        'POST': ('metadef_items:objects', 'create'),
+        'DELETE': ('metadef_items:objects', 'delete_all'),
     },
     '/v2/metadefs/namespaces/{namespace}/objects/{object_name}': {
-        'GET': ('metadef_objects', 'show'),
-        'PUT': ('metadef_objects', 'update'),
-        'DELETE': ('metadef_objects', 'delete'),
+        'GET': ('metadef_items:objects', 'show'),
+        'PUT': ('metadef_items:objects', 'update'),
+        'DELETE': ('metadef_items:objects', 'delete'),
     },
     '/v2/metadefs/namespaces/{namespace}/properties': {
-        'GET': ('metadef_properties', 'index'),
-        'POST': ('metadef_properties', 'create'),
-        'DELETE': ('metadef_properties', 'delete_all'),
+        'GET': ('metadef_items:properties', 'index'),
+        'POST': ('metadef_items:properties', 'create'),
+        'DELETE': ('metadef_items:properties', 'delete_all'),
     },
     '/v2/metadefs/namespaces/{namespace}/properties/{property_name}': {
-        'GET': ('metadef_properties', 'show'),
-        'PUT': ('metadef_properties', 'update'),
-        'DELETE': ('metadef_properties', 'delete'),
+        'GET': ('metadef_items:properties', 'show'),
+        'PUT': ('metadef_items:properties', 'update'),
+        'DELETE': ('metadef_items:properties', 'delete'),
     },
     '/v2/metadefs/namespaces/{namespace}/tags': {
-        'GET': ('metadef_tags', 'index'),
-        'POST': ('metadef_tags', 'create_many'),
-        'DELETE': ('metadef_tags', 'delete_all'),
+        'GET': ('metadef_items:tags', 'index'),
+        'POST': ('metadef_items:tags', 'create_many'),
+        'DELETE': ('metadef_items:tags', 'delete_all'),
     },
     '/v2/metadefs/namespaces/{namespace}/tags/{tag_name}': {
-        'GET': ('metadef_tags', 'show'),
-        'POST': ('metadef_tags', 'create'),
-        'PUT': ('metadef_tags', 'update'),
-        'DELETE': ('metadef_tags', 'delete'),
+        'GET': ('metadef_items:tags', 'show'),
+        'POST': ('metadef_items:tags', 'create'),
+        'PUT': ('metadef_items:tags', 'update'),
+        'DELETE': ('metadef_items:tags', 'delete'),
     },
     '/v2/metadefs/namespaces/{namespace}/resource_types': {
-        'GET': ('metadef_resource_types', 'associations'),
-        'POST': ('metadef_resource_types', 'create'),
+        'GET': ('metadef_items:resource_types', 'index'),
+        'POST': ('metadef_items:resource_types', 'create'),
     },
     '/v2/metadefs/namespaces/{namespace}/resource_types/{name}': {
-        'DELETE': ('metadef_resource_types', 'delete'),
+        'DELETE': ('metadef_items:resource_types', 'delete'),
     },
     '/v2/metadefs/resource_types': {
-        'GET': ('metadef_resource_types', 'index'),
+        'GET': ('metadef_items:resource_types', 'resource_types'),
     },
     '/v2/schemas/member': {'GET': ('schemas', 'member')},
     '/v2/schemas/members': {'GET': ('schemas', 'members')},
@@ -186,6 +186,17 @@ class API:
         return match['controller']
 
 
+def resource(name: str):
+    """The Resource a route names: ``module`` is built by the module's
+    ``create_resource()``, ``module:argument`` by
+    ``create_resource(argument)`` (one module serving several
+    resources)."""
+    module, _, argument = name.partition(':')
+    mod = importlib.import_module('glance.api.v2.%s' % module)
+    return mod.create_resource(argument) if argument \
+        else mod.create_resource()
+
+
 def build_mapper() -> routes.Mapper:
     """A Routes mapper for ``ROUTES`` with one Resource per module."""
     mapper = routes.Mapper()
@@ -193,8 +204,7 @@ def build_mapper() -> routes.Mapper:
     for path, methods in ROUTES.items():
         for method, (module, action) in methods.items():
             if module not in resources:
-                mod = importlib.import_module('glance.api.v2.%s' % module)
-                resources[module] = mod.create_resource()
+                resources[module] = resource(module)
             mapper.connect(path, controller=resources[module], action=action,
                            conditions={'method': [method]})
         mapper.connect(path, controller=_reject,

@@ -51,6 +51,9 @@ def test_every_metadef_rule_is_declared_and_documented():
     for name in rules:
         if "'%s'" % name in source:
             called.add(name)
+    # entries' rules are named by their kind's declaration
+    from glance.domain.metadef import KINDS
+    called |= {name for kind in KINDS for name in kind.rules.values()}
     assert called == set(rules), set(rules) - called
     for rule in rules.values():
         assert rule.description and rule.operations

@@ -9,6 +9,7 @@ import pytest
 
 from glance.db import images as db_images
 from glance.db import members as db_members
+from glance.db import metadefs as db_metadefs
 from glance.db import tasks as db_tasks
 from glance.domain import repositories as repos
 from glance.domain.proxy import Proxy
@@ -20,6 +21,8 @@ PROTOCOLS = [
     (repos.ImageRepository, repos.IMAGE_WRITES, db_images.ImageRepo),
     (repos.MemberRepository, repos.MEMBER_WRITES, db_members.MemberRepo),
     (repos.TaskRepository, repos.TASK_WRITES, db_tasks.TaskRepo),
+    (repos.MetadefRepository, repos.METADEF_WRITES,
+     db_metadefs.MetadefRepo),
 ]
 
 #: the layers that decide whether a write may happen, per protocol
@@ -28,6 +31,7 @@ GUARDS = {
                             quota.ImageRepo],
     repos.MemberRepository: [policy.MemberRepo, quota.MemberRepo],
     repos.TaskRepository: [policy.TaskRepo],
+    repos.MetadefRepository: [policy.MetadefRepo],
 }
 
 #: every layer of each chain (the guards and the rest)
@@ -36,6 +40,7 @@ LAYERS = {
     repos.MemberRepository: [policy.MemberRepo, quota.MemberRepo,
                              location.MemberRepo, notifier.MemberRepo],
     repos.TaskRepository: [policy.TaskRepo, notifier.TaskRepo],
+    repos.MetadefRepository: [policy.MetadefRepo, notifier.MetadefRepo],
 }
 
 #: layer methods that are no repository operation, and why

@@ -1,0 +1,216 @@
+"""/v2/metadefs/namespaces/{namespace}/<kind>[/{name}]: the objects,
+property definitions, tags and resource type associations of a namespace,
+and /v2/metadefs/resource_types.
+
+One resource serves every kind; what differs between them (schema, URL
+variable, list shape, view, rules, events) is the kind's declaration in
+``glance.domain.metadef``.  The route table binds a resource to a kind as
+``metadef_items:<collection>``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from glance.common import exception, timeutils, wsgi
+from glance.domain import metadef as domain
+from glance import gateway
+from glance import schemas
+from glance.schemas import metadef as metadef_schemas
+
+#: the X-Openstack-Append values that mean "add to the existing tags"
+_TRUE = ('true', '1', 'yes', 'on')
+
+
+def metadef_body(request: wsgi.Request, schema: dict[str, Any]
+                 ) -> dict[str, Any]:
+    """The JSON object body of ``request``, checked against ``schema``.
+
+    Keys the server owns (self, schema, timestamps) are refused with 403,
+    as for images, rather than silently dropped: a client sending them
+    believes it can set them.
+    """
+    body = request.json_body_or_400()
+    if not isinstance(body, dict):
+        raise exception.BadRequest('The request body must be a JSON object.')
+    for key in metadef_schemas.READ_ONLY:
+        if key in body:
+            raise exception.Forbidden("Attribute '%s' is read-only." % key)
+    schemas.validate(schema, body)
+    return body
+
+
+def load(request: wsgi.Request, namespace: str):
+    """(repository, namespace) for a call on ``namespace`` or its contents;
+    404 when the caller may not see the namespace."""
+    repo = gateway.get_metadef_repo(request.context)
+    return repo, repo.get_namespace(namespace)
+
+
+def item_view(item: domain.Item) -> dict[str, Any]:
+    """One entry as its own calls show it."""
+    kind = item.kind
+    view: dict[str, Any] = {'name': item.name}
+    if kind.timestamps:
+        view['created_at'] = timeutils.isotime(item.created_at)
+        view['updated_at'] = timeutils.isotime(item.updated_at)
+    if kind.self_link:
+        view['schema'] = '/v2/schemas/metadefs/%s' % kind.name
+        view['self'] = '/v2/metadefs/namespaces/%s/%s/%s' % (
+            item.namespace, kind.collection, item.name)
+    view.update(item.shown())
+    return view
+
+
+def list_view(kind: domain.Kind, items: list[domain.Item]
+              ) -> list[dict[str, Any]] | dict[str, Any]:
+    """Entries as lists show them (in their namespace's view too)."""
+    def shown(item):
+        return {'name': item.name} if kind.names_in_lists \
+            else item_view(item)
+    if kind.as_map:
+        return {i.name: shown(i) for i in items}
+    return [shown(i) for i in items]
+
+
+def _schema(kind: domain.Kind) -> dict[str, Any]:
+    return getattr(metadef_schemas, '%s_schema' % kind.name)()
+
+
+def _check_name(kind: domain.Kind, name: str) -> str:
+    """A name no schema has seen (from the path or a list) fits its
+    column."""
+    limit = _schema(kind)['properties']['name']['maxLength']
+    if not name or len(name) > limit:
+        raise exception.BadRequest('A %s name has 1 to %d characters.'
+                                   % (kind.name, limit))
+    return name
+
+
+class Deserializer:
+    """Request bodies of the kind, checked against its schema."""
+
+    def __init__(self, kind: domain.Kind):
+        self.kind = kind
+
+    def create(self, request: wsgi.Request) -> dict:
+        if self.kind.named_by_path:
+            return {}
+        return {'body': metadef_body(request, _schema(self.kind))}
+
+    def update(self, request: wsgi.Request) -> dict:
+        body = metadef_body(request, _schema(self.kind))
+        if self.kind.named_by_path:
+            _check_name(self.kind, body['name'])
+        return {'body': body}
+
+    def create_many(self, request: wsgi.Request) -> dict:
+        body = metadef_body(request, metadef_schemas.tags_schema())
+        tags = body.get('tags')
+        if not isinstance(tags, list):
+            raise exception.BadRequest('The body needs a "tags" list.')
+        # The API reference wants objects: {"tags": [{"name": "t"}]}.
+        if not all(isinstance(t, dict) and isinstance(t.get('name'), str)
+                   for t in tags):
+            raise exception.BadRequest(
+                'Each entry of "tags" must be an object with a string '
+                '"name", e.g. {"tags": [{"name": "t"}]}.')
+        names = [_check_name(self.kind, t['name']) for t in tags]
+        append = request.headers.get('X-Openstack-Append', 'false') \
+            .strip().lower() in _TRUE
+        return {'names': names, 'append': append}
+
+
+class Controller:
+    """One method per call, for the kind the resource was made for (the
+    entry's name arrives in the kind's URL variable); the repository
+    chain does policy and events."""
+
+    def __init__(self, kind: domain.Kind):
+        self.kind = kind
+
+    def _name(self, path: dict[str, str]) -> str:
+        return path[self.kind.path_var]
+
+    def index(self, request: wsgi.Request, namespace: str) -> dict:
+        """GET .../{namespace}/<kind> -> 200 every entry of the namespace
+        (tags newest first, the rest oldest first)."""
+        repo, ns = load(request, namespace)
+        body = {self.kind.list_key: list_view(
+            self.kind, repo.list_items(self.kind, ns))}
+        if self.kind.list_schema:
+            # The reference writes this link without its leading slash.
+            body['schema'] = self.kind.list_schema
+        return body
+
+    def create(self, request: wsgi.Request, namespace: str,
+               body: dict | None = None, **path: str) -> dict:
+        """POST .../<kind> (a tag: POST .../tags/{tag_name}, no body)
+        -> 201 the entry; 409 name taken, 403 non-administrators."""
+        repo, ns = load(request, namespace)
+        if body is None:
+            body = {'name': _check_name(self.kind, self._name(path))}
+        return item_view(repo.add_item(
+            ns, domain.new_item(self.kind, ns.namespace, body)))
+
+    def create_many(self, request: wsgi.Request, namespace: str,
+                    names: list[str], append: bool) -> dict:
+        """POST .../tags {"tags": [...]} -> 201 the tags created.  They
+        replace the namespace's tags unless X-Openstack-Append is true;
+        409 (and nothing changed) when a name repeats or is taken."""
+        repo, ns = load(request, namespace)
+        items = repo.add_items(self.kind, ns, [
+            domain.Item(self.kind, ns.namespace, n) for n in names], append)
+        return {self.kind.list_key: list_view(self.kind, items)}
+
+    def show(self, request: wsgi.Request, namespace: str,
+             **path: str) -> dict:
+        """GET .../<kind>/{name} -> 200; 404 unknown."""
+        repo, ns = load(request, namespace)
+        return item_view(repo.get_item(self.kind, ns, self._name(path)))
+
+    def update(self, request: wsgi.Request, namespace: str, body: dict,
+               **path: str) -> dict:
+        """PUT .../<kind>/{name} -> 200; the body replaces the entry (and
+        may rename it: 409 onto a taken name)."""
+        repo, ns = load(request, namespace)
+        item = repo.get_item(self.kind, ns, self._name(path))
+        new = domain.new_item(self.kind, ns.namespace, body)
+        item.name, item.values = new.name, new.values
+        return item_view(repo.save_item(ns, item))
+
+    def delete(self, request: wsgi.Request, namespace: str,
+               **path: str) -> None:
+        """DELETE .../<kind>/{name} -> 204; 404 unknown, 403 when the
+        namespace is protected."""
+        repo, ns = load(request, namespace)
+        repo.remove_item(ns, repo.get_item(self.kind, ns, self._name(path)))
+
+    def delete_all(self, request: wsgi.Request, namespace: str) -> None:
+        """DELETE .../<kind> -> 204 every entry gone; 403 protected."""
+        repo, ns = load(request, namespace)
+        repo.remove_all(self.kind, ns)
+
+    def resource_types(self, request: wsgi.Request) -> dict:
+        """GET /v2/metadefs/resource_types -> 200 every resource type
+        known (registered by associating a namespace with it)."""
+        repo = gateway.get_metadef_repo(request.context)
+        return {'resource_types': [
+            {'name': rt.name,
+             'created_at': timeutils.isotime(rt.created_at),
+             'updated_at': timeutils.isotime(rt.updated_at)}
+            for rt in repo.list_resource_types()]}
+
+
+class Serializer:
+    """A created entry (or several tags) answers 201."""
+
+    def create(self, response, view: dict) -> None:
+        wsgi.json_response(response, view, status=201)
+
+    create_many = create
+
+
+def create_resource(collection: str) -> wsgi.Resource:
+    """The resource of one kind, by its URL segment (``objects``...)."""
+    kind = next(k for k in domain.KINDS if k.collection == collection)
+    return wsgi.Resource(Controller(kind), Deserializer(kind), Serializer())
