@@ -326,3 +326,31 @@ def test_a_queued_image_is_cached_by_glance_api_itself(tmp_path, driver):
             assert hashlib.md5(f.read()).hexdigest() == image['checksum']
     finally:
         server.stop()
+
+
+def test_the_prefetcher_also_runs_every_interval(tmp_path):
+    """An image in the queue that no PUT woke the prefetcher for (queued
+    before a restart, or by another process of the node) is cached by the
+    next periodic run, every cache_prefetcher_interval seconds."""
+    server = cache_server(str(tmp_path), extra=[
+        'cache_prefetcher_interval=1']).start()
+    try:
+        client = Client(server.url)
+        image = active_image(client, b'i' * 7000)
+        with open(os.path.join(cache_dir(server), 'queue', image['id']),
+                  'a'):
+            pass
+        deadline = time.monotonic() + 60
+        while True:
+            state = client.get('/v2/cache').json()
+            if state['queued_images'] == []:
+                break
+            assert time.monotonic() < deadline, (state,
+                                                 server.log()[-2000:])
+            time.sleep(0.2)
+        assert [e['image_id'] for e in state['cached_images']] == [
+            image['id']]
+        with open(os.path.join(cache_dir(server), image['id']), 'rb') as f:
+            assert f.read() == b'i' * 7000
+    finally:
+        server.stop()
