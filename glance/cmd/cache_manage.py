@@ -163,28 +163,27 @@ def _confirm(question: str, force: bool) -> bool:
 
 # --- the commands ------------------------------------------------------------
 
-def list_cached(client: CacheClient, opts) -> int:
-    cached = client.state()['cached_images']
-    if not cached:
-        print('No cached images.')
+def _listing(what: str, header: list[str], rows: list[list[str]]) -> int:
+    if not rows:
+        print('No %s images.' % what)
         return 0
-    print('Found %d cached images...' % len(cached))
-    _table(['ID', 'Last Accessed (UTC)', 'Last Modified (UTC)', 'Size',
-            'Hits'],
-           [[e['image_id'], _time(e.get('last_accessed')),
-             _time(e.get('last_modified')), str(e['size']), str(e['hits'])]
-            for e in cached])
+    print('Found %d %s images...' % (len(rows), what))
+    _table(header, rows)
     return 0
+
+
+def list_cached(client: CacheClient, opts) -> int:
+    return _listing(
+        'cached', ['ID', 'Last Accessed (UTC)', 'Last Modified (UTC)',
+                   'Size', 'Hits'],
+        [[e['image_id'], _time(e.get('last_accessed')),
+          _time(e.get('last_modified')), str(e['size']), str(e['hits'])]
+         for e in client.state()['cached_images']])
 
 
 def list_queued(client: CacheClient, opts) -> int:
-    queued = client.state()['queued_images']
-    if not queued:
-        print('No queued images.')
-        return 0
-    print('Found %d queued images...' % len(queued))
-    _table(['ID'], [[image_id] for image_id in queued])
-    return 0
+    return _listing('queued', ['ID'], [
+        [image_id] for image_id in client.state()['queued_images']])
 
 
 def queue_image(client: CacheClient, opts) -> int:

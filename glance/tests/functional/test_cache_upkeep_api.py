@@ -2,7 +2,8 @@
 
 One glance-api with the cachemanagement flavor and the sqlite driver; the
 effects are checked on disk and through GET /v2/cache.  The same calls on
-two nodes sharing a database are in test_cache_tools.py.
+two nodes sharing a database are in test_cache_tools.py, their policy
+rules with the others' in test_cache.py.
 """
 from __future__ import annotations
 
@@ -11,10 +12,9 @@ import time
 
 import pytest
 
-from glance.tests.functional.conftest import Client, identity
+from glance.tests.functional.conftest import Client
 from glance.tests.functional.test_cache import (active_image, cache_dir,
-                                                cache_server,
-                                                trusted_cache_server)
+                                                cache_server)
 
 NODE_URL = 'http://upkeep-node:9292'
 MISSING = '4a0d1ef6-2c5b-4a2e-9a0c-3a8f6f3a1c55'
@@ -120,28 +120,3 @@ def test_absent_without_the_cache_filter(client):
         r = client.request(method, path)
         assert r.status_code == 404, (path, r.text)
         assert 'not supported' in r.text
-
-
-@pytest.fixture(scope='module')
-def keystone_srv(tmp_path_factory):
-    server = trusted_cache_server(
-        str(tmp_path_factory.mktemp('upkeep-ks'))).start()
-    yield server
-    server.stop()
-
-
-@pytest.mark.parametrize('method,path,rule', [
-    ('POST', '/v2/cache/clean', 'cache_clean'),
-    ('POST', '/v2/cache/prune', 'cache_prune'),
-    ('GET', '/v2/cache/nodes/%s', 'cache_list')])
-def test_upkeep_calls_are_for_administrators(keystone_srv, method, path,
-                                             rule):
-    owner = Client(keystone_srv.url, identity('p1'))
-    image = active_image(owner, b'z' * 100)
-    if '%s' in path:
-        path = path % image['id']
-    r = owner.request(method, path)
-    assert r.status_code == 403, r.text
-    assert rule in r.text
-    admin = Client(keystone_srv.url, identity('p1', 'admin,member,reader'))
-    assert admin.request(method, path).status_code == 200

@@ -7,6 +7,7 @@ relying on timing.
 """
 from __future__ import annotations
 
+import contextlib
 import http.server
 import socketserver
 import threading
@@ -110,13 +111,27 @@ def wait_task(client: Client, image_id: str, until) -> dict:
         time.sleep(0.05)
 
 
+@contextlib.contextmanager
+def importing(tmp_path, source: str, interval: int):
+    """(client, image id) of a web-download of ``source`` just accepted
+    by a glance-api with that progress_interval."""
+    server = glance(str(tmp_path), source, interval)
+    try:
+        client = Client(server.url, identity(
+            'prog-%s' % uuid.uuid4().hex[:8], 'reader,member'))
+        yield client, start_import(client, source)
+    finally:
+        server.stop()
+
+
+def finished(client: Client, image_id: str) -> dict:
+    return wait_task(client, image_id,
+                     lambda t: t['status'] in ('success', 'failure'))
+
+
 def test_message_follows_the_copy_then_the_task_succeeds(tmp_path, gated):
     source, gate = gated
-    server = glance(str(tmp_path), source, interval=0)
-    try:
-        client = Client(server.url, identity('prog-%s' % uuid.uuid4().hex[:8],
-                                             'reader,member'))
-        image_id = start_import(client, source)
+    with importing(tmp_path, source, interval=0) as (client, image_id):
         task = wait_task(client, image_id,
                          lambda t: t['status'] == 'processing')
         assert task['message'] == ''
@@ -130,55 +145,35 @@ def test_message_follows_the_copy_then_the_task_succeeds(tmp_path, gated):
         assert task['status'] == 'processing'
 
         gate.open(SIZE_MIB - 4)
-        task = wait_task(client, image_id,
-                         lambda t: t['status'] in ('success', 'failure'))
+        task = finished(client, image_id)
         assert task['status'] == 'success', task
         # the last copy (into the store) moved the whole image
         assert task['message'] == 'Copied %d MiB' % SIZE_MIB
         image = client.get('/v2/images/%s' % image_id).json()
         assert (image['status'], image['size']) == ('active', SIZE_MIB * MiB)
-    finally:
-        server.stop()
 
 
 def test_messages_are_spaced_by_progress_interval(tmp_path, gated):
     """With a long interval the first MiB is told and nothing more until
     the interval passes: a fast copy does not write its task per MiB."""
     source, gate = gated
-    server = glance(str(tmp_path), source, interval=3600)
-    try:
-        client = Client(server.url, identity('prog-%s' % uuid.uuid4().hex[:8],
-                                             'reader,member'))
-        image_id = start_import(client, source)
+    with importing(tmp_path, source, interval=3600) as (client, image_id):
         gate.open(SIZE_MIB)
-        task = wait_task(client, image_id,
-                         lambda t: t['status'] in ('success', 'failure'))
+        task = finished(client, image_id)
         assert task['status'] == 'success', task
         # told once per copy (staging, then the store), at its first MiB
         assert task['message'] == 'Copied 1 MiB'
         data = client.get('/v2/images/%s/file' % image_id).content
         assert data == b''.join(bytes([n]) * MiB for n in range(SIZE_MIB))
-    finally:
-        server.stop()
 
 
 def test_a_failed_copy_leaves_its_reason_not_progress(tmp_path, gated):
     source, gate = gated
     short = source.replace('/image', '/short')
-    server = glance(str(tmp_path), short, interval=0)
-    try:
-        client = Client(server.url, identity('prog-%s' % uuid.uuid4().hex[:8],
-                                             'reader,member'))
-        image_id = start_import(client, short)
+    with importing(tmp_path, short, interval=0) as (client, image_id):
         gate.open(2)
-        wait_task(client, image_id,
-                  lambda t: t['message'] == 'Copied 2 MiB'
-                  or t['status'] == 'failure')
-        task = wait_task(client, image_id,
-                         lambda t: t['status'] in ('success', 'failure'))
+        task = finished(client, image_id)
         assert task['status'] == 'failure', task
         assert task['message'] and 'Copied' not in task['message']
         image = client.get('/v2/images/%s' % image_id).json()
         assert image['status'] == 'queued'
-    finally:
-        server.stop()
