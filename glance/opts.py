@@ -19,6 +19,7 @@ import glance.async_.leases
 import glance.async_.plugins
 import glance.async_.plugins.image_conversion
 import glance.async_.plugins.inject_image_metadata
+import glance.async_.progress
 import glance.async_.staging
 import glance.common.config
 import glance.common.fetcher
@@ -57,7 +58,8 @@ def list_api_opts() -> OptList:
             glance.image_cache.cache_opts,
             glance.image_cache.prefetcher.prefetcher_opts))),
         ('import_filtering_opts', glance.common.fetcher.filter_opts),
-        ('task', glance.domain.task.task_opts),
+        ('task', list(itertools.chain(glance.domain.task.task_opts,
+                                      glance.async_.progress.progress_opts))),
         ('taskflow_executor', glance.async_.executor.executor_opts),
         ('image_import_opts', glance.async_.plugins.import_opts),
         ('glance_download_properties',

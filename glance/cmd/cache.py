@@ -23,6 +23,7 @@ from glance import store as glance_store
 from glance.common import config
 import glance.db.sqlalchemy.engine  # noqa: F401 - registers [database]
 from glance import image_cache
+from glance.image_cache import maintenance
 
 CONF = cfg.CONF
 log.register_options(CONF)
@@ -69,23 +70,17 @@ def _prefetch(cache: image_cache.ImageCache) -> int:
     return EXIT_LEFT_QUEUED if result.failed else 0
 
 
-def _drop_deleted(cache: image_cache.ImageCache) -> None:
-    """Both maintenance runs first drop copies of deleted images."""
-    from glance.db import image_refs
-    try:
-        removed = cache.drop_deleted(image_refs.live_ids)
-    except Exception as exc:  # noqa: BLE001 - pruning/cleaning go on
-        print('deleted images not checked (the image database is needed): '
-              '%s' % exc, file=sys.stderr)
-        return
-    for image_id in removed:
+def _report(report: maintenance.Report) -> None:
+    if report.warning:
+        print(report.warning, file=sys.stderr)
+    for image_id in report.deleted:
         print('removed %s (image deleted)' % image_id)
 
 
 def _prune(cache: image_cache.ImageCache) -> int:
-    _drop_deleted(cache)
-    removed = cache.prune()
-    for image_id in removed:
+    report = maintenance.prune(cache)
+    _report(report)
+    for image_id in report.removed:
         print('pruned %s' % image_id)
     print('cache holds %d bytes (image_cache_max_size %d)'
           % (cache.total_size(), CONF.image_cache_max_size))
@@ -93,8 +88,9 @@ def _prune(cache: image_cache.ImageCache) -> int:
 
 
 def _clean(cache: image_cache.ImageCache) -> int:
-    _drop_deleted(cache)
-    for name in cache.clean():
+    report = maintenance.clean(cache)
+    _report(report)
+    for name in report.removed:
         print('removed %s' % name)
     return 0
 

@@ -45,6 +45,9 @@ class Download:
     #: set by the API when its server sends file regions itself
     #: (sendfile): ``data`` may then yield glance_store FileRegions
     zero_copy: bool = False
+    #: store ids to read from first, in this order (``?prefer=``); the
+    #: image's other locations follow
+    prefer: list[str] = dataclasses.field(default_factory=list)
     # Filled in by the location layer:
     offset: int = 0
     length: int | None = None

@@ -300,6 +300,11 @@ class ImageCache:
         """Records of the cached images, least recently used first."""
         return self.driver.list()
 
+    def nodes(self, image_id: str) -> list[str]:
+        """Reference URLs of the nodes caching ``image_id`` (every node
+        sharing the database with centralized_db, this one otherwise)."""
+        return self.driver.nodes(image_id)
+
     def total_size(self) -> int:
         return sum(e.size for e in self.driver.list())
 

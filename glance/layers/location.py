@@ -218,7 +218,8 @@ class ImageRepo(Proxy):
         ImageDataNotFound when there is none, RangeNotSatisfiable for a
         range outside the image; locations are tried in order.
         """
-        locations = active_locations(image)
+        locations = location_stores.preferred_first(
+            active_locations(image), download.prefer)
         if not locations or image.status not in ('active', 'deactivated'):
             # A queued image may already have a location whose data is
             # still being verified, a killed one data that failed it.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from glance import store as glance_store
 from glance.common import exception
+from glance.domain.image import location_store
 
 
 def enabled_stores() -> tuple[list[str], bool]:
@@ -71,3 +72,16 @@ def target_store(requested: str | None) -> str | None:
         raise exception.BadRequest('Store %s is not available for image '
                                    'data.' % requested)
     return requested
+
+
+def preferred_first(locations: list[dict], prefer: list[str]) -> list[dict]:
+    """``locations`` with those in the stores named by ``prefer`` first,
+    in its order (a download's ``?prefer=``), then the others as they
+    were.  A store named that holds no location is no error: the
+    preference is a suggestion, and every location stays a fallback."""
+    if not prefer:
+        return locations
+    rank = {store: n for n, store in reversed(list(enumerate(prefer)))}
+    last = len(prefer)
+    return sorted(locations,
+                  key=lambda loc: rank.get(location_store(loc) or '', last))

@@ -18,8 +18,16 @@ def list_rules() -> list[policy.DocumentedRuleDefault]:
         _rule('cache_image', 'Queue an image for caching on this node.',
               [('PUT', '/v2/cache/{image_id}')]),
         _rule('cache_list', 'List the images cached and queued on this '
-              'node.', [('GET', '/v2/cache')]),
+              'node, and the nodes whose cache holds an image.',
+              [('GET', '/v2/cache'), ('GET', '/v2/cache/nodes/{image_id}')]),
         _rule('cache_delete', 'Remove an image, or every image, from the '
               'cache and the queue of this node.',
               [('DELETE', '/v2/cache/{image_id}'), ('DELETE', '/v2/cache')]),
+        _rule('cache_clean', 'Remove deleted images, invalid files and '
+              'stalled incomplete files from the cache of this node '
+              '(Images API 2.18).', [('POST', '/v2/cache/clean')]),
+        _rule('cache_prune', 'Remove the least recently used images from '
+              'the cache of this node until it holds at most '
+              'image_cache_max_size bytes (Images API 2.18).',
+              [('POST', '/v2/cache/prune')]),
     ]

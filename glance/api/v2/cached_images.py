@@ -1,14 +1,20 @@
 """/v2/cache: the image cache of the node answering (Images API 2.14+).
 
 Available when the paste pipeline has the ``cache`` filter; elsewhere every
-call answers 404.  The rules (cache_list, cache_image, cache_delete) touch
-no image, so the controller checks them itself, before anything else.
+call answers 404.  The rules (cache_list, cache_image, cache_delete, and
+since 2.18 cache_clean, cache_prune) touch no image, so the controller
+checks them itself, before anything else.
 """
 from __future__ import annotations
+
+from oslo_config import cfg
 
 from glance.api.middleware import cache as cache_filter
 from glance.common import exception, policy, wsgi
 from glance import gateway
+from glance.image_cache import maintenance
+
+CONF = cfg.CONF
 
 #: values of the x-image-cache-clear-target header of DELETE /v2/cache
 CLEAR_TARGETS = ('cache', 'queue', 'both')
@@ -82,6 +88,37 @@ class Controller:
             return
         cache.delete(image_id)
         cache.dequeue(image_id)
+
+    def nodes(self, request: wsgi.Request, image_id: str) -> list[str]:
+        """GET /v2/cache/nodes/{image_id} -> 200 [node reference URLs]
+        (2.18): the nodes whose cache holds the image, every node sharing
+        the database with the centralized_db driver.  403 by policy
+        (cache_list), 404 for an image the caller cannot see."""
+        _enforce(request, 'cache_list')
+        cache = _cache(request)
+        gateway.get_repo(request.context).get(image_id)
+        return cache.nodes(image_id)
+
+    def clean(self, request: wsgi.Request) -> dict:
+        """POST /v2/cache/clean -> 200 (2.18): drop deleted images,
+        invalid files and incomplete files stalled for
+        image_cache_stall_time; 403 by policy (cache_clean)."""
+        _enforce(request, 'cache_clean')
+        report = maintenance.clean(_cache(request))
+        return {'deleted_images': report.deleted,
+                'removed_files': report.removed}
+
+    def prune(self, request: wsgi.Request) -> dict:
+        """POST /v2/cache/prune -> 200 (2.18): drop deleted images, then
+        the least recently used ones until the cache holds at most
+        image_cache_max_size bytes; 403 by policy (cache_prune)."""
+        _enforce(request, 'cache_prune')
+        cache = _cache(request)
+        report = maintenance.prune(cache)
+        return {'deleted_images': report.deleted,
+                'pruned_images': report.removed,
+                'cache_size': cache.total_size(),
+                'max_size': CONF.image_cache_max_size}
 
     def clear(self, request: wsgi.Request, target: str) -> None:
         """DELETE /v2/cache -> 204; x-image-cache-clear-target: cache,

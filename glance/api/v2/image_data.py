@@ -101,7 +101,11 @@ class Deserializer:
                                      'X-Image-Meta-Store'))}
 
     def download(self, request: wsgi.Request) -> dict:
-        return {'byte_range': _parse_range(request)}
+        # ?prefer=store1,store2 (2026.1): stores to read from first
+        prefer = ','.join(request.GET.getall('prefer'))
+        return {'byte_range': _parse_range(request),
+                'prefer': [s.strip() for s in prefer.split(',')
+                           if s.strip()]}
 
 
 class Controller:
@@ -117,9 +121,11 @@ class Controller:
         repo = gateway.get_repo(request.context)
         upload_service.upload(repo, repo.get(image_id), upload)
 
-    def download(self, request: wsgi.Request, image_id: str, byte_range):
+    def download(self, request: wsgi.Request, image_id: str, byte_range,
+                 prefer: list[str]):
         """GET /v2/images/{image_id}/file -> 200 and the bytes, 206 for a
-        range, 204 when the image has no data.
+        range, 204 when the image has no data.  ``?prefer=a,b``: read from
+        the locations in store a, then b, then the others.
 
         403/404 when the caller may not download (checked before anything
         else), 416 for a range outside the image.
@@ -132,7 +138,8 @@ class Controller:
                             receiver_user=request.context.user_id,
                             destination_ip=request.remote_addr,
                             cache=environ.get(cache_filter.ENVIRON_KEY),
-                            zero_copy=wsgi.SENDFILE_KEY in environ)
+                            zero_copy=wsgi.SENDFILE_KEY in environ,
+                            prefer=prefer)
         try:
             download = repo.read_data(image, download)
         except exception.ImageDataNotFound:

@@ -76,6 +76,10 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
         'GET': ('cached_images', 'index'),
         'DELETE': ('cached_images', 'clear'),
     },
+    # before /v2/cache/{image_id}: the first template matching wins
+    '/v2/cache/clean': {'POST': ('cached_images', 'clean')},
+    '/v2/cache/prune': {'POST': ('cached_images', 'prune')},
+    '/v2/cache/nodes/{image_id}': {'GET': ('cached_images', 'nodes')},
     '/v2/cache/{image_id}': {
         'PUT': ('cached_images', 'queue'),
         'DELETE': ('cached_images', 'delete'),

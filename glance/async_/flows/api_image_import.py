@@ -21,7 +21,7 @@ from taskflow import task as tf_task
 from taskflow.patterns import linear_flow
 
 from glance.async_ import (format_check, glance_download, leases, plugins,
-                           staging, web)
+                           progress, staging, web)
 from glance.common import exception
 from glance.domain import image as domain_image
 from glance.domain.transfer import Download, Upload
@@ -53,6 +53,9 @@ class ImportSpec:
     failed: list[str] = dataclasses.field(default_factory=list)
     #: the import's lease, taken when it was accepted; released by run()
     lease: leases.Lease | None = None
+    #: tells the task how far each data copy has got (set by run())
+    progress: progress.Progress = dataclasses.field(
+        default_factory=progress.Progress)
 
     @property
     def copying(self) -> bool:
@@ -161,7 +164,8 @@ class _Stage(tf_task.Task):
         else:
             repo = gateway.get_repo(spec.context)
             data = repo.read_data(image, Download()).data
-        staging.write(spec.image_id, leases.beating(data),
+        staging.write(spec.image_id,
+                      spec.progress.counting(leases.beating(data)),
                       CONF.image_size_cap)
 
     def revert(self, *args, **kwargs):
@@ -182,8 +186,8 @@ class _ImportToStores(tf_task.Task):
         repo = gateway.get_repo(spec.context)
         size = staging.size(spec.image_id)
         for store in spec.stores:
-            upload = Upload(data=leases.beating(
-                                staging.read(spec.image_id)),
+            upload = Upload(data=spec.progress.counting(leases.beating(
+                                staging.read(spec.image_id))),
                             expected_size=size, store=store)
             try:
                 self.kept.append(repo.write_data(image, upload))
@@ -238,6 +242,11 @@ def _run(spec: ImportSpec) -> None:
     tasks.run(task)
     task.begin_processing()
     tasks.save(task)
+
+    def tell(message: str) -> None:
+        task.message = message
+        tasks.save(task)
+    spec.progress = progress.Progress(tell)
     try:
         engines.run(get_flow(spec),
                     engine=CONF.taskflow_executor.engine_mode)

@@ -9,6 +9,10 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from oslo_config import cfg
+
+CONF = cfg.CONF
+
 
 @dataclasses.dataclass
 class Entry:
@@ -65,3 +69,13 @@ class Driver:
     def delete_all(self) -> list[str]:
         """Forget every record; the image ids forgotten."""
         raise NotImplementedError
+
+    def nodes(self, image_id: str) -> list[str]:
+        """The reference URLs of the nodes holding ``image_id``.
+
+        A driver that sees only this node answers for this node alone:
+        its ``worker_self_reference_url`` when the image is cached here
+        and the URL is set (a node without one cannot be named).
+        """
+        url = CONF.worker_self_reference_url
+        return [url] if url and self.get(image_id) is not None else []

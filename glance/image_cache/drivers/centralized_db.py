@@ -121,6 +121,17 @@ class Driver(base.Driver):
                 self._mine(),
                 models.CachedImage.image_id == image_id)).rowcount > 0
 
+    def nodes(self, image_id: str) -> list[str]:
+        """Every node sharing the database that holds ``image_id``."""
+        with engine.session_scope(readonly=True) as session:
+            rows = session.execute(
+                sa.select(models.NodeReference.node_reference_url)
+                .join(models.CachedImage, models.CachedImage.node_reference_id
+                      == models.NodeReference.node_reference_id)
+                .where(models.CachedImage.image_id == image_id)
+                .order_by(models.NodeReference.node_reference_url))
+            return list(rows.scalars())
+
     def delete_all(self) -> list[str]:
         with engine.session_scope() as session:
             ids = list(session.execute(sa.select(

@@ -236,17 +236,23 @@ def test_cache_api_errors(srv):
     assert set(r.headers['Allow'].split(', ')) == {'GET', 'DELETE'}
 
 
-@pytest.mark.parametrize('method,path', [
-    ('GET', '/v2/cache'), ('DELETE', '/v2/cache'),
-    ('PUT', '/v2/cache/%s'), ('DELETE', '/v2/cache/%s')])
-def test_cache_api_is_for_administrators(keystone_srv, method, path):
+@pytest.mark.parametrize('method,path,rule', [
+    ('GET', '/v2/cache', 'cache_list'),
+    ('DELETE', '/v2/cache', 'cache_delete'),
+    ('PUT', '/v2/cache/%s', 'cache_image'),
+    ('DELETE', '/v2/cache/%s', 'cache_delete'),
+    # Images API 2.18
+    ('GET', '/v2/cache/nodes/%s', 'cache_list'),
+    ('POST', '/v2/cache/clean', 'cache_clean'),
+    ('POST', '/v2/cache/prune', 'cache_prune')])
+def test_cache_api_is_for_administrators(keystone_srv, method, path, rule):
     owner = Client(keystone_srv.url, identity('p1'))
     image = active_image(owner, b'z' * 100)
     if '%s' in path:
         path = path % image['id']
     r = owner.request(method, path)
     assert r.status_code == 403, r.text
-    assert 'cache_' in r.text
+    assert rule in r.text
     admin = Client(keystone_srv.url, identity('p1', 'admin,member,reader'))
     assert admin.request(method, path).status_code in (200, 202, 204)
 
@@ -304,5 +310,33 @@ def test_a_queued_image_is_cached_by_glance_api_itself(tmp_path, driver):
         path = os.path.join(cache_dir(server), image['id'])
         with open(path, 'rb') as f:
             assert hashlib.md5(f.read()).hexdigest() == image['checksum']
+    finally:
+        server.stop()
+
+
+def test_the_prefetcher_also_runs_every_interval(tmp_path):
+    """An image in the queue that no PUT woke the prefetcher for (queued
+    before a restart, or by another process of the node) is cached by the
+    next periodic run, every cache_prefetcher_interval seconds."""
+    server = cache_server(str(tmp_path), extra=[
+        'cache_prefetcher_interval=1']).start()
+    try:
+        client = Client(server.url)
+        image = active_image(client, b'i' * 7000)
+        with open(os.path.join(cache_dir(server), 'queue', image['id']),
+                  'a'):
+            pass
+        deadline = time.monotonic() + 60
+        while True:
+            state = client.get('/v2/cache').json()
+            if state['queued_images'] == []:
+                break
+            assert time.monotonic() < deadline, (state,
+                                                 server.log()[-2000:])
+            time.sleep(0.2)
+        assert [e['image_id'] for e in state['cached_images']] == [
+            image['id']]
+        with open(os.path.join(cache_dir(server), image['id']), 'rb') as f:
+            assert f.read() == b'i' * 7000
     finally:
         server.stop()
