@@ -32,39 +32,6 @@ VENV = os.environ.get('GLANCE_BARBICAN_VENV',
 BUILD_SCRIPT = os.path.join(ROOT, 'tools', 'barbican_venv.sh')
 RUNNER = os.path.join(ROOT, 'tools', 'barbican_wsgi.py')
 
-#: Barbican's paste pipeline: versions unauthenticated, /v1 behind
-#: keystonemiddleware (the pipeline Barbican ships, minus the extras)
-PASTE = """\
-[composite:main]
-use = egg:Paste#urlmap
-/: barbican_version
-/v1: barbican_api
-
-[pipeline:barbican_version]
-pipeline = request_id versionapp
-
-[pipeline:barbican_api]
-pipeline = request_id authtoken context microversion apiapp
-
-[app:apiapp]
-paste.app_factory = barbican.api.app:create_main_app
-
-[app:versionapp]
-paste.app_factory = barbican.api.app:create_version_app
-
-[filter:context]
-paste.filter_factory = barbican.api.middleware.context:ContextMiddleware.factory
-
-[filter:microversion]
-paste.filter_factory = barbican.api.middleware.microversion:MicroversionMiddleware.factory
-
-[filter:authtoken]
-paste.filter_factory = keystonemiddleware.auth_token:filter_factory
-
-[filter:request_id]
-paste.filter_factory = oslo_middleware.request_id:RequestId.factory
-"""
-
 
 class BarbicanUnavailable(Exception):
     """Barbican could not be provided (no venv, or it would not start)."""
@@ -108,7 +75,7 @@ class Barbican:
 
     def write_config(self) -> None:
         """barbican.conf where Barbican looks first (``~/.barbican/``, HOME
-        being the work directory), and the paste pipeline."""
+        being the work directory)."""
         os.makedirs(os.path.join(self.workdir, '.barbican'), exist_ok=True)
         ks = self.keystone
         conf = configparser.ConfigParser(interpolation=None)
@@ -140,8 +107,6 @@ class Barbican:
         with open(os.path.join(self.workdir, '.barbican', 'barbican.conf'),
                   'w') as f:
             conf.write(f)
-        with open(os.path.join(self.workdir, 'paste.ini'), 'w') as f:
-            f.write(PASTE)
 
     def start(self) -> 'Barbican':
         self.write_config()
@@ -150,7 +115,9 @@ class Barbican:
         self.proc = subprocess.Popen(
             [os.path.join(self.venv, 'bin', 'python'), RUNNER,
              '127.0.0.1:%d' % self.port,
-             os.path.join(self.workdir, 'paste.ini')],
+             # the pipeline Barbican ships (/v1 behind keystonemiddleware)
+             os.path.join(self.venv, 'etc', 'barbican',
+                          'barbican-api-paste.ini')],
             cwd=self.workdir, stdout=self.stdout, stderr=subprocess.STDOUT,
             env=env, start_new_session=True)
         deadline = time.time() + 120
@@ -204,13 +171,14 @@ class Barbican:
                 'service_id': service, 'interface': interface,
                 'url': self.url, 'region_id': keystone_fixture.REGION}})
 
-    def store_certificate(self, persona: str, der: bytes,
+    def store_certificate(self, persona: str, pem: bytes,
                           name: str = 'signing-cert') -> str:
-        """Store an X.509 certificate (DER) as ``persona``; its uuid."""
+        """Store an X.509 certificate as ``persona``, PEM sent base64 as
+        ``openstack secret store`` does; its uuid."""
         r = requests.post(self.url + '/v1/secrets', timeout=60, json={
             'name': name,
             'secret_type': 'certificate',
-            'payload': base64.b64encode(der).decode(),
+            'payload': base64.b64encode(pem).decode(),
             'payload_content_type': 'application/octet-stream',
             'payload_content_encoding': 'base64'},
             headers=self.keystone.client_headers(persona))
