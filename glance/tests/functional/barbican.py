@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import base64
 import configparser
-import fcntl
 import os
-import signal
 import subprocess
 import time
 
@@ -38,26 +36,9 @@ class BarbicanUnavailable(Exception):
 
 
 def build_venv(timeout: int = 900) -> str:
-    """Build (or reuse) the Barbican virtualenv; returns its path.
-
-    Serialised with a lock file beside the venv: several pytest-xdist
-    workers may get here at once on a fresh machine.
-    """
-    with open(VENV + '.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            result = subprocess.run(['bash', BUILD_SCRIPT, VENV],
-                                    capture_output=True, text=True,
-                                    timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise BarbicanUnavailable('building %s took over %ds'
-                                      % (VENV, timeout))
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    if result.returncode != 0:
-        raise BarbicanUnavailable('tools/barbican_venv.sh failed:\n%s'
-                                  % result.stderr[-3000:])
-    return VENV
+    """Build (or reuse) the Barbican virtualenv; returns its path."""
+    return keystone_fixture.build_pinned_venv(BUILD_SCRIPT, VENV,
+                                              BarbicanUnavailable, timeout)
 
 
 class Barbican:
@@ -137,22 +118,11 @@ class Barbican:
                                   % (self.url, self.log()))
 
     def log(self) -> str:
-        out = []
-        for name in ('gunicorn.log', 'barbican.log'):
-            path = os.path.join(self.workdir, name)
-            if os.path.exists(path):
-                with open(path, errors='replace') as f:
-                    out.append(f.read()[-4000:])
-        return '\n'.join(out)
+        return keystone_fixture.log_tail(self.workdir,
+                                         ('gunicorn.log', 'barbican.log'))
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        keystone_fixture.stop_process(self.proc)
         if self.proc is not None:
             self.stdout.close()
 

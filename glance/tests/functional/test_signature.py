@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import datetime
 import os
-import time
 import uuid
 
 import pytest
@@ -25,7 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from glance.tests.functional import barbican as barbican_fixture
-from glance.tests.functional.conftest import Client, keystone_glance
+from glance.tests.functional.conftest import (Client, keystone_glance,
+                                              unavailable)
+from glance.tests.functional.test_import import _wait
 
 OCTET = {'Content-Type': 'application/octet-stream'}
 DATA = b'signed image data ' * 4096
@@ -40,11 +41,7 @@ def barbican(keystone, tmp_path_factory):
         barb = barbican_fixture.provide(
             str(tmp_path_factory.mktemp('barbican')), keystone)
     except barbican_fixture.BarbicanUnavailable as exc:
-        if os.environ.get('CI', '').lower() == 'true':
-            pytest.fail('CI=true and Barbican cannot be provided: %s' % exc,
-                        pytrace=False)
-        pytest.skip('Barbican cannot be provided (tools/barbican_venv.sh): '
-                    '%s' % str(exc)[:500])
+        unavailable('Barbican', 'tools/barbican_venv.sh', exc)
     yield barb
     barb.stop()
 
@@ -158,18 +155,6 @@ def _assert_refused_upload(client: Client, srv, props: dict,
     assert client.get('/v2/images/%s/file' % image_id).status_code == 204
 
 
-def _wait_import(client: Client, image_id: str) -> tuple[dict, dict]:
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        image = client.get('/v2/images/%s' % image_id).json()
-        tasks = client.get('/v2/images/%s/tasks' % image_id).json()['tasks']
-        if 'os_glance_import_task' not in image and tasks and \
-                tasks[0]['status'] in ('success', 'failure'):
-            return image, tasks[0]
-        time.sleep(0.2)
-    raise AssertionError('import of %s did not finish' % image_id)
-
-
 def _glance_direct(client: Client, props: dict) -> tuple[str, dict, dict]:
     image_id = _create(client, props)
     r = client.put('/v2/images/%s/stage' % image_id, data=DATA,
@@ -178,7 +163,7 @@ def _glance_direct(client: Client, props: dict) -> tuple[str, dict, dict]:
     r = client.post('/v2/images/%s/import' % image_id,
                     json={'method': {'name': 'glance-direct'}})
     assert r.status_code == 202, r.text
-    return (image_id,) + _wait_import(client, image_id)
+    return (image_id,) + _wait(client, image_id)
 
 
 # --- valid signatures --------------------------------------------------------
