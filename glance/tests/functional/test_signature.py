@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import datetime
 import os
+import urllib.parse
 import uuid
 
 import pytest
@@ -26,6 +27,8 @@ from cryptography.x509.oid import NameOID
 from glance.tests.functional import barbican as barbican_fixture
 from glance.tests.functional.conftest import (Client, keystone_glance,
                                               unavailable)
+# the loopback web server (fixture ``web``) that web-download fetches from
+from glance.tests.functional.test_format_safety import SERVED, web  # noqa
 from glance.tests.functional.test_import import _wait
 
 OCTET = {'Content-Type': 'application/octet-stream'}
@@ -47,11 +50,15 @@ def barbican(keystone, tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def srv(keystone, barbican, tmp_path_factory):
+def srv(keystone, barbican, request, tmp_path_factory):
+    web_port = urllib.parse.urlparse(request.getfixturevalue('web')).port
     workdir = str(tmp_path_factory.mktemp('glance-sig'))
     server = keystone_glance(keystone, workdir, barbican.glance_settings() + [
         'DEFAULT.node_staging_uri=file://%s' % os.path.join(workdir,
-                                                            'staging')])
+                                                            'staging'),
+        # web-download from the loopback server of the tests
+        'import_filtering_opts.allowed_hosts=[127.0.0.1]',
+        'import_filtering_opts.allowed_ports=[%d]' % web_port])
     yield server
     server.stop()
 
@@ -286,5 +293,29 @@ def test_glance_direct_refused_goes_back_to_queued(request, user, srv, case):
     assert 'Signature verification failed' in task['message']
     assert image['status'] == 'queued'
     assert image['checksum'] is None
+    assert not any(name.startswith(image_id) for name in _store_files(srv))
+    assert image_id not in _staged_files(srv)
+
+
+@pytest.mark.parametrize('valid', [True, False])
+def test_web_download_is_verified(request, user, srv, rsa_signer, valid):
+    url = request.getfixturevalue('web')
+    path = '/signed-%s' % uuid.uuid4().hex
+    SERVED[path] = DATA
+    props = rsa_signer.properties(DATA if valid else b'other data')
+    image_id = _create(user, props)
+    r = user.post('/v2/images/%s/import' % image_id, json={'method': {
+        'name': 'web-download', 'uri': url + path}})
+    assert r.status_code == 202, r.text
+    image, task = _wait(user, image_id)
+    if valid:
+        assert task['status'] == 'success', task['message']
+        assert image['status'] == 'active'
+        assert user.get('/v2/images/%s/file' % image_id).content == DATA
+        return
+    assert task['status'] == 'failure'
+    assert 'Signature verification failed: the signature does not match ' \
+        'the image data' in task['message']
+    assert image['status'] == 'queued'
     assert not any(name.startswith(image_id) for name in _store_files(srv))
     assert image_id not in _staged_files(srv)
