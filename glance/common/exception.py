@@ -192,6 +192,13 @@ class ImageUnsafe(UnsupportedMediaType):
     message = "Image failed safety checks: %(reason)s"
 
 
+class SignatureVerificationFailed(BadRequest):
+    """Image data that its signature properties do not vouch for
+    (glance.common.signature)."""
+
+    message = "Signature verification failed: %(reason)s"
+
+
 class RangeNotSatisfiable(GlanceException):
     code = 416
     message = "The requested range is not satisfiable."

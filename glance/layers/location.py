@@ -2,8 +2,9 @@
 access in stores that decide it) and location_stores.py (which stores
 there are), the only importer of glance_store.
 
-Uploads stream into a store while md5 and the multihash are computed and
-the format inspector (glance.common.format_inspector) judges the data;
+Uploads stream into a store while md5 and the multihash are computed, the
+format inspector (glance.common.format_inspector) judges the data and the
+signature of a signed image is verified (glance.common.signature);
 downloads get their byte iterator here; deleting an image deletes its data
 from every location (or, with ``delayed_delete``, leaves it for
 glance-scrubber).  An upload that fails for any reason leaves no data in the
@@ -20,7 +21,7 @@ from oslo_config import cfg
 from glance import store as glance_store
 from glance.store import hashing, regions
 from glance.async_ import staging
-from glance.common import exception, format_inspector
+from glance.common import exception, format_inspector, signature
 from glance.domain.image import Image, location_store
 from glance.domain.proxy import Proxy
 from glance.domain.transfer import Download, Upload
@@ -131,19 +132,23 @@ class ImageRepo(Proxy):
         return self.base.begin_upload(image)
 
     def write_data(self, image: Image, upload: Upload) -> Upload:
-        """Stream the bytes into the store, hashing and inspecting them.
+        """Stream the bytes into the store, hashing, inspecting and (for a
+        signed image) verifying them.
 
-        Data the inspection refuses (ImageUnsafe, 415) is removed from the
-        store before the error goes up.
+        Data the inspection refuses (ImageUnsafe, 415) or whose signature
+        fails (SignatureVerificationFailed, 400) is removed from the store
+        before the error goes up; a signature that cannot be checked at
+        all fails before anything is stored.
         """
         store = location_stores.target_store(upload.store)
+        verification = signature.verification(self.context, image)
         digests = hashing.Digests(CONF.hashing_algorithm)
         inspection = format_inspector.Inspection(
             image.image_id, image.disk_format, image.container_format)
         try:
             uri, size, meta = glance_store.add_to_backend(
                 store, image.image_id,
-                inspection.feed(digests.feed(upload.data)),
+                verification.feed(inspection.feed(digests.feed(upload.data))),
                 upload.expected_size, context=self.context)
         except glance_store.GlanceStoreException as exc:
             LOG.error('Storing data of image %s failed: %s',
@@ -151,6 +156,7 @@ class ImageRepo(Proxy):
             raise _store_error(exc)
         try:
             verdict = inspection.judge()
+            verification.check()
         except BaseException:
             # Refused (or unjudged) data never stays in a store: nothing
             # records it yet, so nobody else would ever remove it.

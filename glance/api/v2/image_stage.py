@@ -1,8 +1,9 @@
 """/v2/images/{image_id}/stage: put image data aside for a later import.
 
 The image moves queued -> uploading before the first byte is read (so two
-clients cannot stage at once) and the bytes stream into the staging area;
-the import call (glance-direct) later moves them into the stores.
+clients cannot stage at once) and the bytes stream into the staging area,
+judged by the format inspector as they pass; the import call
+(glance-direct) later moves them into the stores.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from oslo_config import cfg
 from glance.api.v2.image_data import _body_chunks
 from glance.async_ import leases, recovery, staging
 from glance.async_.flows.api_image_import import STAGE_HOST
-from glance.common import exception, wsgi
+from glance.common import exception, format_inspector, wsgi
 from glance import gateway
 
 CONF = cfg.CONF
@@ -42,8 +43,10 @@ class Controller:
         """PUT /v2/images/{image_id}/stage -> 204, the image uploading.
 
         404 for an image the caller cannot see, 403 when it may not change
-        it, 409 unless the image is queued, 413 over image_size_cap.  On
-        failure the image is queued again and nothing stays staged.  The
+        it, 409 unless the image is queued, 413 over image_size_cap, 415
+        for data the format inspection refuses (as an upload would: staged
+        data is what qemu-img and the stores get next).  On failure the
+        image is queued again and nothing stays staged.  The
         stage holds a lease while the data streams in; when the last byte
         is written its size and hash are recorded (only such a complete
         stage can be imported) and the lease ends.
@@ -69,6 +72,8 @@ class Controller:
         """Receive the data under a lease; record it whole or undo."""
         image_id = image.image_id
         hasher = hashlib.new(CONF.hashing_algorithm)
+        inspection = format_inspector.Inspection(
+            image_id, image.disk_format, image.container_format)
         # Leased once the image is ours (uploading): a process dying
         # before this leaves an unleased stage, undone after a lease
         # timeout all the same.
@@ -76,8 +81,10 @@ class Controller:
         try:
             leases.forget_stage(image_id)
             lease = recovery.acquire(image_id, leases.STAGE)
-            image.size = staging.write(image_id, _hashed(data, hasher),
-                                       CONF.image_size_cap)
+            image.size = staging.write(
+                image_id, inspection.feed(_hashed(data, hasher)),
+                CONF.image_size_cap)
+            inspection.judge()
             repo.save(image)
             leases.record_stage(lease, image.size, hasher.name,
                                 hasher.hexdigest())

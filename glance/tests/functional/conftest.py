@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import NoReturn
 
 import pytest
 import requests
@@ -91,6 +92,16 @@ def as_project(ref_server):
 
 # --- Keystone ---------------------------------------------------------------
 
+def unavailable(what: str, how: str, exc: Exception) -> NoReturn:
+    """A real service the tests need cannot be provided: under CI=true the
+    tests fail; elsewhere they are skipped with the reason."""
+    if os.environ.get('CI', '').lower() == 'true':
+        pytest.fail('CI=true and %s cannot be provided: %s' % (what, exc),
+                    pytrace=False)
+    pytest.skip('%s cannot be provided (%s): %s' % (what, how,
+                                                    str(exc)[:500]))
+
+
 @pytest.fixture(scope='session')
 def keystone(tmp_path_factory):
     """A real Keystone (see glance/tests/functional/keystone.py), one per
@@ -100,11 +111,7 @@ def keystone(tmp_path_factory):
         ks = keystone_fixture.provide(str(tmp_path_factory.mktemp(
             'keystone')))
     except keystone_fixture.KeystoneUnavailable as exc:
-        if os.environ.get('CI', '').lower() == 'true':
-            pytest.fail('CI=true and Keystone cannot be provided: %s' % exc,
-                        pytrace=False)
-        pytest.skip('Keystone cannot be provided (tools/keystone_venv.sh): '
-                    '%s' % str(exc)[:500])
+        unavailable('Keystone', 'tools/keystone_venv.sh', exc)
     yield ks
     ks.stop()
 

@@ -57,28 +57,56 @@ class KeystoneUnavailable(Exception):
     """Keystone could not be provided (no venv, or it would not start)."""
 
 
-def build_venv(timeout: int = 900) -> str:
-    """Build (or reuse) the Keystone virtualenv; returns its path.
+def build_pinned_venv(script: str, venv: str, error: type[Exception],
+                      timeout: int = 900) -> str:
+    """Run ``script VENV`` (a tools/*_venv.sh building a service's own
+    virtualenv); returns the venv's path, raises ``error`` on failure.
 
     Under pytest-xdist several workers may get here at once on a fresh
     machine, so the build is serialised with a lock file beside the venv.
     """
-    lock_path = VENV + '.lock'
-    with open(lock_path, 'w') as lock:
+    with open(venv + '.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            result = subprocess.run(['bash', BUILD_SCRIPT, VENV],
+            result = subprocess.run(['bash', script, venv],
                                     capture_output=True, text=True,
                                     timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise KeystoneUnavailable('building %s took over %ds'
-                                      % (VENV, timeout))
+            raise error('building %s took over %ds' % (venv, timeout))
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     if result.returncode != 0:
-        raise KeystoneUnavailable('tools/keystone_venv.sh failed:\n%s'
-                                  % (result.stderr[-3000:]))
-    return VENV
+        raise error('%s failed:\n%s' % (os.path.relpath(script, ROOT),
+                                        result.stderr[-3000:]))
+    return venv
+
+
+def build_venv(timeout: int = 900) -> str:
+    """Build (or reuse) the Keystone virtualenv; returns its path."""
+    return build_pinned_venv(BUILD_SCRIPT, VENV, KeystoneUnavailable,
+                             timeout)
+
+
+def stop_process(proc: subprocess.Popen | None) -> None:
+    """End a service started in a session of its own: TERM, then KILL."""
+    if proc and proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def log_tail(workdir: str, names: tuple[str, ...]) -> str:
+    """The ends of a service's log files, for a failure message."""
+    out = []
+    for name in names:
+        path = os.path.join(workdir, name)
+        if os.path.exists(path):
+            with open(path, errors='replace') as f:
+                out.append(f.read()[-4000:])
+    return '\n'.join(out)
 
 
 @dataclasses.dataclass
@@ -241,22 +269,10 @@ class Keystone:
         return self
 
     def log(self) -> str:
-        out = []
-        for name in ('gunicorn.log', 'keystone.log'):
-            path = os.path.join(self.workdir, name)
-            if os.path.exists(path):
-                with open(path, errors='replace') as f:
-                    out.append(f.read()[-4000:])
-        return '\n'.join(out)
+        return log_tail(self.workdir, ('gunicorn.log', 'keystone.log'))
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process(self.proc)
         if self.proc is not None:
             self.stdout.close()
 
