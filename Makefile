@@ -7,7 +7,7 @@ PORT ?= 9292
 PYTEST_ARGS ?= -n 2
 
 .PHONY: run test venv clean genconfig genpolicy test-deps keystone tempest-venv \
-	tempest ceph-bindings
+	tempest ceph-bindings wheelhouse
 
 $(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,13 +42,18 @@ run: $(RUN_BIN)/.installed
 # The whole suite: unit and functional, SQLite always, PostgreSQL and
 # MariaDB when reachable (required under CI=true); the conformance suite
 # runs in it too (glance/tests/functional/test_tempest.py).
-test: venv test-deps keystone tempest-venv
+test: venv test-deps keystone tempest-venv wheelhouse
 	$(BIN)/python -m pytest $(PYTEST_ARGS) glance/tests
 
 # Keystone for the functional tests, in a virtualenv of its own
 # (.keystone-venv, reused until tools/keystone-*.txt change).
 keystone:
 	PYTHON=$(PYTHON) tools/keystone_venv.sh
+
+# The wheels glance/tests/functional/test_install.py installs into a clean
+# virtualenv, offline (.wheelhouse, reused until requirements.txt changes).
+wheelhouse: venv
+	PYTHON=$(BIN)/python tools/wheelhouse.sh
 
 # Tempest and glance-tempest-plugin in a virtualenv of their own
 # (.tempest-venv, reused until tools/tempest-*.txt change).
@@ -107,4 +112,4 @@ genpolicy: venv
 
 clean:
 	rm -rf $(VENV) $(RUN_VENV) $(DATA) .keystone-venv .keystone-venv.lock .tempest-venv \
-		.tempest-venv.lock
+		.tempest-venv.lock .wheelhouse
