@@ -119,8 +119,10 @@ def _build(root: pathlib.Path) -> None:
              '--no-index', '--find-links', WHEELHOUSE,
              '--wheel-dir', root / 'dist', root / 'src', cwd=root))
     venv = _make_venv(root / 'venv')
-    _ok(venv.pip('install', '--no-index', '--find-links', WHEELHOUSE,
-                 _wheel(root)))
+    # --no-compile: modules are compiled when first imported instead, and
+    # only those the tests import
+    _ok(venv.pip('install', '--no-index', '--no-compile', '--find-links',
+                 WHEELHOUSE, _wheel(root)))
 
 
 def _wheel(root: pathlib.Path) -> pathlib.Path:
@@ -147,12 +149,25 @@ class Installation:
         return found[0]
 
 
+def _wheelhouse_problem() -> str | None:
+    """Why .wheelhouse cannot serve this checkout, if it cannot: missing,
+    or made for other requirements (its stamp is tools/wheelhouse.sh's)."""
+    stamp = WHEELHOUSE / '.downloaded'
+    if not stamp.is_file():
+        return 'no %s: run `make wheelhouse`' % WHEELHOUSE
+    want = hashlib.sha256((ROOT / 'requirements.txt').read_bytes() +
+                          (ROOT / 'tools' / 'wheelhouse.sh').read_bytes())
+    if stamp.read_text().strip() != want.hexdigest():
+        return '%s is stale: run `make wheelhouse`' % WHEELHOUSE
+    return None
+
+
 @pytest.fixture(scope='session')
 def installation(tmp_path_factory) -> Installation:
     """Built once per test session: under xdist the workers share the
     session's temporary directory and take turns on a lock."""
-    if not (WHEELHOUSE / '.downloaded').is_file():
-        reason = 'no %s: run `make wheelhouse`' % WHEELHOUSE
+    reason = _wheelhouse_problem()
+    if reason:
         if os.environ.get('CI') == 'true':
             pytest.fail(reason)
         pytest.skip(reason)
