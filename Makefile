@@ -7,7 +7,7 @@ PORT ?= 9292
 PYTEST_ARGS ?= -n 2
 
 .PHONY: run test venv clean genconfig genpolicy test-deps keystone tempest-venv \
-	tempest ceph-bindings barbican
+	tempest ceph-bindings barbican wheelhouse
 
 $(BIN)/.installed: requirements.txt test-requirements.txt setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,7 +42,7 @@ run: $(RUN_BIN)/.installed
 # The whole suite: unit and functional, SQLite always, PostgreSQL and
 # MariaDB when reachable (required under CI=true); the conformance suite
 # runs in it too (glance/tests/functional/test_tempest.py).
-test: venv test-deps keystone barbican tempest-venv
+test: venv test-deps keystone barbican tempest-venv wheelhouse
 	$(BIN)/python -m pytest $(PYTEST_ARGS) glance/tests
 
 # Keystone for the functional tests, in a virtualenv of its own
@@ -55,6 +55,11 @@ keystone:
 # change).
 barbican:
 	PYTHON=$(PYTHON) tools/barbican_venv.sh
+
+# The wheels glance/tests/functional/test_install.py installs into a clean
+# virtualenv, offline (.wheelhouse, reused until requirements.txt changes).
+wheelhouse: venv
+	PYTHON=$(BIN)/python tools/wheelhouse.sh
 
 # Tempest and glance-tempest-plugin in a virtualenv of their own
 # (.tempest-venv, reused until tools/tempest-*.txt change).
@@ -113,4 +118,4 @@ genpolicy: venv
 
 clean:
 	rm -rf $(VENV) $(RUN_VENV) $(DATA) .keystone-venv .keystone-venv.lock .tempest-venv \
-		.tempest-venv.lock .barbican-venv .barbican-venv.lock
+		.tempest-venv.lock .barbican-venv .barbican-venv.lock .wheelhouse

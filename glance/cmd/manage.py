@@ -126,7 +126,10 @@ def _purge_images(args) -> int:
 
 def _load_metadefs(args) -> int:
     from glance.db import metadef_files
-    result = metadef_files.load(args.path, merge=args.merge,
+    path = args.path or metadef_files.default_path()
+    # on stderr: stdout lists the namespaces, one per line, for scripts
+    print('Loading metadata definitions from %s' % path, file=sys.stderr)
+    result = metadef_files.load(path, merge=args.merge,
                                 prefer_new=args.prefer_new,
                                 overwrite=args.overwrite)
     for verb in ('created', 'merged', 'replaced', 'skipped'):
@@ -241,12 +244,17 @@ def _add_action(subparsers, name: str, func, doc: str) -> None:
         p.add_argument('--max_rows', type=int, default=100,
                        help='at most this many rows per table, -1 for no '
                        'limit (default: 100)')
-    if func in (_load_metadefs, _export_metadefs):
+    if func is _export_metadefs:
         from glance.db.metadef_files import DEFAULT_PATH
         p.add_argument('--path', default=DEFAULT_PATH,
-                       help='directory of namespace files (or one file '
-                       'to load); default: %(default)s')
+                       help='directory to write the namespace files to; '
+                       'default: %(default)s')
     if func is _load_metadefs:
+        p.add_argument('--path',
+                       help='directory of namespace files, or one file; '
+                       'default: metadefs beside the configuration file, '
+                       'in /etc/glance, or installed with glance '
+                       '(<prefix>/etc/glance/metadefs), the first found')
         p.add_argument('--merge', action='store_true',
                        help='merge into namespaces that already exist '
                        '(otherwise they are left alone)')

@@ -6,7 +6,9 @@ ones the API as a whole reads (limits, formats, what to show) and the
 """
 from __future__ import annotations
 
+import logging
 import os
+import sysconfig
 
 from oslo_config import cfg
 from oslo_log import log
@@ -15,6 +17,7 @@ from oslo_policy import opts as policy_opts
 from paste import deploy
 
 CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
 
 paste_deploy_opts = [
     cfg.StrOpt('flavor',
@@ -25,7 +28,10 @@ paste_deploy_opts = [
     cfg.StrOpt('config_file',
                help='Paste configuration file; by default '
                     'glance-api-paste.ini found beside the first '
-                    'configuration file.'),
+                    'configuration file, in /etc/glance or in the '
+                    'etc/glance directory of the installation prefix '
+                    '(the copy installed with the package). A relative '
+                    'name is looked for in the same places.'),
 ]
 
 common_opts = [
@@ -113,14 +119,31 @@ def config_dir() -> str | None:
     return None
 
 
+def installed_config_dir() -> str:
+    """``<prefix>/etc/glance``: where pip installs the distribution's data
+    files (setup.cfg ``[options.data_files]``) for this interpreter, e.g.
+    ``<venv>/etc/glance``, or ``/usr/local/etc/glance`` for a system-wide
+    install on Debian."""
+    return os.path.join(sysconfig.get_path('data'), 'etc', 'glance')
+
+
+def config_search_dirs() -> list[str]:
+    """Where a companion file named without a directory is looked for,
+    first match wins: beside the configuration file, /etc/glance (what the
+    operator wrote), then the copies installed with the distribution (what
+    it shipped), so an installation works before anything is copied."""
+    dirs: list[str] = []
+    for directory in (config_dir(), '/etc/glance', installed_config_dir()):
+        if directory and directory not in dirs:
+            dirs.append(directory)
+    return dirs
+
+
 def find_config_file(name: str) -> str | None:
-    """Find ``name`` beside the configuration file, or in /etc/glance."""
-    candidates = []
-    here = config_dir()
-    if here:
-        candidates.append(os.path.join(here, name))
-    candidates.append(os.path.join('/etc/glance', name))
-    for path in candidates:
+    """Absolute path of ``name`` (a file or directory) in the first of
+    ``config_search_dirs()`` that has it, or None."""
+    for directory in config_search_dirs():
+        path = os.path.join(directory, name)
         if os.path.exists(path):
             return os.path.abspath(path)
     return None
@@ -144,6 +167,7 @@ def load_paste_app(app_name: str):
     flavor = CONF.paste_deploy.flavor
     pipeline = '%s-%s' % (app_name, flavor) if flavor else app_name
     conf_file = _paste_config_file(app_name)
+    LOG.info('Pipeline %s from %s', pipeline, conf_file)
     try:
         return deploy.loadapp('config:%s' % conf_file, name=pipeline)
     except LookupError as exc:

@@ -24,11 +24,12 @@ from __future__ import annotations
 import configparser
 import dataclasses
 import logging
+import os
 import re
 
 from oslo_config import cfg
 
-from glance.common import exception, policy
+from glance.common import config, exception, policy
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ opts = [
     cfg.StrOpt('property_protection_file',
                help='INI file of property protection rules; unset: every '
                     'extra property is open to whoever may change the '
-                    'image.'),
+                    'image. A relative name is looked for beside the '
+                    'configuration file, then in /etc/glance, then in the '
+                    'etc/glance directory of the installation prefix.'),
     cfg.StrOpt('property_protection_rule_format', default='roles',
                choices=['roles', 'policies'],
                help='What the rules in property_protection_file name: '
@@ -166,6 +169,10 @@ def load() -> Protections | None:
     start-up and on reload, so a bad file is found before serving."""
     global _LOADED
     path = CONF.property_protection_file
+    if path and not os.path.isabs(path):
+        # a bare name: where the other companion files are found (and,
+        # when it is nowhere, the name as given, so the error names it)
+        path = config.find_config_file(path) or path
     _LOADED = parse(path, CONF.property_protection_rule_format) \
         if path else None
     if _LOADED is not None:

@@ -17,6 +17,7 @@ import logging
 import os
 from typing import Any
 
+from glance.common import config
 from glance.common import exception
 from glance.db import metadefs as repo
 from glance.db.sqlalchemy import metadefs as db
@@ -27,7 +28,8 @@ from glance.schemas import metadef as metadef_schemas
 
 LOG = logging.getLogger(__name__)
 
-#: where packages install the catalog, and so where the commands look
+#: where distribution packages install the catalog; export writes there
+#: when given no path
 DEFAULT_PATH = '/etc/glance/metadefs'
 _NS_FIELDS = ('display_name', 'description', 'visibility', 'protected',
               'owner')
@@ -111,9 +113,19 @@ def _add_missing(doc: dict[str, Any], prefer_new: bool) -> None:
                 _REPO.save_item(ns, item)
 
 
-def load(path: str = DEFAULT_PATH, merge: bool = False,
+def default_path() -> str:
+    """The catalog loaded when no path is given: ``metadefs`` beside the
+    configuration file, in /etc/glance, or the copy installed with the
+    distribution (``<prefix>/etc/glance/metadefs``), the first that
+    exists; DEFAULT_PATH (and so a clear "no metadata definitions at")
+    when none does."""
+    return config.find_config_file('metadefs') or DEFAULT_PATH
+
+
+def load(path: str | None = None, merge: bool = False,
          prefer_new: bool = False, overwrite: bool = False) -> LoadResult:
-    """Load every ``*.json`` namespace file of ``path`` (or one file).
+    """Load every ``*.json`` namespace file of ``path`` (or one file;
+    by default ``default_path()``).
 
     A namespace that is not in the database yet is created.  One that is:
     left alone unless ``merge``; with ``merge`` the definitions it lacks
@@ -122,7 +134,7 @@ def load(path: str = DEFAULT_PATH, merge: bool = False,
     file goes).  Every file is read and checked before anything is
     written, so a bad file changes nothing.
     """
-    docs = [read_file(p) for p in _files(path)]
+    docs = [read_file(p) for p in _files(path or default_path())]
     result = LoadResult()
     for doc in docs:
         name = doc['namespace']

@@ -154,6 +154,7 @@ def _custom_properties() -> dict:
             props = json.load(f)
     except (OSError, ValueError) as exc:
         raise RuntimeError('Could not load %s: %s' % (path, exc))
+    LOG.info('Image properties from %s', path)
     for prop in props.values():
         prop['is_base'] = False
     return props

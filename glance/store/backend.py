@@ -110,10 +110,28 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     conf.register_opts(_backend_opts)
 
 
+#: optional drivers whose libraries come with an extra of the same name
+#: (setup.cfg [options.extras_require]); rbd's come from the distribution
+EXTRAS = ('s3',)
+
+
+def _reraise(manager, entry_point, exc: Exception) -> None:
+    # stevedore only logs a driver that fails to import and then reports
+    # "no driver": raise the import error itself, which names the module
+    raise exc
+
+
 def _driver_class(store_type: str):
     try:
         mgr = sv_driver.DriverManager(NAMESPACE, store_type,
-                                      invoke_on_load=False)
+                                      invoke_on_load=False,
+                                      on_load_failure_callback=_reraise)
+    except ImportError as exc:
+        hint = (' (pip install "glance[%s]")' % store_type
+                if store_type in EXTRAS else '')
+        raise exceptions.BadStoreConfiguration(
+            store_name=store_type, reason='the %s driver cannot be '
+            'imported: %s%s' % (store_type, exc, hint))
     except Exception as exc:  # stevedore raises NoMatches and friends
         raise exceptions.BadStoreConfiguration(
             store_name=store_type, reason='no driver named %r in %s: %s'

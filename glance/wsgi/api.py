@@ -9,10 +9,11 @@ so a configuration that cannot work stops the server at start-up with the
 reason in its log, instead of answering 500 to every request later.  Give
 uWSGI ``need-app = true`` so that it exits when the application cannot be
 loaded (gunicorn does by itself); see etc/glance-api-uwsgi.ini.
+The glance-wsgi-api command (glance.cmd.wsgi_api) serves it for trying a
+configuration out.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -37,25 +38,6 @@ def init_application():
     from glance.async_ import staging
     staging.sweep_at_startup()
     return app
-
-
-def main() -> None:
-    """glance-wsgi-api: serve the application with the standard library's
-    WSGI server, for trying a configuration out (one thread, no TLS);
-    production runs it under uWSGI, gunicorn or mod_wsgi."""
-    from wsgiref import simple_server
-    parser = argparse.ArgumentParser(
-        prog='glance-wsgi-api', description=main.__doc__)
-    parser.add_argument('--host', default='127.0.0.1')
-    parser.add_argument('--port', type=int, default=9292)
-    options = parser.parse_args()
-    server = simple_server.make_server(options.host, options.port,
-                                       application)
-    print('glance-wsgi-api: http://%s:%d (configuration from %s)'
-          % (options.host, options.port,
-             os.environ.get('OS_GLANCE_CONFIG_DIR', '/etc/glance')),
-          file=sys.stderr)
-    server.serve_forever()
 
 
 def _build():

@@ -51,13 +51,15 @@ class GlanceServer:
     ``profile`` is ``default`` (noauth, single file store) or ``reference``
     (identity headers, two file stores: the replay configuration).
     ``settings`` are extra ``SECTION.OPTION=VALUE`` overrides; ``env``
-    extra environment variables of the process.
+    extra environment variables of the process; ``bin_dir`` where its
+    glance-api and glance-manage are (another installation's, say).
     """
 
     def __init__(self, workdir: str, database_url: str | None = None,
                  profile: str = 'default', settings: list[str] = (),
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, bin_dir: str = BIN):
         self.env = dict(os.environ, **(env or {}))
+        self.bin_dir = bin_dir
         self.workdir = workdir
         self.port = free_port()
         self.url = 'http://127.0.0.1:%d' % self.port
@@ -70,9 +72,9 @@ class GlanceServer:
 
     def manage(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [os.path.join(BIN, 'glance-manage'), '--config-file',
+            [os.path.join(self.bin_dir, 'glance-manage'), '--config-file',
              self.config, *args], capture_output=True, text=True,
-            timeout=120)
+            timeout=120, env=self.env)
 
     def start(self, sync_db: bool = True) -> 'GlanceServer':
         sqlite = os.path.join(self.workdir, 'glance.sqlite')
@@ -86,7 +88,7 @@ class GlanceServer:
             assert result.returncode == 0, result.stderr + result.stdout
         self.stdout = open(os.path.join(self.workdir, 'stdout.log'), 'wb')
         self.proc = subprocess.Popen(
-            [os.path.join(BIN, 'glance-api')] +
+            [os.path.join(self.bin_dir, 'glance-api')] +
             (self.cli or ['--config-file', self.config]),
             stdout=self.stdout, stderr=subprocess.STDOUT,
             start_new_session=True, env=self.env)
