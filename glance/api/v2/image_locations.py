@@ -54,6 +54,9 @@ class Deserializer:
 
     def create(self, request: wsgi.Request) -> dict:
         body = request.json_body_or_400()
+        if isinstance(body, dict) and body.get('validation_data') == {}:
+            # what clients send for "none" (python-glanceclient, Tempest)
+            del body['validation_data']
         schemas.validate(image_schemas.new_location_schema(), body)
         return {'url': body['url'],
                 'validation_data': body.get('validation_data')}

@@ -188,8 +188,10 @@ def test_data_that_lies_about_its_hash_stays_queued(srv, owner, service):
 def test_each_add_is_a_location_import_task(srv, owner, service):
     image_id = queued(owner)
     url = put_file(srv, 'cheap')
+    # empty validation data is none (clients send it so)
     assert service.post('/v2/images/%s/locations' % image_id,
-                        json={'url': url}).status_code == 202
+                        json={'url': url, 'validation_data': {}}
+                        ).status_code == 202
     [task] = image_tasks(owner, image_id)
     assert (task['type'], task['status']) == ('location_import', 'success')
     assert task['input'] == {'image_id': image_id, 'loc_url': url,
@@ -446,3 +448,13 @@ def test_the_http_store_is_read_only(srv, owner, project):
         assert time.time() < deadline
         time.sleep(0.2)
     assert sorted(shown['stores'].split(',')) == ['cheap', 'fast']
+
+
+def test_store_ids_header_lists_every_enabled_store(srv, owner):
+    # As the reference: the enabled_backends in their configured order,
+    # the read-only http store included; never the reserved stores (the
+    # reference leaks os_glance_staging_store and os_glance_tasks_store
+    # into the header once they are used: listed in differences.rst).
+    r = owner.post('/v2/images', json={'name': 'h'})
+    assert r.status_code == 201
+    assert r.headers['OpenStack-image-store-ids'] == 'fast,cheap,web'
