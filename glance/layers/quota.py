@@ -141,8 +141,11 @@ class ImageRepo(Proxy):
         error: Exception = exception.ImageSizeLimitExceeded()
         quota = storage_quota()
         if quota > 0 and image.owner:
+            # An image's own data counts only when this write adds a copy
+            # of it (copy-image); a first upload replaces what it had.
             remaining = max(0, quota - self.base.storage_used(
-                image.owner, exclude=image.image_id))
+                image.owner,
+                exclude=None if image.locations else image.image_id))
             if remaining < limit:
                 limit = remaining
                 error = exception.StorageQuotaFull(

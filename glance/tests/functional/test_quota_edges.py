@@ -4,6 +4,7 @@ and tags count, the image_size_cap boundary, zero bytes at a full storage
 quota."""
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -117,3 +118,38 @@ def test_zero_bytes_at_a_full_storage_quota(owner):
     assert r.status_code == 413, r.text
     # and one byte more is refused
     assert owner.upload(_image(owner), b'x').status_code == 413
+
+
+def _wait_import(owner: Client, image_id: str) -> dict:
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        image = owner.get('/v2/images/%s' % image_id).json()
+        if 'os_glance_import_task' not in image:
+            return image
+        time.sleep(0.1)
+    raise AssertionError('import of %s did not end' % image_id)
+
+
+def test_copy_image_counts_against_the_storage_quota(srv, owner):
+    # a copy uses the bytes again (the reference counts each location):
+    # a copy that would pass user_storage_quota fails, the image keeps
+    # its data where it was
+    admin = Client(srv.url, identity(owner.session.headers['X-Project-Id'],
+                                     'admin,member,reader'))
+    first = _image(owner)
+    assert owner.upload(first, b'x' * CAP).status_code == 204
+    second = _image(owner)
+    assert owner.upload(second, b'y' * (CAP // 2)).status_code == 204
+    copy = {'method': {'name': 'copy-image'}, 'stores': ['cheap']}
+    r = admin.post('/v2/images/%s/import' % first, json=copy)
+    assert r.status_code == 202, r.text
+    image = _wait_import(owner, first)
+    assert image['status'] == 'active' and image['stores'] == 'fast'
+    assert image['os_glance_failed_import'] == 'cheap'
+    # with room for it the same copy is made, and then the quota is full
+    assert owner.delete('/v2/images/%s' % second).status_code == 204
+    r = admin.post('/v2/images/%s/import' % first, json=copy)
+    assert r.status_code == 202, r.text
+    image = _wait_import(owner, first)
+    assert sorted(image['stores'].split(',')) == ['cheap', 'fast']
+    assert owner.upload(_image(owner), b'z').status_code == 413
