@@ -7,11 +7,24 @@ import webob
 import webob.dec
 
 CONF = cfg.CONF
+CONF.import_opt('image_cache_dir', 'glance.image_cache')
 
-#: (version, status), newest first
-VERSIONS = [('2.%d' % minor, 'SUPPORTED') for minor in range(17, -1, -1)]
-VERSIONS.insert(0, ('2.18', 'CURRENT'))
+#: the newest version this code serves
 CURRENT = '2.18'
+#: versions of the cache API (2.14 the cache calls, 2.16 and 2.18 their
+#: later forms), offered only where an image cache is configured, as the
+#: reference service does
+CACHE_VERSIONS = frozenset({'2.14', '2.16', '2.18'})
+
+
+def served() -> list[tuple[str, str]]:
+    """(version, status) of the versions this configuration offers, newest
+    first; the newest is CURRENT (2.17 without an image cache)."""
+    cache = bool(CONF.image_cache_dir)
+    offered = ['2.%d' % minor for minor in range(18, -1, -1)
+               if cache or '2.%d' % minor not in CACHE_VERSIONS]
+    return [(v, 'CURRENT' if i == 0 else 'SUPPORTED')
+            for i, v in enumerate(offered)]
 
 
 def _base_url(request: webob.Request) -> str:
@@ -26,7 +39,7 @@ def version_document(request: webob.Request) -> dict:
     return {'versions': [
         {'id': 'v%s' % version, 'status': status,
          'links': [{'rel': 'self', 'href': href}]}
-        for version, status in VERSIONS]}
+        for version, status in served()]}
 
 
 class Controller:

@@ -91,6 +91,12 @@ class Image:
     #: the import lock (IMPORT_LOCK property) as loaded: the db layer takes
     #: or releases the lock only if nobody changed it meanwhile
     loaded_lock: str | None = None
+    #: every visibility the current request asked for, in any operation:
+    #: the policy layer judges each one (a PATCH that makes an image public
+    #: and private again still needs the right to publicize, as in the
+    #: reference service); forgotten once saved
+    requested_visibilities: set[str] = dataclasses.field(
+        default_factory=set, repr=False)
     #: what the database held when this object was loaded or last saved
     #: (see :meth:`mark_persisted`); None for an image not stored yet
     persisted: Snapshot | None = dataclasses.field(default=None,
@@ -112,6 +118,7 @@ class Image:
         self.loaded_owner = self.owner
         self.loaded_visibility = self.visibility
         self.loaded_lock = self.extra_properties.get(IMPORT_LOCK)
+        self.requested_visibilities = set()
 
     def changes(self) -> Changes:
         """What this object changed since it was loaded or last saved."""

@@ -1,6 +1,7 @@
 """Location layer: where the bytes live.  With location_access.py (read
 access in stores that decide it) and location_stores.py (which stores
-there are), the only importer of glance_store.
+there are), the only importer of glance_store; location_validation.py
+checks the hashes a caller gives with a new location.
 
 Uploads stream into a store while md5 and the multihash are computed, the
 format inspector (glance.common.format_inspector) judges the data and the
@@ -12,9 +13,7 @@ store and no trace of itself on the image.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 
 from oslo_config import cfg
 
@@ -26,6 +25,7 @@ from glance.domain.image import Image, location_store
 from glance.domain.proxy import Proxy
 from glance.domain.transfer import Download, Upload
 from glance.layers import location_access, location_orphans, location_stores
+from glance.layers import location_validation
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -446,12 +446,16 @@ class ImageRepo(Proxy):
     def verify_location(self, image: Image) -> Image:
         """Hash the data at a queued image's location, then activate it.
 
-        Data that cannot be read, whose hashes differ from the validation
-        data given with the location, or that fails the format inspection,
-        kills the image: a consumer must never boot bytes nobody vouched
-        for.
+        The data is hashed with the algorithm of the validation data given
+        with the location, else with ``hashing_algorithm``.  Data that
+        cannot be read, or whose hashes differ from the validation data,
+        leaves the image queued without hashes (the location stays, as in
+        the reference service) and raises Invalid; data that fails the
+        format inspection kills the image: a consumer must never boot bytes
+        nobody vouched for.
         """
-        digests = hashing.Digests(CONF.hashing_algorithm)
+        digests = hashing.Digests(image.os_hash_algo or
+                                  CONF.hashing_algorithm)
         inspection = format_inspector.Inspection(
             image.image_id, image.disk_format, image.container_format)
         try:
@@ -462,7 +466,7 @@ class ImageRepo(Proxy):
             for _chunk in inspection.feed(digests.feed(data)):
                 pass
         except (IndexError, glance_store.GlanceStoreException) as exc:
-            return self._kill(image, 'its data could not be read: %s' % exc)
+            return self._refuse(image, 'could not be read: %s' % exc)
         try:
             image.virtual_size = inspection.judge().virtual_size
         except exception.ImageUnsafe as exc:
@@ -470,8 +474,8 @@ class ImageRepo(Proxy):
         if image.os_hash_value and (
                 image.os_hash_value != digests.hash_value
                 or image.checksum not in (None, digests.checksum)):
-            return self._kill(image, 'its data does not match the '
-                                     'validation data given')
+            return self._refuse(image, 'does not match the validation data '
+                                       'given')
         image.checksum = digests.checksum
         image.os_hash_algo = digests.algorithm
         image.os_hash_value = digests.hash_value
@@ -480,10 +484,21 @@ class ImageRepo(Proxy):
         LOG.info('Image %s: location hashed, image active', image.image_id)
         return self.base.verify_location(image)
 
+    def _refuse(self, image: Image, why: str) -> Image:
+        LOG.error('Image %s stays queued: the data at its location %s.',
+                  image.image_id, why)
+        image.checksum = image.os_hash_algo = image.os_hash_value = None
+        self.base.verify_location(image)
+        raise exception.Invalid('The data at the location of image %s %s; '
+                                'the image stays queued.'
+                                % (image.image_id, why))
+
     def _kill(self, image: Image, why: str) -> Image:
         LOG.error('Image %s is killed: %s.', image.image_id, why)
         image.set_status('killed')
-        return self.base.verify_location(image)
+        self.base.verify_location(image)
+        raise exception.Invalid('Image %s is killed: %s.'
+                                % (image.image_id, why))
 
     def _adopt(self, image: Image, loc: dict) -> dict:
         """A location from a caller, checked and recorded as ours.
@@ -507,7 +522,7 @@ class ImageRepo(Proxy):
                 'The data at %s has %d bytes; image %s has %d.'
                 % (loc['url'], size, image.image_id, image.size))
         image.size = size
-        _take_validation_data(image, loc.get('validation_data'))
+        location_validation.take(image, loc.get('validation_data'))
         metadata = dict(loc.get('metadata') or {})
         if registry.multi:
             metadata['store'] = store_id
@@ -593,25 +608,3 @@ def active_locations(image: Image) -> list[dict]:
     """The locations whose data is there to read (not pending delete)."""
     return [loc for loc in image.locations
             if loc.get('status', 'active') == 'active']
-
-
-def _take_validation_data(image: Image, data: dict | None) -> None:
-    """Record hashes a caller vouches for; 400 if they cannot be right."""
-    if not data:
-        return
-    algo, value = data['os_hash_algo'], data['os_hash_value']
-    if algo != CONF.hashing_algorithm:
-        raise exception.BadRequest(
-            'validation_data os_hash_algo must be %s, as configured.'
-            % CONF.hashing_algorithm)
-    checksum = data.get('checksum')
-    width = hashlib.new(algo).digest_size * 2
-    if not re.fullmatch('[0-9a-f]{%d}' % width, value) or (
-            checksum and not re.fullmatch('[0-9a-f]{32}', checksum)):
-        raise exception.BadRequest('validation_data holds malformed hashes.')
-    if image.os_hash_value and (image.os_hash_value, image.checksum) != (
-            value, checksum or image.checksum):
-        raise exception.BadRequest('validation_data differs from the hashes '
-                                   'the image already has.')
-    image.checksum = checksum or image.checksum
-    image.os_hash_algo, image.os_hash_value = algo, value

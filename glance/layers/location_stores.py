@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from glance import store as glance_store
 from glance.common import exception
+from glance.common import fetcher
 from glance.domain.image import location_store
 
 
@@ -85,3 +86,35 @@ def preferred_first(locations: list[dict], prefer: list[str]) -> list[dict]:
     last = len(prefer)
     return sorted(locations,
                   key=lambda loc: rank.get(location_store(loc) or '', last))
+
+
+def check_end_user_location(url: str) -> None:
+    """May a caller that is not a service add ``url`` as a location?
+
+    Only data behind an http store: a location in a store glance writes
+    (a file store's directory, a bucket) could name another image's data
+    and hand it to the caller.  Where no http store is configured the call
+    is for services alone (403), as in the reference service; an URL no
+    http store serves, or that ``[import_filtering_opts]`` refuses (as for
+    web-download: the user chooses where glance connects), is a bad
+    location (400).
+    """
+    registry = glance_store.backend.registry()
+    if not any(store.TYPE == 'http' for store in registry.stores.values()):
+        raise exception.Forbidden(
+            'Only a service may add a location where no http store is '
+            'configured.')
+    try:
+        _sid, store, _loc = registry.owner_of(url)
+    except glance_store.GlanceStoreException as exc:
+        raise exception.BadRequest('Invalid location %s: %s' % (url, exc))
+    if store.TYPE != 'http':
+        raise exception.BadRequest(
+            'Invalid location %s: only a service may add a location that '
+            'is not served by an http store.' % url)
+    try:
+        fetcher.check(url, what='an image location')
+    except fetcher.FetchRefused as exc:
+        # the reference's words, which clients (Tempest) look for
+        raise exception.BadRequest('Location %s does not pass filtering: %s'
+                                   % (url, exc))

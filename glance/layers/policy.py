@@ -12,6 +12,7 @@ from glance.domain.listing import ListQuery
 from glance.domain.image import Image
 from glance.domain.proxy import Proxy
 from glance.domain.transfer import Download
+from glance.layers import location_stores
 
 
 def image_target(context, image: Image, current: bool = False) -> dict:
@@ -51,13 +52,16 @@ class ImageRepo(Proxy):
                 'You are not authorized to complete %s action.' % rule)
 
     def _check_visibility(self, image: Image) -> None:
-        if image.visibility == image.loaded_visibility:
-            return
+        """The rule of every visibility asked for, not only the final one:
+        each operation of a PATCH is judged, as in the reference."""
+        wanted = set(image.requested_visibilities)
+        if image.visibility != image.loaded_visibility:
+            wanted.add(image.visibility)
         target = image_target(self.context, image, current=True)
-        if image.visibility == 'public':
-            self._enforce('publicize_image', target)
-        elif image.visibility == 'community':
-            self._enforce('communitize_image', target)
+        for visibility, rule in (('public', 'publicize_image'),
+                                 ('community', 'communitize_image')):
+            if visibility in wanted:
+                self._enforce(rule, target)
 
     def get(self, image_id: str) -> Image:
         image = self.base.get(image_id)
@@ -102,7 +106,13 @@ class ImageRepo(Proxy):
 
     def add_location(self, image: Image, url: str,
                      validation_data: dict | None) -> Image:
-        self._enforce('add_image_location', image_target(self.context, image))
+        """``add_image_location``; a caller that is not a service (the
+        default rule lets the owner's members in) may only point the image
+        at data behind an http store."""
+        target = image_target(self.context, image)
+        self._enforce('add_image_location', target)
+        if not policy.check(self.context, 'service_api', target):
+            location_stores.check_end_user_location(url)
         return self.base.add_location(image, url, validation_data)
 
     def check_fetch_locations(self, image: Image) -> None:

@@ -13,7 +13,7 @@ from oslo_config import cfg
 from oslo_utils import strutils
 
 from glance.common import exception, limits
-from glance.domain.image import Image
+from glance.domain.image import RESERVED_PREFIX, Image
 from glance.domain.proxy import Proxy
 from glance.domain.transfer import Upload
 
@@ -94,8 +94,13 @@ class ImageRepo(Proxy):
     }
 
     def _check_counts(self, image: Image) -> None:
+        # The service's own os_glance_* properties (an import's lock and
+        # progress) are not the user's to count: an image just under the
+        # quota can still be imported into.
         _check_count(exception.ImagePropertyLimitExceeded,
-                     len(image.extra_properties), CONF.image_property_quota)
+                     sum(not k.startswith(RESERVED_PREFIX)
+                         for k in image.extra_properties),
+                     CONF.image_property_quota)
         _check_count(exception.ImageTagLimitExceeded, len(image.tags),
                      CONF.image_tag_quota)
         _check_count(exception.ImageLocationLimitExceeded,
@@ -136,13 +141,20 @@ class ImageRepo(Proxy):
         error: Exception = exception.ImageSizeLimitExceeded()
         quota = storage_quota()
         if quota > 0 and image.owner:
+            # An image's own data counts only when this write adds a copy
+            # of it (copy-image); a first upload replaces what it had.
             remaining = max(0, quota - self.base.storage_used(
-                image.owner, exclude=image.image_id))
+                image.owner,
+                exclude=None if image.locations else image.image_id))
             if remaining < limit:
                 limit = remaining
                 error = exception.StorageQuotaFull(
                     image_size=upload.expected_size or 'uploaded',
                     remaining=remaining)
+            if remaining == 0 and upload.expected_size is None:
+                # as the reference: data of unknown size is refused when
+                # nothing remains; a declared 0 bytes still fits
+                raise error
         if upload.expected_size is not None and upload.expected_size > limit:
             raise error
         upload.data = capped(upload.data, limit, error)

@@ -14,6 +14,9 @@ PROJECT_MEMBER = 'role:member and project_id:%(project_id)s'
 PROJECT_READER = 'role:reader and project_id:%(project_id)s'
 ADMIN_OR_PROJECT_MEMBER = '%s or (%s)' % (ADMIN, PROJECT_MEMBER)
 ADMIN_OR_PROJECT_READER = '%s or (%s)' % (ADMIN, PROJECT_READER)
+#: another service, or a member of the owning project (the 2.17 add-location
+#: call: end users are further limited to http store locations)
+SERVICE_OR_PROJECT_MEMBER = '%s or (%s)' % (SERVICE, PROJECT_MEMBER)
 #: a reader who owns the image, is a member of it, or for whom it is public
 #: or community
 ADMIN_OR_PROJECT_READER_GET_IMAGE = (

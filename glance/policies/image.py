@@ -67,8 +67,10 @@ rules = [
           [('PATCH', '/v2/images/{image_id}')], deprecated=_DEPRECATED),
     _rule('delete_image_location', base.ADMIN, 'Remove image locations.',
           [('PATCH', '/v2/images/{image_id}')], deprecated=_DEPRECATED),
-    _rule('add_image_location', base.SERVICE,
-          'Add a location to a queued image (images API 2.17).',
+    _rule('add_image_location', base.SERVICE_OR_PROJECT_MEMBER,
+          'Add a location to a queued image (images API 2.17).  A caller '
+          'that is not a service may add only the location of an http '
+          'store, and only where one is configured.',
           [('POST', '/v2/images/{image_id}/locations')]),
     _rule('fetch_image_location', base.SERVICE,
           'List the locations of an image (images API 2.17).',

@@ -20,7 +20,8 @@ _MEDIA = re.compile(r'application/vnd\.openstack\.images-v(\d+)(?:\.(\d+))?')
 def _supported(major: str, minor: str | None) -> bool:
     if major != '2':
         return False
-    return minor is None or int(minor) <= int(versions.CURRENT.split('.')[1])
+    # only the versions the configuration offers (no cache: no 2.18)
+    return minor is None or '2.%d' % int(minor) in dict(versions.served())
 
 
 class VersionNegotiationFilter:

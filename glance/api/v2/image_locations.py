@@ -2,26 +2,51 @@
 
 Meant for other services (Nova, Cinder) that create images whose data
 already sits in a store: they add the one location of a queued image and
-list where an image's data lives.  Both calls take service rules
-(``add_image_location``, ``fetch_image_location``).  With
-``do_secure_hash`` the data at the new location is hashed after the 202,
-off the request thread, and the image turns active only then.
+list where an image's data lives.  Listing takes a service
+(``fetch_image_location``); adding (``add_image_location``) also lets the
+owner's members add the location of an http store.  Each add is recorded
+as a ``location_import`` task of the image (GET /v2/images/{id}/tasks).
+With ``do_secure_hash`` the data at the new location is hashed after the
+202, off the request thread, and the image turns active (task success) or
+stays queued (task failure) only then.
 """
 from __future__ import annotations
 
+import logging
+
 from glance.async_ import executor
+from glance.common import exception
 from glance.common import wsgi
 from glance import context as glance_context
+from glance.domain import task as domain_task
 from glance import gateway
 from glance.layers import location as location_layer
 from glance.schemas import image as image_schemas
 from glance import schemas
 
+LOG = logging.getLogger(__name__)
 
-def verify(image_id: str) -> None:
-    """Hash the data at a new location and activate (or kill) the image."""
-    repo = gateway.get_repo(glance_context.get_admin_context())
-    repo.verify_location(repo.get(image_id))
+
+def verify(image_id: str, task_id: str) -> None:
+    """Run the location_import task: hash the data at the new location
+    (when the image waits for it) and record how that ended."""
+    context = glance_context.get_admin_context()
+    tasks = gateway.get_internal_task_repo(context)
+    task = tasks.get(task_id)
+    task.begin_processing()
+    tasks.save(task)
+    try:
+        repo = gateway.get_repo(context)
+        image = repo.get(image_id)
+        if image.status == 'queued':
+            image = repo.verify_location(image)
+    except exception.GlanceException as exc:
+        LOG.warning('Location import task %s of image %s failed: %s',
+                    task_id, image_id, exc)
+        task.fail(str(exc))
+    else:
+        task.succeed({'image_id': image_id})
+    tasks.save(task)
 
 
 class Deserializer:
@@ -29,6 +54,9 @@ class Deserializer:
 
     def create(self, request: wsgi.Request) -> dict:
         body = request.json_body_or_400()
+        if isinstance(body, dict) and body.get('validation_data') == {}:
+            # what clients send for "none" (python-glanceclient, Tempest)
+            del body['validation_data']
         schemas.validate(image_schemas.new_location_schema(), body)
         return {'url': body['url'],
                 'validation_data': body.get('validation_data')}
@@ -47,10 +75,17 @@ class Controller:
     def create(self, request: wsgi.Request, image_id: str, url: str,
                validation_data: dict | None) -> None:
         """POST /v2/images/{image_id}/locations -> 202 (hashing follows)."""
-        repo = gateway.get_repo(request.context)
-        image = repo.add_location(repo.get(image_id), url, validation_data)
-        if image.status == 'queued':
-            executor.submit(verify, image.image_id)
+        context = request.context
+        repo = gateway.get_repo(context)
+        repo.add_location(repo.get(image_id), url, validation_data)
+        task = domain_task.new_task(
+            'location_import', context.owner,
+            {'image_id': image_id, 'loc_url': url,
+             'validation_data': validation_data or {}},
+            image_id=image_id, request_id=context.request_id,
+            user_id=context.user_id)
+        gateway.get_internal_task_repo(context).add(task)
+        executor.submit(verify, image_id, task.task_id)
 
 
 class Serializer:

@@ -31,6 +31,13 @@ def member_view(member: domain.ImageMember) -> dict[str, Any]:
 
 class Deserializer:
     def create(self, request: wsgi.Request) -> dict:
+        """A member id is a project id: the reference service also takes
+        a JSON number (some deployments' project ids are numeric), kept as
+        the string of its digits."""
+        body = request.json_body_or_400()
+        member = body.get('member') if isinstance(body, dict) else None
+        if type(member) is int and member:      # not a bool, not 0
+            return {'member_id': str(member)}
         return {'member_id': _body_field(request, 'member')}
 
     def update(self, request: wsgi.Request) -> dict:

@@ -228,6 +228,8 @@ def apply(image: domain.Image, changes: list[Change]) -> list[dict] | None:
         else:
             _check_format_change(image, name)
             view[name] = change.value
+            if name == 'visibility':
+                image.requested_visibilities.add(change.value)
     for key in SETTABLE_CORE:
         setattr(image, key, view.pop(key))
     image.tags = set(view.pop('tags'))

@@ -316,9 +316,20 @@ def update(image_id: str, changes: Changes,
 
 
 def user_storage_used(owner: str, exclude_image_id: str | None = None) -> int:
-    """Bytes used by all live images of ``owner``, counting every location."""
+    """Bytes used by all live images of ``owner``, counting every location.
+
+    An image's size counts once per active location (a copy-image into a
+    second store uses the bytes again, as the reference counts it), and
+    once for an image whose data has no location yet.
+    """
+    loc = models.ImageLocation
+    copies = (sa.select(sa.func.count()).where(
+        loc.image_id == models.Image.id, loc.deleted == sa.false(),
+        loc.status == 'active').scalar_subquery())
+    times = sa.case((copies > 1, copies), else_=1)
     with session_scope(readonly=True) as session:
-        q = (sa.select(sa.func.coalesce(sa.func.sum(models.Image.size), 0))
+        q = (sa.select(sa.func.coalesce(
+                sa.func.sum(models.Image.size * times), 0))
              .where(models.Image.owner == owner,
                     models.Image.deleted == sa.false(),
                     models.Image.status.in_(('active', 'saving', 'queued',

@@ -71,6 +71,8 @@ def _single(workdir: str, web: ImageServer) -> list[str]:
         # locations on the web are served from.
         'glance_store.stores=file,http',
         'glance_store.default_store=file',
+        # locations added on the loopback image server are read from it
+        'glance_store.http_store_allowed_hosts=127.0.0.1',
         'glance_store.filesystem_store_datadir=%s'
         % os.path.join(workdir, 'images'),
         'DEFAULT.node_staging_uri=file://%s'
@@ -87,6 +89,8 @@ def _multistore(workdir: str, web: ImageServer) -> list[str]:
     return [
         'DEFAULT.enabled_backends=cheap:file, fast:file, web:http',
         'glance_store.default_backend=fast',
+        # locations added on the loopback image server are read from it
+        'web.http_store_allowed_hosts=127.0.0.1',
     ]
 
 

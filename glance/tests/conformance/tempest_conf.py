@@ -71,6 +71,12 @@ def build(workdir: str, keystone: Keystone, deployment: Deployment,
         'build_interval': '1',
         'image_caching_enabled': 'True',
         'hashing_algorithm': 'sha512',
+        # Tempest's default list with raw first: the add-location tests
+        # create their image with the first format and point it at
+        # http_image, which is raw data here, and glance checks that data
+        # is what the image declares ([image_format]
+        # require_image_format_match)
+        'disk_formats': 'raw,qcow2,ami,ari,aki,vhd,vmdk,vdi,iso,vhdx',
     }
     if deployment.remote:
         conf['image']['alternate_image_endpoint'] = REMOTE_SERVICE

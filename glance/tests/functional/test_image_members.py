@@ -137,7 +137,9 @@ def test_removed_member_can_be_added_again(srv, owner):
 def test_bad_bodies_are_400(srv, owner):
     image_id = _shared(owner)
     path = '/v2/images/%s/members' % image_id
-    for body in (b'not json', b'[]', b'{"member": 5}', b'{"member": ""}'):
+    # (a non-zero JSON integer is a numeric project id: see
+    # test_reference_edges.test_member_ids_the_reference_takes)
+    for body in (b'not json', b'[]', b'{"member": 1.5}', b'{"member": ""}'):
         r = owner.post(path, data=body,
                        headers={'Content-Type': 'application/json'})
         assert r.status_code == 400, body

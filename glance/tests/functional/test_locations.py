@@ -40,26 +40,31 @@ def web():
     server.shutdown()
 
 
-def _server(tmp_path_factory, name: str, *settings: str) -> GlanceServer:
+def _server(tmp_path_factory, name: str, web: str,
+            *settings: str) -> GlanceServer:
     work = str(tmp_path_factory.mktemp(name))
     return GlanceServer(work, profile='reference', settings=[
         'DEFAULT.enabled_backends=fast:file, cheap:file, web:http',
         'web.http_store_allowed_hosts=127.0.0.1',
+        # what end users' http locations must pass, as for web-download
+        'import_filtering_opts.allowed_hosts=[127.0.0.1]',
+        'import_filtering_opts.allowed_ports=[%s]' % web.split(':')[2]
+        .split('/')[0],
         'DEFAULT.image_location_quota=3', *settings]).start()
 
 
 @pytest.fixture(scope='module')
-def srv(tmp_path_factory):
-    server = _server(tmp_path_factory, 'locations',
+def srv(tmp_path_factory, web):
+    server = _server(tmp_path_factory, 'locations', web,
                      'DEFAULT.show_multiple_locations=True')
     yield server
     server.stop()
 
 
 @pytest.fixture(scope='module')
-def trusting(tmp_path_factory):
+def trusting(tmp_path_factory, web):
     """do_secure_hash off: the caller's validation data is taken as is."""
-    server = _server(tmp_path_factory, 'trusting',
+    server = _server(tmp_path_factory, 'trusting', web,
                      'DEFAULT.do_secure_hash=False')
     yield server
     server.stop()
@@ -148,16 +153,69 @@ def test_add_location_with_matching_validation_data(srv, owner, service):
         'status'] == 'active'
 
 
-def test_data_that_lies_about_its_hash_kills_the_image(srv, owner, service):
+def image_tasks(client: Client, image_id: str) -> list[dict]:
+    """The image's tasks once none is pending or processing."""
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        tasks = client.get('/v2/images/%s/tasks' % image_id).json()['tasks']
+        if all(t['status'] in ('success', 'failure') for t in tasks):
+            return tasks
+        time.sleep(0.1)
+    raise AssertionError('tasks of image %s still running' % image_id)
+
+
+def test_data_that_lies_about_its_hash_stays_queued(srv, owner, service):
+    # the reference: the location_import task fails and the image is
+    # queued again, without hashes; the location stays (Tempest
+    # LocationImportTest asserts the store of a queued image)
     image_id = queued(owner)
     r = service.post('/v2/images/%s/locations' % image_id,
                      json={'url': put_file(srv, 'fast'),
                            'validation_data': validation(b'other data')})
     assert r.status_code == 202, r.text
-    image = wait_status(owner, image_id, 'active', 'killed')
-    assert image['status'] == 'killed'
-    assert owner.get('/v2/images/%s/file' % image_id).status_code in (
-        204, 404)
+    [task] = image_tasks(owner, image_id)
+    assert task['type'] == 'location_import'
+    assert task['status'] == 'failure'
+    assert 'does not match the validation data' in task['message']
+    image = owner.get('/v2/images/%s' % image_id).json()
+    assert image['status'] == 'queued'
+    assert (image['checksum'], image['os_hash_algo'],
+            image['os_hash_value']) == (None, None, None)
+    assert image['stores'] == 'fast'
+    assert owner.get('/v2/images/%s/file' % image_id).status_code == 204
+
+
+def test_each_add_is_a_location_import_task(srv, owner, service):
+    image_id = queued(owner)
+    url = put_file(srv, 'cheap')
+    # empty validation data is none (clients send it so)
+    assert service.post('/v2/images/%s/locations' % image_id,
+                        json={'url': url, 'validation_data': {}}
+                        ).status_code == 202
+    [task] = image_tasks(owner, image_id)
+    assert (task['type'], task['status']) == ('location_import', 'success')
+    assert task['input'] == {'image_id': image_id, 'loc_url': url,
+                             'validation_data': {}}
+    assert owner.get('/v2/images/%s' % image_id).json()[
+        'status'] == 'active'
+
+
+def test_validation_data_of_another_algorithm(srv, owner, service):
+    # sha256 validation data in a sha512 cloud: the data is hashed with
+    # sha256 (Tempest LocationImportTest's positive case)
+    image_id = queued(owner)
+    r = service.post('/v2/images/%s/locations' % image_id, json={
+        'url': put_file(srv, 'fast'),
+        'validation_data': {'os_hash_algo': 'sha256',
+                            'os_hash_value': hashlib.sha256(
+                                DATA).hexdigest()}})
+    assert r.status_code == 202, r.text
+    assert image_tasks(owner, image_id)[0]['status'] == 'success'
+    image = owner.get('/v2/images/%s' % image_id).json()
+    assert image['status'] == 'active'
+    assert image['os_hash_algo'] == 'sha256'
+    assert image['os_hash_value'] == hashlib.sha256(DATA).hexdigest()
+    assert image['checksum'] == hashlib.md5(DATA).hexdigest()
 
 
 def test_web_location_through_the_http_store(srv, owner, service, web):
@@ -170,16 +228,53 @@ def test_web_location_through_the_http_store(srv, owner, service, web):
     assert owner.get('/v2/images/%s/file' % image_id).content == DATA
 
 
-def test_locations_api_is_for_services(srv, owner, admin):
+def test_owner_may_add_only_http_store_locations(srv, project, owner, web):
+    # reference default of add_image_location: service or project member;
+    # a member (no service role) may add what an http store serves
     image_id = queued(owner)
-    url = put_file(srv, 'fast')
     assert owner.get('/v2/images/%s/locations' % image_id).status_code == 403
-    r = owner.post('/v2/images/%s/locations' % image_id, json={'url': url})
-    assert r.status_code == 403
-    other = Client(srv.url, identity('loc-other', 'reader,member,service'))
-    r = other.post('/v2/images/%s/locations' % image_id, json={'url': url})
-    assert r.status_code == 404             # the image does not leak
+    r = owner.post('/v2/images/%s/locations' % image_id,
+                   json={'url': put_file(srv, 'fast')})
+    assert r.status_code == 400, r.text       # another image's data maybe
     assert owner.get('/v2/images/%s' % image_id).json()['status'] == 'queued'
+    reader = Client(srv.url, identity(project, 'reader'))
+    r = reader.post('/v2/images/%s/locations' % image_id, json={'url': web})
+    assert r.status_code == 403
+    # a port [import_filtering_opts] does not allow: refused unfetched
+    r = owner.post('/v2/images/%s/locations' % image_id,
+                   json={'url': 'http://127.0.0.1:1/x'})
+    assert r.status_code == 400
+    assert 'does not pass filtering' in r.text, r.text
+    other = Client(srv.url, identity('loc-other', 'reader,member,service'))
+    r = other.post('/v2/images/%s/locations' % image_id, json={'url': web})
+    assert r.status_code == 404             # the image does not leak
+    r = owner.post('/v2/images/%s/locations' % image_id, json={'url': web})
+    assert r.status_code == 202, r.text
+    assert image_tasks(owner, image_id)[0]['status'] == 'success'
+    assert owner.get('/v2/images/%s' % image_id).json()[
+        'status'] == 'active'
+
+
+def test_without_an_http_store_only_services_add(tmp_path_factory):
+    # the reference (replay bad-inputs #21): a member gets 403 where no
+    # http store is configured, whatever the URL
+    work = str(tmp_path_factory.mktemp('nohttp'))
+    server = GlanceServer(work, profile='reference').start()
+    try:
+        project = 'loc-%s' % uuid.uuid4().hex[:8]
+        owner = Client(server.url, identity(project, 'reader,member'))
+        image_id = queued(owner)
+        for url in ('file:///etc/passwd', 'http://127.0.0.1:1/x'):
+            r = owner.post('/v2/images/%s/locations' % image_id,
+                           json={'url': url})
+            assert r.status_code == 403, r.text
+        service = Client(server.url,
+                         identity(project, 'reader,member,service'))
+        r = service.post('/v2/images/%s/locations' % image_id,
+                         json={'url': 'file:///etc/passwd'})
+        assert r.status_code == 400, r.text
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize('body', [
@@ -199,8 +294,11 @@ def test_bad_locations_are_400(srv, owner, service, body):
 
 
 @pytest.mark.parametrize('bad', [
-    {'os_hash_algo': 'sha256',
+    {'os_hash_algo': 'sha123',
      'os_hash_value': hashlib.sha256(DATA).hexdigest()},
+    {'os_hash_algo': 'sha512',
+     'os_hash_value': hashlib.sha256(DATA).hexdigest()},
+    {'os_hash_algo': 'shake_128', 'os_hash_value': 'f' * 32},
     {'os_hash_algo': 'sha512', 'os_hash_value': 'abc'},
     {'os_hash_algo': 'sha512', 'os_hash_value': 'f' * 128,
      'checksum': 'Z' * 32},
@@ -350,3 +448,13 @@ def test_the_http_store_is_read_only(srv, owner, project):
         assert time.time() < deadline
         time.sleep(0.2)
     assert sorted(shown['stores'].split(',')) == ['cheap', 'fast']
+
+
+def test_store_ids_header_lists_every_enabled_store(srv, owner):
+    # As the reference: the enabled_backends in their configured order,
+    # the read-only http store included; never the reserved stores (the
+    # reference leaks os_glance_staging_store and os_glance_tasks_store
+    # into the header once they are used: listed in differences.rst).
+    r = owner.post('/v2/images', json={'name': 'h'})
+    assert r.status_code == 201
+    assert r.headers['OpenStack-image-store-ids'] == 'fast,cheap,web'

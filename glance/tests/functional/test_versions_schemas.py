@@ -10,7 +10,13 @@ from glance.domain import image as domain_image
 from glance.tests.functional.conftest import Client, identity
 from glance.tests.functional.server import ROOT, GlanceServer
 
-EXPECTED_VERSIONS = ['v2.%d' % m for m in range(18, -1, -1)]
+#: without an image cache (the reference profile) the cache API's versions
+#: 2.14, 2.16 and 2.18 are not offered and 2.17 is CURRENT, as in the
+#: reference service's recording
+EXPECTED_VERSIONS = ['v2.%d' % m for m in range(17, -1, -1)
+                     if m not in (14, 16)]
+#: with an image cache every version up to 2.18
+CACHE_VERSIONS = ['v2.%d' % m for m in range(18, -1, -1)]
 
 
 @pytest.fixture(scope='module')
@@ -23,12 +29,13 @@ def anon(ref_server) -> Client:
     return Client(ref_server.url)
 
 
-def check_versions(r, base: str) -> None:
+def check_versions(r, base: str, expected: list[str] = EXPECTED_VERSIONS
+                   ) -> None:
     assert r.headers['Content-Type'] == 'application/json'
     versions = r.json()['versions']
-    assert [v['id'] for v in versions] == EXPECTED_VERSIONS
+    assert [v['id'] for v in versions] == expected
     assert [v['status'] for v in versions] == \
-        ['CURRENT'] + ['SUPPORTED'] * 18
+        ['CURRENT'] + ['SUPPORTED'] * (len(expected) - 1)
     for v in versions:
         assert v['links'] == [{'rel': 'self', 'href': base + '/v2/'}]
 
@@ -37,6 +44,7 @@ def check_versions(r, base: str) -> None:
     ('GET', '/', 300), ('GET', '/versions', 200), ('GET', '/versions/', 200),
     ('POST', '/', 300), ('GET', '/v1/images', 300), ('GET', '/v3/images', 300),
     ('GET', '/v1', 300), ('GET', '/v2.19/images', 300),
+    ('GET', '/v2.18/images', 300), ('GET', '/v2.16/images', 300),
     ('DELETE', '/v3/images/x', 300),
 ])
 def test_version_documents(anon, ref_server, method, path, status):
@@ -46,13 +54,13 @@ def test_version_documents(anon, ref_server, method, path, status):
 
 
 @pytest.mark.parametrize('path', ['/v2', '/v2/', '/v2/images', '/v2.1/images',
-                                  '/v2.18/images'])
+                                  '/v2.17/images'])
 def test_versioned_paths_need_identity(anon, path):
     assert anon.get(path).status_code == 401
 
 
 @pytest.mark.parametrize('path', ['/v2/images', '/v2.0/images',
-                                  '/v2.1/images', '/v2.18/images'])
+                                  '/v2.1/images', '/v2.17/images'])
 def test_minor_version_in_url_reaches_v2(member, path):
     r = member.get(path)
     assert r.status_code == 200
@@ -62,7 +70,8 @@ def test_minor_version_in_url_reaches_v2(member, path):
 @pytest.mark.parametrize('accept,status', [
     ('application/vnd.openstack.images-v2+json', 200),
     ('application/vnd.openstack.images-v2.1+json', 200),
-    ('application/vnd.openstack.images-v2.18', 200),
+    ('application/vnd.openstack.images-v2.17', 200),
+    ('application/vnd.openstack.images-v2.18', 300),      # no cache here
     ('application/vnd.openstack.images-v2.19+json', 300),
     ('application/vnd.openstack.images-v3+json', 300),
     ('application/json', 300),
@@ -90,6 +99,21 @@ def endpoint_server(tmp_path_factory):
 def test_public_endpoint_is_used_in_links(endpoint_server):
     r = Client(endpoint_server.url).get('/versions')
     check_versions(r, 'https://images.example.com')
+
+
+def test_cache_versions_only_with_a_cache(tmp_path_factory):
+    # the reference offers the cache API's versions (2.14, 2.16, 2.18)
+    # only where image_cache_dir is set; then 2.18 is CURRENT
+    work = str(tmp_path_factory.mktemp('glance-cache-versions'))
+    srv = GlanceServer(work, settings=[
+        'DEFAULT.image_cache_dir=%s' % os.path.join(work, 'cache')]).start()
+    try:
+        client = Client(srv.url)
+        check_versions(client.get('/versions'), srv.url, CACHE_VERSIONS)
+        r = client.get('/v2.18/images')
+        assert r.status_code == 200, r.text
+    finally:
+        srv.stop()
 
 
 # -- schemas -----------------------------------------------------------------

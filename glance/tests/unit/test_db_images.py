@@ -321,6 +321,19 @@ def test_storage_used_counts_live_images_of_the_owner():
     assert repo().storage_used('nobody') == 0
 
 
+def test_storage_used_counts_each_copy_of_the_data():
+    # data in two stores (copy-image) uses its bytes twice, as the
+    # reference counts it; a location pending delete no longer counts
+    image = repo().add(new(size=100, status='active'))
+    image.locations = [_loc('file:///a'), _loc('file:///b', 'cheap')]
+    image = repo().save(image)
+    assert repo().storage_used('p1') == 200
+    image.locations = [_loc('file:///a'),
+                       _loc('file:///b', 'cheap', 'pending_delete')]
+    repo().save(image)
+    assert repo().storage_used('p1') == 100
+
+
 # -- the list query ----------------------------------------------------------
 
 def _member(image_id: str, member: str, status: str) -> None:
