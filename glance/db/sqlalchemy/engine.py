@@ -94,6 +94,9 @@ def _state():
             engine = ctx.writer.get_engine()
             if _pooled_sqlite(engine.url):
                 engine.pool = _queue_pool(engine.pool)
+            if engine.dialect.name == 'mysql':
+                sqlalchemy.event.listen(engine, 'connect', _mysql_session)
+                engine.dispose()
             if engine.dialect.name == 'sqlite':
                 sqlalchemy.event.listen(engine, 'connect', _sqlite_pragmas)
                 _listen_first(engine, 'begin', _sqlite_begin)
@@ -125,6 +128,21 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute('PRAGMA busy_timeout=%d' % SQLITE_BUSY_TIMEOUT_MS)
     cur.execute('PRAGMA journal_mode=WAL')
     cur.execute('PRAGMA synchronous=NORMAL')
+    cur.close()
+
+
+def _mysql_session(dbapi_conn, _record) -> None:
+    """No index merges on MySQL/MariaDB connections.
+
+    With them the optimizer intersects or unions the single-column indexes
+    on ``deleted``, ``os_hidden``, ``visibility`` and ``owner`` and then
+    sorts every matching image for a 25-row page, instead of reading the
+    list index in order and stopping after the page (the plans are checked
+    by ``glance/tests/unit/test_list_plans.py``).  No other query of ours
+    gains from a merge: each is served by one composite index.
+    """
+    cur = dbapi_conn.cursor()
+    cur.execute("SET SESSION optimizer_switch='index_merge=off'")
     cur.close()
 
 

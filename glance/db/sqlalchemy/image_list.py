@@ -86,12 +86,7 @@ def statement(conn: sa.engine.Connection, is_admin: bool,
                                        models.ImageTag.deleted == sa.false()))
     # Ties are broken by age, then id, so pages never overlap; they follow
     # the one direction given, else the default (newest first).
-    sort = list(q.sort)
-    dirs = {d for _, d in sort}
-    tie_dir = dirs.pop() if len(sort) == 1 or len(dirs) == 1 else 'desc'
-    for key in ('created_at', 'id'):
-        if key not in [k for k, _ in sort]:
-            sort.append((key, tie_dir))
+    sort = _total_order(q.sort)
     if q.marker:
         # The marker need only be visible, not match the filters.
         marker = conn.execute(sa.select(Image.__table__).where(
@@ -107,6 +102,20 @@ def statement(conn: sa.engine.Connection, is_admin: bool,
     if q.limit is not None:
         stmt = stmt.limit(q.limit)
     return stmt
+
+
+def _total_order(sort: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``sort`` made total: ties broken by age, then id, so pages never
+    overlap, in the one direction given (else newest first).  Nothing
+    follows ``id``: it is unique, and a key after it would only keep an
+    index on the keys up to ``id`` from delivering the order."""
+    keys = [key for key, _ in sort]
+    if 'id' in keys:
+        return list(sort[:keys.index('id') + 1])
+    dirs = {d for _, d in sort}
+    tie_dir = dirs.pop() if len(dirs) == 1 else 'desc'
+    return [*sort, *((key, tie_dir) for key in ('created_at', 'id')
+                     if key not in keys)]
 
 
 def _order(col, direction: str, nulls_sort_high: bool):
