@@ -3,9 +3,9 @@ image: the query plan of every sort key and direction, for an admin and a
 member, under every visibility rule, first pages and marker pages, checked
 with EXPLAIN on SQLite, PostgreSQL and MariaDB.
 
-The table holds a few thousand images (``glance.tests.catalogue``) with
-fresh statistics, so MariaDB's and PostgreSQL's optimizers plan as they do
-for a real catalogue (on a near-empty table a sort costs nothing and they
+The table holds a few thousand images (``glance.tests.catalogue``), with
+fresh statistics on the servers, so MariaDB's and PostgreSQL's optimizers
+plan as they do for a real catalogue (on a near-empty table a sort costs nothing and they
 rightly pick it).  On PostgreSQL sorting is also priced out
 (``enable_sort``, ``enable_incremental_sort``): a Sort node left in the
 plan then means that no index can deliver that order at all.
@@ -56,8 +56,11 @@ def catalogue_db(request, tmp_path_factory):
         migration.upgrade()
         with engine.get_engine().begin() as conn:
             catalogue.fill(conn, IMAGES)
-        with engine.get_engine().begin() as conn:
-            catalogue.analyze(conn)
+        if db.backend != 'sqlite':
+            # what autovacuum and InnoDB's persistent statistics do; glance
+            # never runs ANALYZE on SQLite, so its plans are made without
+            with engine.get_engine().begin() as conn:
+                catalogue.analyze(conn)
         yield db
     finally:
         engine.reset()
