@@ -9,17 +9,18 @@ tables (``glance.db.sqlalchemy.models``): whatever the models declare
 (columns, defaults the database fills, indexes) is what is filled.
 
 The catalogue is deterministic for a given size, so two runs measure the
-same rows.  Its shape, by image number ``i``:
+same rows.  Its shape (each attribute drawn independently of the others):
 
-* owner ``p<i % 50>``; the caller of the member figures is ``p1``;
+* owners ``p0`` .. ``p49``; the caller of the member figures is ``p1``;
 * visibility: 50% private, 20% public, 20% shared, 10% community;
 * 2% hidden (``os_hidden``);
 * status ``active`` with a size, except 5% ``queued`` with no size nor
   formats; 5% have no name;
-* five properties, two tags (``t<i % 10>`` and ``rare`` on 1% of the
+* five properties, two tags (``t<i % 10>``, and ``rare`` on 1% of the
   images, else ``bulk``);
-* every shared image has two members: ``p<(i+1) % 50>`` accepted and
-  ``p<(i+7) % 50>`` pending.
+* every shared image has two members, the owner's next project accepted
+  and the seventh next pending (so ``p1`` is an accepted member of
+  ``p0``'s shared images and a pending one of ``p44``'s).
 """
 from __future__ import annotations
 
@@ -43,27 +44,39 @@ _VISIBILITY = ['private'] * 5 + ['public'] * 2 + ['shared'] * 2 + [
     'community']
 
 
+def _pick(i: int, salt: int, n: int) -> int:
+    """A well-mixed choice in ``range(n)`` for image ``i``: each attribute
+    has its own ``salt``, so attributes do not follow one another (with
+    plain ``i % n`` the member p1 would see no shared image at all)."""
+    x = ((i + 1) * 0x9E3779B1 + salt * 0x85EBCA77) & 0xFFFFFFFF
+    x ^= x >> 15
+    x = (x * 0x2C1B3C6D) & 0xFFFFFFFF
+    x ^= x >> 12
+    return x % n
+
+
 def image_id(i: int) -> str:
     """The id of image number ``i`` (stable across runs)."""
     return str(uuid.UUID(int=random.Random(i).getrandbits(128), version=4))
 
 
 def _image(i: int) -> dict:
-    queued = i % 20 == 7
+    queued = _pick(i, 1, 20) == 0
     created = _EPOCH + datetime.timedelta(seconds=i)
     return {
         'id': image_id(i),
         # names in another order than creation, so sorting by name works
-        'name': None if i % 20 == 3 else 'image-%08d' % ((i * 7919) % 10**8),
+        'name': None if _pick(i, 2, 20) == 0
+        else 'image-%08d' % _pick(i, 3, 10**8),
         'disk_format': None if queued else ('raw', 'qcow2', 'iso')[i % 3],
         'container_format': None if queued else 'bare',
-        'size': None if queued else 1024 * (1 + (i * 31) % 100000),
+        'size': None if queued else 1024 * (1 + _pick(i, 4, 100000)),
         'virtual_size': None,
         'status': 'queued' if queued else 'active',
-        'visibility': _VISIBILITY[i % 10],
-        'owner': 'p%d' % (i % PROJECTS),
+        'visibility': _VISIBILITY[_pick(i, 5, 10)],
+        'owner': 'p%d' % _pick(i, 6, PROJECTS),
         'min_disk': 0, 'min_ram': 0, 'protected': False,
-        'os_hidden': i % 50 == 11,
+        'os_hidden': _pick(i, 7, 50) == 0,
         'created_at': created,
         'updated_at': created + datetime.timedelta(minutes=i % 7),
         'deleted': False,
@@ -78,11 +91,12 @@ def _children(i: int, ident: str, created) -> Iterator[tuple[str, dict]]:
                              'value': 'value %d of %d' % (p, i)}
     yield 'tags', {**common, 'value': 't%d' % (i % 10)}
     yield 'tags', {**common,
-                   'value': RARE_TAG if i % 100 == 0 else 'bulk'}
-    if _VISIBILITY[i % 10] == 'shared':
+                   'value': RARE_TAG if _pick(i, 8, 100) == 0 else 'bulk'}
+    if _VISIBILITY[_pick(i, 5, 10)] == 'shared':
+        owner = _pick(i, 6, PROJECTS)
         for step, status in ((1, 'accepted'), (7, 'pending')):
             yield 'members', {**common, 'can_share': False,
-                              'member': 'p%d' % ((i + step) % PROJECTS),
+                              'member': 'p%d' % ((owner + step) % PROJECTS),
                               'status': status}
 
 
