@@ -88,9 +88,11 @@ def _marker_query(url: str, persona: str) -> str:
 
 
 def _load(url: str, persona: str, path: str, clients: int,
-          per_client: int) -> tuple[float, float]:
-    """(p50 latency in ms, requests per second) of ``path`` with
-    ``clients`` at once, ``per_client`` requests each."""
+          per_client: int) -> tuple[float, float, int]:
+    """(p50 latency in ms, requests per second, images in the answer) of
+    ``path`` with ``clients`` at once, ``per_client`` requests each."""
+    count = len(_session(persona).get(url + path).json().get('images', ()))
+
     def client() -> list[float]:
         s = _session(persona)
         s.get(url + path)  # the connection, before timing
@@ -108,7 +110,7 @@ def _load(url: str, persona: str, path: str, clients: int,
                                         for _ in range(clients)]]
     elapsed = time.perf_counter() - start
     times = [t for result in results for t in result]
-    return statistics.median(times) * 1000, len(times) / elapsed
+    return statistics.median(times) * 1000, len(times) / elapsed, count
 
 
 def _rss_kib(server: GlanceServer) -> int:
@@ -157,15 +159,17 @@ def run(args: argparse.Namespace) -> None:
             for persona in PERSONAS:
                 for name, query in LISTS.items():
                     query = query or _marker_query(srv.url, persona)
-                    p50, rps = _load(srv.url, persona, '/v2/images?' + query,
-                                     args.connections, args.rounds)
+                    p50, rps, count = _load(srv.url, persona,
+                                            '/v2/images?' + query,
+                                            args.connections, args.rounds)
                     figures.setdefault((persona, name), {})[size] = p50
                     first = figures[(persona, name)][args.sizes[0]]
-                    print('  %-7s %-24s p50 %7.1f ms %6.1f req/s  x%.2f' % (
-                        persona, name, p50, rps, p50 / first))
+                    print('  %-7s %-24s p50 %7.1f ms %6.1f req/s  x%.2f'
+                          '  (%d images)' % (persona, name, p50, rps,
+                                             p50 / first, count))
             path = '/v2/images/%s' % catalogue.image_id(size // 2 + 5)
-            p50, rps = _load(srv.url, 'admin', path, args.connections,
-                             args.rounds * 4)
+            p50, rps, _ = _load(srv.url, 'admin', path, args.connections,
+                                args.rounds * 4)
             print('  %-7s %-24s p50 %7.1f ms %6.1f req/s' % (
                 'admin', 'GET /v2/images/{id}', p50, rps))
             print('  worker resident memory: %d MiB' % (_rss_kib(srv) // 1024))
