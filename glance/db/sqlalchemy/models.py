@@ -204,6 +204,9 @@ class ImageMember(_Timestamps, Base):
         UniqueConstraint('image_id', 'member',
                          name='uq_image_members_image_id_member'),
         Index('ix_image_members_image_id_member', 'image_id', 'member'),
+        # "shared with me" in lists: the caller's memberships by status
+        Index('ix_image_members_member_status', 'member', 'status',
+              'deleted', 'image_id'),
         MYSQL_TABLE_ARGS,
     )
 

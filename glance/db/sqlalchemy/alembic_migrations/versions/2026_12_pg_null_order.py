@@ -10,7 +10,9 @@ highest, so there the plain list indexes of ``2026_12_list_indexes`` on
 nullable sort keys could not deliver a page in order and every list
 sorted all visible images.  On PostgreSQL they are replaced by indexes
 declared ``NULLS FIRST``.  The sort keys that had no list index
-(``disk_format``, ``container_format``, ``id``) get one on every backend.
+(``disk_format``, ``container_format``, ``id``) get one on every backend,
+and so do a member's memberships by status: a member's list looked them up
+with a scan of every membership (PostgreSQL's hashed subplan).
 
 Building an index reads the whole images table and, on PostgreSQL and
 MariaDB, holds writes to it meanwhile: run it in a maintenance window on a
@@ -44,6 +46,8 @@ def _postgresql() -> bool:
 def upgrade() -> None:
     op.create_index('ix_images_list_id', 'images',
                     ['deleted', 'os_hidden', 'id'])
+    op.create_index('ix_image_members_member_status', 'image_members',
+                    ['member', 'status', 'deleted', 'image_id'])
     pg = _postgresql()
     for key, (first, *rest) in NULLABLE.items():
         if not pg:
@@ -71,3 +75,5 @@ def downgrade() -> None:
             op.create_index('ix_images_list_%s' % key, 'images',
                             ['deleted', 'os_hidden', first, *rest])
     op.drop_index('ix_images_list_id', table_name='images')
+    op.drop_index('ix_image_members_member_status',
+                  table_name='image_members')
