@@ -167,6 +167,8 @@ class ImageTag(_Timestamps, Base):
     __tablename__ = 'image_tags'
     __table_args__ = (
         Index('ix_image_tags_image_id_tag_value', 'image_id', 'value'),
+        # lists by a rare tag: its images found from the tag
+        Index('ix_image_tags_value_image_id', 'value', 'image_id'),
         MYSQL_TABLE_ARGS,
     )
 

@@ -95,6 +95,12 @@ def _sorts(conn, plan: str) -> bool:
     return 'filesort' in plan
 
 
+#: Besides these, a plan may sort the images it found from a tag through
+#: the tag index (``ix_image_tags_value_image_id``): for a rare tag the
+#: optimizer rightly starts from its few rows, and the sort is bounded by
+#: the images carrying the tag; for a common one it reads the list index.
+
+
 def _one_owner(conn, plan: str) -> bool:
     """Whether ``plan`` reads only one project's images (by owner).
 
@@ -133,6 +139,7 @@ def _pages(admin: bool, args: dict) -> list[str]:
             stmt = image_list.statement(conn, admin, PROJECT, q)
             plan = _plan(conn, stmt)
             if _sorts(conn, plan) and not _one_owner(conn, plan) and \
+                    'ix_image_tags_value_image_id' not in plan and \
                     not _known_gap(conn, args, page):
                 failures.append('%s %s, %s:\n%s\n' % (
                     'admin' if admin else 'member', args, page, plan))

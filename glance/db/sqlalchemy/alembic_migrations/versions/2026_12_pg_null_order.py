@@ -11,8 +11,9 @@ nullable sort keys could not deliver a page in order and every list
 sorted all visible images.  On PostgreSQL they are replaced by indexes
 declared ``NULLS FIRST``.  The sort keys that had no list index
 (``disk_format``, ``container_format``, ``id``) get one on every backend,
-and so do a member's memberships by status: a member's list looked them up
-with a scan of every membership (PostgreSQL's hashed subplan).
+and so do a member's memberships by status (a member's list looked them up
+with a scan of every membership: PostgreSQL's hashed subplan) and tags by
+value (a list by a rare tag scanned every tag row on PostgreSQL).
 
 Building an index reads the whole images table and, on PostgreSQL and
 MariaDB, holds writes to it meanwhile: run it in a maintenance window on a
@@ -48,6 +49,8 @@ def upgrade() -> None:
                     ['deleted', 'os_hidden', 'id'])
     op.create_index('ix_image_members_member_status', 'image_members',
                     ['member', 'status', 'deleted', 'image_id'])
+    op.create_index('ix_image_tags_value_image_id', 'image_tags',
+                    ['value', 'image_id'])
     pg = _postgresql()
     for key, (first, *rest) in NULLABLE.items():
         if not pg:
@@ -77,3 +80,4 @@ def downgrade() -> None:
     op.drop_index('ix_images_list_id', table_name='images')
     op.drop_index('ix_image_members_member_status',
                   table_name='image_members')
+    op.drop_index('ix_image_tags_value_image_id', table_name='image_tags')
