@@ -5,6 +5,9 @@ worker processes writing at once:
 
 * WAL lets readers carry on while one connection writes, and the busy
   timeout makes a second writer wait for the lock instead of failing.
+* Under eventlet (glance-api) its calls wait on real threads, so one slow
+  query never stalls the other requests of the worker
+  (:mod:`glance.db.sqlalchemy.green`).
 * A transaction that writes starts with ``BEGIN IMMEDIATE``: it takes the
   write lock before its first read.  With a plain (deferred) ``BEGIN`` a
   transaction that read first and then writes cannot wait for the lock
@@ -27,6 +30,7 @@ import sqlalchemy
 from sqlalchemy import orm
 
 from glance.common import exception
+from glance.db.sqlalchemy import green
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -66,7 +70,8 @@ def _pooled_sqlite(url: sqlalchemy.engine.URL) -> bool:
         url.database not in (None, '', ':memory:')
 
 
-def _queue_pool(old: sqlalchemy.pool.Pool) -> sqlalchemy.pool.QueuePool:
+def _queue_pool(old: sqlalchemy.pool.Pool,
+                off_hub: bool) -> sqlalchemy.pool.QueuePool:
     """A QueuePool standing in for oslo.db's NullPool on a SQLite file.
 
     oslo.db opens and closes a SQLite connection for every transaction;
@@ -74,10 +79,17 @@ def _queue_pool(old: sqlalchemy.pool.Pool) -> sqlalchemy.pool.QueuePool:
     time of a small GET.  The pool is sized by [database] max_pool_size and
     max_overflow like the other backends', and keeps oslo.db's and our
     connection listeners (``_dispatch``) as ``Pool.recreate`` does.
+    ``off_hub``: its connections wait on real threads, not on the eventlet
+    hub (:mod:`glance.db.sqlalchemy.green`).
     """
+    size = CONF.database.max_pool_size or 5
+    overflow = CONF.database.max_overflow or 0
+    creator = old._creator
+    if off_hub:
+        green.threads_for(size, overflow)
+        creator = green.off_hub_creator(creator)
     return sqlalchemy.pool.QueuePool(
-        old._creator, pool_size=CONF.database.max_pool_size or 5,
-        max_overflow=CONF.database.max_overflow or 0,
+        creator, pool_size=size, max_overflow=overflow,
         timeout=CONF.database.pool_timeout or 30,
         recycle=old._recycle, echo=old.echo,
         logging_name=old._orig_logging_name,
@@ -93,7 +105,10 @@ def _state():
             ctx.configure(sqlite_fk=False, connection=_connection_url())
             engine = ctx.writer.get_engine()
             if _pooled_sqlite(engine.url):
-                engine.pool = _queue_pool(engine.pool)
+                engine.pool = _queue_pool(engine.pool, green.active())
+            if engine.dialect.name == 'mysql':
+                sqlalchemy.event.listen(engine, 'connect', _mysql_session)
+                engine.dispose()
             if engine.dialect.name == 'sqlite':
                 sqlalchemy.event.listen(engine, 'connect', _sqlite_pragmas)
                 _listen_first(engine, 'begin', _sqlite_begin)
@@ -125,6 +140,21 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute('PRAGMA busy_timeout=%d' % SQLITE_BUSY_TIMEOUT_MS)
     cur.execute('PRAGMA journal_mode=WAL')
     cur.execute('PRAGMA synchronous=NORMAL')
+    cur.close()
+
+
+def _mysql_session(dbapi_conn, _record) -> None:
+    """No index merges on MySQL/MariaDB connections.
+
+    With them the optimizer intersects or unions the single-column indexes
+    on ``deleted``, ``os_hidden``, ``visibility`` and ``owner`` and then
+    sorts every matching image for a 25-row page, instead of reading the
+    list index in order and stopping after the page (the plans are checked
+    by ``glance/tests/unit/test_list_plans.py``).  No other query of ours
+    gains from a merge: each is served by one composite index.
+    """
+    cur = dbapi_conn.cursor()
+    cur.execute("SET SESSION optimizer_switch='index_merge=off'")
     cur.close()
 
 

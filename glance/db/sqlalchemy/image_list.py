@@ -86,12 +86,7 @@ def statement(conn: sa.engine.Connection, is_admin: bool,
                                        models.ImageTag.deleted == sa.false()))
     # Ties are broken by age, then id, so pages never overlap; they follow
     # the one direction given, else the default (newest first).
-    sort = list(q.sort)
-    dirs = {d for _, d in sort}
-    tie_dir = dirs.pop() if len(sort) == 1 or len(dirs) == 1 else 'desc'
-    for key in ('created_at', 'id'):
-        if key not in [k for k, _ in sort]:
-            sort.append((key, tie_dir))
+    sort = _total_order(q.sort)
     if q.marker:
         # The marker need only be visible, not match the filters.
         marker = conn.execute(sa.select(Image.__table__).where(
@@ -107,6 +102,20 @@ def statement(conn: sa.engine.Connection, is_admin: bool,
     if q.limit is not None:
         stmt = stmt.limit(q.limit)
     return stmt
+
+
+def _total_order(sort: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``sort`` made total: ties broken by age, then id, so pages never
+    overlap, in the one direction given (else newest first).  Nothing
+    follows ``id``: it is unique, and a key after it would only keep an
+    index on the keys up to ``id`` from delivering the order."""
+    keys = [key for key, _ in sort]
+    if 'id' in keys:
+        return list(sort[:keys.index('id') + 1])
+    dirs = {d for _, d in sort}
+    tie_dir = dirs.pop() if len(dirs) == 1 else 'desc'
+    return [*sort, *((key, tie_dir) for key in ('created_at', 'id')
+                     if key not in keys)]
 
 
 def _order(col, direction: str, nulls_sort_high: bool):
@@ -127,18 +136,26 @@ def _order(col, direction: str, nulls_sort_high: bool):
 def _after_marker(marker: sa.Row, sort: list[tuple[str, str]]):
     """Rows strictly after ``marker`` in the (key, dir) ordering.
 
-    NULLs sort first ascending on every backend we order with, so a NULL
-    marker value is handled explicitly for each key.  Where every key is
-    NOT NULL and the direction is one (the default, newest first), it is
-    one row-value comparison, which lets an index seek to the marker.
+    NULLs sort first ascending on every backend we order with.  Where the
+    direction is one and the marker's values are not NULL, it is one
+    row-value comparison (plus "or NULL" for a nullable key descending),
+    which lets an index seek to the marker; otherwise each key is compared
+    in turn, a NULL marker value explicitly.
     """
     columns = [getattr(Image, key) for key, _ in sort]
     directions = {direction for _, direction in sort}
-    if len(directions) == 1 and not any(c.nullable for c in columns):
+    values = tuple(getattr(marker, key) for key, _ in sort)
+    if len(directions) == 1 and None not in values and \
+            not any(c.nullable for c in columns[1:]):
+        # A row comparison: NULLs in the first key compare as unknown, so
+        # they are left out, which is right ascending (they came before the
+        # marker) and descending they all come after it.
         keyset = sa.tuple_(*columns)
-        values = tuple(getattr(marker, key) for key, _ in sort)
-        return keyset < values if directions == {'desc'} \
-            else keyset > values
+        if directions == {'asc'}:
+            return keyset > values
+        after = keyset < values
+        return sa.or_(after, columns[0].is_(None)) \
+            if columns[0].nullable else after
     clauses = []
     for i, (key, direction) in enumerate(sort):
         col = getattr(Image, key)

@@ -43,14 +43,21 @@ class _Timestamps:
                                           default=False)
 
 
-#: sort key -> the columns of the list index that serves it
+#: sort key -> the columns of the list index that serves it (every sort
+#: key of GET /v2/images; ties are broken by created_at then id, and id
+#: alone is already a total order)
 LIST_ORDER = {
     'created_at': ('created_at', 'id'),
     'updated_at': ('updated_at', 'created_at', 'id'),
     'name': ('name', 'created_at', 'id'),
     'status': ('status', 'created_at', 'id'),
     'size': ('size', 'created_at', 'id'),
+    'disk_format': ('disk_format', 'created_at', 'id'),
+    'container_format': ('container_format', 'created_at', 'id'),
+    'id': ('id',),
 }
+#: backends whose indexes keep NULLs lowest, as lists order them
+NULLS_LOW_DIALECTS = ('sqlite', 'mysql', 'mariadb')
 
 
 class Image(_Timestamps, Base):
@@ -64,10 +71,6 @@ class Image(_Timestamps, Base):
         Index('updated_at_image_idx', 'updated_at'),
         Index('os_hidden_image_idx', 'os_hidden'),
         Index('os_hash_value_image_idx', 'os_hash_value'),
-        # image lists: the page in index order for each common sort key,
-        # ties broken by (created_at, id), so no list sorts every row
-        *(Index('ix_images_list_%s' % key, 'deleted', 'os_hidden',
-                *LIST_ORDER[key]) for key in LIST_ORDER),
         MYSQL_TABLE_ARGS,
     )
 
@@ -105,6 +108,43 @@ class Image(_Timestamps, Base):
                     'ImageLocation.deleted == False)')
 
 
+def _list_indexes(table) -> None:
+    """The list indexes: each delivers a page in the order lists ask for.
+
+    A list orders NULLs lowest (first ascending, last descending).  SQLite
+    and MariaDB index NULLs lowest by themselves, so a plain index serves
+    both directions; PostgreSQL indexes them highest, so a nullable sort
+    key gets an index declared ``NULLS FIRST`` there instead (read forwards
+    for ascending, backwards for descending).  SQLite and MariaDB cannot
+    declare that, hence one index per family of backends, each created only
+    on its own (``ddl_if``; the drift check honours it, see
+    :func:`index_applies`).
+    """
+    c = table.c
+    for key, columns in LIST_ORDER.items():
+        name = 'ix_images_list_%s' % key
+        plain = (c.deleted, c.os_hidden, *(c[col] for col in columns))
+        if not c[key].nullable:
+            Index(name, *plain)
+            continue
+        Index(name, *plain).ddl_if(dialect=NULLS_LOW_DIALECTS)
+        Index(name + '_nulls_first', c.deleted, c.os_hidden,
+              c[key].asc().nulls_first(),
+              *(c[col] for col in columns[1:])).ddl_if(dialect='postgresql')
+
+
+_list_indexes(Image.__table__)
+
+
+def index_applies(index: Index, dialect_name: str) -> bool:
+    """Whether ``index`` exists on a database of ``dialect_name``."""
+    only = index._ddl_if.dialect if index._ddl_if is not None else None
+    if only is None:
+        return True
+    return dialect_name == only if isinstance(only, str) \
+        else dialect_name in only
+
+
 class ImageProperty(_Timestamps, Base):
     __tablename__ = 'image_properties'
     __table_args__ = (
@@ -127,6 +167,8 @@ class ImageTag(_Timestamps, Base):
     __tablename__ = 'image_tags'
     __table_args__ = (
         Index('ix_image_tags_image_id_tag_value', 'image_id', 'value'),
+        # lists by a rare tag: its images found from the tag
+        Index('ix_image_tags_value_image_id', 'value', 'image_id'),
         MYSQL_TABLE_ARGS,
     )
 
@@ -164,6 +206,9 @@ class ImageMember(_Timestamps, Base):
         UniqueConstraint('image_id', 'member',
                          name='uq_image_members_image_id_member'),
         Index('ix_image_members_image_id_member', 'image_id', 'member'),
+        # "shared with me" in lists: the caller's memberships by status
+        Index('ix_image_members_member_status', 'member', 'status',
+              'deleted', 'image_id'),
         MYSQL_TABLE_ARGS,
     )
 

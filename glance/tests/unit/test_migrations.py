@@ -226,3 +226,14 @@ def test_members_migration_folds_duplicates_then_the_pair_is_unique(db):
         _sql("INSERT INTO image_members (image_id, member, can_share, "
              "status, created_at, deleted) VALUES ('i1', 'p3', %s, "
              "'pending', %s, %s)" % (false, now, true))
+
+
+@only('postgresql')
+def test_drift_notices_a_missing_nulls_first_list_index(db):
+    """PostgreSQL's list indexes on nullable sort keys are compared too
+    (they are expressions, and declared for PostgreSQL only)."""
+    migration.upgrade()
+    _sql('DROP INDEX ix_images_list_name_nulls_first')
+    diffs = migration.drift()
+    assert [(d[0], d[1].name) for d in diffs] == [
+        ('add_index', 'ix_images_list_name_nulls_first')]

@@ -1,0 +1,145 @@
+"""Database calls that let eventlet switch while they wait.
+
+``glance-api`` serves each worker's requests on green threads of one
+eventlet hub.  A database driver written in C that blocks in its own code
+blocks the hub with it: while one request waits for SQLite (a long list,
+the busy timeout of a locked file) or for a PostgreSQL server, no other
+request of that worker moves.  So, in a process eventlet has monkey-patched
+(and only there):
+
+* SQLite: every call that may wait (execute, fetch, commit, rollback) runs
+  on eventlet's pool of real threads (``eventlet.tpool``), through a thin
+  wrapper around each DB-API connection the pool creates.  The pool of
+  threads is as large as the pool of connections may grow
+  (``[database] max_pool_size`` + ``max_overflow``): a query needs a
+  connection, so more threads would never be used and fewer would queue
+  queries that hold a connection already.
+* PostgreSQL through psycopg2 needs nothing here: ``eventlet.monkey_patch()``
+  (``glance-api`` calls it first thing) installs psycopg2's wait callback,
+  which hands every wait for the server to the hub.
+* MySQL/MariaDB through PyMySQL needs nothing either: it is written in
+  Python on the socket module, which eventlet has made green.
+  (mysqlclient, a C driver, would block the hub: use PyMySQL.)
+
+``glance/tests/functional/test_db_off_hub.py`` holds all three to it.
+
+Everything else (the SQLAlchemy pool, sessions, our code) stays on the
+green threads, so no green lock is ever taken from a real thread.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable
+
+
+def active() -> bool:
+    """Whether this process runs on an eventlet hub (monkey-patched)."""
+    if 'eventlet' not in sys.modules:
+        return False
+    from eventlet import patcher
+    return patcher.is_monkey_patched('thread')
+
+
+def threads_for(pool_size: int, overflow: int) -> None:
+    """Size eventlet's thread pool to the connection pool's bound.
+
+    Must run before the first call goes to the pool (it starts its threads
+    then); later calls change nothing.
+    """
+    from eventlet import tpool
+    if not tpool._setup_already:  # noqa: SLF001 - no public test for it
+        tpool.set_num_threads(max(1, pool_size + max(overflow, 0)))
+
+
+def _forget_threads_in_child() -> None:
+    """After a fork: eventlet's thread pool did not survive it.
+
+    The threads are gone and the queues and socket pair that fed them are
+    the parent's; eventlet would go on handing calls to them, and the first
+    database call of a worker forked after the parent used the pool would
+    wait forever.  The child starts its own pool on its first call.
+    """
+    tpool = sys.modules.get('eventlet.tpool')
+    if tpool is None or not tpool._setup_already:  # noqa: SLF001
+        return
+    del tpool._threads[:]  # noqa: SLF001
+    tpool._reqq = tpool._rspq = None  # noqa: SLF001
+    tpool._rsock = tpool._wsock = tpool._coro = None  # noqa: SLF001
+    tpool._setup_already = False  # noqa: SLF001
+
+
+os.register_at_fork(after_in_child=_forget_threads_in_child)
+
+
+def off_hub_creator(creator: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Wrap a pool's connection creator so the connections it makes run
+    their blocking calls on real threads."""
+    from eventlet import tpool
+
+    def create(connection_record=None):
+        return _Connection(tpool.execute(creator, connection_record),
+                           tpool.execute)
+    return create
+
+
+class _Connection:
+    """A DB-API connection whose waiting calls go to ``run`` (tpool)."""
+
+    def __init__(self, conn, run):
+        object.__setattr__(self, '_conn', conn)
+        object.__setattr__(self, '_run', run)
+
+    def cursor(self, *args, **kwargs):
+        return _Cursor(self._conn.cursor(*args, **kwargs), self._run)
+
+    def commit(self) -> None:
+        self._run(self._conn.commit)
+
+    def rollback(self) -> None:
+        self._run(self._conn.rollback)
+
+    def close(self) -> None:
+        self._run(self._conn.close)
+
+    def __getattr__(self, name: str):
+        return getattr(self._conn, name)
+
+    def __setattr__(self, name: str, value) -> None:
+        # the dialect sets isolation_level on the connection itself
+        setattr(self._conn, name, value)
+
+
+class _Cursor:
+    """A DB-API cursor whose executes and fetches go to ``run``."""
+
+    def __init__(self, cursor, run):
+        self._cursor = cursor
+        self._run = run
+
+    def execute(self, *args):
+        self._run(self._cursor.execute, *args)
+        return self
+
+    def executemany(self, *args):
+        self._run(self._cursor.executemany, *args)
+        return self
+
+    def fetchone(self):
+        return self._run(self._cursor.fetchone)
+
+    def fetchmany(self, *args):
+        return self._run(self._cursor.fetchmany, *args)
+
+    def fetchall(self):
+        return self._run(self._cursor.fetchall)
+
+    def close(self) -> None:
+        self._cursor.close()
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
+    def __getattr__(self, name: str):
+        # description, rowcount, lastrowid, arraysize: no waiting
+        return getattr(self._cursor, name)

@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Scaling benchmark: image lists and shows as the catalogue grows (issue 22).
+
+Run by hand, never as a test:
+
+    .venv/bin/python tools/bench/scale_bench.py --backend sqlite \\
+        --sizes 1000,10000,100000,500000
+
+It starts its own glance-api (one worker, identity headers, file store) on
+a new database (an SQLite file, or a database it creates on the local
+PostgreSQL or MariaDB server named like the test suite's,
+``GLANCE_TEST_POSTGRESQL_URL`` / ``GLANCE_TEST_MYSQL_URL``), then for each
+size in turn grows the catalogue to that size with
+``glance.tests.catalogue`` (bulk INSERTs on the project's own tables: five
+properties and two tags per image, a visibility mix, members on shared
+images; see that module for the exact shape), refreshes the optimizer's
+statistics and measures, as an admin and as the member project ``p1``:
+
+* the first page, the 20th page (by marker), a tag on 1% of the images,
+  name order, ``visibility=shared``, ``os_hidden=true`` and
+  ``member_status=pending`` lists (25 images a page): median (p50)
+  latency with ``--connections`` clients at once;
+* ``GET /v2/images/{id}``: requests per second with the same clients.
+
+and prints one line per figure and size, plus each list's growth from the
+smallest size.  Also prints the worker's resident memory after each size
+(it should not grow with the catalogue).
+"""
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+import requests
+import sqlalchemy as sa
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+from glance.tests import catalogue, databases  # noqa: E402
+from glance.tests.functional.server import GlanceServer  # noqa: E402
+
+#: who asks: an administrator, and a member of the project p1
+PERSONAS = {
+    'admin': {'X-Roles': 'admin,member,reader', 'X-Project-Id': 'p0'},
+    'member': {'X-Roles': 'reader,member', 'X-Project-Id': 'p1'},
+}
+#: the list queries of the issue (name -> query string)
+LISTS = {
+    'first page': 'limit=25',
+    '20th page (marker)': None,   # built from the first 19 pages
+    'tag on 1%': 'limit=25&tag=%s' % catalogue.RARE_TAG,
+    'name order': 'limit=25&sort_key=name&sort_dir=asc',
+    'visibility=shared': 'limit=25&visibility=shared',
+    'os_hidden=true': 'limit=25&os_hidden=true',
+    'member_status=pending': 'limit=25&visibility=shared'
+                             '&member_status=pending',
+}
+
+
+def _session(persona: str) -> requests.Session:
+    s = requests.Session()
+    s.headers.update({'X-Identity-Status': 'Confirmed',
+                      'X-User-Id': 'bench', **PERSONAS[persona]})
+    s.headers['X-Tenant-Id'] = s.headers['X-Project-Id']
+    return s
+
+
+def _marker_query(url: str, persona: str) -> str:
+    """The query string of the 20th page of the default list."""
+    s = _session(persona)
+    marker = None
+    for _ in range(19):
+        r = s.get(url + '/v2/images?limit=25' +
+                  ('&marker=%s' % marker if marker else ''))
+        assert r.status_code == 200, r.text
+        images = r.json()['images']
+        if not images:
+            break
+        marker = images[-1]['id']
+    return 'limit=25&marker=%s' % marker
+
+
+def _load(url: str, persona: str, path: str, clients: int,
+          per_client: int) -> tuple[float, float, int]:
+    """(p50 latency in ms, requests per second, images in the answer) of
+    ``path`` with ``clients`` at once, ``per_client`` requests each."""
+    count = len(_session(persona).get(url + path).json().get('images', ()))
+
+    def client() -> list[float]:
+        s = _session(persona)
+        s.get(url + path)  # the connection, before timing
+        times = []
+        for _ in range(per_client):
+            start = time.perf_counter()
+            r = s.get(url + path)
+            times.append(time.perf_counter() - start)
+            assert r.status_code == 200, (path, r.status_code, r.text)
+        return times
+
+    start = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        results = [f.result() for f in [pool.submit(client)
+                                        for _ in range(clients)]]
+    elapsed = time.perf_counter() - start
+    times = [t for result in results for t in result]
+    return statistics.median(times) * 1000, len(times) / elapsed, count
+
+
+def _rss_kib(server: GlanceServer) -> int:
+    with open('/proc/%d/status' % server.worker_pid()) as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    return 0
+
+
+def _grow(database_url: str, have: int, want: int) -> float:
+    """Fill the catalogue from ``have`` to ``want`` images; seconds."""
+    engine = sa.create_engine(database_url)
+    start = time.perf_counter()
+    try:
+        step = 50000
+        for first in range(have, want, step):
+            with engine.begin() as conn:
+                catalogue.fill(conn, min(step, want - first), first)
+        with engine.begin() as conn:
+            catalogue.analyze(conn)
+    finally:
+        engine.dispose()
+    return time.perf_counter() - start
+
+
+def run(args: argparse.Namespace) -> None:
+    work = tempfile.mkdtemp(prefix='glance-scale-')
+    db = None
+    if args.backend != 'sqlite':
+        db = databases.TestDatabase(args.backend, work)
+    srv = GlanceServer(os.path.join(work, 'api'), profile='reference',
+                       database_url=db.url if db else None,
+                       settings=['DEFAULT.workers=1']).start()
+    database_url = db.url if db else 'sqlite:///%s' % os.path.join(
+        work, 'api', 'glance.sqlite')
+    figures: dict[tuple[str, str], dict[int, float]] = {}
+    try:
+        print('glance-api %s, 1 worker, %s, %d connections' % (
+            srv.url, args.backend, args.connections))
+        have = 0
+        for size in args.sizes:
+            took = _grow(database_url, have, size)
+            have = size
+            print('\n%d images (loaded in %.0f s)' % (size, took))
+            for persona in PERSONAS:
+                for name, query in LISTS.items():
+                    query = query or _marker_query(srv.url, persona)
+                    p50, rps, count = _load(srv.url, persona,
+                                            '/v2/images?' + query,
+                                            args.connections, args.rounds)
+                    figures.setdefault((persona, name), {})[size] = p50
+                    first = figures[(persona, name)][args.sizes[0]]
+                    print('  %-7s %-24s p50 %7.1f ms %6.1f req/s  x%.2f'
+                          '  (%d images)' % (persona, name, p50, rps,
+                                             p50 / first, count))
+            path = '/v2/images/%s' % catalogue.image_id(size // 2 + 5)
+            p50, rps, _ = _load(srv.url, 'admin', path, args.connections,
+                                args.rounds * 4)
+            print('  %-7s %-24s p50 %7.1f ms %6.1f req/s' % (
+                'admin', 'GET /v2/images/{id}', p50, rps))
+            print('  worker resident memory: %d MiB' % (_rss_kib(srv) // 1024))
+    finally:
+        srv.stop()
+        if db is not None:
+            db.drop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--backend', default='sqlite',
+                        choices=('sqlite', 'postgresql', 'mysql'))
+    parser.add_argument('--sizes', default='1000,10000,100000',
+                        type=lambda s: sorted(int(n) for n in s.split(',')),
+                        help='catalogue sizes, comma separated')
+    parser.add_argument('--connections', type=int, default=8)
+    parser.add_argument('--rounds', type=int, default=10,
+                        help='requests per connection for each list')
+    run(parser.parse_args())
+
+
+if __name__ == '__main__':
+    main()
