@@ -151,6 +151,15 @@ def _mysql_collation_drift(conn) -> list[tuple[Any, ...]]:
     return out
 
 
+#: tables in the service's database that belong to a library, not to the
+#: models (taskflow's persistence: migration 2026_12_taskflow)
+FOREIGN_TABLES = frozenset({'logbooks', 'flowdetails', 'atomdetails'})
+
+
+def _ours(name, type_, parent_names) -> bool:
+    return not (type_ == 'table' and name in FOREIGN_TABLES)
+
+
 def drift() -> list:
     """Differences between the database schema and the models.
 
@@ -160,7 +169,8 @@ def drift() -> list:
     """
     with db_engine.get_engine().connect() as conn:
         ctx = alembic_migration.MigrationContext.configure(
-            conn, opts={'compare_type': _compare_type})
+            conn, opts={'compare_type': _compare_type,
+                        'include_name': _ours})
         diffs = list(compare_metadata(ctx, models.Base.metadata))
         if conn.dialect.name in ('mysql', 'mariadb'):
             diffs += _mysql_collation_drift(conn)

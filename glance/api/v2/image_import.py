@@ -2,7 +2,8 @@
 
 An import is accepted (202) once it is recorded as a task and the image is
 locked for it (``os_glance_import_task``); the work runs afterwards on the
-executor.  Every refusal happens before anything is recorded.
+executor or a glance-worker (``glance.async_.jobs``).  Every refusal
+happens before anything is recorded.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import requests
 
 from glance.api.v2 import stage_node
 from glance.api.v2 import tasks as task_views
-from glance.async_ import executor, leases, recovery, web
+from glance.async_ import jobs, leases, recovery, web
 from glance.async_.flows import api_image_import as flow
 from glance.common import exception, wsgi
 from glance.domain import task as domain_task
@@ -212,7 +213,7 @@ class Controller:
         except BaseException:
             leases.release(lease)
             raise
-        executor.submit(flow.run, spec)
+        jobs.submit_import(spec)
 
     @staticmethod
     def _take(context, repo, image, task, stores: list, name: str) -> None:
