@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import json
 import logging
 import threading
 from typing import Any
@@ -47,6 +48,10 @@ worker_opts = [
                choices=('nonblocking', 'blocking'),
                help='taskflow conductor kind: nonblocking (a thread pool of '
                     'jobs_per_conductor) or blocking (one job at a time).'),
+    cfg.FloatOpt('poll_interval', default=0.1, min=0.01,
+                 help='Seconds an idle conductor waits between two looks '
+                      'at the board: the most a posted import waits for '
+                      'an idle worker.'),
     cfg.IntOpt('shutdown_timeout', default=30, min=0,
                help='Seconds glance-worker waits on SIGTERM for running '
                     'imports to reach a safe point before it releases '
@@ -64,12 +69,32 @@ class ClaimingBoard:
     def __init__(self, board: Any):
         self._board = board
         self._held: dict[str, Any] = {}
+        self._entities: list[Any] = []
         self._lock = threading.Lock()
         self._expiring = 'expiry' in inspect.signature(
             board.claim).parameters
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._board, name)
+
+    def register_entity(self, entity: Any) -> None:
+        """Announce the conductor (taskflow's Redis board does not: its
+        presence is a key that expires with the claims)."""
+        self._board.register_entity(entity)
+        self._entities.append(entity)
+        self._announce()
+
+    def _announce(self, ttl: int | None = None) -> None:
+        client = jobs.redis_client(self._board)
+        if client is None:
+            return
+        for entity in self._entities:
+            key = jobs.worker_key(self._board, entity.name)
+            if ttl == 0:
+                client.delete(key)
+            else:
+                client.set(key, json.dumps(entity.to_dict()),
+                           ex=ttl or CONF.jobboard.claim_timeout)
 
     def claim(self, job: Any, who: str) -> None:
         """Claim ``job`` (expiring) and take its import's lease over."""
@@ -131,6 +156,10 @@ class ClaimingBoard:
 
     def renew(self) -> None:
         """Extend the claim of every job this board holds."""
+        try:
+            self._announce()
+        except Exception as exc:  # noqa: BLE001 - retried next round
+            LOG.warning('Worker presence not renewed: %s', exc)
         with self._lock:
             held = list(self._held.values())
         for job in held:
@@ -146,6 +175,8 @@ class ClaimingBoard:
         for job in held:
             with contextlib.suppress(Exception):
                 self.abandon(job, who)
+        with contextlib.suppress(Exception):
+            self._announce(ttl=0)
 
 
 def _forget_book(job: Any) -> None:
@@ -166,6 +197,7 @@ class Worker:
         self.conductors: list[Any] = []
         self.threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        self._released = threading.Event()
 
     def start(self) -> None:
         """Connect the boards and start the conductors and the keeper."""
@@ -178,7 +210,8 @@ class Worker:
             conductor = backends.fetch(
                 CONF.worker.conductor_type, '%s#%d' % (self.name, n), board,
                 persistence=jobs.persistence(),
-                engine=CONF.taskflow_executor.engine_mode, **options)
+                engine=CONF.taskflow_executor.engine_mode,
+                wait_timeout=CONF.worker.poll_interval, **options)
             thread = threading.Thread(target=conductor.run,
                                       name='conductor-%d' % n, daemon=True)
             self.boards.append(board)
@@ -210,9 +243,12 @@ class Worker:
             board.release_all('%s#%d' % (self.name, n))
             with contextlib.suppress(Exception):
                 board.close()
+        self._released.set()
 
     def wait(self) -> None:
-        """Block until every conductor has ended."""
-        while any(t.is_alive() for t in self.threads):
-            for thread in self.threads:
-                thread.join(1.0)
+        """Block until every conductor has ended, or :meth:`stop` gave
+        their jobs back (a flow thread still inside an atom is left to
+        die with the process)."""
+        while any(t.is_alive() for t in self.threads) and \
+                not self._released.is_set():
+            self._released.wait(1.0)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import threading
 from typing import Any, Iterator
@@ -92,6 +93,13 @@ def persistence():
                     {'connection': str(engine.get_engine().url)},
                     engine=engine.get_engine())
         return _PERSISTENCE
+
+
+def check_persistence() -> None:
+    """Raise unless taskflow's tables can be read."""
+    backend = persistence()
+    with contextlib.closing(backend.get_connection()) as conn:
+        list(conn.get_logbooks(lazy=True))
 
 
 def board_conf() -> dict:
@@ -214,6 +222,30 @@ def iter_jobs(board=None) -> Iterator[JobView]:
         yield JobView(uuid=job.uuid, task_id=job.name,
                       image_id=details.get('image_id'), state=job.state,
                       owner=board.find_owner(job))
+
+
+def redis_client(board) -> Any:
+    """The Redis client of a Redis board, else None."""
+    return getattr(board, '_client', None) if hasattr(board, 'join') and \
+        CONF.jobboard.backend_url.startswith('redis') else None
+
+
+def worker_key(board, name: str = '*') -> bytes:
+    """Where a worker's conductor announces itself on a Redis board."""
+    return board.join(b'workers', name)
+
+
+def iter_workers(board=None) -> Iterator[dict]:
+    """The conductors that announced themselves within a claim timeout
+    (name, and metadata: hostname, pid...), on a Redis board."""
+    board = board or _shared_board()
+    client = redis_client(board)
+    if client is None:
+        return
+    for key in client.scan_iter(match=worker_key(board)):
+        raw = client.get(key)
+        if raw:
+            yield json.loads(raw)
 
 
 def on_board(task_id: str | None) -> bool:

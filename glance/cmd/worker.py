@@ -10,6 +10,7 @@ start, with a message on stderr, unless ``[taskflow_executor] mode`` is
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 
@@ -48,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, _hup)
     worker.wait()
     LOG.info('glance-worker %s stopped', worker.name)
-    return 0
+    logging.shutdown()
+    # At once: a flow thread still inside an atom must not go on writing
+    # once its job was handed to another worker.
+    os._exit(0)
 
 
 if __name__ == '__main__':

@@ -274,6 +274,48 @@ def test_worker_killed_mid_fetch(cluster, web):
         workers[victim].start()
 
 
+def test_worker_stopped_mid_fetch_gives_its_job_back(cluster, web):
+    apis, workers, _ = cluster
+    one, _ = _clients(cluster)
+    size = 100 * 1024
+    image_id = _create(one)
+    r = _import(one, image_id, method={'name': 'web-download',
+                                       'uri': web + '/slow/%d' % size})
+    assert r.status_code == 202, r.text
+    running = _progress(one, image_id, 10 * 1024)
+    [victim] = _ran_on(workers, running['id'])
+    workers[victim].proc.send_signal(signal.SIGTERM)
+    try:
+        assert workers[victim].proc.wait(timeout=30) == 0
+        image, task = _wait(one, image_id)
+        assert task['status'] == 'success', task
+        _check(one, image, _slow(size))
+        assert 'import task %s' % running['id'] in \
+            workers[1 - victim].log()
+        assert 'stopping' in workers[victim].log()
+    finally:
+        workers[victim].start()
+
+
+def test_workers_list_and_status(cluster):
+    apis, workers, _ = cluster
+    deadline = time.time() + 30         # a restarted worker announces
+    while time.time() < deadline:       # itself once started
+        listing = apis[0].manage('workers', 'list')
+        assert listing.returncode == 0, listing.stderr
+        if '2 worker conductor(s)' in listing.stdout:
+            break
+        time.sleep(0.5)
+    assert '2 worker conductor(s)' in listing.stdout, listing.stdout
+    assert '0 job(s)' in listing.stdout, listing.stdout
+    status = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), 'glance-status'),
+         '--config-file', apis[0].config, 'upgrade', 'check'],
+        capture_output=True, text=True, timeout=120)
+    assert 'jobboard reachable' in status.stdout, status.stdout
+    assert status.returncode == 0, status.stdout
+
+
 def test_api_node_killed_after_accepting(cluster, web):
     apis, workers, (base, db, settings) = cluster
     extra = GlanceServer(str(base / 'api-extra'), database_url=db.url,
