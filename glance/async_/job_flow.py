@@ -29,7 +29,6 @@ from typing import Any
 from taskflow import task as tf_task
 from taskflow.patterns import linear_flow
 
-from glance.async_ import progress
 from glance.async_.flows import api_image_import as flows
 from glance.common import exception
 from glance import context as glance_context
@@ -163,8 +162,7 @@ class _Finish(tf_task.Task):
         tasks = gateway.get_internal_task_repo(self.spec.context)
         task = tasks.get(self.spec.task_id)
         if task.status == 'processing':
-            task.succeed(progress.final_result(
-                task, {'image_id': self.spec.image_id}))
+            task.succeed({'image_id': self.spec.image_id})
             tasks.save(task)
         LOG.info('Import of image %s (task %s) succeeded',
                  self.spec.image_id, self.spec.task_id)

@@ -12,8 +12,8 @@ only store of a single-store deployment); ``bytes_total`` is null when
 the source does not say its size.  The record is written at most once per
 ``[task] progress_interval`` seconds and once when a stage ends, as a
 single column update of a task still ``processing``, so it never races
-with the task's own status.  When the task succeeds the last record stays
-in its result beside ``image_id``.
+with the task's own status.  When the task ends its result is the
+reference's (``{"image_id": ...}`` on success).
 """
 from __future__ import annotations
 
@@ -64,8 +64,3 @@ def counting(chunks: Iterable[bytes], spec: Any, stage: str,
         yield chunk
     record(spec, stage, done, total)
 
-
-def final_result(task: Any, result: dict) -> dict:
-    """``result`` with the task's last progress record kept beside it."""
-    last = (task.result or {}).get('progress')
-    return dict(result, progress=last) if last else result

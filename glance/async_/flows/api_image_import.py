@@ -250,8 +250,7 @@ def _run(spec: ImportSpec) -> None:
     else:
         LOG.info('Import of image %s (task %s) succeeded', spec.image_id,
                  spec.task_id)
-        task.succeed(progress.final_result(tasks.get(spec.task_id),
-                                           {'image_id': spec.image_id}))
+        task.succeed({'image_id': spec.image_id})
     tasks.save(task)
 
 

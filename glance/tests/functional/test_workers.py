@@ -177,10 +177,7 @@ def test_web_download_runs_on_a_worker(cluster, web):
     _check(two, image, blob(300000, 'wd'))
     # run by a worker, not by the API node that accepted it
     assert _ran_on(workers, task['id'])
-    assert task['result']['image_id'] == image_id
-    assert task['result']['progress'] == {
-        'stage': 'write:fast', 'bytes_done': 300000,
-        'bytes_total': 300000}
+    assert task['result'] == {'image_id': image_id}
 
 
 def test_glance_direct_through_the_other_node(cluster):

@@ -34,11 +34,13 @@ def _metadata() -> sa.MetaData:
 
 def upgrade() -> None:
     bind = op.get_bind()
-    _metadata().create_all(bind=bind, checkfirst=True)
-    if bind.dialect.name in ('mysql', 'mariadb'):
-        for name in TABLES:
-            op.execute('ALTER TABLE %s CONVERT TO CHARACTER SET utf8mb4 '
-                       'COLLATE utf8mb4_bin' % name)
+    metadata = _metadata()
+    for table in metadata.tables.values():
+        # as the project's own tables (taskflow declares none)
+        table.dialect_kwargs.update({'mysql_engine': 'InnoDB',
+                                     'mysql_charset': 'utf8mb4',
+                                     'mysql_collate': 'utf8mb4_bin'})
+    metadata.create_all(bind=bind, checkfirst=True)
 
 
 def downgrade() -> None:
