@@ -63,4 +63,3 @@ def counting(chunks: Iterable[bytes], spec: Any, stage: str,
             record(spec, stage, done, total)
         yield chunk
     record(spec, stage, done, total)
-
