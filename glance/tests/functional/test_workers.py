@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 import uuid
@@ -21,13 +20,17 @@ from glance.tests import databases
 from glance.tests.functional.conftest import Client, identity
 from glance.tests.functional.server import GlanceServer, free_port, \
     write_config
-from glance.tests.functional.test_import import (_create, _Handler, _import,
-                                                 _Server, _stage, _wait,
-                                                 blob)
+from glance.tests.functional import test_import
+from glance.tests.functional.test_import import (_create, _import, _stage,
+                                                 _wait, blob)
 
 REDIS = ('127.0.0.1', 6379)
 CLAIM_TIMEOUT = 4
 LEASE_TIMEOUT = 8
+
+
+#: the loopback HTTP server of the import tests (/blob, /slow, /status)
+web = test_import.web
 
 
 def _redis():
@@ -80,16 +83,6 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.kill()
         self.out.close()
-
-
-@pytest.fixture(scope='module')
-def web():
-    httpd = _Server(('127.0.0.1', free_port()), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield 'http://127.0.0.1:%d' % httpd.server_address[1]
-    httpd.shutdown()
-    httpd.server_close()
 
 
 @pytest.fixture(scope='module')
