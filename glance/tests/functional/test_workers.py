@@ -256,8 +256,10 @@ def test_worker_killed_mid_fetch(cluster, web):
         # once only: one location, no leftover in the other store
         assert image['stores'] == 'fast'
         shared = os.path.join(str(cluster[2][0]), 'stores')
-        assert os.listdir(os.path.join(shared, 'cheap')) == [] if \
-            os.path.isdir(os.path.join(shared, 'cheap')) else True
+        cheap = os.path.join(shared, 'cheap')
+        assert image_id not in (os.listdir(cheap)
+                                if os.path.isdir(cheap) else [])
+        assert image_id in os.listdir(os.path.join(shared, 'fast'))
         assert image_id not in os.listdir(os.path.join(
             shared, 'os_glance_staging_store'))
     finally:
