@@ -219,9 +219,11 @@ def iter_jobs(board=None) -> Iterator[JobView]:
     board = board or _shared_board()
     for job in board.iterjobs(ensure_fresh=True):
         details = job.details or {}
+        state = job.state
         yield JobView(uuid=job.uuid, task_id=job.name,
-                      image_id=details.get('image_id'), state=job.state,
-                      owner=board.find_owner(job))
+                      image_id=details.get('image_id'), state=state,
+                      owner=board.find_owner(job) if state == 'CLAIMED'
+                      else None)
 
 
 def redis_client(board) -> Any:

@@ -325,3 +325,39 @@ def test_api_node_killed_after_accepting(cluster, web):
     image, task = _wait(here, image_id)
     assert task['status'] == 'success', task
     _check(here, image, _slow(40000))
+
+
+def test_queued_job_outlives_its_accepting_node(cluster, web):
+    """No worker running and the accepting node dead: the import's lease
+    expires, but its job is on the board, so no node undoes it; once a
+    worker runs, the import completes."""
+    apis, workers, (base, db, settings) = cluster
+    for w in workers:
+        w.stop()
+    extra = GlanceServer(str(base / 'api-extra2'), database_url=db.url,
+                         profile='reference', settings=settings)
+    extra.start(sync_db=False)
+    project = 'wk-%s' % uuid.uuid4().hex[:8]
+    image_id = _create(Client(extra.url, identity(project)))
+    r = _import(Client(extra.url, identity(project)), image_id,
+                method={'name': 'web-download', 'uri': web + '/blob/5000/q'})
+    assert r.status_code == 202, r.text
+    extra.signal(signal.SIGKILL)
+    extra.proc.wait()
+    here = Client(apis[0].url, identity(project))
+    try:
+        # past the lease timeout and several sweeps of the live node
+        time.sleep(LEASE_TIMEOUT + 4)
+        image = here.get('/v2/images/%s' % image_id).json()
+        [task] = here.get('/v2/images/%s/tasks' % image_id).json()['tasks']
+        assert (image['status'], task['status']) == ('importing', 'pending')
+        listing = apis[0].manage('workers', 'list')
+        assert listing.returncode == 0, listing.stderr
+        assert 'UNCLAIMED\ttask %s' % task['id'] in listing.stdout, \
+            listing.stdout
+    finally:
+        for w in workers:
+            w.start()
+    image, task = _wait(here, image_id)
+    assert task['status'] == 'success', task
+    _check(here, image, blob(5000, 'q'))
