@@ -105,6 +105,11 @@ def cluster(tmp_path_factory, web):
         'worker.conductors=1', 'worker.jobs_per_conductor=2',
         'worker.shutdown_timeout=5',
         'task.progress_interval=0.2',
+        # a plugin changing the image between atoms: its change must reach
+        # the last atom through the persisted snapshots
+        'image_import_opts.image_import_plugins=[inject_image_metadata]',
+        'inject_metadata_properties.inject=hw_injected:yes',
+        'inject_metadata_properties.ignore_user_roles=admin',
         'DEFAULT.lease_timeout=%d' % LEASE_TIMEOUT,
         'DEFAULT.lease_heartbeat_interval=1',
         'import_filtering_opts.allowed_ports=[80,443,%d]' % port,
@@ -168,6 +173,7 @@ def test_web_download_runs_on_a_worker(cluster, web):
     image, task = _wait(two, image_id)
     assert task['status'] == 'success', task
     _check(two, image, blob(300000, 'wd'))
+    assert image['hw_injected'] == 'yes'
     # run by a worker, not by the API node that accepted it
     assert _ran_on(workers, task['id'])
     assert task['result'] == {'image_id': image_id}
