@@ -13,8 +13,10 @@ from oslo_config import cfg
 from oslo_db import options as db_options
 
 import glance.api.v2.image_data
+import glance.async_.conductor
 import glance.async_.executor
 import glance.async_.glance_download
+import glance.async_.jobs
 import glance.async_.leases
 import glance.async_.plugins
 import glance.async_.plugins.image_conversion
@@ -58,9 +60,12 @@ def list_api_opts() -> OptList:
             glance.image_cache.cache_opts,
             glance.image_cache.prefetcher.prefetcher_opts))),
         ('import_filtering_opts', glance.common.fetcher.filter_opts),
-        ('task', list(itertools.chain(glance.domain.task.task_opts,
-                                      glance.async_.progress.progress_opts))),
-        ('taskflow_executor', glance.async_.executor.executor_opts),
+        ('task', glance.domain.task.task_opts +
+         glance.async_.progress.progress_opts),
+        ('taskflow_executor', glance.async_.executor.executor_opts +
+         glance.async_.jobs.mode_opts),
+        ('jobboard', glance.async_.jobs.jobboard_opts),
+        ('worker', glance.async_.conductor.worker_opts),
         ('image_import_opts', glance.async_.plugins.import_opts),
         ('glance_download_properties',
          glance.async_.glance_download.download_opts),

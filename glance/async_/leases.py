@@ -53,6 +53,9 @@ CONF.register_opts(lease_opts)
 
 #: operations that take a lease
 UPLOAD, STAGE, IMPORT = 'upload', 'stage', 'import'
+#: an import posted to the jobboard (:mod:`glance.async_.jobs`): its
+#: holder may die while the job waits or moves to another worker
+JOB = 'job'
 #: the operation of a lease taken to undo another: ``recovery`` or
 #: ``recovery:OPERATION`` (the dead lease's operation, for whoever must
 #: take over should the recovering process die too)
@@ -238,6 +241,27 @@ def take_over(lease: Lease) -> Lease | None:
         return None
     return dataclasses.replace(lease, holder_id=holder_id(),
                                operation=operation)
+
+
+def hand_over(lease: Lease, to_holder: str, operation: str) -> Lease | None:
+    """Move ``lease`` to ``to_holder`` (now doing ``operation``); None
+    when the lease changed meanwhile."""
+    if not db.take_over(lease.image_id, lease.holder_id, to_holder,
+                        operation):
+        return None
+    return dataclasses.replace(lease, holder_id=to_holder,
+                               operation=operation)
+
+
+def adopt_job(image_id: str, task_id: str) -> Lease | None:
+    """Make the ``job`` lease of ``task_id`` on ``image_id`` this
+    process's (a worker that claimed the job); None when there is no such
+    lease any more (the import was undone or finished)."""
+    lease = find(image_id)
+    if lease is None or lease.task_id != task_id or lease.operation != JOB:
+        return None
+    beat()
+    return hand_over(lease, holder_id(), JOB)
 
 
 def expired() -> list[Lease]:

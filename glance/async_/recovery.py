@@ -199,6 +199,8 @@ def _task_running(task_id: str) -> bool:
 def recover(lease: leases.Lease) -> bool:
     """Take over the dead ``lease`` and undo its work; False when another
     process took it first."""
+    if lease.operation == leases.JOB and _job_queued(lease):
+        return False
     mine = leases.take_over(lease)
     if mine is None:
         return False
@@ -210,6 +212,13 @@ def recover(lease: leases.Lease) -> bool:
     finally:
         leases.release(mine)
     return True
+
+
+def _job_queued(lease: leases.Lease) -> bool:
+    """Whether the import job of ``lease`` is still on the jobboard: a
+    worker runs it or will, whoever held the lease last."""
+    from glance.async_ import jobs
+    return jobs.on_board(lease.task_id)
 
 
 def _undo(lease: leases.Lease, still=None) -> None:
@@ -232,7 +241,7 @@ def _undo(lease: leases.Lease, still=None) -> None:
         _undo_upload(repo, image, lease)
     elif operation == leases.STAGE:
         _undo_stage(repo, image)
-    elif operation == leases.IMPORT:
+    elif operation in (leases.IMPORT, leases.JOB):
         _undo_import(context, repo, image, lease)
 
 

@@ -173,6 +173,24 @@ def _orphans(args) -> int:
     return 1 if report.failed else 0
 
 
+def _workers(args) -> int:
+    """The import jobs on the jobboard and the workers running them."""
+    from glance.async_ import jobs
+    workers = list(jobs.iter_workers())
+    print('%d worker conductor(s) on jobboard %s (%s)' % (
+        len(workers), CONF.jobboard.board_name, CONF.jobboard.backend_url))
+    for w in workers:
+        meta = w.get('metadata') or {}
+        print('worker\t%s\t%s\t%s' % (w.get('name'), meta.get('hostname'),
+                                      meta.get('pid')))
+    listed = list(jobs.iter_jobs())
+    print('%d job(s)' % len(listed))
+    for j in listed:
+        print('job\t%s\t%s\ttask %s\timage %s\t%s' % (
+            j.uuid, j.state, j.task_id, j.image_id, j.owner or '-'))
+    return 0
+
+
 def _seconds(text: str) -> int:
     """A non-negative number of seconds (argparse type)."""
     import argparse
@@ -280,6 +298,13 @@ def _add_commands(subparsers) -> None:
             _add_action(subparsers, 'db_' + name, func,
                         doc + ' (legacy name)')
     _add_store_commands(subparsers)
+    workers = subparsers.add_parser(
+        'workers', help='glance-worker commands (distributed imports)')
+    workers_sub = workers.add_subparsers(dest='workers_action')
+    workers_sub.required = True
+    workers_sub.add_parser(
+        'list', help='the jobboard\'s import jobs (state, task, image, '
+        'owner) and the live workers').set_defaults(func=_workers)
 
 
 def main(argv=None) -> int:

@@ -98,6 +98,33 @@ class Checks(upgradecheck.UpgradeCommands):
                           % exc)
         return Result(Code.SUCCESS)
 
+    def _check_jobboard(self) -> Result:
+        """In distributed mode, the jobboard and taskflow's tables."""
+        from glance.async_ import jobs
+        if not jobs.distributed():
+            return Result(Code.SUCCESS, 'imports run in-process')
+        try:
+            board = jobs.open_board(with_persistence=False)
+            try:
+                count = board.job_count
+            finally:
+                board.close()
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            return Result(Code.FAILURE, 'jobboard %s unreachable: %s' % (
+                CONF.jobboard.backend_url, str(exc).splitlines()[0]))
+        try:
+            jobs.check_persistence()
+        except Exception as exc:  # noqa: BLE001
+            return Result(Code.FAILURE, 'taskflow persistence not usable '
+                          '(run glance-manage db sync): %s'
+                          % str(exc).splitlines()[0])
+        workers = len(list(jobs.iter_workers()))
+        if not workers:
+            return Result(Code.WARNING, 'jobboard reachable (%d jobs) but '
+                          'no glance-worker is running' % count)
+        return Result(Code.SUCCESS, 'jobboard reachable: %d jobs, %d '
+                      'worker conductor(s)' % (count, workers))
+
     _upgrade_checks = (
         ('Database schema', _check_database),
         ('Image statuses', _check_image_statuses),
@@ -105,6 +132,7 @@ class Checks(upgradecheck.UpgradeCommands):
         ('Policy File JSON to YAML Migration',
          (common_checks.check_policy_json, {'conf': CONF})),
         ('Store configuration', _check_stores),
+        ('Import jobboard', _check_jobboard),
     )
 
 

@@ -161,6 +161,15 @@ def _on_backend(dialect_name: str, obj, name, type_, reflected,
     return models.index_applies(obj, dialect_name)
 
 
+#: tables in the service's database that belong to a library, not to the
+#: models (taskflow's persistence: migration 2026_12_taskflow)
+FOREIGN_TABLES = frozenset({'logbooks', 'flowdetails', 'atomdetails'})
+
+
+def _ours(name, type_, parent_names) -> bool:
+    return not (type_ == 'table' and name in FOREIGN_TABLES)
+
+
 def drift() -> list:
     """Differences between the database schema and the models.
 
@@ -172,7 +181,8 @@ def drift() -> list:
         ctx = alembic_migration.MigrationContext.configure(
             conn, opts={'compare_type': _compare_type,
                         'include_object': functools.partial(
-                            _on_backend, conn.dialect.name)})
+                            _on_backend, conn.dialect.name),
+                        'include_name': _ours})
         diffs = list(compare_metadata(ctx, models.Base.metadata))
         if conn.dialect.name in ('mysql', 'mariadb'):
             diffs += _mysql_collation_drift(conn)

@@ -45,6 +45,10 @@ class TaskRepo:
         task.updated_at = stored.updated_at
         return task
 
+    def record_progress(self, task_id: str, result: dict[str, Any]) -> bool:
+        """Write a running task's result alone (its progress)."""
+        return db.record_progress(task_id, result)
+
     def get(self, task_id: str) -> Task:
         return to_domain(db.get(task_id))
 

@@ -2,7 +2,8 @@
 
 An import is accepted (the API answers 202) once it is recorded as a task
 and the image is locked for it (``os_glance_import_task``); the work runs
-afterwards on the executor.  Every refusal happens before anything is
+afterwards on the executor or a glance-worker
+(``glance.async_.jobs``).  Every refusal happens before anything is
 recorded.  A glance-direct import of data staged on another API node is
 handed to that node (``forward``), which alone can read the data.
 """
@@ -12,7 +13,7 @@ from typing import Any, Callable
 
 from oslo_config import cfg
 
-from glance.async_ import executor, leases, recovery
+from glance.async_ import jobs, leases, recovery
 from glance.async_.flows import api_image_import as flow
 from glance.common import exception
 from glance.domain import task as domain_task
@@ -72,7 +73,7 @@ def accept(context: Any, image_id: str, body: dict,
     except BaseException:
         leases.release(lease)
         raise
-    executor.submit(flow.run, spec)
+    jobs.submit_import(spec)
 
 
 def stage_host(image: Image) -> str | None:

@@ -152,8 +152,9 @@ class _Stage(tf_task.Task):
         if spec.method == 'glance-direct':
             check_staged(spec.image_id, whole=True)
             return
+        size = None
         if spec.method == 'web-download':
-            data, _size = web.fetch(spec.uri, spec.context)
+            data, size = web.fetch(spec.uri, spec.context)
         elif spec.method == 'glance-download':
             remote, data = glance_download.fetch(spec.context, spec.source)
             image.extra_properties.update(
@@ -163,10 +164,9 @@ class _Stage(tf_task.Task):
                     setattr(image, key, remote[key])
         else:
             repo = gateway.get_repo(spec.context)
-            data = repo.read_data(image, Download()).data
-        staging.write(spec.image_id,
-                      spec.progress.counting(leases.beating(data)),
-                      CONF.image_size_cap)
+            data, size = repo.read_data(image, Download()).data, image.size
+        staging.write(spec.image_id, spec.progress.counting(progress.counting(
+            leases.beating(data), spec, 'fetch', size)), CONF.image_size_cap)
 
     def revert(self, *args, **kwargs):
         staging.remove(self.spec.image_id)
@@ -186,8 +186,9 @@ class _ImportToStores(tf_task.Task):
         repo = gateway.get_repo(spec.context)
         size = staging.size(spec.image_id)
         for store in spec.stores:
-            upload = Upload(data=spec.progress.counting(leases.beating(
-                                staging.read(spec.image_id))),
+            upload = Upload(data=spec.progress.counting(progress.counting(
+                                leases.beating(staging.read(spec.image_id)),
+                                spec, 'write:%s' % (store or ''), size)),
                             expected_size=size, store=store)
             try:
                 self.kept.append(repo.write_data(image, upload))
@@ -258,4 +259,14 @@ def _run(spec: ImportSpec) -> None:
         LOG.info('Import of image %s (task %s) succeeded', spec.image_id,
                  spec.task_id)
         task.succeed({'image_id': spec.image_id})
+    tasks.save(task)
+
+
+def undo_acceptance(spec: ImportSpec, message: str) -> None:
+    """Put back an accepted import that will never run (it could not be
+    handed to a worker): the image as before, the task failed."""
+    _TakeImage(spec).revert()
+    tasks = gateway.get_internal_task_repo(spec.context)
+    task = tasks.get(spec.task_id)
+    task.fail(message)
     tasks.save(task)

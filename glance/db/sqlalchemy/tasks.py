@@ -77,6 +77,21 @@ def update(task_id: str, values: dict[str, Any]) -> dict:
         return _as_dict(row, info)
 
 
+def record_progress(task_id: str, result: dict[str, Any]) -> bool:
+    """Write the result of a task still ``processing`` and nothing else
+    (its status may be changed by another process meanwhile); False when
+    it is no longer processing."""
+    with session_scope() as session:
+        processing = sa.select(models.Task.id).where(
+            models.Task.id == task_id, models.Task.status == 'processing')
+        return bool(session.execute(
+            sa.update(models.TaskInfo)
+            .where(models.TaskInfo.task_id == task_id,
+                   models.TaskInfo.task_id.in_(processing))
+            .values(result=json.dumps(result))
+            .execution_options(synchronize_session=False)).rowcount)
+
+
 def get(task_id: str) -> dict:
     """A live (not deleted, not expired) task."""
     with session_scope(readonly=True) as session:

@@ -1,0 +1,254 @@
+"""What a ``glance-worker`` process runs: taskflow conductors claiming
+import jobs from the board (:mod:`glance.async_.jobs`).
+
+taskflow's own conductors do the claiming, the engine loading (from the
+flow factory and atom states in persistence) and the consuming; this
+module gives them a board on which
+
+* a claim expires ``[jobboard] claim_timeout`` seconds after the worker
+  stops renewing it (a keeper thread renews the claims of live jobs), so
+  the jobs of a worker killed outright are claimed again by another;
+* claiming a job also takes the import's lease over (the job's owner is
+  the worker), and a job whose import was meanwhile undone is dropped;
+* consuming a job releases the lease and forgets the flow's persisted
+  state.
+
+SIGTERM stops the conductors: running flows are suspended at their next
+atom and their jobs abandoned (claimed again elsewhere), and claims still
+held after ``[worker] shutdown_timeout`` are released before the process
+exits.
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import logging
+import threading
+from typing import Any
+
+from oslo_config import cfg
+from taskflow import exceptions as tf_exc
+
+from glance.async_ import jobs, leases
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+worker_opts = [
+    cfg.IntOpt('conductors', default=1, min=1,
+               help='Conductors per glance-worker process, each claiming '
+                    'jobs from the board on its own.'),
+    cfg.IntOpt('jobs_per_conductor', default=2, min=1,
+               help='Imports one conductor runs at once (threads).  A '
+                    'worker runs conductors x jobs_per_conductor imports '
+                    'at most; size it by the cores and the network and '
+                    'disk bandwidth of the host.'),
+    cfg.StrOpt('conductor_type', default='nonblocking',
+               choices=('nonblocking', 'blocking'),
+               help='taskflow conductor kind: nonblocking (a thread pool of '
+                    'jobs_per_conductor) or blocking (one job at a time).'),
+    cfg.FloatOpt('poll_interval', default=0.1, min=0.01,
+                 help='Seconds an idle conductor waits between two looks '
+                      'at the board: the most a posted import waits for '
+                      'an idle worker.'),
+    cfg.IntOpt('shutdown_timeout', default=30, min=0,
+               help='Seconds glance-worker waits on SIGTERM for running '
+                    'imports to reach a safe point before it releases '
+                    'their claims and exits (another worker resumes them).'),
+]
+CONF.register_opts(worker_opts, group='worker')
+
+
+class ClaimingBoard:
+    """A taskflow board whose claims expire and carry the import lease.
+
+    Everything not overridden is the wrapped board's.
+    """
+
+    def __init__(self, board: Any):
+        self._board = board
+        self._held: dict[str, Any] = {}
+        self._entities: list[Any] = []
+        self._lock = threading.Lock()
+        self._expiring = 'expiry' in inspect.signature(
+            board.claim).parameters
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._board, name)
+
+    def register_entity(self, entity: Any) -> None:
+        """Announce the conductor (taskflow's Redis board does not: its
+        presence is a key that expires with the claims)."""
+        self._board.register_entity(entity)
+        self._entities.append(entity)
+        self._announce()
+
+    def _announce(self, ttl: int | None = None) -> None:
+        client = jobs.redis_client(self._board)
+        if client is None:
+            return
+        for entity in self._entities:
+            key = jobs.worker_key(self._board, entity.name)
+            if ttl == 0:
+                client.delete(key)
+            else:
+                client.set(key, json.dumps(entity.to_dict()),
+                           ex=ttl or CONF.jobboard.claim_timeout)
+
+    def claim(self, job: Any, who: str) -> None:
+        """Claim ``job`` (expiring) and take its import's lease over."""
+        if self._expiring:
+            self._board.claim(job, who, expiry=CONF.jobboard.claim_timeout)
+        else:                   # e.g. zookeeper: claims end with the session
+            self._board.claim(job, who)
+        details = job.details or {}
+        try:
+            lease = leases.adopt_job(details.get('image_id'),
+                                     details.get('task_id'))
+        except Exception as exc:  # noqa: BLE001 - e.g. the database is down
+            self._board.abandon(job, who)
+            raise tf_exc.JobFailure('Job %s: lease not taken over: %s'
+                                    % (job.uuid, exc))
+        if lease is None:
+            LOG.warning('Job %s: import task %s of image %s is no longer '
+                        'waiting (undone or finished meanwhile); dropping '
+                        'it', job.uuid, details.get('task_id'),
+                        details.get('image_id'))
+            self._board.consume(job, who)
+            _forget_book(job)
+            raise tf_exc.UnclaimableJob('Job %s has no import any more'
+                                        % job.uuid)
+        LOG.info('Job %s claimed: import task %s of image %s', job.uuid,
+                 details.get('task_id'), details.get('image_id'))
+        with self._lock:
+            self._held[job.uuid] = job
+
+    def _done(self, job: Any, release_lease: bool) -> None:
+        with self._lock:
+            self._held.pop(job.uuid, None)
+        if release_lease:
+            details = job.details or {}
+            leases.release(leases.Lease(
+                image_id=details.get('image_id'), operation=leases.JOB,
+                holder_id=leases.holder_id()))
+
+    def consume(self, job: Any, who: str) -> None:
+        """The flow ended (imported or reverted): drop job, lease, state."""
+        self._board.consume(job, who)
+        self._done(job, release_lease=True)
+        _forget_book(job)
+
+    def abandon(self, job: Any, who: str) -> None:
+        """Give the job back (suspended): the lease stays for the next
+        worker to take over."""
+        self._board.abandon(job, who)
+        self._done(job, release_lease=False)
+
+    def trash(self, job: Any, who: str) -> None:
+        """The job cannot run (its flow cannot be loaded): drop it; the
+        lease goes, so the recovery sweep undoes the import."""
+        LOG.error('Job %s (task %s) could not be run and is discarded; the '
+                  'import is undone by the recovery sweep', job.uuid,
+                  (job.details or {}).get('task_id'))
+        self._board.trash(job, who)
+        self._done(job, release_lease=True)
+
+    def renew(self) -> None:
+        """Extend the claim of every job this board holds."""
+        try:
+            self._announce()
+        except Exception as exc:  # noqa: BLE001 - retried next round
+            LOG.warning('Worker presence not renewed: %s', exc)
+        with self._lock:
+            held = list(self._held.values())
+        for job in held:
+            try:
+                job.extend_expiry(CONF.jobboard.claim_timeout)
+            except Exception as exc:  # noqa: BLE001 - retried next round
+                LOG.warning('Claim of job %s not renewed: %s', job.uuid, exc)
+
+    def release_all(self, who: str) -> None:
+        """Give every held job back at once (shutting down)."""
+        with self._lock:
+            held = list(self._held.values())
+        for job in held:
+            with contextlib.suppress(Exception):
+                self.abandon(job, who)
+        with contextlib.suppress(Exception):
+            self._announce(ttl=0)
+
+
+def _forget_book(job: Any) -> None:
+    """Remove the finished flow's persisted state."""
+    try:
+        with contextlib.closing(jobs.persistence().get_connection()) as conn:
+            conn.destroy_logbook(job.book_uuid)
+    except Exception as exc:  # noqa: BLE001 - leftover rows are harmless
+        LOG.warning('Flow state of job %s not removed: %s', job.uuid, exc)
+
+
+class Worker:
+    """The conductors of one glance-worker process."""
+
+    def __init__(self):
+        self.name = leases.holder_id()
+        self.boards: list[ClaimingBoard] = []
+        self.conductors: list[Any] = []
+        self.threads: list[threading.Thread] = []
+        self._stop = threading.Event()
+        self._released = threading.Event()
+
+    def start(self) -> None:
+        """Connect the boards and start the conductors and the keeper."""
+        from taskflow.conductors import backends
+        options = {}
+        if CONF.worker.conductor_type == 'nonblocking':
+            options['max_simultaneous_jobs'] = CONF.worker.jobs_per_conductor
+        for n in range(CONF.worker.conductors):
+            board = ClaimingBoard(jobs.open_board())
+            conductor = backends.fetch(
+                CONF.worker.conductor_type, '%s#%d' % (self.name, n), board,
+                persistence=jobs.persistence(),
+                engine=CONF.taskflow_executor.engine_mode,
+                wait_timeout=CONF.worker.poll_interval, **options)
+            thread = threading.Thread(target=conductor.run,
+                                      name='conductor-%d' % n, daemon=True)
+            self.boards.append(board)
+            self.conductors.append(conductor)
+            self.threads.append(thread)
+            thread.start()
+        threading.Thread(target=self._keep, name='claim-keeper',
+                         daemon=True).start()
+        LOG.info('glance-worker %s: %d %s conductor(s) on jobboard %s (%s)',
+                 self.name, len(self.conductors), CONF.worker.conductor_type,
+                 CONF.jobboard.board_name, CONF.jobboard.backend_url)
+
+    def _keep(self) -> None:
+        interval = max(1.0, CONF.jobboard.claim_timeout / 3.0)
+        while not self._stop.wait(interval):
+            for board in self.boards:
+                board.renew()
+
+    def stop(self) -> None:
+        """Stop claiming, let running flows suspend, release the rest."""
+        LOG.info('glance-worker %s stopping: no new jobs; running imports '
+                 'are suspended at their next step', self.name)
+        for conductor in self.conductors:
+            conductor.stop()
+        for conductor in self.conductors:
+            conductor.wait(CONF.worker.shutdown_timeout)
+        self._stop.set()
+        for n, board in enumerate(self.boards):
+            board.release_all('%s#%d' % (self.name, n))
+            with contextlib.suppress(Exception):
+                board.close()
+        self._released.set()
+
+    def wait(self) -> None:
+        """Block until every conductor has ended, or :meth:`stop` gave
+        their jobs back (a flow thread still inside an atom is left to
+        die with the process)."""
+        while any(t.is_alive() for t in self.threads) and \
+                not self._released.is_set():
+            self._released.wait(1.0)

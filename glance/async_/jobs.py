@@ -1,0 +1,266 @@
+"""Import jobs on a taskflow jobboard, for ``glance-worker`` to run.
+
+In ``[taskflow_executor] mode = distributed`` an accepted import is not run
+by the glance-api process that accepted it: it is posted to a taskflow
+jobboard (Redis, or any board taskflow has, chosen by the URL's scheme)
+and a conductor in some ``glance-worker`` process claims it and runs the
+import flow.  The flow's state (logbook, flow detail, atom states) lives
+in taskflow's SQL persistence, in the service's database by default, so a
+worker that dies mid-flow is replaced by another that resumes from the
+last finished atom.
+
+A posted import keeps its image lease (:mod:`glance.async_.leases`) with
+the operation ``job``: whoever holds it (the accepting API process, then
+the worker that claimed the job) may die without the import being undone,
+as long as the job is still on the board; a job that vanished from the
+board is undone like any dead import (:mod:`glance.async_.recovery`).
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import threading
+from typing import Any, Iterator
+
+from oslo_config import cfg
+
+from glance.async_ import executor, leases
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+IN_PROCESS, DISTRIBUTED = 'in-process', 'distributed'
+
+mode_opts = [
+    cfg.StrOpt('mode', default=IN_PROCESS, choices=(IN_PROCESS, DISTRIBUTED),
+               help='Where imports run: in-process (a thread pool inside '
+                    'the glance-api process that accepted them) or '
+                    'distributed (posted to the [jobboard] and run by '
+                    'glance-worker processes on any host).'),
+]
+CONF.register_opts(mode_opts, group='taskflow_executor')
+
+jobboard_opts = [
+    cfg.StrOpt('backend_url', default='redis://127.0.0.1:6379',
+               help='The taskflow jobboard imports are posted to, as a URL '
+                    'whose scheme names the backend: redis://HOST:PORT'
+                    '?db=N (password=..., sentinel=...) or '
+                    'zookeeper://HOST:PORT.'),
+    cfg.StrOpt('board_name', default='glance-imports',
+               help='Name of the board (the key namespace in Redis): the '
+                    'API nodes and workers of one deployment share it.'),
+    cfg.IntOpt('claim_timeout', default=30, min=2,
+               help='Seconds a claimed job stays claimed without its '
+                    'worker renewing the claim: after a worker dies, '
+                    'another one takes its jobs over after this long.'),
+    cfg.StrOpt('persistence_connection', secret=True,
+               help='SQLAlchemy URL of the database holding taskflow\'s '
+                    'flow states (logbooks, flow and atom details). '
+                    'Default: the [database] connection, whose tables '
+                    'glance-manage db sync creates.'),
+]
+CONF.register_opts(jobboard_opts, group='jobboard')
+
+#: the flow factory conductors call to rebuild an import's flow
+FLOW_FACTORY = 'glance.async_.job_flow.import_flow'
+
+
+def distributed() -> bool:
+    """Whether imports are posted to the jobboard."""
+    return CONF.taskflow_executor.mode == DISTRIBUTED
+
+
+# -- persistence and board --------------------------------------------------
+_LOCK = threading.Lock()
+_PERSISTENCE: Any = None
+
+
+def persistence():
+    """taskflow's SQL persistence backend, built once per process."""
+    global _PERSISTENCE
+    with _LOCK:
+        if _PERSISTENCE is None:
+            from taskflow.persistence.backends import impl_sqlalchemy
+            url = CONF.jobboard.persistence_connection
+            if url:
+                _PERSISTENCE = impl_sqlalchemy.SQLAlchemyBackend(
+                    {'connection': url})
+            else:
+                from glance.db.sqlalchemy import engine
+                _PERSISTENCE = impl_sqlalchemy.SQLAlchemyBackend(
+                    {'connection': str(engine.get_engine().url)},
+                    engine=engine.get_engine())
+        return _PERSISTENCE
+
+
+def check_persistence() -> None:
+    """Raise unless taskflow's tables can be read."""
+    backend = persistence()
+    with contextlib.closing(backend.get_connection()) as conn:
+        list(conn.get_logbooks(lazy=True))
+
+
+def board_conf() -> dict:
+    """The jobboard's configuration as taskflow reads it."""
+    return {'board': CONF.jobboard.backend_url,
+            'namespace': CONF.jobboard.board_name,
+            'path': '/glance/%s' % CONF.jobboard.board_name}
+
+
+def open_board(with_persistence: bool = True):
+    """A connected board (the caller closes it)."""
+    from taskflow.jobs import backends
+    board = backends.fetch(
+        CONF.jobboard.board_name, board_conf(),
+        persistence=persistence() if with_persistence else None)
+    board.connect()
+    return board
+
+
+_BOARD: Any = None
+
+
+def _shared_board():
+    """This process's board connection for posting and looking up."""
+    global _BOARD
+    with _LOCK:
+        if _BOARD is None:
+            _BOARD = open_board(with_persistence=False)
+        return _BOARD
+
+
+# -- posting ----------------------------------------------------------------
+def spec_details(spec: Any) -> dict:
+    """The import's inputs as plain data: what a conductor rebuilds the
+    flow from (the caller's context included, so the import acts as the
+    caller did)."""
+    return {'context': spec.context.to_dict(), 'task_id': spec.task_id,
+            'image_id': spec.image_id, 'method': spec.method,
+            'stores': list(spec.stores), 'uri': spec.uri,
+            'source': dict(spec.source),
+            'all_stores_must_succeed': spec.all_stores_must_succeed}
+
+
+def post(spec: Any) -> str:
+    """Record the flow's factory in persistence and post the job; its
+    uuid."""
+    from taskflow import engines
+    from taskflow.persistence import models
+    book = models.LogBook('import-%s' % spec.task_id)
+    flow_detail = models.FlowDetail('api_image_import', spec.task_id)
+    book.add(flow_detail)
+    backend = persistence()
+    with contextlib.closing(backend.get_connection()) as conn:
+        conn.save_logbook(book)
+    engines.save_factory_details(flow_detail, FLOW_FACTORY, [],
+                                 {'spec': spec_details(spec)},
+                                 backend=backend)
+    job = _shared_board().post(
+        spec.task_id, book=book,
+        details={'flow_uuid': flow_detail.uuid, 'image_id': spec.image_id,
+                 'task_id': spec.task_id, 'method': spec.method})
+    return job.uuid
+
+
+def submit_import(spec: Any) -> None:
+    """Run the accepted import ``spec`` in this process, or post it.
+
+    Posted, the import's lease becomes a ``job`` lease (kept while the job
+    is on the board, whoever holds it); a board that cannot be reached
+    undoes the acceptance and answers 503.
+    """
+    from glance.async_.flows import api_image_import as flow
+    if not distributed():
+        executor.submit(flow.run, spec)
+        return
+    # The lease first becomes a job's: a worker claiming the job at once
+    # must find it so, and take it over.
+    spec.lease = leases.hand_over(spec.lease, spec.lease.holder_id,
+                                  leases.JOB) or spec.lease
+    try:
+        job_id = post(spec)
+    except Exception as exc:  # noqa: BLE001 - any board or database error
+        LOG.error('Import of image %s (task %s) could not be posted to the '
+                  'jobboard %s: %s', spec.image_id, spec.task_id,
+                  CONF.jobboard.backend_url, exc)
+        _unaccept(spec, flow)
+        from glance.common import exception
+        raise exception.ServiceUnavailable(
+            'Imports cannot be accepted now (the job queue is not '
+            'reachable); try again later.')
+    LOG.info('Import of image %s (task %s) posted to jobboard %s as job %s',
+             spec.image_id, spec.task_id, CONF.jobboard.board_name, job_id)
+
+
+def _unaccept(spec: Any, flow: Any) -> None:
+    """Put the image and task back as if the import was never accepted."""
+    try:
+        flow.undo_acceptance(spec, 'The import could not be queued.')
+    finally:
+        leases.release(spec.lease)
+
+
+# -- looking up -------------------------------------------------------------
+@dataclasses.dataclass
+class JobView:
+    """One job as ``glance-manage workers list`` shows it."""
+
+    uuid: str
+    task_id: str
+    image_id: str | None
+    state: str
+    owner: str | None
+
+
+def iter_jobs(board=None) -> Iterator[JobView]:
+    """Every job on the board (claimed or not)."""
+    board = board or _shared_board()
+    for job in board.iterjobs(ensure_fresh=True):
+        details = job.details or {}
+        state = job.state
+        yield JobView(uuid=job.uuid, task_id=job.name,
+                      image_id=details.get('image_id'), state=state,
+                      owner=board.find_owner(job) if state == 'CLAIMED'
+                      else None)
+
+
+def redis_client(board) -> Any:
+    """The Redis client of a Redis board, else None."""
+    return getattr(board, '_client', None) if hasattr(board, 'join') and \
+        CONF.jobboard.backend_url.startswith('redis') else None
+
+
+def worker_key(board, name: str = '*') -> bytes:
+    """Where a worker's conductor announces itself on a Redis board."""
+    return board.join(b'workers', name)
+
+
+def iter_workers(board=None) -> Iterator[dict]:
+    """The conductors that announced themselves within a claim timeout
+    (name, and metadata: hostname, pid...), on a Redis board."""
+    board = board or _shared_board()
+    client = redis_client(board)
+    if client is None:
+        return
+    for key in client.scan_iter(match=worker_key(board)):
+        raw = client.get(key)
+        if raw:
+            yield json.loads(raw)
+
+
+def on_board(task_id: str | None) -> bool:
+    """Whether the job of ``task_id`` is still on the board.
+
+    Unknown (the board unreachable) counts as yes: an import is never
+    undone on a guess.
+    """
+    if not task_id:
+        return False
+    try:
+        return any(j.task_id == task_id for j in iter_jobs())
+    except Exception as exc:  # noqa: BLE001 - redis, zookeeper, ...
+        LOG.warning('Jobboard %s not reachable (%s); the import of task %s '
+                    'is left alone', CONF.jobboard.backend_url, exc, task_id)
+        return True
