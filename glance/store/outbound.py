@@ -266,11 +266,17 @@ class Response:
         self.headers = raw.headers
 
     def iter_chunks(self, size: int) -> Iterator[bytes]:
-        """The body in chunks of at most ``size`` bytes, then closed."""
+        """The body in chunks of at most ``size`` bytes, then closed.
+
+        Each chunk is what has arrived (``read1``), not ``size`` bytes
+        waited for: a slow source's data moves on, and is counted, as it
+        comes."""
         try:
-            for chunk in self.raw.stream(size, decode_content=False):
-                if chunk:
-                    yield chunk
+            while True:
+                chunk = self.raw.read1(size, decode_content=False)
+                if not chunk:
+                    break
+                yield chunk
         except urllib3.exceptions.HTTPError as exc:
             raise FetchError('%s stopped sending: %s' % (self.url, exc))
         finally:

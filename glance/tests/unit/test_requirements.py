@@ -23,6 +23,9 @@ NOT_ON_THE_INDEX = {'rados', 'rbd'}
 #: modules loaded by name: SQLAlchemy's dialects for ``[database]
 #: connection = postgresql+psycopg2://...`` and ``mysql+pymysql://...``
 DATABASE_DRIVERS = {'psycopg2', 'pymysql'}
+#: loaded by taskflow by name: the jobboard backend of
+#: ``[jobboard] backend_url = redis://...`` (glance.async_.jobs)
+LOADED_BY_LIBRARIES = {'redis'}
 
 
 def _name(requirement: str) -> str:
@@ -92,7 +95,7 @@ def test_every_requirement_is_used():
     paste = (ROOT / 'etc' / 'glance-api-paste.ini').read_text()
     for module in re.findall(r'factory = ([a-z_]+)', paste):
         used |= _providers(module)
-    for module in DATABASE_DRIVERS:
+    for module in DATABASE_DRIVERS | LOADED_BY_LIBRARIES:
         used |= _providers(module)
     assert required.union(*extras.values()) - used == set()
 
