@@ -143,6 +143,8 @@ def targets(body: dict, header_store: str | None, image: Image) -> list:
 def _take(context: Any, repo: Any, image: Image, task: Any, stores: list,
           name: str) -> None:
     """Lock the image for ``task`` and record the task."""
+    before = {key: image.extra_properties.get(key)
+              for key in (flow.LOCK, flow.IMPORTING, flow.FAILED)}
     image.extra_properties[flow.LOCK] = task.task_id
     image.extra_properties[flow.IMPORTING] = ','.join(s for s in stores if s)
     image.extra_properties[flow.FAILED] = ''
@@ -151,7 +153,28 @@ def _take(context: Any, repo: Any, image: Image, task: Any, stores: list,
         # of two racing imports exactly one is accepted.
         image.set_status('importing')
     repo.save(image)
+    if name == 'copy-image':
+        _check_still_missing(repo, image, stores, before)
     # Recorded once the image is ours: a racing import that lost leaves no
     # task behind.  (Should this fail, the lock names a missing task: the
     # next request touching the image releases it.)
     gateway.get_internal_task_repo(context).add(task)
+
+
+def _check_still_missing(repo: Any, image: Image, stores: list,
+                         before: dict) -> None:
+    """409 when a copy racing this one finished between this request's
+    read of the image and its taking the lock (the lock was free again, so
+    the save could not tell): the stores asked for hold the data now."""
+    fresh = repo.get(image.image_id)
+    done = [s for s in stores if s and s in fresh.stores]
+    if not done:
+        return
+    for key, value in before.items():
+        if value is None:
+            fresh.extra_properties.pop(key, None)
+        else:
+            fresh.extra_properties[key] = value
+    repo.save(fresh)
+    raise exception.Conflict('Image %s was copied to %s by another import '
+                             'meanwhile.' % (image.image_id, ','.join(done)))
