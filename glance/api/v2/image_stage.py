@@ -7,20 +7,16 @@ judged by the format inspector as they pass; the import call
 """
 from __future__ import annotations
 
-import hashlib
-import logging
-from typing import Iterable, Iterator
-
 from oslo_config import cfg
 
 from glance.api.v2.image_data import _body_chunks
-from glance.async_ import leases, recovery, staging
+from glance.async_ import recovery
 from glance.async_.flows.api_image_import import STAGE_HOST
-from glance.common import exception, format_inspector, wsgi
+from glance.common import exception, wsgi
 from glance import gateway
+from glance.services import stage as stage_service
 
 CONF = cfg.CONF
-LOG = logging.getLogger(__name__)
 
 
 class Deserializer:
@@ -29,13 +25,6 @@ class Deserializer:
             raise exception.UnsupportedMediaType(
                 'Image data must be sent as application/octet-stream.')
         return {'data': _body_chunks(request, request.content_length)}
-
-
-def _hashed(data: Iterable[bytes], hasher) -> Iterator[bytes]:
-    """``data`` passed on, hashed and keeping the stage's lease alive."""
-    for chunk in leases.beating(data):
-        hasher.update(chunk)
-        yield chunk
 
 
 class Controller:
@@ -65,46 +54,7 @@ class Controller:
             image.extra_properties[STAGE_HOST] = \
                 CONF.worker_self_reference_url
         repo.save(image)
-        self._stage(repo, image, data)
-
-    @staticmethod
-    def _stage(repo, image, data) -> None:
-        """Receive the data under a lease; record it whole or undo."""
-        image_id = image.image_id
-        hasher = hashlib.new(CONF.hashing_algorithm)
-        inspection = format_inspector.Inspection(
-            image_id, image.disk_format, image.container_format)
-        # Leased once the image is ours (uploading): a process dying
-        # before this leaves an unleased stage, undone after a lease
-        # timeout all the same.
-        lease = None
-        try:
-            leases.forget_stage(image_id)
-            lease = recovery.acquire(image_id, leases.STAGE)
-            image.size = staging.write(
-                image_id, inspection.feed(_hashed(data, hasher)),
-                CONF.image_size_cap)
-            inspection.judge()
-            repo.save(image)
-            leases.record_stage(lease, image.size, hasher.name,
-                                hasher.hexdigest())
-        except BaseException as exc:
-            LOG.info('Staging data of image %s failed: %s', image_id, exc)
-            staging.remove(image_id)
-            leases.forget_stage(image_id)
-            try:
-                image = repo.get(image_id)
-                image.set_status('queued')
-                image.size = None
-                image.extra_properties.pop(STAGE_HOST, None)
-                repo.save(image)
-            except exception.GlanceException as undo:
-                LOG.error('Image %s could not be returned to queued after '
-                          'a failed stage: %s', image_id, undo)
-            raise
-        finally:
-            if lease is not None:
-                leases.release(lease)
+        stage_service.stage(repo, image, data)
 
 
 class Serializer:
