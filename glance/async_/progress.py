@@ -1,23 +1,29 @@
-"""How far an import's data copy has got, told on its task two ways.
+"""How far a task's data copy has got, recorded on the task as it runs.
 
-* ``message``: while an import moves data (fetching it into staging,
-  writing it to a store) its task's message reads ``Copied N MiB``, as the
-  reference service writes it (``Progress``).  Each copy counts from zero;
-  the message is written only when N has grown.
-* ``result``: machine-readable progress (``record``/``counting``)::
+Every copy an import makes (fetching into staging, writing to a store)
+passes its chunks through :func:`copying`, which records one progress
+record at a time, in a single update of a task still ``processing``
+(:meth:`glance.db.tasks.TaskRepo.record_progress`), so it never races
+with the task's own status:
+
+* ``message``: ``Copied N MiB``, as the reference service writes it.  Each
+  copy counts from zero; the message is written at a copy's first whole
+  MiB and then when N has grown and ``[task] progress_interval`` passed.
+* ``result``: machine-readable progress, beyond the reference::
 
       {"progress": {"stage": "fetch", "bytes_done": 5242880,
                     "bytes_total": 10485760}}
 
-  ``stage`` is ``fetch`` (web-download, glance-download and copy-image
-  bringing the data into staging) or ``write:STORE`` (``write:`` for the
-  only store of a single-store deployment); ``bytes_total`` is null when
-  the source does not say its size.  It is a single column update of a
-  task still ``processing``, so it never races with the task's own
-  status; when the task ends its result is the reference's.
+  ``stage`` is ``fetch`` (web-download, glance-download, copy-image and
+  the legacy import bringing the data in) or ``write:STORE`` (``write:``
+  for the only store of a single-store deployment); ``bytes_total`` is
+  null when the source does not say its size.  It is recorded when a copy
+  starts, at most once per interval while it runs, and when it ends; when
+  the task ends its result is the reference's.
 
-Both are written at most once per ``[task] progress_interval`` seconds and
-are best effort: a task that cannot be written to does not stop the copy.
+Each record is also sent as a ``task.progress`` notification (by the
+notifier layer).  Progress is best effort: a record that cannot be written
+does not stop the copy.
 """
 from __future__ import annotations
 
@@ -44,68 +50,63 @@ CONF.register_opts(progress_opts, group='task')
 
 MiB = 1024 * 1024
 
+#: where records go: (result, message or None) -> None
+Sink = Callable[[dict, 'str | None'], None]
+
 
 def message(copied: int) -> str:
     """The progress message for ``copied`` bytes, in whole MiB."""
     return 'Copied %d MiB' % (copied // MiB)
 
 
-class Progress:
-    """Counts the bytes of a copy and reports them through ``report``
-    (which stores the message on the task); without one, only counts."""
+def metered(chunks: Iterable[bytes], sink: Sink, stage: str,
+            total: int | None = None) -> Iterator[bytes]:
+    """``chunks`` unchanged, telling ``sink`` how far they got.
 
-    def __init__(self, report: Callable[[str], None] | None = None):
-        self.report = report
-
-    def counting(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
-        """``chunks`` unchanged, reporting progress as they are consumed
-        (a chunk counts once whoever consumes it has taken it)."""
-        copied = told = 0
-        last = None
-        for chunk in chunks:
-            yield chunk
-            copied += len(chunk)
-            if self.report is None or copied // MiB <= told // MiB:
-                continue
-            now = time.monotonic()
-            if last is not None and \
-                    now - last < CONF.task.progress_interval:
-                continue
-            self._tell(copied)
-            told, last = copied, now
-
-    def _tell(self, copied: int) -> None:
-        try:
-            self.report(message(copied))
-        except Exception as exc:  # noqa: BLE001 - progress is best effort
-            LOG.warning('Import progress (%s) not recorded on the task: '
-                        '%s', message(copied), exc)
+    A chunk counts once whoever consumes it has taken it.  Failures of
+    ``sink`` are logged and the copy goes on.
+    """
+    interval = CONF.task.progress_interval
+    done = told = 0
+    last_record = time.monotonic()
+    last_message: float | None = None
+    _tell(sink, stage, 0, total, None)
+    for chunk in chunks:
+        yield chunk
+        done += len(chunk)
+        now = time.monotonic()
+        grown = done // MiB > told // MiB
+        say = grown and (last_message is None
+                         or now - last_message >= interval)
+        if say or now - last_record >= interval:
+            _tell(sink, stage, done, total, message(done) if say else None)
+            last_record = now
+            if say:
+                told, last_message = done, now
+    _tell(sink, stage, done, total, None)
 
 
-def record(spec: Any, stage: str, done: int, total: int | None) -> None:
-    """Write the progress of ``spec``'s task now."""
+def _tell(sink: Sink, stage: str, done: int, total: int | None,
+          text: str | None) -> None:
     result = {'progress': {'stage': stage, 'bytes_done': done,
                            'bytes_total': total}}
     try:
-        gateway.get_internal_task_repo(spec.context).record_progress(
-            spec.task_id, result)
-    except Exception as exc:  # noqa: BLE001 - progress never fails an import
-        LOG.warning('Progress of task %s not recorded: %s', spec.task_id,
+        sink(result, text)
+    except Exception as exc:  # noqa: BLE001 - progress never fails a copy
+        LOG.warning('Progress (%s, %d bytes) not recorded: %s', stage, done,
                     exc)
 
 
-def counting(chunks: Iterable[bytes], spec: Any, stage: str,
-             total: int | None = None) -> Iterator[bytes]:
-    """Pass ``chunks`` on, recording how many bytes went through."""
-    interval = CONF.task.progress_interval
-    done = 0
-    last = time.monotonic()
-    record(spec, stage, 0, total)
-    for chunk in chunks:
-        done += len(chunk)
-        now = time.monotonic()
-        if now - last >= interval:
-            last = now
-            record(spec, stage, done, total)
-        yield chunk
-    record(spec, stage, done, total)
+def task_sink(context: Any, task_id: str) -> Sink:
+    """A sink writing to the task ``task_id`` (and its notifications)."""
+    repo = gateway.get_internal_task_repo(context)
+
+    def record(result: dict, text: str | None) -> None:
+        repo.record_progress(task_id, result, text)
+    return record
+
+
+def copying(chunks: Iterable[bytes], context: Any, task_id: str,
+            stage: str, total: int | None = None) -> Iterator[bytes]:
+    """Pass ``chunks`` on, recording the copy's progress on the task."""
+    return metered(chunks, task_sink(context, task_id), stage, total)

@@ -45,9 +45,11 @@ class TaskRepo:
         task.updated_at = stored.updated_at
         return task
 
-    def record_progress(self, task_id: str, result: dict[str, Any]) -> bool:
-        """Write a running task's result alone (its progress)."""
-        return db.record_progress(task_id, result)
+    def record_progress(self, task_id: str, result: dict[str, Any],
+                        message: str | None = None) -> bool:
+        """Write a running task's progress alone: its result and, when
+        given, its message; False once the task is no longer running."""
+        return db.record_progress(task_id, result, message)
 
     def get(self, task_id: str) -> Task:
         return to_domain(db.get(task_id))

@@ -139,6 +139,12 @@ class TaskRepository(Protocol):
     def save(self, task: Task) -> Task:
         """Store the task's progress."""
 
+    def record_progress(self, task_id: str, result: dict[str, Any],
+                        message: str | None = None) -> bool:
+        """Write how far a running task's copy got (its result, and its
+        message when given) and nothing else; False once it is not
+        running."""
+
 
 class MetadefRepository(Protocol):
     """The metadata definitions catalog: namespaces and their entries of
@@ -199,7 +205,7 @@ IMAGE_WRITES = frozenset({
     'write_data', 'finish_upload', 'abort_upload', 'discard_upload',
     'discard_partial'})
 MEMBER_WRITES = frozenset({'add', 'save', 'remove'})
-TASK_WRITES = frozenset({'add', 'save'})
+TASK_WRITES = frozenset({'add', 'save', 'record_progress'})
 METADEF_WRITES = frozenset({
     'add_namespace', 'save_namespace', 'remove_namespace', 'add_item',
     'add_items', 'save_item', 'remove_item', 'remove_all'})

@@ -86,9 +86,12 @@ class Task:
         self._expire_later()
 
     def fail(self, message: str) -> None:
-        """The work failed; ``message`` tells the user why."""
+        """The work failed; ``message`` tells the user why (and the
+        progress it may have recorded while running is dropped: a failed
+        task has no result)."""
         self._move('failure')
         self.message = message
+        self.result = None
         self._expire_later()
 
     def _expire_later(self) -> None:

@@ -232,6 +232,15 @@ class TaskRepo(Proxy):
                  'error' if task.status == 'failure' else 'info')
         return task
 
+    def record_progress(self, task_id: str, result: dict,
+                        message: str | None = None) -> bool:
+        """Record the progress and announce it as ``task.progress``."""
+        recorded = self.base.record_progress(task_id, result, message)
+        if recorded:
+            send(self.context, 'task.progress',
+                 task_payload(self.base.get(task_id)))
+        return recorded
+
     def run(self, task) -> None:
         """The executor is about to run ``task``."""
         send(self.context, 'task.run', task_payload(task))

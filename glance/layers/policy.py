@@ -169,7 +169,8 @@ class TaskRepo(Proxy):
 
     PASSES = {'add': 'the tasks API asks check_add first; imports create '
                      'tasks for calls the image rules authorised',
-              'save': 'a task changes only as its own import runs'}
+              'save': 'a task changes only as its own import runs',
+              'record_progress': 'written only by the task\'s own import'}
 
     def _enforce(self, rule: str) -> None:
         target = {'project_id': self.context.project_id}

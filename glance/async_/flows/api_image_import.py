@@ -1,13 +1,26 @@
 """The interoperable import flow (task type ``api_image_import``).
 
-One linear taskflow flow per import: take the image (check the lock, move
-it to ``importing``), bring the data into staging (glance-direct: already
-there; web-download: fetched; copy-image: read from a store it is in),
-write it to every target store (hashed on the way by the location layer),
-then complete.  Each task reverts what it did, so a failed import leaves
-the image as it was before (queued, or active for copy-image), no partial
-data in any store or in staging, and ``os_glance_failed_import`` naming
-the stores that failed.
+One taskflow flow per import::
+
+    begin_task -> take_image -> stage_<method> -> inspect_staged
+      -> [plugins] -> write_to_stores (unordered: one atom per store)
+      -> complete_import -> finish_task
+
+``take_image`` checks the lock and moves the image to ``importing``;
+``stage_*`` brings the data into staging (glance-direct: already there;
+web-download and glance-download: fetched; copy-image: read from a store
+the image is in); each ``write_to_store_*`` writes the staged data to its
+store (hashed on the way by the location layer); ``complete_import``
+records what was written and releases the lock.  The atoms pass each other
+only plain data (:mod:`glance.async_.flows.atoms`): the image's pending
+changes as ``image``, and each store's result as ``written_<store>``, so
+the same flow runs in-process and, persisted, on any ``glance-worker``.
+
+Every atom reverts what it did, so a failed import leaves the image as it
+was before (queued, or active for copy-image), no partial data in any
+store or in staging, and ``os_glance_failed_import`` naming the stores
+that failed.  An atom started again after a crash first removes what its
+interrupted run left behind.
 """
 from __future__ import annotations
 
@@ -17,11 +30,11 @@ from typing import Any
 
 from oslo_config import cfg
 from taskflow import engines
-from taskflow import task as tf_task
-from taskflow.patterns import linear_flow
+from taskflow.patterns import linear_flow, unordered_flow
 
 from glance.async_ import (format_check, glance_download, leases, plugins,
                            progress, staging, web)
+from glance.async_.flows import atoms
 from glance.common import exception
 from glance.domain import image as domain_image
 from glance.domain.transfer import Download, Upload
@@ -34,6 +47,9 @@ LOCK = domain_image.IMPORT_LOCK
 IMPORTING = 'os_glance_importing_to_stores'
 FAILED = 'os_glance_failed_import'
 STAGE_HOST = 'os_glance_stage_host'
+#: the result fields of a store write that complete_import records
+WRITTEN = ('size', 'checksum', 'os_hash_algo', 'os_hash_value',
+           'virtual_size', 'location')
 
 
 @dataclasses.dataclass
@@ -49,72 +65,76 @@ class ImportSpec:
     #: the import request's method object (glance-download's source)
     source: dict = dataclasses.field(default_factory=dict)
     all_stores_must_succeed: bool = True
-    #: filled while running: stores that failed, uploads kept
-    failed: list[str] = dataclasses.field(default_factory=list)
     #: the import's lease, taken when it was accepted; released by run()
     lease: leases.Lease | None = None
-    #: tells the task how far each data copy has got (set by run())
-    progress: progress.Progress = dataclasses.field(
-        default_factory=progress.Progress)
 
     @property
     def copying(self) -> bool:
         return self.method == 'copy-image'
 
 
-def _store_names(stores: list[str | None]) -> str:
-    return ','.join(s for s in stores if s)
-
-
-class _TakeImage(tf_task.Task):
-    """Check the lock is ours and move the image to ``importing``."""
-
-    default_provides = 'image'
-
-    def __init__(self, spec: ImportSpec):
-        super().__init__(name='take_image')
-        self.spec = spec
-
-    def execute(self):
-        repo = gateway.get_repo(self.spec.context)
-        image = repo.get(self.spec.image_id)
-        if image.extra_properties.get(LOCK) != self.spec.task_id:
-            raise exception.Conflict('Image %s is locked by another import'
-                                     % self.spec.image_id)
-        if not self.spec.copying:
-            image.set_status('importing')
-            repo.save(image)
-        return image
-
-    def revert(self, *args, **kwargs):
-        """Put the image back as it was and release the lock."""
-        spec = self.spec
-        repo = gateway.get_repo(spec.context)
-        try:
-            image = repo.get(spec.image_id)
-        except exception.NotFound:
-            return
-        if image.extra_properties.get(LOCK) not in (None, spec.task_id):
-            return
-        if not spec.copying and image.status in ('importing', 'uploading'):
-            image.set_status('queued')
-            image.size = image.virtual_size = image.checksum = None
-            image.os_hash_algo = image.os_hash_value = None
-        failed = spec.failed or [s for s in spec.stores if s]
-        _release(image, failed)
-        try:
-            repo.save(image)
-        except exception.GlanceException as exc:
-            LOG.error('Image %s could not be reverted after a failed '
-                      'import: %s', spec.image_id, exc)
-
-
-def _release(image, failed: list[str]) -> None:
+def _release(image: Any, failed: list[str]) -> None:
     props = image.extra_properties
     props.pop(LOCK, None)
     props.pop(STAGE_HOST, None)
     props[IMPORTING] = ''
     props[FAILED] = ','.join(failed)
+
+
+def _write_atom(store: str | None) -> str:
+    return 'write_to_store_%s' % (store or 'default')
+
+
+def _written(store: str | None) -> str:
+    return 'written_%s' % (store or '')
+
+
+class _TakeImage(atoms.Atom):
+    """Check the lock is ours and move the image to ``importing``."""
+
+    def __init__(self, spec: ImportSpec):
+        super().__init__(spec, 'take_image', provides='image')
+
+    def execute(self) -> atoms.Delta:
+        spec = self.spec
+        repo = gateway.get_repo(spec.context)
+        image = repo.get(spec.image_id)
+        if image.extra_properties.get(LOCK) != spec.task_id:
+            raise exception.Conflict('Image %s is locked by another import'
+                                     % spec.image_id)
+        if not spec.copying and image.status != 'importing':
+            image.set_status('importing')
+            repo.save(image)
+        return atoms.delta(image)
+
+    def revert(self, *args: Any, **kwargs: Any) -> None:
+        """Put the image back as it was and release the lock, naming the
+        stores that failed (all of them when the data never got there)."""
+        failures = kwargs.get('flow_failures') or {}
+        failed = [s or '' for s in self.spec.stores
+                  if _write_atom(s) in failures]
+        put_back(self.spec, failed or [s for s in self.spec.stores if s])
+
+
+def put_back(spec: ImportSpec, failed: list[str]) -> None:
+    """The image as before the import, its lock released."""
+    repo = gateway.get_repo(spec.context)
+    try:
+        image = repo.get(spec.image_id)
+    except exception.NotFound:
+        return
+    if image.extra_properties.get(LOCK) not in (None, spec.task_id):
+        return
+    if not spec.copying and image.status in ('importing', 'uploading'):
+        image.set_status('queued')
+        image.size = image.virtual_size = image.checksum = None
+        image.os_hash_algo = image.os_hash_value = None
+    _release(image, failed)
+    try:
+        repo.save(image)
+    except exception.GlanceException as exc:
+        LOG.error('Image %s could not be reverted after a failed import: '
+                  '%s', spec.image_id, exc)
 
 
 def check_staged(image_id: str, whole: bool = False) -> None:
@@ -140,132 +160,169 @@ def check_staged(image_id: str, whole: bool = False) -> None:
             % (image_id, record['size'], size))
 
 
-class _Stage(tf_task.Task):
+class _Stage(atoms.Atom):
     """Bring the data into staging (glance-direct has it there already)."""
 
     def __init__(self, spec: ImportSpec):
-        super().__init__(name='stage_%s' % spec.method)
-        self.spec = spec
+        super().__init__(spec, 'stage_%s' % spec.method, requires=['image'],
+                         provides='image')
 
-    def execute(self, image):
+    def execute(self, image: atoms.Delta) -> atoms.Delta:
         spec = self.spec
         if spec.method == 'glance-direct':
             check_staged(spec.image_id, whole=True)
-            return
+            return image
+        obj = self.image(image)
         size = None
         if spec.method == 'web-download':
             data, size = web.fetch(spec.uri, spec.context)
         elif spec.method == 'glance-download':
             remote, data = glance_download.fetch(spec.context, spec.source)
-            image.extra_properties.update(
+            obj.extra_properties.update(
                 glance_download.copied_properties(remote))
             for key in ('disk_format', 'container_format'):
                 if remote.get(key):
-                    setattr(image, key, remote[key])
+                    setattr(obj, key, remote[key])
         else:
             repo = gateway.get_repo(spec.context)
-            data, size = repo.read_data(image, Download()).data, image.size
-        staging.write(spec.image_id, spec.progress.counting(progress.counting(
-            leases.beating(data), spec, 'fetch', size)), CONF.image_size_cap)
+            data, size = repo.read_data(obj, Download()).data, obj.size
+        staging.write(spec.image_id, progress.copying(
+            leases.beating(data), spec.context, spec.task_id, 'fetch', size),
+            CONF.image_size_cap)
+        return atoms.delta(obj)
 
-    def revert(self, *args, **kwargs):
+    def revert(self, *args: Any, **kwargs: Any) -> None:
         staging.remove(self.spec.image_id)
         leases.forget_stage(self.spec.image_id)
 
 
-class _ImportToStores(tf_task.Task):
-    """Write the staged data to each target store, then complete."""
+class _WriteToStore(atoms.Atom):
+    """Write the staged data to one store; its result names what was
+    written there (or, for a store allowed to fail, why it did not)."""
+
+    def __init__(self, spec: ImportSpec, store: str | None):
+        super().__init__(spec, _write_atom(store), requires=['image'],
+                         provides=_written(store))
+        self.store = store
+
+    def execute(self, image: atoms.Delta) -> dict:
+        spec, store = self.spec, self.store
+        repo = gateway.get_repo(spec.context)
+        obj = self.image(image)
+        # whatever an interrupted run of this atom left there
+        repo.discard_partial(obj, [store])
+        size = staging.size(spec.image_id)
+        upload = Upload(data=progress.copying(
+                            leases.beating(staging.read(spec.image_id)),
+                            spec.context, spec.task_id,
+                            'write:%s' % (store or ''), size),
+                        expected_size=size, store=store)
+        try:
+            repo.write_data(obj, upload)
+        except Exception as exc:  # noqa: BLE001 - recorded, maybe fatal
+            LOG.warning('Import of image %s to store %s failed: %s',
+                        spec.image_id, store, exc)
+            if spec.all_stores_must_succeed:
+                raise
+            return {'store': store, 'error': str(exc)}
+        written = {f: getattr(upload, f) for f in WRITTEN}
+        return dict(written, store=store)
+
+    def revert(self, *args: Any, **kwargs: Any) -> None:
+        """Remove this store's copy: the one written, or what a failed or
+        interrupted write left (never data of the image's own
+        locations)."""
+        spec, result = self.spec, kwargs.get('result')
+        repo = gateway.get_repo(spec.context)
+        try:
+            obj = self.image(kwargs.get('image'))
+        except exception.NotFound:
+            return
+        if isinstance(result, dict) and result.get('location'):
+            repo.discard_upload(obj, Upload(data=(), store=self.store,
+                                            location=result['location']))
+        else:
+            repo.discard_partial(obj, [self.store])
+
+
+class _Complete(atoms.Atom):
+    """Record the stores' copies on the image, release the lock and
+    remove the staged data."""
 
     def __init__(self, spec: ImportSpec):
-        super().__init__(name='import_to_stores')
-        self.spec = spec
-        self.kept: list[Upload] = []
+        super().__init__(spec, 'complete_import',
+                         requires=['image'] + [_written(s)
+                                               for s in spec.stores])
 
-    def execute(self, image):
+    def execute(self, image: atoms.Delta, **written: dict) -> None:
         spec = self.spec
         repo = gateway.get_repo(spec.context)
-        size = staging.size(spec.image_id)
-        for store in spec.stores:
-            upload = Upload(data=spec.progress.counting(progress.counting(
-                                leases.beating(staging.read(spec.image_id)),
-                                spec, 'write:%s' % (store or ''), size)),
-                            expected_size=size, store=store)
-            try:
-                self.kept.append(repo.write_data(image, upload))
-            except Exception as exc:  # noqa: BLE001 - recorded, maybe fatal
-                LOG.warning('Import of image %s to store %s failed: %s',
-                            spec.image_id, store, exc)
-                spec.failed.append(store or '')
-                if spec.all_stores_must_succeed:
-                    raise
-        if not self.kept:
+        obj = self.image(image)
+        if _completed(spec, obj):
+            return
+        results = [written[_written(s)] for s in spec.stores]
+        kept = [r for r in results if r.get('location')]
+        failed = [r['store'] or '' for r in results if 'error' in r]
+        if not kept:
             raise exception.ServiceUnavailable(
                 'Image %s could not be imported to any store'
                 % spec.image_id)
-        uploads = list(self.kept)
+        uploads = [Upload(data=(), store=r['store'],
+                          **{f: r[f] for f in WRITTEN}) for r in kept]
         if not spec.copying:
-            repo.finish_upload(image, uploads.pop(0))
-        image.locations = image.locations + [u.location for u in uploads]
-        _release(image, spec.failed)
-        repo.save(image)
+            repo.finish_upload(obj, uploads.pop(0))
+        obj.locations = obj.locations + [u.location for u in uploads]
+        _release(obj, failed)
+        repo.save(obj)
         staging.remove(spec.image_id)
         leases.forget_stage(spec.image_id)
 
-    def revert(self, image, *args, **kwargs):
-        repo = gateway.get_repo(self.spec.context)
-        for upload in self.kept:
-            repo.discard_upload(image, upload)
-        self.kept = []
+
+def _completed(spec: ImportSpec, image: Any) -> bool:
+    """Whether this atom already ran to the end (a worker that died just
+    after it saved the image): the lock released and the data in every
+    target store.  Another holder of the lock is a conflict."""
+    if image.extra_properties.get(LOCK) == spec.task_id:
+        return False
+    wanted = {s for s in spec.stores if s}
+    if image.status == 'active' and wanted <= set(image.stores()):
+        LOG.info('Image %s: import task %s had completed before its worker '
+                 'stopped', spec.image_id, spec.task_id)
+        return True
+    raise exception.Conflict('Image %s is no longer locked by import task '
+                             '%s' % (spec.image_id, spec.task_id))
 
 
 def get_flow(spec: ImportSpec) -> linear_flow.Flow:
     """The flow for ``spec``; building it has no side effects."""
     flow = linear_flow.Flow('api_image_import').add(
-        _TakeImage(spec), _Stage(spec), format_check.InspectStaged(spec))
+        atoms.BeginTask(spec), _TakeImage(spec), _Stage(spec),
+        atoms.OnImage(format_check.InspectStaged(spec), spec))
     if not spec.copying:
         # Plugins change the data or the image; a copy must stay the same.
-        flow.add(*plugins.get_tasks(spec))
-    return flow.add(_ImportToStores(spec))
+        flow.add(*(atoms.OnImage(t, spec) for t in plugins.get_tasks(spec)))
+    writes = unordered_flow.Flow('write_to_stores').add(
+        *(_WriteToStore(spec, s) for s in spec.stores))
+    return flow.add(writes, _Complete(spec), atoms.FinishTask(spec))
 
 
 def run(spec: ImportSpec) -> None:
-    """Run the import and record its outcome on the task."""
+    """Run the import in this process; the flow records its outcome on
+    the task."""
     try:
-        _run(spec)
+        engines.run(get_flow(spec), engine=CONF.taskflow_executor.engine_mode)
+    except Exception as exc:  # noqa: BLE001 - the task tells the user
+        LOG.debug('Import of image %s (task %s) ended: %s', spec.image_id,
+                  spec.task_id, exc)
     finally:
         if spec.lease is not None:
             leases.release(spec.lease)
 
 
-def _run(spec: ImportSpec) -> None:
-    tasks = gateway.get_internal_task_repo(spec.context)
-    task = tasks.get(spec.task_id)
-    tasks.run(task)
-    task.begin_processing()
-    tasks.save(task)
-
-    def tell(message: str) -> None:
-        task.message = message
-        tasks.save(task)
-    spec.progress = progress.Progress(tell)
-    try:
-        engines.run(get_flow(spec),
-                    engine=CONF.taskflow_executor.engine_mode)
-    except Exception as exc:  # noqa: BLE001 - the task tells the user
-        LOG.warning('Import of image %s (task %s) failed: %s',
-                    spec.image_id, spec.task_id, exc)
-        task.fail(str(exc) or exc.__class__.__name__)
-    else:
-        LOG.info('Import of image %s (task %s) succeeded', spec.image_id,
-                 spec.task_id)
-        task.succeed({'image_id': spec.image_id})
-    tasks.save(task)
-
-
 def undo_acceptance(spec: ImportSpec, message: str) -> None:
     """Put back an accepted import that will never run (it could not be
     handed to a worker): the image as before, the task failed."""
-    _TakeImage(spec).revert()
+    put_back(spec, [s for s in spec.stores if s])
     tasks = gateway.get_internal_task_repo(spec.context)
     task = tasks.get(spec.task_id)
     task.fail(message)

@@ -19,7 +19,8 @@ from taskflow import engines
 from taskflow import task as tf_task
 from taskflow.patterns import linear_flow
 
-from glance.async_ import web
+from glance.async_ import progress, web
+from glance.async_.flows import atoms
 from glance.common import exception
 from glance.domain import image as domain_image
 from glance.domain.transfer import Upload
@@ -31,12 +32,14 @@ LOG = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
 
 
-def _download(uri: str, path: str) -> int:
-    """Fetch ``uri`` into ``path``; the bytes written (capped)."""
-    data, _size = web.fetch(uri)
+def _download(uri: str, path: str, context: Any, task_id: str) -> int:
+    """Fetch ``uri`` into ``path``; the bytes written (capped).  The task
+    tells how far the copy got ("Copied N MiB", as api_image_import)."""
+    data, size = web.fetch(uri)
     written = 0
     with open(path, 'wb') as f:
-        for chunk in data:
+        for chunk in progress.copying(data, context, task_id, 'fetch',
+                                      size):
             written += len(chunk)
             if written > CONF.image_size_cap:
                 raise exception.LimitExceeded(
@@ -59,9 +62,10 @@ class _ImportToFS(tf_task.Task):
 
     default_provides = 'local_path'
 
-    def __init__(self, task_id: str, task_input: dict):
+    def __init__(self, context: Any, task_id: str, task_input: dict):
         super().__init__(name='import_to_fs')
-        self.task_id, self.task_input = task_id, task_input
+        self.context, self.task_id = context, task_id
+        self.task_input = task_input
 
     def execute(self):
         work_dir = CONF.task.work_dir
@@ -71,7 +75,8 @@ class _ImportToFS(tf_task.Task):
                 'missing [task] work_dir.' % self.task_id)
         os.makedirs(work_dir, exist_ok=True)
         path = os.path.join(work_dir, self.task_id)
-        _download(self.task_input['import_from'], path)
+        _download(self.task_input['import_from'], path, self.context,
+                  self.task_id)
         return path
 
     def revert(self, *args, **kwargs):
@@ -86,7 +91,7 @@ def _remove(path: str) -> None:
 
 
 class _CreateImage(tf_task.Task):
-    default_provides = 'image'
+    default_provides = 'image_id'
 
     def __init__(self, context: Any, task_input: dict):
         super().__init__(name='create_image')
@@ -97,7 +102,7 @@ class _CreateImage(tf_task.Task):
         props.setdefault('disk_format',
                          self.task_input['import_from_format'])
         image = domain_image.new_image(props, self.context.owner)
-        return gateway.get_repo(self.context).add(image)
+        return gateway.get_repo(self.context).add(image).image_id
 
 
 class _ImportData(tf_task.Task):
@@ -106,14 +111,15 @@ class _ImportData(tf_task.Task):
         self.context, self.task_input = context, task_input
         self.task_id = task_id
 
-    def execute(self, image, local_path):
+    def execute(self, image_id, local_path):
+        repo = gateway.get_repo(self.context)
+        image = repo.get(image_id)
         upload = Upload(data=_read(local_path),
                         expected_size=os.path.getsize(local_path))
         try:
             # Should this process die, the upload is undone and the task
             # failed by whichever process notices (glance.async_.recovery).
-            upload_service.upload(gateway.get_repo(self.context), image,
-                                  upload, task_id=self.task_id)
+            upload_service.upload(repo, image, upload, task_id=self.task_id)
         finally:
             _remove(local_path)
 
@@ -121,27 +127,27 @@ class _ImportData(tf_task.Task):
 def get_flow(context: Any, task_id: str, task_input: dict
              ) -> linear_flow.Flow:
     """The legacy import flow; building it has no side effects."""
+    spec = _Spec(context, task_id)
     return linear_flow.Flow('import').add(
-        _ImportToFS(task_id, task_input), _CreateImage(context, task_input),
-        _ImportData(context, task_id, task_input))
+        atoms.BeginTask(spec), _ImportToFS(context, task_id, task_input),
+        _CreateImage(context, task_input),
+        _ImportData(context, task_id, task_input),
+        atoms.FinishTask(spec, requires=['image_id']))
+
+
+class _Spec:
+    """What the task atoms need of a legacy import."""
+
+    def __init__(self, context: Any, task_id: str):
+        self.context, self.task_id = context, task_id
+        self.image_id = None        # created by the flow
 
 
 def run(context: Any, task_id: str) -> None:
-    """Run a legacy import task and record its outcome."""
-    tasks = gateway.get_internal_task_repo(context)
-    task = tasks.get(task_id)
-    tasks.run(task)
-    task.begin_processing()
-    tasks.save(task)
-    engine = engines.load(get_flow(context, task_id, task.task_input),
-                          engine=CONF.taskflow_executor.engine_mode)
+    """Run a legacy import task; the flow records its outcome."""
+    task = gateway.get_internal_task_repo(context).get(task_id)
     try:
-        engine.run()
+        engines.run(get_flow(context, task_id, task.task_input),
+                    engine=CONF.taskflow_executor.engine_mode)
     except Exception as exc:  # noqa: BLE001 - the task tells the user
-        LOG.warning('Import task %s failed: %s', task_id, exc)
-        task.fail(str(exc) or exc.__class__.__name__)
-    else:
-        image = engine.storage.fetch('image')
-        task.image_id = image.image_id
-        task.succeed({'image_id': image.image_id})
-    tasks.save(task)
+        LOG.debug('Import task %s ended: %s', task_id, exc)

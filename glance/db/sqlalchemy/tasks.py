@@ -77,10 +77,11 @@ def update(task_id: str, values: dict[str, Any]) -> dict:
         return _as_dict(row, info)
 
 
-def record_progress(task_id: str, result: dict[str, Any]) -> bool:
-    """Write the result of a task still ``processing`` and nothing else
-    (its status may be changed by another process meanwhile); False when
-    it is no longer processing."""
+def record_progress(task_id: str, result: dict[str, Any],
+                    message: str | None = None) -> bool:
+    """Write the result (and ``message``, when given) of a task still
+    ``processing`` and nothing else (its status may be changed by another
+    process meanwhile); False when it is no longer processing."""
     with session_scope() as session:
         processing = sa.select(models.Task.id).where(
             models.Task.id == task_id, models.Task.status == 'processing')
@@ -88,7 +89,8 @@ def record_progress(task_id: str, result: dict[str, Any]) -> bool:
             sa.update(models.TaskInfo)
             .where(models.TaskInfo.task_id == task_id,
                    models.TaskInfo.task_id.in_(processing))
-            .values(result=json.dumps(result))
+            .values(result=json.dumps(result),
+                    **({} if message is None else {'message': message}))
             .execution_options(synchronize_session=False)).rowcount)
 
 

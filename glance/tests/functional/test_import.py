@@ -581,9 +581,19 @@ def test_import_notifications(tmp_path):
             return [e for e in events.all()
                     if e['event_type'].startswith('task.')
                     and e['payload']['id'] == task['id']]
-        got = wait_for(task_events, lambda got: len(got) == 4, 'task events')
+        got = wait_for(task_events, lambda got: got and
+                       got[-1]['event_type'] == 'task.success', 'task events')
+        # task.progress (ours, beyond the reference) between processing
+        # and success: the copy into the store, from 0 to all its bytes
+        progress = [e['payload'] for e in got
+                    if e['event_type'] == 'task.progress']
+        got = [e for e in got if e['event_type'] != 'task.progress']
         assert [e['event_type'] for e in got] == [
             'task.create', 'task.run', 'task.processing', 'task.success']
+        assert [p['result']['progress'] for p in progress] == [
+            {'stage': 'write:fast', 'bytes_done': done, 'bytes_total': 1000}
+            for done in (0, 1000)]
+        assert {p['status'] for p in progress} == {'processing'}
         assert got[-1]['payload']['result'] == {'image_id': image_id}
         assert got[-1]['payload']['type'] == 'api_image_import'
         names = [e['event_type'] for e in events.of(image_id)

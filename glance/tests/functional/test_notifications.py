@@ -424,7 +424,8 @@ def test_rabbitmq_member_and_task_events(rabbit):
                    json={'method': {'name': 'glance-direct'}})
     assert r.status_code == 202, r.text
     task_events = ['task.create', 'task.run', 'task.processing',
-                   'task.success']
+                   'task.progress', 'task.progress', 'task.success']
+    # (task.progress: the copy into the store at 0 and at 512 bytes)
     got = wait_for(
         lambda: [e for e in collector.of(image['id'])
                  if e['event_type'].startswith('task.')],

@@ -18,8 +18,16 @@ def interval():
     CONF.clear_override('progress_interval', group='task')
 
 
-def run(chunks, report) -> bytes:
-    return b''.join(progress.Progress(report).counting(iter(chunks)))
+def run(chunks, report, stage='fetch', total=None) -> bytes:
+    """The copy's data; ``report`` gets each message told."""
+    def sink(result, text):
+        records.append(result['progress'])
+        if text is not None:
+            report(text)
+    records = []
+    data = b''.join(progress.metered(iter(chunks), sink, stage, total))
+    run.records = records
+    return data
 
 
 def test_each_new_mib_is_told_once_with_no_interval(interval):
@@ -46,7 +54,7 @@ def test_less_than_a_mib_tells_nothing(interval):
     assert told == []
 
 
-def test_a_failing_report_does_not_stop_the_copy(interval):
+def test_a_failing_sink_does_not_stop_the_copy(interval):
     interval(0)
 
     def broken(message: str) -> None:
@@ -54,5 +62,21 @@ def test_a_failing_report_does_not_stop_the_copy(interval):
     assert run([b'x' * MiB] * 3, broken) == b'x' * (3 * MiB)
 
 
-def test_without_a_report_the_data_just_passes():
-    assert run([b'ab', b'cd'], None) == b'abcd'
+def test_the_result_tells_start_end_stage_and_total(interval):
+    """Machine-readable progress: recorded at the start and the end of a
+    copy whatever the interval, with its stage and announced total."""
+    interval(3600)
+    run([b'x' * MiB] * 3, lambda text: None, 'write:fast', 3 * MiB)
+    records = run.records
+    assert records[0] == {'stage': 'write:fast', 'bytes_done': 0,
+                          'bytes_total': 3 * MiB}
+    assert records[-1] == {'stage': 'write:fast', 'bytes_done': 3 * MiB,
+                           'bytes_total': 3 * MiB}
+    # the first MiB's message is one record with its progress, no more
+    assert [r['bytes_done'] for r in records] == [0, MiB, 3 * MiB]
+
+
+def test_with_no_interval_every_chunk_is_recorded(interval):
+    interval(0)
+    run([b'ab', b'cd'], lambda text: None)
+    assert [r['bytes_done'] for r in run.records] == [0, 2, 4, 4]
