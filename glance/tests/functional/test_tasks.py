@@ -16,6 +16,8 @@ from glance.tests.functional.conftest import Client, identity
 from glance.tests.functional.server import GlanceServer, free_port
 
 DATA = b'legacy import data ' * 100
+#: /big: three MiB and a bit, for the progress message
+BIG = b'm' * (3 * 1024 * 1024 + 7)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -25,15 +27,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
-        if self.path != '/data':
+        body = {'/data': DATA, '/big': BIG}.get(self.path)
+        if body is None:
             self.send_response(404)
             self.send_header('Content-Length', '0')
             self.end_headers()
             return
         self.send_response(200)
-        self.send_header('Content-Length', str(len(DATA)))
+        self.send_header('Content-Length', str(len(body)))
         self.end_headers()
-        self.wfile.write(DATA)
+        self.wfile.write(body)
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -58,7 +61,8 @@ def _server(workdir: str, web: str, *extra: str) -> GlanceServer:
 @pytest.fixture(scope='module')
 def srv(tmp_path_factory, web):
     work = str(tmp_path_factory.mktemp('tasks'))
-    server = _server(work, web, 'task.work_dir=%s' % os.path.join(work, 'w'))
+    server = _server(work, web, 'task.work_dir=%s' % os.path.join(work, 'w'),
+                     'task.progress_interval=0')
     yield server
     server.stop()
 
@@ -113,6 +117,23 @@ def test_legacy_import_task(srv, admin, web):
     assert image['name'] == 'legacy'
     assert image['checksum'] == hashlib.md5(DATA).hexdigest()
     assert admin.get('/v2/images/%s/file' % image_id).content == DATA
+
+
+def test_legacy_import_tells_its_progress(srv, admin, web):
+    """As the reference service writes on a running import, the legacy
+    task's message counts the whole MiB copied (every one, with
+    ``progress_interval`` 0); the message stays when it succeeds."""
+    r = admin.post('/v2/tasks', json={'type': 'import', 'input': {
+        'import_from': web + '/big', 'import_from_format': 'raw',
+        'image_properties': {'disk_format': 'raw',
+                             'container_format': 'bare'}}})
+    assert r.status_code == 201, r.text
+    task = _finished(admin, r.json()['id'])
+    assert task['status'] == 'success', task
+    assert task['message'] == 'Copied 3 MiB'
+    assert task['result'] == {'image_id': task['result']['image_id']}
+    image_id = task['result']['image_id']
+    assert admin.get('/v2/images/%s/file' % image_id).content == BIG
 
 
 def test_legacy_import_failure(srv, admin, web):
