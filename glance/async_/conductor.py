@@ -30,7 +30,7 @@ from typing import Any
 from oslo_config import cfg
 from taskflow import exceptions as tf_exc
 
-from glance.async_ import jobs, leases
+from glance.async_ import faults, jobs, leases
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -212,6 +212,10 @@ class Worker:
                 persistence=jobs.persistence(),
                 engine=CONF.taskflow_executor.engine_mode,
                 wait_timeout=CONF.worker.poll_interval, **options)
+            conductor.notifier.register(
+                'compilation_start',
+                lambda _event, details: faults.watch_atoms(
+                    details['engine']))
             thread = threading.Thread(target=conductor.run,
                                       name='conductor-%d' % n, daemon=True)
             self.boards.append(board)

@@ -32,8 +32,8 @@ from oslo_config import cfg
 from taskflow import engines
 from taskflow.patterns import linear_flow, unordered_flow
 
-from glance.async_ import (format_check, glance_download, leases, plugins,
-                           progress, staging, web)
+from glance.async_ import (faults, format_check, glance_download, leases,
+                           plugins, progress, staging, web)
 from glance.async_.flows import atoms
 from glance.common import exception
 from glance.domain import image as domain_image
@@ -256,10 +256,15 @@ class _Complete(atoms.Atom):
 
     def execute(self, image: atoms.Delta, **written: dict) -> None:
         spec = self.spec
-        repo = gateway.get_repo(spec.context)
         obj = self.image(image)
-        if _completed(spec, obj):
-            return
+        if not _completed(spec, obj):
+            self._record(obj, written)
+        staging.remove(spec.image_id)
+        leases.forget_stage(spec.image_id)
+
+    def _record(self, obj: Any, written: dict) -> None:
+        spec = self.spec
+        repo = gateway.get_repo(spec.context)
         results = [written[_written(s)] for s in spec.stores]
         kept = [r for r in results if r.get('location')]
         failed = [r['store'] or '' for r in results if 'error' in r]
@@ -274,8 +279,7 @@ class _Complete(atoms.Atom):
         obj.locations = obj.locations + [u.location for u in uploads]
         _release(obj, failed)
         repo.save(obj)
-        staging.remove(spec.image_id)
-        leases.forget_stage(spec.image_id)
+        faults.point('atom:complete_import:saved')  # (the crash tests')
 
 
 def _completed(spec: ImportSpec, image: Any) -> bool:
@@ -285,7 +289,7 @@ def _completed(spec: ImportSpec, image: Any) -> bool:
     if image.extra_properties.get(LOCK) == spec.task_id:
         return False
     wanted = {s for s in spec.stores if s}
-    if image.status == 'active' and wanted <= set(image.stores()):
+    if image.status == 'active' and wanted <= set(image.stores):
         LOG.info('Image %s: import task %s had completed before its worker '
                  'stopped', spec.image_id, spec.task_id)
         return True

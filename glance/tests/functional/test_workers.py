@@ -49,8 +49,10 @@ def _redis():
 class Worker:
     """A glance-worker process (``python -m glance.cmd.worker``)."""
 
-    def __init__(self, workdir: str, config: str):
+    def __init__(self, workdir: str, config: str,
+                 env: dict[str, str] | None = None):
         self.workdir, self.config = workdir, config
+        self.env = dict(os.environ, **(env or {}))
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> 'Worker':
@@ -59,7 +61,7 @@ class Worker:
         self.proc = subprocess.Popen(
             [sys.executable, '-m', 'glance.cmd.worker', '--config-file',
              self.config], stdout=self.out, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            start_new_session=True, env=self.env)
         return self
 
     def log(self) -> str:

@@ -1,0 +1,292 @@
+"""A worker killed at any step of any import: the import still ends once,
+right, and clean.
+
+Two ``glance-worker`` processes share a Redis board and a PostgreSQL
+database (SQLite when PostgreSQL is not there) with one glance-api.  Each
+test names a fault point (:mod:`glance.async_.faults`): an atom of the
+import flow about to run, or a copy (fetch, write to a store) with part
+of its data moved.  The first worker to get there stops; the test
+SIGKILLs it; the other worker takes the job over once the claim expires
+and resumes the flow from its persisted atom states.  Then: the image is
+active with exactly the expected data in exactly the expected stores (or,
+for an import that must fail, queued with nothing anywhere), one task,
+ended once, nothing left in staging and the job gone from the board.
+"""
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import http.server
+import os
+import re
+import socketserver
+import subprocess
+import threading
+import time
+import urllib.parse
+import uuid
+
+import pytest
+
+from glance.tests import databases
+from glance.tests.functional.conftest import Client, identity
+from glance.tests.functional.server import GlanceServer, free_port, \
+    write_config
+from glance.tests.functional.test_import import _create, _import, _stage
+from glance.tests.functional.test_workers import (CLAIM_TIMEOUT, REDIS,
+                                                  Worker, _redis)
+
+#: the data every import brings (a raw disk, 256 KiB of noise)
+RAW = b''.join(hashlib.sha512(b'%d' % n).digest() for n in range(4096))
+
+
+class _Files(http.server.BaseHTTPRequestHandler):
+    """Serves the module's files by name (/raw, /qcow2, /unsafe)."""
+
+    protocol_version = 'HTTP/1.0'
+    files: dict[str, bytes] = {}
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        body = self.files.get(self.path.strip('/'))
+        self.send_response(200 if body is not None else 404)
+        self.send_header('Content-Length', str(len(body or b'')))
+        self.end_headers()
+        self.wfile.write(body or b'')
+
+
+class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+
+def _qemu(tmp: str, *args: str) -> None:
+    subprocess.run(['qemu-img', *args], check=True, capture_output=True,
+                   cwd=tmp)
+
+
+@pytest.fixture(scope='module')
+def files(tmp_path_factory):
+    """The web-download sources: RAW as raw and as qcow2, and a qcow2
+    with a backing file (which the inspection refuses)."""
+    tmp = str(tmp_path_factory.mktemp('sources'))
+    with open(os.path.join(tmp, 'disk.raw'), 'wb') as f:
+        f.write(RAW)
+    _qemu(tmp, 'convert', '-f', 'raw', '-O', 'qcow2', 'disk.raw',
+          'disk.qcow2')
+    _qemu(tmp, 'create', '-f', 'qcow2', '-b', 'disk.raw', '-F', 'raw',
+          'unsafe.qcow2')
+    served = {}
+    for name, path in (('raw', 'disk.raw'), ('qcow2', 'disk.qcow2'),
+                       ('unsafe', 'unsafe.qcow2')):
+        with open(os.path.join(tmp, path), 'rb') as f:
+            served[name] = f.read()
+    handler = type('Files', (_Files,), {'files': served})
+    httpd = _Server(('127.0.0.1', free_port()), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield 'http://127.0.0.1:%d' % httpd.server_address[1]
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope='module')
+def cluster(tmp_path_factory, files):
+    """(api, workers, fault file, shared stores dir)."""
+    redis = _redis()
+    base = tmp_path_factory.mktemp('crashes')
+    try:
+        db = databases.TestDatabase('postgresql', str(base))
+    except pytest.skip.Exception:
+        db = databases.TestDatabase('sqlite', str(base))
+    board = 'glance-crash-%s' % uuid.uuid4().hex[:12]
+    shared = str(base / 'stores')
+    settings = [
+        'taskflow_executor.mode=distributed',
+        'jobboard.backend_url=redis://%s:%d?db=0' % REDIS,
+        'jobboard.board_name=%s' % board,
+        'jobboard.claim_timeout=%d' % CLAIM_TIMEOUT,
+        'worker.conductors=1', 'worker.jobs_per_conductor=2',
+        'worker.shutdown_timeout=5',
+        'task.progress_interval=0',
+        'image_import_opts.image_import_plugins='
+        '[inject_image_metadata,image_conversion]',
+        'inject_metadata_properties.inject=hw_injected:yes',
+        'inject_metadata_properties.ignore_user_roles=admin',
+        'image_conversion.output_format=raw',
+        'DEFAULT.lease_timeout=8', 'DEFAULT.lease_heartbeat_interval=1',
+        'import_filtering_opts.allowed_ports=[%d]'
+        % urllib.parse.urlparse(files).port,
+        'import_filtering_opts.allowed_hosts=[127.0.0.1]',
+    ] + ['%s.filesystem_store_datadir=%s' % (s, os.path.join(shared, s))
+         for s in ('fast', 'cheap', 'os_glance_staging_store')]
+    api = GlanceServer(str(base / 'api'), database_url=db.url,
+                       profile='reference', settings=settings).start()
+    fault = str(base / 'fault')
+    workers = [Worker(str(base / ('worker%d' % n)), write_config.build(
+        str(base / ('worker%d' % n)), free_port(), 'reference', db.url,
+        settings), env={'GLANCE_FAULT_FILE': fault}).start()
+        for n in range(2)]
+    yield api, workers, fault, shared
+    for proc in workers + [api]:
+        proc.stop()
+    for key in redis.scan_iter(match='%s*' % board):
+        redis.delete(key)
+    db.drop()
+
+
+def _admin(api: GlanceServer) -> Client:
+    return Client(api.url, identity('crash-admin', 'admin,member,reader',
+                                    'root'))
+
+
+def _stopped_at(workers, point: str) -> int:
+    """The worker that stopped at ``point`` (waits for it)."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        for n, worker in enumerate(workers):
+            reached = re.findall(r'FAULT POINT (\S+) reached', worker.log())
+            if any(fnmatch.fnmatchcase(name, point) for name in reached):
+                return n
+        time.sleep(0.1)
+    raise AssertionError('no worker reached %s' % point)
+
+
+def _ended(client: Client, image_id: str) -> tuple[dict, list]:
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        image = client.get('/v2/images/%s' % image_id).json()
+        tasks = client.get('/v2/images/%s/tasks' % image_id).json()['tasks']
+        if 'os_glance_import_task' not in image and tasks and \
+                tasks[0]['status'] in ('success', 'failure'):
+            return image, tasks
+        time.sleep(0.2)
+    raise AssertionError('import of %s did not end' % image_id)
+
+
+def _holding(shared: str, image_id: str) -> list[str]:
+    """The stores (staging included) with a file of ``image_id``."""
+    return sorted(store for store in os.listdir(shared)
+                  if any(name.startswith(image_id) for name in
+                         os.listdir(os.path.join(shared, store))))
+
+
+def _off_the_board(api: GlanceServer, task_id: str) -> None:
+    deadline = time.time() + 30
+    while True:
+        listing = api.manage('workers', 'list')
+        assert listing.returncode == 0, listing.stderr
+        if task_id not in listing.stdout:
+            return
+        assert time.time() < deadline, listing.stdout
+        time.sleep(0.5)
+
+
+def _crash(cluster, point: str, start) -> tuple[dict, dict, Worker]:
+    """Arm ``point``, start the import (``start(client) -> image id``),
+    kill the worker that stops there; (image, task, survivor) once the
+    import ended."""
+    api, workers, fault, shared = cluster
+    for name in (fault, fault + '.taken'):
+        if os.path.exists(name):
+            os.unlink(name)
+    with open(fault, 'w') as f:
+        f.write(point)
+    client = Client(api.url, identity('crash-%s' % uuid.uuid4().hex[:8]))
+    image_id = start(client)
+    victim = _stopped_at(workers, point)
+    workers[victim].kill()
+    try:
+        # as an admin: sees the task of a copy-image an admin started
+        image, tasks = _ended(_admin(api), image_id)
+    finally:
+        workers[victim].start()
+    # one task, ended once, and run to its end by the other worker
+    [task] = tasks
+    survivor = workers[1 - victim]
+    assert 'import task %s of image' % task['id'] in survivor.log()
+    _off_the_board(api, task['id'])
+    if task['status'] == 'success':
+        data = client.get('/v2/images/%s/file' % image_id)
+        assert data.content == RAW
+        assert image['checksum'] == hashlib.md5(RAW).hexdigest()
+        assert image['os_hash_value'] == hashlib.sha512(RAW).hexdigest()
+        assert image['size'] == len(RAW)
+    image['_holding'] = _holding(shared, image_id)
+    return image, task, survivor
+
+
+WEB_DOWNLOAD = ['atom:begin_task', 'atom:take_image', 'copy:fetch',
+                'atom:inspect_staged_*', 'atom:inject_image_metadata_*',
+                'atom:image_conversion_*', 'atom:write_to_store_fast',
+                'copy:write:fast', 'atom:complete_import',
+                'atom:complete_import:saved', 'atom:finish_task']
+
+
+@pytest.mark.parametrize('point', WEB_DOWNLOAD)
+def test_web_download_with_conversion(cluster, files, point):
+    def start(client: Client) -> str:
+        image_id = _create(client, disk_format='qcow2')
+        r = _import(client, image_id, method={'name': 'web-download',
+                                              'uri': files + '/qcow2'})
+        assert r.status_code == 202, r.text
+        return image_id
+    image, task, _ = _crash(cluster, point, start)
+    assert task['status'] == 'success', task['message']
+    assert (image['status'], image['disk_format']) == ('active', 'raw')
+    assert image['hw_injected'] == 'yes'
+    assert image['stores'] == 'fast'
+    assert image['_holding'] == ['fast']
+
+
+@pytest.mark.parametrize('point', ['atom:stage_glance-direct',
+                                   'copy:write:cheap',
+                                   'atom:write_to_store_cheap'])
+def test_glance_direct_to_two_stores(cluster, point):
+    def start(client: Client) -> str:
+        image_id = _create(client)
+        assert _stage(client, image_id, RAW).status_code == 204
+        r = _import(client, image_id, method={'name': 'glance-direct'},
+                    stores=['fast', 'cheap'])
+        assert r.status_code == 202, r.text
+        return image_id
+    image, task, _ = _crash(cluster, point, start)
+    assert task['status'] == 'success', task
+    assert image['stores'] == 'fast,cheap'
+    assert image['_holding'] == ['cheap', 'fast']
+
+
+@pytest.mark.parametrize('point', ['copy:fetch', 'copy:write:cheap',
+                                   'atom:complete_import:saved'])
+def test_copy_image(cluster, point):
+    admin = _admin(cluster[0])
+
+    def start(client: Client) -> str:
+        image_id = _create(client)
+        r = client.put('/v2/images/%s/file' % image_id, data=RAW,
+                       headers={'Content-Type': 'application/octet-stream'})
+        assert r.status_code == 204, r.text
+        r = _import(admin, image_id, method={'name': 'copy-image'},
+                    stores=['cheap'])
+        assert r.status_code == 202, r.text
+        return image_id
+    image, task, _ = _crash(cluster, point, start)
+    assert task['status'] == 'success', task
+    assert image['stores'] == 'fast,cheap'
+    assert image['_holding'] == ['cheap', 'fast']
+
+
+def test_refused_data_still_reverts_after_a_crash(cluster, files):
+    """Killed before the data came: the resumed import fetches it, the
+    inspection refuses it, and everything is undone."""
+    def start(client: Client) -> str:
+        image_id = _create(client, disk_format='qcow2')
+        r = _import(client, image_id, method={'name': 'web-download',
+                                              'uri': files + '/unsafe'})
+        assert r.status_code == 202, r.text
+        return image_id
+    image, task, _ = _crash(cluster, 'atom:take_image', start)
+    assert task['status'] == 'failure', task
+    assert image['status'] == 'queued'
+    assert image['os_glance_failed_import'] == 'fast'
+    assert image['_holding'] == []
