@@ -143,8 +143,8 @@ VALID_BODIES: dict[tuple[str, str], list] = {
         'objects': [{'name': 'o', 'required': ['p'],
                      'properties': {'p': _PROPERTY}}],
         'tags': [{'name': 't'}],
-        'resource_type_associations': [{'name': 'OS::Glance::Image',
-                                         'prefix': 'p_'}]}],
+        'resource_type_associations': [
+            {'name': 'OS::Glance::Image', 'prefix': 'p_'}]}],
     ('/v2/metadefs/namespaces/{namespace}', 'PUT'): [{
         'namespace': '{namespace}', 'description': 'd',
         'visibility': 'public'}],
@@ -360,8 +360,8 @@ def _path(rng: random.Random, template: str, ids: dict[str, str],
         return pick(rng, JUNK_PATH_VALUES)
     path = re.sub(r'{(\w+)}', fill, template)
     if fuzzed and rng.random() < 0.15:
-        path = path.replace('/v2/', pick(rng, ['/v2.0/', '/v2.99/',
-                                                '/v2.9/', '/v2/']), 1)
+        versions = ['/v2.0/', '/v2.99/', '/v2.9/', '/v2/']
+        path = path.replace('/v2/', pick(rng, versions), 1)
     return path
 
 

@@ -93,8 +93,8 @@ def make_ids(client: Client, template: str, n: int) -> dict[str, str]:
         'objects': [{'name': 'obj', 'properties': {
             'op': {'title': 'OP', 'type': 'integer'}}}],
         'tags': [{'name': 'tag'}],
-        'resource_type_associations': [{'name': 'OS::Glance::Image',
-                                         'prefix': 'fz_'}]})
+        'resource_type_associations': [
+            {'name': 'OS::Glance::Image', 'prefix': 'fz_'}]})
     assert r.status_code == 201, r.text
     return {'image_id': image['id'], 'member_id': 'fuzz-member',
             'tag': 'fuzz-tag', 'store_id': 'file',
