@@ -3,11 +3,12 @@
 The crash tests must kill a ``glance-worker`` at a chosen step of an import
 (before an atom runs, or in the middle of a copy), not wherever it happens
 to be.  When the process's environment names a file in
-``GLANCE_FAULT_FILE``, every fault point reads that file: if it names the
-point (a shell-style pattern, e.g. ``atom:write_to_store_*`` or
-``copy:fetch``), the first process to get there takes the file (renames
-it, so any other process passes) and blocks forever, logging ``FAULT
-POINT <name> reached`` so the test knows whom to kill.
+``GLANCE_FAULT_FILE``, every fault point reads that file.  If it names the
+point (a shell-style pattern: ``atom:write_to_store_*`` before that atom
+runs; ``copy:fetch`` after a copy's first chunk; ``copy:write:fast:2MiB``
+once two MiB went through), the first process to get there takes the file
+(renames it, so any other process passes) and blocks forever, logging
+``FAULT POINT <name> reached`` so the test knows whom to kill.
 
 Not configuration: no option exposes it, and without the environment
 variable a fault point costs one dictionary lookup.

@@ -74,8 +74,10 @@ def metered(chunks: Iterable[bytes], sink: Sink, stage: str,
     _tell(sink, stage, 0, total, None)
     for chunk in chunks:
         yield chunk
-        if not done:
-            faults.point('copy:%s' % stage)     # (the crash tests')
+        if not done:                            # (the crash tests')
+            faults.point('copy:%s' % stage)
+        elif (done + len(chunk)) // MiB > done // MiB:
+            faults.point('copy:%s:%dMiB' % (stage, (done + len(chunk)) // MiB))
         done += len(chunk)
         now = time.monotonic()
         grown = done // MiB > told // MiB

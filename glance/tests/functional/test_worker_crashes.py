@@ -14,8 +14,10 @@ ended once, nothing left in staging and the job gone from the board.
 """
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
+import json
 import http.server
 import os
 import re
@@ -90,11 +92,10 @@ def files(tmp_path_factory):
     httpd.server_close()
 
 
-@pytest.fixture(scope='module')
-def cluster(tmp_path_factory, files):
-    """(api, workers, fault file, shared stores dir)."""
+@contextlib.contextmanager
+def _cluster(base, files: str, extra: list[str]):
+    """(api, workers, fault file, shared stores dir) on ``base``."""
     redis = _redis()
-    base = tmp_path_factory.mktemp('crashes')
     try:
         db = databases.TestDatabase('postgresql', str(base))
     except pytest.skip.Exception:
@@ -109,6 +110,8 @@ def cluster(tmp_path_factory, files):
         'worker.conductors=1', 'worker.jobs_per_conductor=2',
         'worker.shutdown_timeout=5',
         'task.progress_interval=0',
+        'DEFAULT.enabled_import_methods=[glance-direct,web-download,'
+        'copy-image,glance-download]',
         'image_import_opts.image_import_plugins='
         '[inject_image_metadata,image_conversion]',
         'inject_metadata_properties.inject=hw_injected:yes',
@@ -119,7 +122,7 @@ def cluster(tmp_path_factory, files):
         % urllib.parse.urlparse(files).port,
         'import_filtering_opts.allowed_hosts=[127.0.0.1]',
     ] + ['%s.filesystem_store_datadir=%s' % (s, os.path.join(shared, s))
-         for s in ('fast', 'cheap', 'os_glance_staging_store')]
+         for s in ('fast', 'cheap', 'os_glance_staging_store')] + extra
     api = GlanceServer(str(base / 'api'), database_url=db.url,
                        profile='reference', settings=settings).start()
     fault = str(base / 'fault')
@@ -127,12 +130,20 @@ def cluster(tmp_path_factory, files):
         str(base / ('worker%d' % n)), free_port(), 'reference', db.url,
         settings), env={'GLANCE_FAULT_FILE': fault}).start()
         for n in range(2)]
-    yield api, workers, fault, shared
-    for proc in workers + [api]:
-        proc.stop()
-    for key in redis.scan_iter(match='%s*' % board):
-        redis.delete(key)
-    db.drop()
+    try:
+        yield api, workers, fault, shared
+    finally:
+        for proc in workers + [api]:
+            proc.stop()
+        for key in redis.scan_iter(match='%s*' % board):
+            redis.delete(key)
+        db.drop()
+
+
+@pytest.fixture(scope='module')
+def cluster(tmp_path_factory, files):
+    with _cluster(tmp_path_factory.mktemp('crashes'), files, []) as c:
+        yield c
 
 
 def _admin(api: GlanceServer) -> Client:
@@ -182,7 +193,8 @@ def _off_the_board(api: GlanceServer, task_id: str) -> None:
         time.sleep(0.5)
 
 
-def _crash(cluster, point: str, start) -> tuple[dict, dict, Worker]:
+def _crash(cluster, point: str, start, data: bytes = RAW
+           ) -> tuple[dict, dict, Worker]:
     """Arm ``point``, start the import (``start(client) -> image id``),
     kill the worker that stops there; (image, task, survivor) once the
     import ended."""
@@ -207,11 +219,11 @@ def _crash(cluster, point: str, start) -> tuple[dict, dict, Worker]:
     assert 'import task %s of image' % task['id'] in survivor.log()
     _off_the_board(api, task['id'])
     if task['status'] == 'success':
-        data = client.get('/v2/images/%s/file' % image_id)
-        assert data.content == RAW
-        assert image['checksum'] == hashlib.md5(RAW).hexdigest()
-        assert image['os_hash_value'] == hashlib.sha512(RAW).hexdigest()
-        assert image['size'] == len(RAW)
+        got = client.get('/v2/images/%s/file' % image_id)
+        assert got.content == data
+        assert image['checksum'] == hashlib.md5(data).hexdigest()
+        assert image['os_hash_value'] == hashlib.sha512(data).hexdigest()
+        assert image['size'] == len(data)
     image['_holding'] = _holding(shared, image_id)
     return image, task, survivor
 
@@ -290,3 +302,80 @@ def test_refused_data_still_reverts_after_a_crash(cluster, files):
     assert image['status'] == 'queued'
     assert image['os_glance_failed_import'] == 'fast'
     assert image['_holding'] == []
+
+
+@pytest.mark.parametrize('point', ['atom:stage_glance-download',
+                                   'copy:fetch', 'copy:write:fast'])
+def test_glance_download(cluster, point):
+    """From "another region" (the same glance-api, named RegionTwo in the
+    caller's catalog)."""
+    api = cluster[0]
+
+    def start(client: Client) -> str:
+        source = _create(client, os_distro='cirros')
+        r = client.put('/v2/images/%s/file' % source, data=RAW,
+                       headers={'Content-Type': 'application/octet-stream'})
+        assert r.status_code == 204, r.text
+        catalog = json.dumps([{'type': 'image', 'endpoints': [{
+            'interface': 'public', 'region': 'RegionTwo',
+            'url': api.url + '/v2'}]}])
+        here = Client(api.url, dict(client.session.headers,
+                                    **{'X-Service-Catalog': catalog}))
+        target = here.create(name='copy')['id']
+        r = _import(here, target, method={
+            'name': 'glance-download', 'glance_image_id': source,
+            'glance_region': 'RegionTwo'})
+        assert r.status_code == 202, r.text
+        return target
+    image, task, _ = _crash(cluster, point, start)
+    assert task['status'] == 'success', task['message']
+    assert (image['disk_format'], image['os_distro']) == ('raw', 'cirros')
+    assert image['_holding'] == ['fast']
+
+
+@pytest.fixture(scope='module')
+def swift_cluster(tmp_path_factory, files, swift):
+    container = 'crash-%s' % uuid.uuid4().hex[:8]
+    extra = [
+        'DEFAULT.enabled_backends=fast:file, cheap:file, obj:swift',
+        'obj.swift_store_auth_address=%s' % swift.auth_url,
+        'obj.swift_store_user=test:tester', 'obj.swift_store_key=testing',
+        'obj.swift_store_auth_version=1',
+        'obj.swift_store_container=%s' % container,
+        'obj.swift_store_create_container_on_put=True',
+        'obj.swift_store_large_object_size=1',
+        'obj.swift_store_large_object_chunk_size=1']
+    with _cluster(tmp_path_factory.mktemp('crash-swift'), files,
+                  extra) as c:
+        yield c + (swift, container)
+
+
+#: large enough to be written to Swift in 1 MiB segments
+SEGMENTED = RAW * 12
+
+
+@pytest.mark.parametrize('point', ['copy:write:obj:2MiB',
+                                   'atom:write_to_store_obj'])
+def test_swift_segments_of_a_killed_write_go(swift_cluster, point):
+    """Killed mid-write to a Swift store (segments of a large object
+    already stored): the resumed write replaces them; no segment of the
+    killed write stays behind."""
+    swift, container = swift_cluster[4:]
+
+    def start(client: Client) -> str:
+        image_id = _create(client)
+        assert _stage(client, image_id, SEGMENTED).status_code == 204
+        r = _import(client, image_id, method={'name': 'glance-direct'},
+                    stores=['obj'])
+        assert r.status_code == 202, r.text
+        return image_id
+    image, task, _ = _crash(swift_cluster[:4], point, start, SEGMENTED)
+    assert task['status'] == 'success', task['message']
+    assert image['stores'] == 'obj'
+    assert image['_holding'] == []          # nothing in file stores
+    assert [o for o in swift.listing(container)
+            if o.startswith(image['id'])] == [image['id']]
+    segments = [s for s in swift.listing(container + '_segments')
+                if s.startswith(image['id'])]
+    # exactly the segments of the one stored object
+    assert len(segments) == -(-len(SEGMENTED) // (1024 * 1024))
