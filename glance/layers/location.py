@@ -24,7 +24,8 @@ from glance.common import exception, format_inspector, signature
 from glance.domain.image import Image, location_store
 from glance.domain.proxy import Proxy
 from glance.domain.transfer import Download, Upload
-from glance.layers import location_access, location_orphans, location_stores
+from glance.layers import (location_access, location_orphans, location_read,
+                           location_stores)
 from glance.layers import location_validation
 
 CONF = cfg.CONF
@@ -88,24 +89,6 @@ def _store_error(exc: glance_store.GlanceStoreException) -> Exception:
         return exception.Conflict(str(exc))
     return exception.ServiceUnavailable(
         'The image store failed; try again later.')
-
-
-def _resolve_range(download: Download, size: int | None) -> None:
-    """Turn the byte range asked for into an offset and a length."""
-    if download.byte_range is None or size is None:
-        # Without a recorded size (a location added by hand) the whole
-        # image is the only range that can be answered honestly.
-        download.offset, download.length = 0, None
-        return
-    first, last = download.byte_range
-    if first < 0:
-        first, last = max(0, size + first), size - 1
-    if first >= size:
-        raise exception.RangeNotSatisfiable(
-            'The requested range starts beyond the image, which has %d '
-            'bytes.' % size)
-    last = size - 1 if last is None else min(last, size - 1)
-    download.offset, download.length = first, last - first + 1
 
 
 class ImageRepo(Proxy):
@@ -230,8 +213,9 @@ class ImageRepo(Proxy):
             # A queued image may already have a location whose data is
             # still being verified, a killed one data that failed it.
             raise exception.ImageDataNotFound()
-        _resolve_range(download, image.size)
-        if download.cache is not None and self._read_cached(image, download):
+        location_read.resolve_range(download, image.size)
+        if download.cache is not None and \
+                location_read.read_cached(image, download):
             return self._hand_over(image, download)
         last_error: Exception | None = None
         for loc in locations:
@@ -247,7 +231,7 @@ class ImageRepo(Proxy):
                 last_error = exc
                 continue
             if download.cache is not None and download.byte_range is None:
-                data = self._tee(image, download.cache, data)
+                data = location_read.tee(image, download.cache, data)
             download.data, download.size = data, size
             download.image_size = image.size
             return self._hand_over(image, download)
@@ -257,34 +241,6 @@ class ImageRepo(Proxy):
         if download.zero_copy:
             download.data = regions.zero_copy(download.data)
         return self.base.read_data(image, download)
-
-    @staticmethod
-    def _read_cached(image: Image, download: Download) -> bool:
-        """Fill ``download`` from the node's image cache; False on a miss.
-
-        A broken cache (disk, its database) costs a store read, never the
-        download.
-        """
-        try:
-            hit = download.cache.open(image, download.offset, download.length)
-        except Exception as exc:  # noqa: BLE001 - fall back to the store
-            LOG.warning('Image %s: image cache unusable, reading the store: '
-                        '%s', image.image_id, exc)
-            return False
-        if hit is None:
-            return False
-        download.data, download.size = hit
-        download.image_size = image.size
-        return True
-
-    @staticmethod
-    def _tee(image: Image, cache, data):
-        """``data`` copied into the cache as it streams (whole reads)."""
-        try:
-            return cache.tee(image, data)
-        except Exception as exc:  # noqa: BLE001 - serve uncached
-            LOG.warning('Image %s: not cached: %s', image.image_id, exc)
-            return data
 
     def remove(self, image: Image) -> Image:
         """Delete the image's data now, or mark it for glance-scrubber.
