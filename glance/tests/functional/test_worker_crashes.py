@@ -151,14 +151,21 @@ def _admin(api: GlanceServer) -> Client:
                                     'root'))
 
 
-def _stopped_at(workers, point: str) -> int:
-    """The worker that stopped at ``point`` (waits for it)."""
+def _faults_seen(worker: Worker) -> set[str]:
+    """The fault lines in the worker's logs (each has its time and pid)."""
+    return set(re.findall(r'.*FAULT POINT \S+ reached.*', worker.log()))
+
+
+def _stopped_at(workers, point: str, before: list[set[str]]) -> int:
+    """The worker that stopped at ``point`` since the logs held
+    ``before`` (waits for it)."""
     deadline = time.time() + 60
     while time.time() < deadline:
         for n, worker in enumerate(workers):
-            reached = re.findall(r'FAULT POINT (\S+) reached', worker.log())
-            if any(fnmatch.fnmatchcase(name, point) for name in reached):
-                return n
+            for line in _faults_seen(worker) - before[n]:
+                name = re.search(r'FAULT POINT (\S+) reached', line)[1]
+                if fnmatch.fnmatchcase(name, point):
+                    return n
         time.sleep(0.1)
     raise AssertionError('no worker reached %s' % point)
 
@@ -202,11 +209,12 @@ def _crash(cluster, point: str, start, data: bytes = RAW
     for name in (fault, fault + '.taken'):
         if os.path.exists(name):
             os.unlink(name)
+    before = [_faults_seen(w) for w in workers]
     with open(fault, 'w') as f:
         f.write(point)
     client = Client(api.url, identity('crash-%s' % uuid.uuid4().hex[:8]))
     image_id = start(client)
-    victim = _stopped_at(workers, point)
+    victim = _stopped_at(workers, point, before)
     workers[victim].kill()
     try:
         # as an admin: sees the task of a copy-image an admin started
