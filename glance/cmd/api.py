@@ -24,8 +24,9 @@ LOG = logging.getLogger(__name__)
 
 def main(argv=None) -> int:
     """Parse, check, bind, then serve until stopped; the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        startup.prepare(sys.argv[1:] if argv is None else argv, 'glance-api')
+        startup.prepare(argv, 'glance-api')
     except SystemExit:
         raise
     except Exception as exc:  # noqa: BLE001 - report and refuse to start
@@ -41,7 +42,8 @@ def main(argv=None) -> int:
         # now, instead of in every worker over and over; the workers build
         # their own after the fork.
         startup.load_app()
-        srv = server.Server(startup.load_app, startup.reload)
+        srv = server.Server(startup.load_app, startup.reload, check_command=[
+            sys.executable, '-m', 'glance.cmd.api_check', *argv])
         srv.listen()
     except SystemExit:
         raise

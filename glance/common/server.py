@@ -150,9 +150,13 @@ class Server:
     """
 
     def __init__(self, load_app: Callable[[], object],
-                 reload_config: Callable[[], None] | None = None):
+                 reload_config: Callable[[], None] | None = None,
+                 check_command: list[str] | None = None):
         self.load_app = load_app
         self.reload_config = reload_config
+        #: a command that loads the configuration and the application in a
+        #: fresh process and exits 0 when both work (``workers = 0``)
+        self.check_command = check_command
         self.sock: socket.socket | None = None
         #: pid -> (generation, start time) of each live worker
         self.workers: dict[int, tuple[int, float]] = {}
@@ -293,6 +297,25 @@ class Server:
         _, status = os.waitpid(pid, 0)
         return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
+    def _reload_checked(self) -> bool:
+        """Try the reload in a fresh process (``check_command``).
+
+        Never a fork here: a copy of a serving process would take
+        connections from the shared socket on its own hub, and would wait
+        for ever on the thread pool (database calls) whose threads a fork
+        does not copy.
+        """
+        if not self.check_command:
+            return True
+        from eventlet.green import subprocess
+        done = subprocess.run(self.check_command, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+        if done.returncode != 0:
+            LOG.error('Could not reload the configuration (%s); carrying on '
+                      'with the previous one',
+                      done.stderr.decode(errors='replace').strip())
+        return done.returncode == 0
+
     def _reload(self) -> None:
         if self.stopping:
             LOG.info('SIGHUP while stopping: ignored')
@@ -394,7 +417,7 @@ class Server:
 
     def _reload_in_process(self) -> None:
         LOG.info('SIGHUP: reloading the configuration')
-        if self.reload_config is not None and not self._reload_works():
+        if self.reload_config is not None and not self._reload_checked():
             return
         try:
             if self.reload_config is not None:

@@ -251,6 +251,30 @@ def test_workers_zero_serves_in_process_reloads_and_stops(start):
     assert srv.proc.wait(DEADLINE) == 0
 
 
+def test_workers_zero_with_a_broken_file_keeps_serving(start):
+    """The trial reload of ``workers = 0`` runs in a fresh process (never a
+    fork of the serving one, which would take connections and hang on its
+    database thread pool); a bad value is reported and the process carries
+    on with its configuration, answering throughout."""
+    srv = start('workers=0')
+    client = Client(srv.url)
+    for name in ('one', 'two'):
+        client.create(name=name)
+    set_options(srv, limit_param_default='not-a-number')
+    srv.proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + DEADLINE
+    while 'Could not reload the configuration' not in srv.log():
+        assert time.time() < deadline, 'the reload was never judged'
+        # every request meanwhile is answered, by the serving process
+        r = client.get('/v2/images', timeout=DEADLINE)
+        assert r.status_code == 200
+        assert len(r.json()['images']) == 2
+    assert 'limit_param_default' in srv.log()
+    assert len(client.get('/v2/images').json()['images']) == 2
+    srv.proc.send_signal(signal.SIGTERM)
+    assert srv.proc.wait(DEADLINE) == 0
+
+
 # -- refusing to start -------------------------------------------------------
 
 def _run_api(tmp_path, *settings: str, profile: str = 'default',

@@ -1,0 +1,35 @@
+"""Load glance-api's configuration and application, then exit: 0 when
+both work, 1 (with the reason on stderr) when they do not.
+
+What ``glance-api`` with ``workers = 0`` runs on SIGHUP before it reloads
+itself (:meth:`glance.common.server.Server._reload_checked`), with its own
+command-line arguments: a fresh process, so a bad file is found without
+touching the serving one.
+"""
+import warnings
+
+warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()
+
+import sys  # noqa: E402
+
+from glance.common import startup  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        startup.prepare(sys.argv[1:] if argv is None else argv, 'glance-api')
+        startup.load_app()
+    except SystemExit as exc:
+        return 1 if exc.code else 0
+    except Exception as exc:  # noqa: BLE001 - the reason is the answer
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
