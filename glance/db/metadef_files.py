@@ -21,7 +21,8 @@ from glance.common import config
 from glance.common import exception
 from glance.db import metadefs as repo
 from glance.db.sqlalchemy import metadefs as db
-from glance.domain.metadef import (ASSOCIATIONS, OBJECTS, PROPERTIES, TAGS,
+from glance.domain.metadef import (ASSOCIATIONS, CONTENTS, NAMESPACES,
+                                   OBJECTS, PROPERTIES, TAGS, NamespaceQuery,
                                    entries, new_item)
 from glance import schemas
 from glance.schemas import metadef as metadef_schemas
@@ -31,8 +32,10 @@ LOG = logging.getLogger(__name__)
 #: where distribution packages install the catalog; export writes there
 #: when given no path
 DEFAULT_PATH = '/etc/glance/metadefs'
-_NS_FIELDS = ('display_name', 'description', 'visibility', 'protected',
-              'owner')
+#: what a file leaves out: the catalog is the operator's, for everyone
+FILE_DEFAULTS = {'visibility': 'public', 'protected': True, 'owner': 'admin'}
+#: the database repository itself: no policy, no notifications
+_REPO = repo.MetadefRepo(None)
 
 
 @dataclasses.dataclass
@@ -69,48 +72,38 @@ def _files(path: str) -> list[str]:
     return sorted(glob.glob(os.path.join(path, '*.json')))
 
 
-def _namespace_values(doc: dict[str, Any]) -> dict[str, Any]:
-    return {'namespace': doc['namespace'],
-            'display_name': doc.get('display_name'),
-            'description': doc.get('description'),
-            'visibility': doc.get('visibility', 'public'),
-            'protected': doc.get('protected', True),
-            'owner': doc.get('owner', 'admin')}
-
-
-#: the database repository itself: no policy, no notifications
-_REPO = repo.MetadefRepo(None)
-
-
 def _create(doc: dict[str, Any]) -> None:
-    db.create_namespace(_namespace_values(doc))
+    _REPO.add_item(None, new_item(NAMESPACES, None, {**FILE_DEFAULTS, **doc}))
     _add_missing(doc, prefer_new=False)
 
 
 def _add_missing(doc: dict[str, Any], prefer_new: bool) -> None:
-    """Add what the namespace lacks; with ``prefer_new`` also bring what
-    it has up to the file's values."""
-    ns = _REPO.get_namespace(doc['namespace'])
-    for kind in (OBJECTS, PROPERTIES, TAGS, ASSOCIATIONS):
+    """Add what the namespace lacks; with ``prefer_new`` also bring the
+    namespace and what it has up to the file's values."""
+    ns = _REPO.get_item(NAMESPACES, None, doc['namespace'])
+    if prefer_new:
+        ns.values.update({f: doc[f] for f in NAMESPACES.fields if f in doc})
+        _REPO.save_item(None, ns)
+    for kind in CONTENTS:
         have = {i.name: i.values for i in _REPO.list_items(kind, ns)}
-        items = [new_item(kind, ns.namespace, e) for e in entries(kind, doc)]
-        if kind is ASSOCIATIONS:
-            for item in items:
-                if prefer_new and \
-                        have.get(item.name, item.values) != item.values:
-                    # an association is replaced, never changed
-                    db.delete_association(ns.namespace, item.name)
-                    del have[item.name]
-                if item.name not in have:
-                    _REPO.add_item(ns, item)
-            continue
-        new = [i for i in items if i.name not in have]
-        if new:
-            _REPO.add_items(kind, ns, new)
+        items = [new_item(kind, ns.name, e) for e in entries(kind, doc)]
         for item in items if prefer_new else ():
-            if item.name in have:
+            if item.name not in have:
+                continue
+            if kind is not ASSOCIATIONS:
                 item.loaded_name = item.name
                 _REPO.save_item(ns, item)
+            elif have[item.name] != item.values:
+                # an association is replaced, never changed (and the
+                # protection of the namespace is the API's, not ours)
+                db.delete_association(ns.name, item.name)
+                del have[item.name]
+        new = [i for i in items if i.name not in have]
+        if kind is ASSOCIATIONS:
+            for item in new:
+                _REPO.add_item(ns, item)
+        elif new:
+            _REPO.add_items(kind, ns, new)
 
 
 def default_path() -> str:
@@ -139,7 +132,7 @@ def load(path: str | None = None, merge: bool = False,
     for doc in docs:
         name = doc['namespace']
         try:
-            db.get_namespace(name)
+            _REPO.get_item(NAMESPACES, None, name)
         except exception.NotFound:
             _create(doc)
             result.created.append(name)
@@ -148,14 +141,10 @@ def load(path: str | None = None, merge: bool = False,
             LOG.info('Namespace %s exists; not merging it.', name)
             result.skipped.append(name)
         elif overwrite:
-            db.delete_namespace(name)
+            db.delete_row(db.NS, None, name)
             _create(doc)
             result.replaced.append(name)
         else:
-            if prefer_new:
-                values = _namespace_values(doc)
-                db.update_namespace(name, {k: values[k] for k in _NS_FIELDS
-                                           if k in doc})
             _add_missing(doc, prefer_new)
             result.merged.append(name)
     return result
@@ -163,11 +152,9 @@ def load(path: str | None = None, merge: bool = False,
 
 def export_namespace(name: str) -> dict[str, Any]:
     """One namespace as a document ``load`` reads back unchanged."""
-    ns = _REPO.get_namespace(name)
-    doc: dict[str, Any] = {'namespace': ns.namespace}
-    doc.update({k: getattr(ns, k) for k in _NS_FIELDS
-                if getattr(ns, k) is not None})
-    for kind in (ASSOCIATIONS, PROPERTIES, OBJECTS, TAGS):
+    ns = _REPO.get_item(NAMESPACES, None, name)
+    doc: dict[str, Any] = {'namespace': ns.name, **ns.shown()}
+    for kind in (ASSOCIATIONS, PROPERTIES, OBJECTS, TAGS):  # as shipped
         items = _REPO.list_items(kind, ns)
         if kind.newest_first:
             items.reverse()     # a file lists them as they were made
@@ -192,13 +179,12 @@ def export(path: str = DEFAULT_PATH) -> list[str]:
     """Write every namespace to ``path`` as one file each; their paths."""
     os.makedirs(path, exist_ok=True)
     written = []
-    for row in db.list_namespaces(limit=2 ** 31 - 1, marker=None,
-                                  sort_key='namespace', sort_dir='asc',
-                                  visibility=None, resource_types=[],
-                                  project_id=None, all_projects=True):
-        target = os.path.join(path, file_name(row.namespace))
+    everything = NamespaceQuery(limit=2 ** 31 - 1, sort_key='namespace',
+                                sort_dir='asc')
+    for ns in _REPO.list_namespaces(everything, all_projects=True):
+        target = os.path.join(path, file_name(ns.name))
         with open(target, 'w', encoding='utf-8') as f:
-            json.dump(export_namespace(row.namespace), f, indent=4,
+            json.dump(export_namespace(ns.name), f, indent=4,
                       ensure_ascii=False)
             f.write('\n')
         written.append(target)

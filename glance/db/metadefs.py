@@ -1,11 +1,12 @@
-"""The metadata definitions repository: domain objects in and out.
+"""The metadata definitions repository: domain entries in and out.
 
-Entries are always addressed through the namespace the caller was allowed
-to load, so the layers above see that namespace (its owner and visibility
-are what policy decides on).  Deletions inside a protected namespace are
-refused here, at the bottom, so no layer can skip it.  One implementation
-serves every kind of entry (``glance.domain.metadef.KINDS``); only an
-association, whose name is the resource type's, has SQL of its own.
+One implementation serves every kind (``glance.domain.metadef.KINDS``),
+namespaces included; what differs is the table and columns declared here.
+An entry is addressed through the namespace the caller was allowed to load
+(``ns``; None for a namespace itself), so the layers above see that
+namespace (its owner and visibility are what policy decides on).
+Deletions inside a protected namespace are refused here, at the bottom,
+so no layer can skip it.
 """
 from __future__ import annotations
 
@@ -15,54 +16,49 @@ from typing import Any
 from glance.common import exception
 from glance.db.sqlalchemy import metadefs as db
 from glance.db.sqlalchemy import models
-from glance.domain.metadef import (ASSOCIATIONS, Item, Kind, Namespace,
-                                   NamespaceQuery, ResourceType)
+from glance.domain.metadef import (ASSOCIATIONS, NAMESPACES, Item, Kind,
+                                   NamespaceQuery)
 
-_NS_FIELDS = ('namespace', 'display_name', 'description', 'visibility',
-              'protected', 'owner')
-#: the table of each kind whose rows carry their own name
-MODELS = {'object': models.MetadefObject, 'property': models.MetadefProperty,
+#: the table of each kind that has a row of its own (an association is a
+#: link between a namespace and a resource type)
+TABLES = {'namespace': models.MetadefNamespace,
+          'object': models.MetadefObject, 'property': models.MetadefProperty,
           'tag': models.MetadefTag}
-#: kind -> {field: (column, empty)}: a field whose ``empty`` is not None is
-#: stored as JSON text, and an empty column reads back as ``empty``.  A
-#: property definition (no declared fields) is JSON in ``json_schema``.
-COLUMNS: dict[str, dict[str, tuple[str, Any]]] = {
-    'object': {'description': ('description', None),
-               'required': ('required', []),
-               'properties': ('json_schema', {})},
-    'tag': {},
-    'resource_type': {'prefix': ('prefix', None),
-                      'properties_target': ('properties_target', None)},
-}
+#: (kind, field) -> (column, what an empty column reads as) for the fields
+#: stored as JSON text.  Any other field is the column of its name, the
+#: name is in the column the kind calls it by, and a property definition
+#: is JSON in ``json_schema`` whole.
+JSON_FIELDS = {('object', 'required'): ('required', []),
+               ('object', 'properties'): ('json_schema', {})}
 
 
-def _columns(kind: Kind, name: str, values: dict[str, Any]
-             ) -> dict[str, Any]:
+def _columns(item: Item) -> dict[str, Any]:
     """The row values of an entry."""
+    kind = item.kind
     if kind.fields is None:
-        return {'name': name, 'json_schema': json.dumps(values)}
-    out = {'name': name}
-    for field, (column, empty) in COLUMNS[kind.name].items():
-        value = values.get(field)
+        return {'name': item.name, 'json_schema': json.dumps(item.values)}
+    out = {kind.name_key: item.name}
+    for field in kind.fields:
+        column, empty = JSON_FIELDS.get((kind.name, field), (field, None))
+        value = item.values.get(field)
         out[column] = value if empty is None else json.dumps(value or empty)
     return out
 
 
-def _values(kind: Kind, row) -> dict[str, Any]:
+def _item(kind: Kind, namespace: str | None, row,
+          name: str | None = None) -> Item:
+    """The entry a row holds (an association's name comes beside it)."""
     if kind.fields is None:
-        return json.loads(row.json_schema)
-    out = {}
-    for field, (column, empty) in COLUMNS[kind.name].items():
-        value = getattr(row, column)
-        out[field] = value if empty is None else (
-            json.loads(value) if value else type(empty)())
-    return out
-
-
-def _item(kind: Kind, namespace: str, row, name: str | None = None) -> Item:
-    name = name or row.name
-    return Item(kind, namespace, name, _values(kind, row),
-                created_at=row.created_at,
+        values = json.loads(row.json_schema)
+    else:
+        values = {}
+        for field in kind.fields:
+            column, empty = JSON_FIELDS.get((kind.name, field), (field, None))
+            value = getattr(row, column)
+            values[field] = value if empty is None else (
+                json.loads(value) if value else type(empty)())
+    name = name or getattr(row, kind.name_key)
+    return Item(kind, namespace, name, values, created_at=row.created_at,
                 updated_at=row.updated_at or row.created_at,
                 loaded_name=name)
 
@@ -74,11 +70,9 @@ def _stored(item: Item, row) -> Item:
     return item
 
 
-def _namespace(row) -> Namespace:
-    return Namespace(**{f: getattr(row, f) for f in _NS_FIELDS},
-                     created_at=row.created_at,
-                     updated_at=row.updated_at or row.created_at,
-                     loaded_name=row.namespace)
+def _in(ns: Item | None) -> str | None:
+    """The namespace name rows are looked for in."""
+    return None if ns is None else ns.name
 
 
 class MetadefRepo:
@@ -87,105 +81,82 @@ class MetadefRepo:
     def __init__(self, context):
         self.context = context
 
-    # namespaces
-    def get_namespace(self, name: str) -> Namespace:
-        return _namespace(db.get_namespace(name))
-
     def list_namespaces(self, query: NamespaceQuery,
-                        all_projects: bool = False) -> list[Namespace]:
+                        all_projects: bool = False) -> list[Item]:
         """A page of the namespaces the caller's project may see
         (``all_projects``: every namespace, for administrators)."""
-        return [_namespace(r) for r in db.list_namespaces(
+        return [_item(NAMESPACES, None, r) for r in db.list_namespaces(
             limit=query.limit, marker=query.marker, sort_key=query.sort_key,
             sort_dir=query.sort_dir, visibility=query.visibility,
-            resource_types=query.resource_types,
-            project_id=self.context.project_id, all_projects=all_projects)]
+            resource_types=query.resource_types, all_projects=all_projects,
+            project_id=None if all_projects else self.context.project_id)]
 
-    def add_namespace(self, ns: Namespace) -> Namespace:
-        values = {f: getattr(ns, f) for f in _NS_FIELDS}
-        return _namespace(db.create_namespace(
-            dict(values, created_at=ns.created_at,
-                 updated_at=ns.updated_at)))
-
-    def save_namespace(self, ns: Namespace) -> Namespace:
-        return _namespace(db.update_namespace(
-            ns.loaded_name or ns.namespace,
-            {f: getattr(ns, f) for f in _NS_FIELDS}))
-
-    def remove_namespace(self, ns: Namespace) -> Namespace:
-        ns.check_deletable()
-        db.delete_namespace(ns.loaded_name or ns.namespace)
-        return ns
-
-    # entries of every kind
-    def list_items(self, kind: Kind, ns: Namespace) -> list[Item]:
+    def list_items(self, kind: Kind, ns: Item) -> list[Item]:
         """The namespace's entries of ``kind``, in the kind's order."""
         if kind is ASSOCIATIONS:
-            return self.list_associations([ns])[ns.namespace]
-        return [_item(kind, ns.namespace, r) for r in db.list_children(
-            MODELS[kind.name], ns.namespace, kind.newest_first)]
+            return self.list_associations([ns])[ns.name]
+        return [_item(kind, ns.name, r) for r in db.list_rows(
+            TABLES[kind.name], ns.name, kind.newest_first)]
 
-    def get_item(self, kind: Kind, ns: Namespace, name: str) -> Item:
-        """One entry; 404 if the namespace has none of that name."""
+    def get_item(self, kind: Kind, ns: Item | None, name: str) -> Item:
+        """One entry (or namespace); 404 if there is none of that name."""
         if kind is not ASSOCIATIONS:
-            return _item(kind, ns.namespace, db.get_child(
-                MODELS[kind.name], ns.namespace, name))
+            return _item(kind, _in(ns), db.get_row(
+                TABLES[kind.name], _in(ns), name))
         for assoc in self.list_items(kind, ns):
             if assoc.name == name:
                 return assoc
-        raise exception.NotFound('Namespace %s has no association with '
-                                 'resource type %s.' % (ns.namespace, name))
+        raise db.association_error(exception.NotFound, ns.name, name)
 
-    def add_item(self, ns: Namespace, item: Item) -> Item:
+    def add_item(self, ns: Item | None, item: Item) -> Item:
         """Store a new entry; 409 if its name is taken."""
         if item.kind is ASSOCIATIONS:
             return _stored(item, db.create_association(
-                ns.namespace, item.name, **item.values))
+                ns.name, item.name, **item.values))
         return self.add_items(item.kind, ns, [item])[0]
 
-    def add_items(self, kind: Kind, ns: Namespace, items: list[Item],
+    def add_items(self, kind: Kind, ns: Item | None, items: list[Item],
                   append: bool = True) -> list[Item]:
         """Store entries (all or none); unless ``append``, they replace
         the namespace's entries of ``kind``."""
-        rows = db.create_children(
-            MODELS[kind.name], ns.namespace,
-            [_columns(kind, i.name, i.values) for i in items],
-            replace=not append)
+        rows = db.create_rows(TABLES[kind.name], _in(ns),
+                              [_columns(i) for i in items],
+                              replace=not append)
         return [_stored(i, r) for i, r in zip(items, rows)]
 
-    def save_item(self, ns: Namespace, item: Item) -> Item:
+    def save_item(self, ns: Item | None, item: Item) -> Item:
         """Store a changed (maybe renamed) entry; 409 onto a taken name."""
-        return _stored(item, db.update_child(
-            MODELS[item.kind.name], ns.namespace,
-            item.loaded_name or item.name,
-            _columns(item.kind, item.name, item.values)))
+        return _stored(item, db.update_row(
+            TABLES[item.kind.name], _in(ns), item.loaded_name or item.name,
+            _columns(item)))
 
-    def remove_item(self, ns: Namespace, item: Item) -> Item:
-        ns.check_deletable()
+    def remove_item(self, ns: Item | None, item: Item) -> Item:
+        """Delete an entry (a namespace: with everything in it)."""
+        (ns or item).check_deletable()
         if item.kind is ASSOCIATIONS:
-            db.delete_association(ns.namespace, item.name)
+            db.delete_association(ns.name, item.name)
         else:
-            db.delete_child(MODELS[item.kind.name], ns.namespace,
-                            item.loaded_name or item.name)
+            db.delete_row(TABLES[item.kind.name], _in(ns),
+                          item.loaded_name or item.name)
         return item
 
-    def remove_all(self, kind: Kind, ns: Namespace) -> Namespace:
+    def remove_all(self, kind: Kind, ns: Item) -> Item:
         """Delete every entry of ``kind`` in the namespace."""
         ns.check_deletable()
-        db.delete_children(MODELS[kind.name], ns.namespace)
+        db.delete_rows(TABLES[kind.name], ns.name)
         return ns
 
-    # resource types
-    def list_resource_types(self) -> list[ResourceType]:
-        return [ResourceType(name=r.name, created_at=r.created_at,
-                             updated_at=r.updated_at or r.created_at)
+    def list_resource_types(self) -> list[Item]:
+        """Every resource type known, as associations of no namespace."""
+        return [Item(ASSOCIATIONS, None, r.name, created_at=r.created_at,
+                     updated_at=r.updated_at or r.created_at)
                 for r in db.list_resource_types()]
 
-    def list_associations(self, namespaces: list[Namespace]
+    def list_associations(self, namespaces: list[Item]
                           ) -> dict[str, list[Item]]:
         """Each namespace's associations (by namespace name), oldest
         first."""
-        out: dict[str, list[Item]] = {ns.namespace: [] for ns in namespaces}
+        out: dict[str, list[Item]] = {ns.name: [] for ns in namespaces}
         for ns_name, row, name in db.list_associations(list(out)):
             out[ns_name].append(_item(ASSOCIATIONS, ns_name, row, name))
         return out

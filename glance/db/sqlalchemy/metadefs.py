@@ -1,14 +1,16 @@
 """SQL for the metadata definitions catalog.
 
-Objects, properties and tags are all "a named row inside a namespace", so
-they share one set of functions parameterised by the model.  Rows are
+Namespaces, objects, properties and tags are all "a named row", the last
+three inside a namespace, so they share one set of functions taking the
+model and the namespace's name (None for namespaces themselves).  Rows are
 hard-deleted; deleting a namespace deletes everything inside it in the same
-transaction.  Every function takes the namespace by name, as the API does.
+transaction.  Associations name their resource type's row instead of
+carrying a name, and have functions of their own.
 """
 from __future__ import annotations
 
 import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from oslo_db import exception as db_exc
 import sqlalchemy as sa
@@ -23,34 +25,133 @@ RT = models.MetadefResourceType
 ASSOC = models.MetadefNamespaceResourceType
 #: the tables of named things inside a namespace
 CHILDREN = (models.MetadefObject, models.MetadefProperty, models.MetadefTag)
-_KIND = {models.MetadefObject: 'Object', models.MetadefProperty: 'Property',
-         models.MetadefTag: 'Tag'}
+#: what messages call a row of each table
+_NOUN = {NS: 'namespace', models.MetadefObject: 'object',
+         models.MetadefProperty: 'property', models.MetadefTag: 'tag'}
 
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
-def _ns_not_found(name: str) -> exception.NotFound:
-    return exception.NotFound('Metadata definition namespace %s not found.'
-                              % name)
+def _name(model) -> Any:
+    """The column holding a row's name."""
+    return NS.namespace if model is NS else model.name
 
 
-def _ns_row(session: orm.Session, name: str) -> models.MetadefNamespace:
-    row = session.execute(sa.select(NS).where(NS.namespace == name)
-                          ).scalar_one_or_none()
+def _error(error: type, model, namespace: str | None, name: str):
+    """404 or 409 for the row ``name``, in the API's words."""
+    what = 'not found' if error is exception.NotFound else 'already exists'
+    where = ' in namespace %s' % namespace if namespace is not None else ''
+    return error('Metadata definition %s %s %s%s.'
+                 % (_NOUN[model], name, what, where))
+
+
+def _scope(session: orm.Session, model, namespace: str | None):
+    """(the condition selecting the rows of ``model`` in ``namespace``,
+    the values that put a new row there); 404 for an unknown namespace."""
+    if namespace is None:
+        return sa.true(), {}
+    ns = _one(session, NS, sa.true(), None, namespace)
+    return model.namespace_id == ns.id, {'namespace_id': ns.id}
+
+
+def _one(session: orm.Session, model, where, namespace: str | None,
+         name: str):
+    row = session.execute(sa.select(model).where(
+        where, _name(model) == name)).scalar_one_or_none()
     if row is None:
-        raise _ns_not_found(name)
+        raise _error(exception.NotFound, model, namespace, name)
     return row
 
 
-# ---------------------------------------------------------------- namespaces
+# ------------------------------------------------- every kind of named row
 
-def get_namespace(name: str) -> models.MetadefNamespace:
-    """The namespace ``name``; 404 if there is none."""
+def get_row(model, namespace: str | None, name: str):
+    """One row; 404 if absent (or its namespace is)."""
     with session_scope(readonly=True) as session:
-        return _ns_row(session, name)
+        where, _ = _scope(session, model, namespace)
+        return _one(session, model, where, namespace, name)
 
+
+def list_rows(model, namespace: str, newest_first: bool = False
+              ) -> list[Any]:
+    """The ``model`` rows of a namespace, oldest first (tags: newest
+    first, as the reference lists them)."""
+    order = sa.desc if newest_first else sa.asc
+    with session_scope(readonly=True) as session:
+        where, _ = _scope(session, model, namespace)
+        return list(session.execute(sa.select(model).where(where).order_by(
+            order(model.created_at), order(model.id))).scalars())
+
+
+def create_rows(model, namespace: str | None, items: list[dict[str, Any]],
+                replace: bool = False) -> list[Any]:
+    """Insert rows (in order, one transaction); 409 if a name is taken or
+    repeated.  ``replace`` first deletes every row of the namespace."""
+    names = [item[_name(model).key] for item in items]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise _error(exception.Duplicate, model, namespace, name)
+    try:
+        with session_scope() as session:
+            where, parent = _scope(session, model, namespace)
+            if replace:
+                session.execute(sa.delete(model).where(where))
+            taken = session.execute(sa.select(_name(model)).where(
+                where, _name(model).in_(names))).scalars().first()
+            if taken is not None:
+                raise _error(exception.Duplicate, model, namespace, taken)
+            now = _now()
+            rows = [model(created_at=now, updated_at=now, **parent, **item)
+                    for item in items]
+            session.add_all(rows)
+            session.flush()
+            return rows
+    except db_exc.DBDuplicateEntry:
+        raise _error(exception.Duplicate, model, namespace, ', '.join(names))
+
+
+def update_row(model, namespace: str | None, name: str,
+               values: dict[str, Any]):
+    """Replace the fields of one row (it may be renamed; 409 on a taken
+    name)."""
+    new = values.get(_name(model).key, name)
+    try:
+        with session_scope() as session:
+            where, _ = _scope(session, model, namespace)
+            row = _one(session, model, where, namespace, name)
+            if new != name and session.execute(sa.select(model.id).where(
+                    where, _name(model) == new)).first():
+                raise _error(exception.Duplicate, model, namespace, new)
+            for key, value in values.items():
+                setattr(row, key, value)
+            row.updated_at = _now()
+            session.flush()
+            return row
+    except db_exc.DBDuplicateEntry:
+        raise _error(exception.Duplicate, model, namespace, new)
+
+
+def delete_row(model, namespace: str | None, name: str) -> None:
+    """Delete one row; a namespace goes with everything in it."""
+    with session_scope() as session:
+        where, _ = _scope(session, model, namespace)
+        row = _one(session, model, where, namespace, name)
+        for child in (*CHILDREN, ASSOC) if model is NS else ():
+            session.execute(sa.delete(child).where(
+                child.namespace_id == row.id))
+        session.delete(row)
+
+
+def delete_rows(model, namespace: str) -> None:
+    """Delete every ``model`` row of a namespace."""
+    with session_scope() as session:
+        where, _ = _scope(session, model, namespace)
+        session.execute(sa.delete(model).where(where))
+
+
+# ---------------------------------------------------------------- namespaces
 
 def list_namespaces(*, limit: int, marker: str | None, sort_key: str,
                     sort_dir: str, visibility: str | None,
@@ -93,163 +194,6 @@ def list_namespaces(*, limit: int, marker: str | None, sort_key: str,
         return list(session.execute(stmt).scalars())
 
 
-def create_namespace(values: dict[str, Any]) -> models.MetadefNamespace:
-    """Insert a namespace; 409 when the name is taken."""
-    try:
-        with session_scope() as session:
-            if session.execute(sa.select(NS.id).where(
-                    NS.namespace == values['namespace'])).first():
-                raise _ns_duplicate(values['namespace'])
-            row = NS(**values)
-            session.add(row)
-            session.flush()
-            return row
-    except db_exc.DBDuplicateEntry:
-        raise _ns_duplicate(values['namespace'])
-
-
-def _ns_duplicate(name: str) -> exception.Duplicate:
-    return exception.Duplicate('Metadata definition namespace %s already '
-                               'exists.' % name)
-
-
-def update_namespace(name: str, values: dict[str, Any]
-                     ) -> models.MetadefNamespace:
-    """Replace the fields of namespace ``name`` (which may be renamed)."""
-    try:
-        with session_scope() as session:
-            row = _ns_row(session, name)
-            new = values.get('namespace', name)
-            if new != name and session.execute(sa.select(NS.id).where(
-                    NS.namespace == new)).first():
-                raise _ns_duplicate(new)
-            for key, value in values.items():
-                setattr(row, key, value)
-            row.updated_at = _now()
-            session.flush()
-            return row
-    except db_exc.DBDuplicateEntry:
-        raise _ns_duplicate(values.get('namespace', name))
-
-
-def delete_namespace(name: str) -> None:
-    """Delete the namespace and everything in it."""
-    with session_scope() as session:
-        row = _ns_row(session, name)
-        for model in (*CHILDREN, ASSOC):
-            session.execute(sa.delete(model).where(
-                model.namespace_id == row.id))
-        session.delete(row)
-
-
-# ------------------------------------------ objects, properties and tags
-
-def list_children(model, namespace: str, newest_first: bool = False
-                  ) -> list[Any]:
-    """The ``model`` rows of a namespace, oldest first (tags: newest
-    first, as the reference lists them)."""
-    order = sa.desc if newest_first else sa.asc
-    with session_scope(readonly=True) as session:
-        ns = _ns_row(session, namespace)
-        return list(session.execute(
-            sa.select(model).where(model.namespace_id == ns.id)
-            .order_by(order(model.created_at), order(model.id))).scalars())
-
-
-def _child_not_found(model, namespace: str, name: str) -> exception.NotFound:
-    return exception.NotFound('Metadata definition %s %s not found in '
-                              'namespace %s.'
-                              % (_KIND[model].lower(), name, namespace))
-
-
-def _child_duplicate(model, namespace: str, name: str
-                     ) -> exception.Duplicate:
-    return exception.Duplicate('Metadata definition %s %s already exists '
-                               'in namespace %s.'
-                               % (_KIND[model].lower(), name, namespace))
-
-
-def _child_row(session, model, ns_id: int, namespace: str, name: str):
-    row = session.execute(sa.select(model).where(
-        model.namespace_id == ns_id, model.name == name)
-    ).scalar_one_or_none()
-    if row is None:
-        raise _child_not_found(model, namespace, name)
-    return row
-
-
-def get_child(model, namespace: str, name: str):
-    """One ``model`` row of a namespace; 404 if absent."""
-    with session_scope(readonly=True) as session:
-        ns = _ns_row(session, namespace)
-        return _child_row(session, model, ns.id, namespace, name)
-
-
-def create_children(model, namespace: str, items: Iterable[dict[str, Any]],
-                    replace: bool = False) -> list[Any]:
-    """Insert rows (in order, one transaction); 409 if a name is taken or
-    repeated.  ``replace`` first deletes every row of the namespace."""
-    items = list(items)
-    names = [i['name'] for i in items]
-    for i, name in enumerate(names):
-        if name in names[:i]:
-            raise _child_duplicate(model, namespace, name)
-    try:
-        with session_scope() as session:
-            ns = _ns_row(session, namespace)
-            if replace:
-                session.execute(sa.delete(model).where(
-                    model.namespace_id == ns.id))
-            else:
-                taken = session.execute(sa.select(model.name).where(
-                    model.namespace_id == ns.id,
-                    model.name.in_(names))).scalars().first()
-                if taken is not None:
-                    raise _child_duplicate(model, namespace, taken)
-            now = _now()
-            rows = [model(namespace_id=ns.id, created_at=now, updated_at=now,
-                          **item) for item in items]
-            session.add_all(rows)
-            session.flush()
-            return rows
-    except db_exc.DBDuplicateEntry:
-        raise _child_duplicate(model, namespace, ', '.join(names))
-
-
-def update_child(model, namespace: str, name: str, values: dict[str, Any]):
-    """Replace the fields of one row (it may be renamed; 409 on a taken
-    name)."""
-    try:
-        with session_scope() as session:
-            ns = _ns_row(session, namespace)
-            row = _child_row(session, model, ns.id, namespace, name)
-            new = values.get('name', name)
-            if new != name and session.execute(sa.select(model.id).where(
-                    model.namespace_id == ns.id, model.name == new)).first():
-                raise _child_duplicate(model, namespace, new)
-            for key, value in values.items():
-                setattr(row, key, value)
-            row.updated_at = _now()
-            session.flush()
-            return row
-    except db_exc.DBDuplicateEntry:
-        raise _child_duplicate(model, namespace, values.get('name', name))
-
-
-def delete_child(model, namespace: str, name: str) -> None:
-    with session_scope() as session:
-        ns = _ns_row(session, namespace)
-        session.delete(_child_row(session, model, ns.id, namespace, name))
-
-
-def delete_children(model, namespace: str) -> int:
-    """Delete every ``model`` row of a namespace; how many there were."""
-    with session_scope() as session:
-        ns = _ns_row(session, namespace)
-        return session.execute(sa.delete(model).where(
-            model.namespace_id == ns.id)).rowcount
-
-
 # -------------------------------------------- resource types, associations
 
 def list_resource_types() -> list[models.MetadefResourceType]:
@@ -272,13 +216,20 @@ def list_associations(namespaces: list[str]) -> list[tuple[str, Any, str]]:
             .order_by(ASSOC.created_at, RT.id)).all()]
 
 
+def association_error(error: type, namespace: str, name: str):
+    """404 or 409 for the association of ``namespace`` with ``name``."""
+    return error('Namespace %s %s resource type %s.' % (
+        namespace, 'has no association with' if error is exception.NotFound
+        else 'is already associated with', name))
+
+
 def create_association(namespace: str, name: str, prefix: str | None,
                        properties_target: str | None) -> Any:
     """Associate; the resource type is registered on first use.  409 if
     the namespace already has this resource type."""
     try:
         with session_scope() as session:
-            ns = _ns_row(session, namespace)
+            ns = _one(session, NS, sa.true(), None, namespace)
             now = _now()
             rt = session.execute(sa.select(RT).where(RT.name == name)
                                  ).scalar_one_or_none()
@@ -288,7 +239,7 @@ def create_association(namespace: str, name: str, prefix: str | None,
                 session.add(rt)
                 session.flush()
             elif session.get(ASSOC, (rt.id, ns.id)) is not None:
-                raise _assoc_duplicate(namespace, name)
+                raise association_error(exception.Duplicate, namespace, name)
             row = ASSOC(namespace_id=ns.id, resource_type_id=rt.id,
                         prefix=prefix, properties_target=properties_target,
                         created_at=now, updated_at=now)
@@ -296,27 +247,19 @@ def create_association(namespace: str, name: str, prefix: str | None,
             session.flush()
             return row
     except db_exc.DBDuplicateEntry:
-        raise _assoc_duplicate(namespace, name)
-
-
-def _assoc_duplicate(namespace: str, name: str) -> exception.Duplicate:
-    return exception.Duplicate('Namespace %s is already associated with '
-                               'resource type %s.' % (namespace, name))
+        raise association_error(exception.Duplicate, namespace, name)
 
 
 def delete_association(namespace: str, name: str) -> None:
     with session_scope() as session:
-        ns = _ns_row(session, namespace)
+        ns = _one(session, NS, sa.true(), None, namespace)
         rt_id = session.execute(sa.select(RT.id).where(RT.name == name)
                                 ).scalar_one_or_none()
         row = None if rt_id is None else session.get(ASSOC, (rt_id, ns.id))
         if row is None:
-            raise exception.NotFound('Namespace %s has no association with '
-                                     'resource type %s.' % (namespace, name))
+            raise association_error(exception.NotFound, namespace, name)
         session.delete(row)
 
-
-# -------------------------------------------------------- the whole catalog
 
 def delete_all() -> int:
     """Empty the catalog (glance-manage db unload_metadefs); the number of
