@@ -1,8 +1,9 @@
 """The metadata definitions catalog as JSON files (etc/metadefs/*.json).
 
 ``glance-manage db load_metadefs / export_metadefs / unload_metadefs`` call
-these.  They are operator tools working on the database directly (no
-request, no policy, no notifications): the operator owns the catalog.
+these.  They are operator tools working on the database repository
+directly (no request, no policy, no notifications): the operator owns the
+catalog, protected namespaces included.
 
 A file is one namespace in the shape POST /v2/metadefs/namespaces takes:
 the namespace fields plus ``resource_type_associations``, ``properties``
@@ -19,11 +20,10 @@ from typing import Any
 
 from glance.common import config
 from glance.common import exception
-from glance.db import metadefs as repo
-from glance.db.sqlalchemy import metadefs as db
-from glance.domain.metadef import (ASSOCIATIONS, CONTENTS, NAMESPACES,
-                                   OBJECTS, PROPERTIES, TAGS, NamespaceQuery,
-                                   entries, new_item)
+from glance.db import metadefs
+from glance.domain.metadef import (ASSOCIATIONS, NAMESPACES, OBJECTS,
+                                   PROPERTIES, TAGS, Item, NamespaceQuery,
+                                   add_contents, contents, new_item)
 from glance import schemas
 from glance.schemas import metadef as metadef_schemas
 
@@ -35,17 +35,7 @@ DEFAULT_PATH = '/etc/glance/metadefs'
 #: what a file leaves out: the catalog is the operator's, for everyone
 FILE_DEFAULTS = {'visibility': 'public', 'protected': True, 'owner': 'admin'}
 #: the database repository itself: no policy, no notifications
-_REPO = repo.MetadefRepo(None)
-
-
-@dataclasses.dataclass
-class LoadResult:
-    """What a load did, namespace by namespace (for the operator)."""
-
-    created: list[str] = dataclasses.field(default_factory=list)
-    merged: list[str] = dataclasses.field(default_factory=list)
-    replaced: list[str] = dataclasses.field(default_factory=list)
-    skipped: list[str] = dataclasses.field(default_factory=list)
+_REPO = metadefs.MetadefRepo(None)
 
 
 def read_file(path: str) -> dict[str, Any]:
@@ -72,21 +62,28 @@ def _files(path: str) -> list[str]:
     return sorted(glob.glob(os.path.join(path, '*.json')))
 
 
+def _unprotected(ns: Item) -> Item:
+    """``ns`` as this tool removes from it: protection keeps a namespace
+    from the API's callers, not from the operator reloading the catalog."""
+    return dataclasses.replace(ns, values={**ns.values, 'protected': False})
+
+
 def _create(doc: dict[str, Any]) -> None:
-    _REPO.add_item(None, new_item(NAMESPACES, None, {**FILE_DEFAULTS, **doc}))
-    _add_missing(doc, prefer_new=False)
+    ns = _REPO.add_item(None, new_item(NAMESPACES, None,
+                                       {**FILE_DEFAULTS, **doc}))
+    add_contents(_REPO, ns, contents(ns.name, doc))
 
 
-def _add_missing(doc: dict[str, Any], prefer_new: bool) -> None:
+def _merge(doc: dict[str, Any], prefer_new: bool) -> None:
     """Add what the namespace lacks; with ``prefer_new`` also bring the
     namespace and what it has up to the file's values."""
     ns = _REPO.get_item(NAMESPACES, None, doc['namespace'])
     if prefer_new:
         ns.values.update({f: doc[f] for f in NAMESPACES.fields if f in doc})
         _REPO.save_item(None, ns)
-    for kind in CONTENTS:
+    missing = {}
+    for kind, items in contents(ns.name, doc).items():
         have = {i.name: i.values for i in _REPO.list_items(kind, ns)}
-        items = [new_item(kind, ns.name, e) for e in entries(kind, doc)]
         for item in items if prefer_new else ():
             if item.name not in have:
                 continue
@@ -94,16 +91,11 @@ def _add_missing(doc: dict[str, Any], prefer_new: bool) -> None:
                 item.loaded_name = item.name
                 _REPO.save_item(ns, item)
             elif have[item.name] != item.values:
-                # an association is replaced, never changed (and the
-                # protection of the namespace is the API's, not ours)
-                db.delete_association(ns.name, item.name)
+                # an association is replaced, never changed
+                _REPO.remove_item(_unprotected(ns), item)
                 del have[item.name]
-        new = [i for i in items if i.name not in have]
-        if kind is ASSOCIATIONS:
-            for item in new:
-                _REPO.add_item(ns, item)
-        elif new:
-            _REPO.add_items(kind, ns, new)
+        missing[kind] = [i for i in items if i.name not in have]
+    add_contents(_REPO, ns, missing)
 
 
 def default_path() -> str:
@@ -116,9 +108,11 @@ def default_path() -> str:
 
 
 def load(path: str | None = None, merge: bool = False,
-         prefer_new: bool = False, overwrite: bool = False) -> LoadResult:
+         prefer_new: bool = False, overwrite: bool = False
+         ) -> dict[str, list[str]]:
     """Load every ``*.json`` namespace file of ``path`` (or one file;
-    by default ``default_path()``).
+    by default ``default_path()``); the namespaces created, merged,
+    replaced and skipped, for the operator.
 
     A namespace that is not in the database yet is created.  One that is:
     left alone unless ``merge``; with ``merge`` the definitions it lacks
@@ -128,25 +122,26 @@ def load(path: str | None = None, merge: bool = False,
     written, so a bad file changes nothing.
     """
     docs = [read_file(p) for p in _files(path or default_path())]
-    result = LoadResult()
+    result: dict[str, list[str]] = {
+        'created': [], 'merged': [], 'replaced': [], 'skipped': []}
     for doc in docs:
         name = doc['namespace']
         try:
-            _REPO.get_item(NAMESPACES, None, name)
+            ns = _REPO.get_item(NAMESPACES, None, name)
         except exception.NotFound:
             _create(doc)
-            result.created.append(name)
+            result['created'].append(name)
             continue
         if not merge:
             LOG.info('Namespace %s exists; not merging it.', name)
-            result.skipped.append(name)
+            result['skipped'].append(name)
         elif overwrite:
-            db.delete_row(db.NS, None, name)
+            _REPO.remove_item(None, _unprotected(ns))
             _create(doc)
-            result.replaced.append(name)
+            result['replaced'].append(name)
         else:
-            _add_missing(doc, prefer_new)
-            result.merged.append(name)
+            _merge(doc, prefer_new)
+            result['merged'].append(name)
     return result
 
 
@@ -193,4 +188,4 @@ def export(path: str = DEFAULT_PATH) -> list[str]:
 
 def unload() -> int:
     """Empty the catalog; the number of namespaces removed."""
-    return db.delete_all()
+    return metadefs.delete_all()

@@ -1,63 +1,80 @@
-"""The metadata definitions repository: domain entries in and out.
+"""The metadata definitions repository: namespaces and their entries in
+the database, as domain ``Item`` objects.
 
-One implementation serves every kind (``glance.domain.metadef.KINDS``),
-namespaces included; what differs is the table and columns declared here.
-An entry is addressed through the namespace the caller was allowed to load
-(``ns``; None for a namespace itself), so the layers above see that
-namespace (its owner and visibility are what policy decides on).
-Deletions inside a protected namespace are refused here, at the bottom,
-so no layer can skip it.
+One implementation serves every kind (``glance.domain.metadef.KINDS``):
+the kind's table and columns are declared below, and each operation is the
+same SQL whatever the table.  An entry is addressed through the namespace
+the caller was allowed to load (``ns``; None for a namespace itself), so
+the layers above see that namespace (its owner and visibility are what
+policy decides on).  Deletions inside a protected namespace are refused
+here, at the bottom, so no layer can skip it.  Rows are hard-deleted: a
+definition is a document an operator maintains (and reloads from
+etc/metadefs), not a record anyone must audit afterwards.
 """
 from __future__ import annotations
 
+import datetime
 import json
 from typing import Any
 
+from oslo_db import exception as db_exc
+import sqlalchemy as sa
+from sqlalchemy import orm
+
 from glance.common import exception
-from glance.db.sqlalchemy import metadefs as db
 from glance.db.sqlalchemy import models
+from glance.db.sqlalchemy.engine import session_scope
 from glance.domain.metadef import (ASSOCIATIONS, NAMESPACES, Item, Kind,
                                    NamespaceQuery)
 
-#: the table of each kind that has a row of its own (an association is a
-#: link between a namespace and a resource type)
-TABLES = {'namespace': models.MetadefNamespace,
-          'object': models.MetadefObject, 'property': models.MetadefProperty,
-          'tag': models.MetadefTag}
+NS, RT = models.MetadefNamespace, models.MetadefResourceType
+ASSOC = models.MetadefNamespaceResourceType
+#: kind -> (its table, the column holding an entry's name).  An
+#: association is a link to a resource type, whose name it goes by.
+TABLES = {
+    'namespace': (NS, NS.namespace),
+    'object': (models.MetadefObject, models.MetadefObject.name),
+    'property': (models.MetadefProperty, models.MetadefProperty.name),
+    'tag': (models.MetadefTag, models.MetadefTag.name),
+    'resource_type': (ASSOC, RT.name)}
 #: (kind, field) -> (column, what an empty column reads as) for the fields
-#: stored as JSON text.  Any other field is the column of its name, the
-#: name is in the column the kind calls it by, and a property definition
-#: is JSON in ``json_schema`` whole.
+#: stored as JSON text.  Any other field is the column of its name, and a
+#: property definition is JSON in ``json_schema`` whole.
 JSON_FIELDS = {('object', 'required'): ('required', []),
                ('object', 'properties'): ('json_schema', {})}
 
 
-def _columns(item: Item) -> dict[str, Any]:
-    """The row values of an entry."""
-    kind = item.kind
-    if kind.fields is None:
-        return {'name': item.name, 'json_schema': json.dumps(item.values)}
-    out = {kind.name_key: item.name}
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _field_columns(kind: Kind):
+    """(field, column, empty) of each field the kind declares."""
     for field in kind.fields:
-        column, empty = JSON_FIELDS.get((kind.name, field), (field, None))
+        yield (field, *JSON_FIELDS.get((kind.name, field), (field, None)))
+
+
+def _columns(item: Item) -> dict[str, Any]:
+    """The row values of an entry (an association's ``name`` is its
+    resource type's, resolved when it is stored)."""
+    if item.kind.fields is None:
+        return {'name': item.name, 'json_schema': json.dumps(item.values)}
+    out = {item.kind.name_key: item.name}
+    for field, column, empty in _field_columns(item.kind):
         value = item.values.get(field)
         out[column] = value if empty is None else json.dumps(value or empty)
     return out
 
 
-def _item(kind: Kind, namespace: str | None, row,
-          name: str | None = None) -> Item:
-    """The entry a row holds (an association's name comes beside it)."""
+def _item(kind: Kind, namespace: str | None, row, name: str) -> Item:
     if kind.fields is None:
         values = json.loads(row.json_schema)
     else:
         values = {}
-        for field in kind.fields:
-            column, empty = JSON_FIELDS.get((kind.name, field), (field, None))
+        for field, column, empty in _field_columns(kind):
             value = getattr(row, column)
             values[field] = value if empty is None else (
                 json.loads(value) if value else type(empty)())
-    name = name or getattr(row, kind.name_key)
     return Item(kind, namespace, name, values, created_at=row.created_at,
                 updated_at=row.updated_at or row.created_at,
                 loaded_name=name)
@@ -70,9 +87,64 @@ def _stored(item: Item, row) -> Item:
     return item
 
 
-def _in(ns: Item | None) -> str | None:
-    """The namespace name rows are looked for in."""
-    return None if ns is None else ns.name
+def _error(error: type, kind: Kind, ns: Item | None, name: str):
+    """404 or 409 for the entry ``name``, in the API's words."""
+    missing = error is exception.NotFound
+    if kind is ASSOCIATIONS:
+        return error('Namespace %s %s resource type %s.' % (
+            ns.name, 'has no association with' if missing
+            else 'is already associated with', name))
+    return error('Metadata definition %s %s %s%s.' % (
+        kind.name, name, 'not found' if missing else 'already exists',
+        '' if ns is None else ' in namespace %s' % ns.name))
+
+
+def _select(kind: Kind, namespaces: list[str] | None = None):
+    """SELECT (namespace name, row, entry name) of the kind's entries in
+    ``namespaces`` (namespaces themselves: of no namespace), oldest first
+    (tags newest first, as the reference lists them)."""
+    model, name = TABLES[kind.name]
+    if model is NS:
+        stmt = sa.select(sa.null(), NS, NS.namespace)
+    else:
+        stmt = sa.select(NS.namespace, model, name).select_from(model).join(
+            NS, NS.id == model.namespace_id).where(
+                NS.namespace.in_(namespaces))
+    tie = RT.id if model is ASSOC else model.id
+    if model is ASSOC:
+        stmt = stmt.join(RT, RT.id == model.resource_type_id)
+    order = sa.desc if kind.newest_first else sa.asc
+    return stmt.order_by(order(model.created_at), order(tie))
+
+
+def _in(ns: Item | None) -> list[str] | None:
+    return None if ns is None else [ns.name]
+
+
+def _find(session: orm.Session, kind: Kind, ns: Item | None, name: str):
+    """The (namespace, row, name) of one entry, or None."""
+    return session.execute(_select(kind, _in(ns)).where(
+        TABLES[kind.name][1] == name)).first()
+
+
+def _row(session: orm.Session, kind: Kind, ns: Item | None, name: str):
+    found = _find(session, kind, ns, name)
+    if found is None:
+        raise _error(exception.NotFound, kind, ns, name)
+    return found[1]
+
+
+def _resource_type_id(session: orm.Session, name: str,
+                      now: datetime.datetime) -> int:
+    """The resource type ``name``, registered on first use."""
+    found = session.execute(sa.select(RT.id).where(RT.name == name)
+                            ).scalar_one_or_none()
+    if found is not None:
+        return found
+    row = RT(name=name, protected=False, created_at=now, updated_at=now)
+    session.add(row)
+    session.flush()
+    return row.id
 
 
 class MetadefRepo:
@@ -84,79 +156,165 @@ class MetadefRepo:
     def list_namespaces(self, query: NamespaceQuery,
                         all_projects: bool = False) -> list[Item]:
         """A page of the namespaces the caller's project may see
-        (``all_projects``: every namespace, for administrators)."""
-        return [_item(NAMESPACES, None, r) for r in db.list_namespaces(
-            limit=query.limit, marker=query.marker, sort_key=query.sort_key,
-            sort_dir=query.sort_dir, visibility=query.visibility,
-            resource_types=query.resource_types, all_projects=all_projects,
-            project_id=None if all_projects else self.context.project_id)]
+        (``all_projects``: every namespace, for administrators), in a
+        stable order: the id breaks ties so equal timestamps still page
+        without gaps."""
+        column = getattr(NS, query.sort_key)
+        desc = query.sort_dir == 'desc'
+        stmt = sa.select(NS)
+        if not all_projects:
+            stmt = stmt.where(sa.or_(NS.visibility == 'public',
+                                     NS.owner == self.context.project_id))
+        if query.visibility:
+            stmt = stmt.where(NS.visibility == query.visibility)
+        if query.resource_types:
+            stmt = stmt.where(NS.id.in_(
+                sa.select(ASSOC.namespace_id).join(
+                    RT, RT.id == ASSOC.resource_type_id)
+                .where(RT.name.in_(query.resource_types))))
+        with session_scope(readonly=True) as session:
+            if query.marker is not None:
+                mark = session.execute(sa.select(NS).where(
+                    NS.namespace == query.marker)).scalar_one_or_none()
+                if mark is None:
+                    raise exception.BadRequest('Invalid marker: namespace '
+                                               '%s not found.' % query.marker)
+                value = getattr(mark, query.sort_key)
+                after = column < value if desc else column > value
+                tie = NS.id < mark.id if desc else NS.id > mark.id
+                # Every sort column is NOT NULL (updated_at is set on
+                # insert), so "after the marker" needs no NULL ordering
+                # rules, which differ between the backends.
+                stmt = stmt.where(after if query.sort_key == 'id' else
+                                  sa.or_(after, sa.and_(column == value,
+                                                        tie)))
+            order = sa.desc if desc else sa.asc
+            stmt = stmt.order_by(order(column), order(NS.id))
+            return [_item(NAMESPACES, None, row, row.namespace) for row in
+                    session.execute(stmt.limit(query.limit)).scalars()]
 
     def list_items(self, kind: Kind, ns: Item) -> list[Item]:
         """The namespace's entries of ``kind``, in the kind's order."""
-        if kind is ASSOCIATIONS:
-            return self.list_associations([ns])[ns.name]
-        return [_item(kind, ns.name, r) for r in db.list_rows(
-            TABLES[kind.name], ns.name, kind.newest_first)]
+        return self._contents(kind, [ns])[ns.name]
+
+    def _contents(self, kind: Kind, namespaces: list[Item]
+                  ) -> dict[str, list[Item]]:
+        """Each namespace's entries of ``kind``, by namespace name."""
+        out: dict[str, list[Item]] = {ns.name: [] for ns in namespaces}
+        with session_scope(readonly=True) as session:
+            for ns_name, row, name in session.execute(
+                    _select(kind, list(out))):
+                out[ns_name].append(_item(kind, ns_name, row, name))
+        return out
+
+    def list_associations(self, namespaces: list[Item]
+                          ) -> dict[str, list[Item]]:
+        """Each namespace's associations (by namespace name)."""
+        return self._contents(ASSOCIATIONS, namespaces)
 
     def get_item(self, kind: Kind, ns: Item | None, name: str) -> Item:
         """One entry (or namespace); 404 if there is none of that name."""
-        if kind is not ASSOCIATIONS:
-            return _item(kind, _in(ns), db.get_row(
-                TABLES[kind.name], _in(ns), name))
-        for assoc in self.list_items(kind, ns):
-            if assoc.name == name:
-                return assoc
-        raise db.association_error(exception.NotFound, ns.name, name)
+        with session_scope(readonly=True) as session:
+            found = _find(session, kind, ns, name)
+        if found is None:
+            raise _error(exception.NotFound, kind, ns, name)
+        return _item(kind, *found)
 
     def add_item(self, ns: Item | None, item: Item) -> Item:
         """Store a new entry; 409 if its name is taken."""
-        if item.kind is ASSOCIATIONS:
-            return _stored(item, db.create_association(
-                ns.name, item.name, **item.values))
         return self.add_items(item.kind, ns, [item])[0]
 
     def add_items(self, kind: Kind, ns: Item | None, items: list[Item],
                   append: bool = True) -> list[Item]:
-        """Store entries (all or none); unless ``append``, they replace
-        the namespace's entries of ``kind``."""
-        rows = db.create_rows(TABLES[kind.name], _in(ns),
-                              [_columns(i) for i in items],
-                              replace=not append)
+        """Store entries (all or none, in order); 409 if a name is taken
+        or repeated.  Unless ``append``, they replace the namespace's
+        entries of ``kind``."""
+        model, name = TABLES[kind.name]
+        names = [item.name for item in items]
+        for i, repeated in enumerate(names):
+            if repeated in names[:i]:
+                raise _error(exception.Duplicate, kind, ns, repeated)
+        try:
+            with session_scope() as session:
+                parent = {} if ns is None else {
+                    'namespace_id': _row(session, NAMESPACES, None,
+                                         ns.name).id}
+                if not append:
+                    session.execute(sa.delete(model).where(
+                        model.namespace_id == parent['namespace_id']))
+                taken = session.execute(_select(kind, _in(ns)).where(
+                    name.in_(names))).first()
+                if taken is not None:
+                    raise _error(exception.Duplicate, kind, ns, taken[2])
+                rows, now = [], _now()
+                for values in (_columns(item) for item in items):
+                    if kind is ASSOCIATIONS:
+                        values['resource_type_id'] = _resource_type_id(
+                            session, values.pop('name'), now)
+                    rows.append(model(created_at=now, updated_at=now,
+                                      **parent, **values))
+                session.add_all(rows)
+                session.flush()
+        except db_exc.DBDuplicateEntry:
+            raise _error(exception.Duplicate, kind, ns, ', '.join(names))
         return [_stored(i, r) for i, r in zip(items, rows)]
 
     def save_item(self, ns: Item | None, item: Item) -> Item:
         """Store a changed (maybe renamed) entry; 409 onto a taken name."""
-        return _stored(item, db.update_row(
-            TABLES[item.kind.name], _in(ns), item.loaded_name or item.name,
-            _columns(item)))
+        old = item.loaded_name or item.name
+        try:
+            with session_scope() as session:
+                row = _row(session, item.kind, ns, old)
+                if item.name != old and _find(session, item.kind, ns,
+                                              item.name):
+                    raise _error(exception.Duplicate, item.kind, ns,
+                                 item.name)
+                for key, value in _columns(item).items():
+                    setattr(row, key, value)
+                row.updated_at = _now()
+                session.flush()
+        except db_exc.DBDuplicateEntry:
+            raise _error(exception.Duplicate, item.kind, ns, item.name)
+        return _stored(item, row)
 
     def remove_item(self, ns: Item | None, item: Item) -> Item:
         """Delete an entry (a namespace: with everything in it)."""
         (ns or item).check_deletable()
-        if item.kind is ASSOCIATIONS:
-            db.delete_association(ns.name, item.name)
-        else:
-            db.delete_row(TABLES[item.kind.name], _in(ns),
-                          item.loaded_name or item.name)
+        with session_scope() as session:
+            row = _row(session, item.kind, ns, item.loaded_name or item.name)
+            for model, _name in TABLES.values() if ns is None else ():
+                if model is not NS:
+                    session.execute(sa.delete(model).where(
+                        model.namespace_id == row.id))
+            session.delete(row)
         return item
 
     def remove_all(self, kind: Kind, ns: Item) -> Item:
         """Delete every entry of ``kind`` in the namespace."""
         ns.check_deletable()
-        db.delete_rows(TABLES[kind.name], ns.name)
+        model = TABLES[kind.name][0]
+        with session_scope() as session:
+            ns_id = _row(session, NAMESPACES, None, ns.name).id
+            session.execute(sa.delete(model).where(
+                model.namespace_id == ns_id))
         return ns
 
     def list_resource_types(self) -> list[Item]:
         """Every resource type known, as associations of no namespace."""
-        return [Item(ASSOCIATIONS, None, r.name, created_at=r.created_at,
-                     updated_at=r.updated_at or r.created_at)
-                for r in db.list_resource_types()]
+        with session_scope(readonly=True) as session:
+            return [Item(ASSOCIATIONS, None, r.name, created_at=r.created_at,
+                         updated_at=r.updated_at or r.created_at)
+                    for r in session.execute(sa.select(RT).order_by(
+                        RT.created_at, RT.id)).scalars()]
 
-    def list_associations(self, namespaces: list[Item]
-                          ) -> dict[str, list[Item]]:
-        """Each namespace's associations (by namespace name), oldest
-        first."""
-        out: dict[str, list[Item]] = {ns.name: [] for ns in namespaces}
-        for ns_name, row, name in db.list_associations(list(out)):
-            out[ns_name].append(_item(ASSOCIATIONS, ns_name, row, name))
-        return out
+
+def delete_all() -> int:
+    """Empty the catalog (glance-manage db unload_metadefs); the number of
+    namespaces removed.  Resource types go too: loading registers them."""
+    with session_scope() as session:
+        count = session.execute(sa.select(sa.func.count()).select_from(NS)
+                                ).scalar()
+        for model, _name in reversed(TABLES.values()):
+            session.execute(sa.delete(model))
+        session.execute(sa.delete(RT))
+        return count

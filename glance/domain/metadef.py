@@ -163,6 +163,27 @@ def entries(kind: Kind, doc: dict[str, Any]) -> list[dict[str, Any]]:
     return list(doc.get(kind.list_key) or ())
 
 
+def contents(namespace: str, doc: dict[str, Any]) -> dict[Kind, list[Item]]:
+    """What a namespace document lists (a create body or a catalog file),
+    as the entries of each kind of the namespace ``namespace``."""
+    return {kind: [new_item(kind, namespace, e) for e in entries(kind, doc)]
+            for kind in CONTENTS}
+
+
+def add_contents(repo: Any, ns: Item, found: dict[Kind, list[Item]]
+                 ) -> dict[Kind, list[Item]]:
+    """Store entries in the namespace ``ns`` through ``repo``: at once for
+    a kind that has a rule for that (tags), else one by one, so policy
+    and notifications judge them as the API's own calls would."""
+    added = {}
+    for kind, items in found.items():
+        if items and 'add_many' in kind.rules:
+            added[kind] = repo.add_items(kind, ns, items)
+        else:
+            added[kind] = [repo.add_item(ns, i) for i in items]
+    return added
+
+
 @dataclasses.dataclass
 class NamespaceQuery:
     """What GET /v2/metadefs/namespaces asks for."""

@@ -133,16 +133,8 @@ class Controller(EntryController):
         repo = gateway.get_metadef_repo(request.context)
         ns = repo.add_item(None, domain.new_item(
             NAMESPACES, None, {'owner': request.context.project_id, **body}))
-        contents = {}
-        for kind in domain.CONTENTS:
-            items = [domain.new_item(kind, ns.name, entry)
-                     for entry in domain.entries(kind, body)]
-            if 'add_many' in kind.rules:
-                contents[kind] = repo.add_items(kind, ns, items) \
-                    if items else []
-            else:
-                contents[kind] = [repo.add_item(ns, i) for i in items]
-        return full_view(ns, contents)
+        return full_view(ns, domain.add_contents(
+            repo, ns, domain.contents(ns.name, body)))
 
     def show(self, request: wsgi.Request, namespace: str,
              resource_type: str | None = None) -> dict:
