@@ -117,13 +117,9 @@ def _select(kind: Kind, namespaces: list[str] | None = None):
     return stmt.order_by(order(model.created_at), order(tie))
 
 
-def _in(ns: Item | None) -> list[str] | None:
-    return None if ns is None else [ns.name]
-
-
 def _find(session: orm.Session, kind: Kind, ns: Item | None, name: str):
     """The (namespace, row, name) of one entry, or None."""
-    return session.execute(_select(kind, _in(ns)).where(
+    return session.execute(_select(kind, [ns.name] if ns else None).where(
         TABLES[kind.name][1] == name)).first()
 
 
@@ -179,15 +175,12 @@ class MetadefRepo:
                 if mark is None:
                     raise exception.BadRequest('Invalid marker: namespace '
                                                '%s not found.' % query.marker)
-                value = getattr(mark, query.sort_key)
-                after = column < value if desc else column > value
-                tie = NS.id < mark.id if desc else NS.id > mark.id
-                # Every sort column is NOT NULL (updated_at is set on
-                # insert), so "after the marker" needs no NULL ordering
-                # rules, which differ between the backends.
-                stmt = stmt.where(after if query.sort_key == 'id' else
-                                  sa.or_(after, sa.and_(column == value,
-                                                        tie)))
+                # After the marker in (column, id) order.  Every sort
+                # column is NOT NULL (updated_at is set on insert), so no
+                # NULL ordering rules (which differ by backend) come in.
+                key = sa.tuple_(column, NS.id)
+                at = sa.tuple_(getattr(mark, query.sort_key), mark.id)
+                stmt = stmt.where(key < at if desc else key > at)
             order = sa.desc if desc else sa.asc
             stmt = stmt.order_by(order(column), order(NS.id))
             return [_item(NAMESPACES, None, row, row.namespace) for row in
@@ -227,13 +220,9 @@ class MetadefRepo:
     def add_items(self, kind: Kind, ns: Item | None, items: list[Item],
                   append: bool = True) -> list[Item]:
         """Store entries (all or none, in order); 409 if a name is taken
-        or repeated.  Unless ``append``, they replace the namespace's
-        entries of ``kind``."""
-        model, name = TABLES[kind.name]
-        names = [item.name for item in items]
-        for i, repeated in enumerate(names):
-            if repeated in names[:i]:
-                raise _error(exception.Duplicate, kind, ns, repeated)
+        or repeated (the tables' unique constraints say so).  Unless
+        ``append``, they replace the namespace's entries of ``kind``."""
+        model = TABLES[kind.name][0]
         try:
             with session_scope() as session:
                 parent = {} if ns is None else {
@@ -242,10 +231,6 @@ class MetadefRepo:
                 if not append:
                     session.execute(sa.delete(model).where(
                         model.namespace_id == parent['namespace_id']))
-                taken = session.execute(_select(kind, _in(ns)).where(
-                    name.in_(names))).first()
-                if taken is not None:
-                    raise _error(exception.Duplicate, kind, ns, taken[2])
                 rows, now = [], _now()
                 for values in (_columns(item) for item in items):
                     if kind is ASSOCIATIONS:
@@ -256,19 +241,16 @@ class MetadefRepo:
                 session.add_all(rows)
                 session.flush()
         except db_exc.DBDuplicateEntry:
-            raise _error(exception.Duplicate, kind, ns, ', '.join(names))
+            raise _error(exception.Duplicate, kind, ns,
+                         ', '.join(i.name for i in items))
         return [_stored(i, r) for i, r in zip(items, rows)]
 
     def save_item(self, ns: Item | None, item: Item) -> Item:
         """Store a changed (maybe renamed) entry; 409 onto a taken name."""
-        old = item.loaded_name or item.name
         try:
             with session_scope() as session:
-                row = _row(session, item.kind, ns, old)
-                if item.name != old and _find(session, item.kind, ns,
-                                              item.name):
-                    raise _error(exception.Duplicate, item.kind, ns,
-                                 item.name)
+                row = _row(session, item.kind, ns,
+                           item.loaded_name or item.name)
                 for key, value in _columns(item).items():
                     setattr(row, key, value)
                 row.updated_at = _now()

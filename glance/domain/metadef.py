@@ -146,28 +146,25 @@ class Item:
 def new_item(kind: Kind, namespace: str | None,
              entry: dict[str, Any]) -> Item:
     """An entry of ``kind`` from a (validated) request body or catalog
-    file entry: its name and the fields the kind declares."""
+    file entry: its name (None if it has none, for the API to refuse) and
+    the fields the kind declares."""
     if kind.fields is None:
         values = {k: v for k, v in entry.items() if k != kind.name_key}
     else:
         values = {f: entry.get(f, kind.defaults.get(f)) for f in kind.fields}
-    return Item(kind, namespace, entry[kind.name_key], values)
-
-
-def entries(kind: Kind, doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The entries of ``kind`` in a namespace document (a create body or a
-    catalog file), each with its name (properties come as a map)."""
-    if kind.as_map:
-        return [dict(definition, name=name) for name, definition in
-                (doc.get(kind.list_key) or {}).items()]
-    return list(doc.get(kind.list_key) or ())
+    return Item(kind, namespace, entry.get(kind.name_key), values)
 
 
 def contents(namespace: str, doc: dict[str, Any]) -> dict[Kind, list[Item]]:
-    """What a namespace document lists (a create body or a catalog file),
-    as the entries of each kind of the namespace ``namespace``."""
-    return {kind: [new_item(kind, namespace, e) for e in entries(kind, doc)]
-            for kind in CONTENTS}
+    """What a namespace document (a create body or a catalog file) lists,
+    as entries of each kind in the namespace ``namespace``."""
+    found = {}
+    for kind in CONTENTS:
+        listed = doc.get(kind.list_key) or ({} if kind.as_map else [])
+        if kind.as_map:     # {name: definition}
+            listed = [dict(d, name=name) for name, d in listed.items()]
+        found[kind] = [new_item(kind, namespace, e) for e in listed]
+    return found
 
 
 def add_contents(repo: Any, ns: Item, found: dict[Kind, list[Item]]

@@ -109,13 +109,12 @@ class Deserializer:
     def create_many(self, request: wsgi.Request) -> dict:
         body = metadef_body(request, self.kind, metadef_schemas.tags_schema())
         tags = body.get('tags')
-        if not isinstance(tags, list):
-            raise exception.BadRequest('The body needs a "tags" list.')
         # The API reference wants objects: {"tags": [{"name": "t"}]}.
-        if not all(isinstance(t, dict) and isinstance(t.get('name'), str)
-                   for t in tags):
+        if not isinstance(tags, list) or not all(
+                isinstance(t, dict) and isinstance(t.get('name'), str)
+                for t in tags):
             raise exception.BadRequest(
-                'Each entry of "tags" must be an object with a string '
+                'The body needs a "tags" list of objects with a string '
                 '"name", e.g. {"tags": [{"name": "t"}]}.')
         names = [_check_name(self.kind, t['name']) for t in tags]
         append = request.headers.get('X-Openstack-Append', 'false') \

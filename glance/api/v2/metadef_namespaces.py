@@ -50,26 +50,25 @@ def _prefixed(prefix: str, definitions: dict[str, Any]) -> dict[str, Any]:
     return {prefix + name: d for name, d in definitions.items()}
 
 
-def _check_contents(body: dict[str, Any]) -> None:
+def _check_contents(found: dict[domain.Kind, list[domain.Item]]) -> None:
     """Refuse what would fail half-way through creating a namespace's
     contents (created one by one after it) and leave half a namespace: a
-    name too long for its column (400; the served namespace schema, the
-    API reference's, does not limit them), missing (400) or given twice
-    (409)."""
-    found = {kind: domain.entries(kind, body) for kind in domain.CONTENTS}
-    for kind, entries in found.items():
-        fields = ('name', 'prefix', 'properties_target') \
-            if kind is domain.ASSOCIATIONS else ('name',)
-        for entry, field in ((e, f) for e in entries for f in fields):
-            value, limit = entry.get(field), metadef_schemas.NAME_MAX
-            if isinstance(value, str) and len(value) > limit:
-                what = 'property name' if kind.as_map \
-                    else '%s %s' % (kind.list_key, field)
-                raise exception.BadRequest(
-                    'Each %s has at most %d characters; %r... has %d.'
-                    % (what, limit, value[:20], len(value)))
-    for kind, entries in found.items():
-        names = [entry.get('name') for entry in entries]
+    name (or an association's prefix or target) too long for its column
+    (400; the served namespace schema, the API reference's, does not limit
+    them), a name missing (400) or given twice (409)."""
+    limit = metadef_schemas.NAME_MAX
+    for kind, items in found.items():
+        for item in items:
+            texts = [item.name, *(item.values.values()
+                                  if kind is domain.ASSOCIATIONS else ())]
+            for text in texts:
+                if isinstance(text, str) and len(text) > limit:
+                    raise exception.BadRequest(
+                        'Each name in %s has at most %d characters; %r... '
+                        'has %d.' % (kind.list_key, limit, text[:20],
+                                     len(text)))
+    for kind, items in found.items():
+        names = [item.name for item in items]
         if None in names:
             raise exception.BadRequest('Every entry of %s needs a name.'
                                        % kind.list_key)
@@ -100,8 +99,9 @@ class Deserializer:
 
     def create(self, request: wsgi.Request) -> dict:
         body = metadef_body(request, NAMESPACES)
-        _check_contents(body)
-        return {'body': body}
+        found = domain.contents(body['namespace'], body)
+        _check_contents(found)
+        return {'body': body, 'found': found}
 
     def update(self, request: wsgi.Request) -> dict:
         return {'body': metadef_body(request, NAMESPACES)}
@@ -126,15 +126,15 @@ class Controller(EntryController):
         return ([full_view(ns, {domain.ASSOCIATIONS: assocs[ns.name]})
                  for ns in found], query.limit)
 
-    def create(self, request: wsgi.Request, body: dict) -> dict:
+    def create(self, request: wsgi.Request, body: dict,
+               found: dict[domain.Kind, list[domain.Item]]) -> dict:
         """POST /v2/metadefs/namespaces -> 201 the namespace and what was
         created inside it; 403 for non-administrators, 409 name taken,
         400 a body the namespace schema refuses."""
         repo = gateway.get_metadef_repo(request.context)
         ns = repo.add_item(None, domain.new_item(
             NAMESPACES, None, {'owner': request.context.project_id, **body}))
-        return full_view(ns, domain.add_contents(
-            repo, ns, domain.contents(ns.name, body)))
+        return full_view(ns, domain.add_contents(repo, ns, found))
 
     def show(self, request: wsgi.Request, namespace: str,
              resource_type: str | None = None) -> dict:
