@@ -69,9 +69,9 @@ def _unprotected(ns: Item) -> Item:
 
 
 def _create(doc: dict[str, Any]) -> None:
-    ns = _REPO.add_item(None, new_item(NAMESPACES, None,
-                                       {**FILE_DEFAULTS, **doc}))
-    add_contents(_REPO, ns, contents(ns.name, doc))
+    """An empty namespace, then everything the file lists merged in."""
+    _REPO.add_item(None, new_item(NAMESPACES, None, {**FILE_DEFAULTS, **doc}))
+    _merge(doc, prefer_new=False)
 
 
 def _merge(doc: dict[str, Any], prefer_new: bool) -> None:

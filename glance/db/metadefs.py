@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from glance.common import exception
-from glance.db.sqlalchemy import models
+from glance.db.sqlalchemy import models, upsert
 from glance.db.sqlalchemy.engine import session_scope
 from glance.domain.metadef import (ASSOCIATIONS, NAMESPACES, Item, Kind,
                                    NamespaceQuery)
@@ -132,15 +132,13 @@ def _row(session: orm.Session, kind: Kind, ns: Item | None, name: str):
 
 def _resource_type_id(session: orm.Session, name: str,
                       now: datetime.datetime) -> int:
-    """The resource type ``name``, registered on first use."""
-    found = session.execute(sa.select(RT.id).where(RT.name == name)
-                            ).scalar_one_or_none()
-    if found is not None:
-        return found
-    row = RT(name=name, protected=False, created_at=now, updated_at=now)
-    session.add(row)
-    session.flush()
-    return row.id
+    """The resource type ``name``, registered on first use (in one
+    statement: two requests may register the same one at once)."""
+    upsert.upsert(session, RT.__table__, [dict(
+        name=name, protected=False, created_at=now, updated_at=now)],
+        keys=['name'], update=['name'])
+    return session.execute(sa.select(RT.id).where(RT.name == name)
+                           ).scalar_one()
 
 
 class MetadefRepo:

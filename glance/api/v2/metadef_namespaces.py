@@ -37,17 +37,12 @@ def full_view(ns: domain.Item,
     for kind, items in contents.items():
         if items:
             view[kind.list_key] = list_view(kind, items)
-    if prefix:
-        if 'properties' in view:
-            view['properties'] = _prefixed(prefix, view['properties'])
-        for obj in view.get('objects', ()):
-            if obj.get('properties'):
-                obj['properties'] = _prefixed(prefix, obj['properties'])
+    for holder in (view, *view.get('objects', ())) if prefix else ():
+        if holder.get('properties'):
+            holder['properties'] = {prefix + name: definition for
+                                    name, definition in
+                                    holder['properties'].items()}
     return view
-
-
-def _prefixed(prefix: str, definitions: dict[str, Any]) -> dict[str, Any]:
-    return {prefix + name: d for name, d in definitions.items()}
 
 
 def _check_contents(found: dict[domain.Kind, list[domain.Item]]) -> None:
@@ -91,11 +86,10 @@ class Deserializer:
                                               ', '.join(allowed)))
         types = [t.strip() for t in params.get('resource_types', '')
                  .split(',') if t.strip()]
+        given = ('marker', 'sort_key', 'sort_dir', 'visibility')
         return {'query': domain.NamespaceQuery(
-            limit=limit, marker=params.get('marker'),
-            sort_key=params.get('sort_key', 'created_at'),
-            sort_dir=params.get('sort_dir', 'desc'),
-            visibility=params.get('visibility'), resource_types=types)}
+            limit=limit, resource_types=types,
+            **{key: params[key] for key in given if key in params})}
 
     def create(self, request: wsgi.Request) -> dict:
         body = metadef_body(request, NAMESPACES)
