@@ -24,8 +24,8 @@ from sqlalchemy import orm
 from glance.common import exception
 from glance.db.sqlalchemy import models, upsert
 from glance.db.sqlalchemy.engine import session_scope
-from glance.domain.metadef import (ASSOCIATIONS, NAMESPACES, Item, Kind,
-                                   NamespaceQuery)
+from glance.domain.metadef import (ASSOCIATIONS, CONTENTS, NAMESPACES, Item,
+                                   Kind, NamespaceQuery)
 
 NS, RT = models.MetadefNamespace, models.MetadefResourceType
 ASSOC = models.MetadefNamespaceResourceType
@@ -37,6 +37,8 @@ TABLES = {
     'property': (models.MetadefProperty, models.MetadefProperty.name),
     'tag': (models.MetadefTag, models.MetadefTag.name),
     'resource_type': (ASSOC, RT.name)}
+#: the tables of what a namespace holds
+CHILDREN = [TABLES[kind.name][0] for kind in CONTENTS]
 #: (kind, field) -> (column, what an empty column reads as) for the fields
 #: stored as JSON text.  Any other field is the column of its name, and a
 #: property definition is JSON in ``json_schema`` whole.
@@ -117,17 +119,13 @@ def _select(kind: Kind, namespaces: list[str] | None = None):
     return stmt.order_by(order(model.created_at), order(tie))
 
 
-def _find(session: orm.Session, kind: Kind, ns: Item | None, name: str):
-    """The (namespace, row, name) of one entry, or None."""
-    return session.execute(_select(kind, [ns.name] if ns else None).where(
+def _one(session: orm.Session, kind: Kind, ns: Item | None, name: str):
+    """The (namespace name, row, name) of one entry; 404 if absent."""
+    found = session.execute(_select(kind, [ns.name] if ns else None).where(
         TABLES[kind.name][1] == name)).first()
-
-
-def _row(session: orm.Session, kind: Kind, ns: Item | None, name: str):
-    found = _find(session, kind, ns, name)
     if found is None:
         raise _error(exception.NotFound, kind, ns, name)
-    return found[1]
+    return found
 
 
 def _resource_type_id(session: orm.Session, name: str,
@@ -206,10 +204,7 @@ class MetadefRepo:
     def get_item(self, kind: Kind, ns: Item | None, name: str) -> Item:
         """One entry (or namespace); 404 if there is none of that name."""
         with session_scope(readonly=True) as session:
-            found = _find(session, kind, ns, name)
-        if found is None:
-            raise _error(exception.NotFound, kind, ns, name)
-        return _item(kind, *found)
+            return _item(kind, *_one(session, kind, ns, name))
 
     def add_item(self, ns: Item | None, item: Item) -> Item:
         """Store a new entry; 409 if its name is taken."""
@@ -224,8 +219,8 @@ class MetadefRepo:
         try:
             with session_scope() as session:
                 parent = {} if ns is None else {
-                    'namespace_id': _row(session, NAMESPACES, None,
-                                         ns.name).id}
+                    'namespace_id': _one(session, NAMESPACES, None,
+                                         ns.name)[1].id}
                 if not append:
                     session.execute(sa.delete(model).where(
                         model.namespace_id == parent['namespace_id']))
@@ -247,8 +242,8 @@ class MetadefRepo:
         """Store a changed (maybe renamed) entry; 409 onto a taken name."""
         try:
             with session_scope() as session:
-                row = _row(session, item.kind, ns,
-                           item.loaded_name or item.name)
+                row = _one(session, item.kind, ns,
+                           item.loaded_name or item.name)[1]
                 for key, value in _columns(item).items():
                     setattr(row, key, value)
                 row.updated_at = _now()
@@ -261,11 +256,11 @@ class MetadefRepo:
         """Delete an entry (a namespace: with everything in it)."""
         (ns or item).check_deletable()
         with session_scope() as session:
-            row = _row(session, item.kind, ns, item.loaded_name or item.name)
-            for model, _name in TABLES.values() if ns is None else ():
-                if model is not NS:
-                    session.execute(sa.delete(model).where(
-                        model.namespace_id == row.id))
+            row = _one(session, item.kind, ns,
+                       item.loaded_name or item.name)[1]
+            for model in CHILDREN if ns is None else ():
+                session.execute(sa.delete(model).where(
+                    model.namespace_id == row.id))
             session.delete(row)
         return item
 
@@ -274,7 +269,7 @@ class MetadefRepo:
         ns.check_deletable()
         model = TABLES[kind.name][0]
         with session_scope() as session:
-            ns_id = _row(session, NAMESPACES, None, ns.name).id
+            ns_id = _one(session, NAMESPACES, None, ns.name)[1].id
             session.execute(sa.delete(model).where(
                 model.namespace_id == ns_id))
         return ns
@@ -294,7 +289,6 @@ def delete_all() -> int:
     with session_scope() as session:
         count = session.execute(sa.select(sa.func.count()).select_from(NS)
                                 ).scalar()
-        for model, _name in reversed(TABLES.values()):
+        for model in (*CHILDREN, NS, RT):
             session.execute(sa.delete(model))
-        session.execute(sa.delete(RT))
         return count
