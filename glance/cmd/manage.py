@@ -132,8 +132,8 @@ def _load_metadefs(args) -> int:
     result = metadef_files.load(path, merge=args.merge,
                                 prefer_new=args.prefer_new,
                                 overwrite=args.overwrite)
-    for verb in ('created', 'merged', 'replaced', 'skipped'):
-        for name in getattr(result, verb):
+    for verb, names in result.items():
+        for name in names:
             print('%s namespace %s' % (verb.capitalize(), name))
     return 0
 

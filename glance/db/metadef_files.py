@@ -1,8 +1,9 @@
 """The metadata definitions catalog as JSON files (etc/metadefs/*.json).
 
 ``glance-manage db load_metadefs / export_metadefs / unload_metadefs`` call
-these.  They are operator tools working on the database directly (no
-request, no policy, no notifications): the operator owns the catalog.
+these.  They are operator tools working on the database repository
+directly (no request, no policy, no notifications): the operator owns the
+catalog, protected namespaces included.
 
 A file is one namespace in the shape POST /v2/metadefs/namespaces takes:
 the namespace fields plus ``resource_type_associations``, ``properties``
@@ -19,10 +20,10 @@ from typing import Any
 
 from glance.common import config
 from glance.common import exception
-from glance.db import metadefs as repo
-from glance.db.sqlalchemy import metadefs as db
-from glance.domain.metadef import (ASSOCIATIONS, OBJECTS, PROPERTIES, TAGS,
-                                   entries, new_item)
+from glance.db import metadefs
+from glance.domain.metadef import (ASSOCIATIONS, NAMESPACES, OBJECTS,
+                                   PROPERTIES, TAGS, Item, NamespaceQuery,
+                                   add_contents, contents, new_item)
 from glance import schemas
 from glance.schemas import metadef as metadef_schemas
 
@@ -31,18 +32,10 @@ LOG = logging.getLogger(__name__)
 #: where distribution packages install the catalog; export writes there
 #: when given no path
 DEFAULT_PATH = '/etc/glance/metadefs'
-_NS_FIELDS = ('display_name', 'description', 'visibility', 'protected',
-              'owner')
-
-
-@dataclasses.dataclass
-class LoadResult:
-    """What a load did, namespace by namespace (for the operator)."""
-
-    created: list[str] = dataclasses.field(default_factory=list)
-    merged: list[str] = dataclasses.field(default_factory=list)
-    replaced: list[str] = dataclasses.field(default_factory=list)
-    skipped: list[str] = dataclasses.field(default_factory=list)
+#: what a file leaves out: the catalog is the operator's, for everyone
+FILE_DEFAULTS = {'visibility': 'public', 'protected': True, 'owner': 'admin'}
+#: the database repository itself: no policy, no notifications
+_REPO = metadefs.MetadefRepo(None)
 
 
 def read_file(path: str) -> dict[str, Any]:
@@ -69,48 +62,40 @@ def _files(path: str) -> list[str]:
     return sorted(glob.glob(os.path.join(path, '*.json')))
 
 
-def _namespace_values(doc: dict[str, Any]) -> dict[str, Any]:
-    return {'namespace': doc['namespace'],
-            'display_name': doc.get('display_name'),
-            'description': doc.get('description'),
-            'visibility': doc.get('visibility', 'public'),
-            'protected': doc.get('protected', True),
-            'owner': doc.get('owner', 'admin')}
-
-
-#: the database repository itself: no policy, no notifications
-_REPO = repo.MetadefRepo(None)
+def _unprotected(ns: Item) -> Item:
+    """``ns`` as this tool removes from it: protection keeps a namespace
+    from the API's callers, not from the operator reloading the catalog."""
+    return dataclasses.replace(ns, values={**ns.values, 'protected': False})
 
 
 def _create(doc: dict[str, Any]) -> None:
-    db.create_namespace(_namespace_values(doc))
-    _add_missing(doc, prefer_new=False)
+    """An empty namespace, then everything the file lists merged in."""
+    _REPO.add_item(None, new_item(NAMESPACES, None, {**FILE_DEFAULTS, **doc}))
+    _merge(doc, prefer_new=False)
 
 
-def _add_missing(doc: dict[str, Any], prefer_new: bool) -> None:
-    """Add what the namespace lacks; with ``prefer_new`` also bring what
-    it has up to the file's values."""
-    ns = _REPO.get_namespace(doc['namespace'])
-    for kind in (OBJECTS, PROPERTIES, TAGS, ASSOCIATIONS):
+def _merge(doc: dict[str, Any], prefer_new: bool) -> None:
+    """Add what the namespace lacks; with ``prefer_new`` also bring the
+    namespace and what it has up to the file's values."""
+    ns = _REPO.get_item(NAMESPACES, None, doc['namespace'])
+    if prefer_new:
+        ns.values.update({f: doc[f] for f in NAMESPACES.fields if f in doc})
+        _REPO.save_item(None, ns)
+    missing = {}
+    for kind, items in contents(ns.name, doc).items():
         have = {i.name: i.values for i in _REPO.list_items(kind, ns)}
-        items = [new_item(kind, ns.namespace, e) for e in entries(kind, doc)]
-        if kind is ASSOCIATIONS:
-            for item in items:
-                if prefer_new and \
-                        have.get(item.name, item.values) != item.values:
-                    # an association is replaced, never changed
-                    db.delete_association(ns.namespace, item.name)
-                    del have[item.name]
-                if item.name not in have:
-                    _REPO.add_item(ns, item)
-            continue
-        new = [i for i in items if i.name not in have]
-        if new:
-            _REPO.add_items(kind, ns, new)
         for item in items if prefer_new else ():
-            if item.name in have:
+            if item.name not in have:
+                continue
+            if kind is not ASSOCIATIONS:
                 item.loaded_name = item.name
                 _REPO.save_item(ns, item)
+            elif have[item.name] != item.values:
+                # an association is replaced, never changed
+                _REPO.remove_item(_unprotected(ns), item)
+                del have[item.name]
+        missing[kind] = [i for i in items if i.name not in have]
+    add_contents(_REPO, ns, missing)
 
 
 def default_path() -> str:
@@ -123,9 +108,11 @@ def default_path() -> str:
 
 
 def load(path: str | None = None, merge: bool = False,
-         prefer_new: bool = False, overwrite: bool = False) -> LoadResult:
+         prefer_new: bool = False, overwrite: bool = False
+         ) -> dict[str, list[str]]:
     """Load every ``*.json`` namespace file of ``path`` (or one file;
-    by default ``default_path()``).
+    by default ``default_path()``); the namespaces created, merged,
+    replaced and skipped, for the operator.
 
     A namespace that is not in the database yet is created.  One that is:
     left alone unless ``merge``; with ``merge`` the definitions it lacks
@@ -135,39 +122,34 @@ def load(path: str | None = None, merge: bool = False,
     written, so a bad file changes nothing.
     """
     docs = [read_file(p) for p in _files(path or default_path())]
-    result = LoadResult()
+    result: dict[str, list[str]] = {
+        'created': [], 'merged': [], 'replaced': [], 'skipped': []}
     for doc in docs:
         name = doc['namespace']
         try:
-            db.get_namespace(name)
+            ns = _REPO.get_item(NAMESPACES, None, name)
         except exception.NotFound:
             _create(doc)
-            result.created.append(name)
+            result['created'].append(name)
             continue
         if not merge:
             LOG.info('Namespace %s exists; not merging it.', name)
-            result.skipped.append(name)
+            result['skipped'].append(name)
         elif overwrite:
-            db.delete_namespace(name)
+            _REPO.remove_item(None, _unprotected(ns))
             _create(doc)
-            result.replaced.append(name)
+            result['replaced'].append(name)
         else:
-            if prefer_new:
-                values = _namespace_values(doc)
-                db.update_namespace(name, {k: values[k] for k in _NS_FIELDS
-                                           if k in doc})
-            _add_missing(doc, prefer_new)
-            result.merged.append(name)
+            _merge(doc, prefer_new)
+            result['merged'].append(name)
     return result
 
 
 def export_namespace(name: str) -> dict[str, Any]:
     """One namespace as a document ``load`` reads back unchanged."""
-    ns = _REPO.get_namespace(name)
-    doc: dict[str, Any] = {'namespace': ns.namespace}
-    doc.update({k: getattr(ns, k) for k in _NS_FIELDS
-                if getattr(ns, k) is not None})
-    for kind in (ASSOCIATIONS, PROPERTIES, OBJECTS, TAGS):
+    ns = _REPO.get_item(NAMESPACES, None, name)
+    doc: dict[str, Any] = {'namespace': ns.name, **ns.shown()}
+    for kind in (ASSOCIATIONS, PROPERTIES, OBJECTS, TAGS):  # as shipped
         items = _REPO.list_items(kind, ns)
         if kind.newest_first:
             items.reverse()     # a file lists them as they were made
@@ -192,13 +174,12 @@ def export(path: str = DEFAULT_PATH) -> list[str]:
     """Write every namespace to ``path`` as one file each; their paths."""
     os.makedirs(path, exist_ok=True)
     written = []
-    for row in db.list_namespaces(limit=2 ** 31 - 1, marker=None,
-                                  sort_key='namespace', sort_dir='asc',
-                                  visibility=None, resource_types=[],
-                                  project_id=None, all_projects=True):
-        target = os.path.join(path, file_name(row.namespace))
+    everything = NamespaceQuery(limit=2 ** 31 - 1, sort_key='namespace',
+                                sort_dir='asc')
+    for ns in _REPO.list_namespaces(everything, all_projects=True):
+        target = os.path.join(path, file_name(ns.name))
         with open(target, 'w', encoding='utf-8') as f:
-            json.dump(export_namespace(row.namespace), f, indent=4,
+            json.dump(export_namespace(ns.name), f, indent=4,
                       ensure_ascii=False)
             f.write('\n')
         written.append(target)
@@ -207,4 +188,4 @@ def export(path: str = DEFAULT_PATH) -> list[str]:
 
 def unload() -> int:
     """Empty the catalog; the number of namespaces removed."""
-    return db.delete_all()
+    return metadefs.delete_all()

@@ -6,6 +6,11 @@ definitions), tags, and associations with the resource types it applies
 to; an association may carry a prefix that the properties take on that
 resource type (``hw_`` on images, ``hw:`` on flavors).  Definitions are
 plain JSON Schema fragments and stay plain dicts here.
+
+Namespaces and the four kinds of entry inside them are all "a named thing
+with a few fields"; they differ only in what their ``Kind`` declares, so
+the API, the policy and notifier layers and the database each have one
+implementation for all five, read from the declarations below.
 """
 from __future__ import annotations
 
@@ -16,56 +21,32 @@ from typing import Any
 from glance.common import exception
 from glance.domain.image import utcnow
 
-VISIBILITIES = ('public', 'private')
 #: what the namespace list may be sorted by
 SORT_KEYS = ('created_at', 'updated_at', 'namespace', 'id')
-
-
-@dataclasses.dataclass
-class Namespace:
-    """One namespace of definitions."""
-
-    namespace: str
-    display_name: str | None = None
-    description: str | None = None
-    visibility: str = 'private'
-    protected: bool = False
-    owner: str | None = None
-    created_at: datetime.datetime = dataclasses.field(default_factory=utcnow)
-    updated_at: datetime.datetime = dataclasses.field(default_factory=utcnow)
-    #: the name the namespace was loaded with (None: not stored yet), so a
-    #: rename can find its row and notifications can say what it was
-    loaded_name: str | None = None
-
-    def check_deletable(self) -> None:
-        """A protected namespace keeps itself and its contents (403)."""
-        if self.protected:
-            raise exception.Forbidden(
-                'Namespace %s is protected; unprotect it first.'
-                % self.namespace)
+#: operation -> the verb of the event it sends (metadef_<kind>.<verb>)
+VERBS = {'add': 'create', 'save': 'update', 'remove': 'delete'}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Kind:
-    """One kind of thing a namespace holds, declared once.
+    """One kind of metadata definition, declared once."""
 
-    Objects, property definitions, tags and resource type associations are
-    all "a named entry inside a namespace"; they differ only in what this
-    declaration says, so the API, the policy and notifier layers and the
-    database each have one implementation for all four, read from here.
-    """
-
-    name: str                   # in schema names and messages: 'object'
+    name: str                   # in schema names, events, messages
     collection: str             # its URL segment: .../{namespace}/objects
     path_var: str               # the URL variable naming one of them
     list_key: str               # the body key holding a list of them
-    #: what an entry holds besides its name; None: a free JSON Schema
+    #: what one holds besides its name; None: a free JSON Schema
     #: fragment (a property definition), kept and shown whole
     fields: tuple[str, ...] | None
-    rules: dict[str, str]       # operation -> policy rule (upstream names)
-    events: dict[str, str]      # operation -> notification event
+    #: operation -> policy rule (upstream's names).  The operations: list,
+    #: get, add, add_many (several at once), save, remove, remove_all.
+    rules: dict[str, str]
+    name_key: str = 'name'      # the key (and column) holding its name
+    #: values of fields a body leaves out
+    defaults: dict[str, Any] = dataclasses.field(default_factory=dict)
+    kept: tuple[str, ...] = ()  # fields a replacing PUT keeps unless given
     timestamps: bool = True     # shown in views and notifications
-    renamable: bool = True      # PUT may rename; events carry name_old
+    renamable: bool = True      # PUT may rename; events carry <name>_old
     newest_first: bool = False  # listing order (the reference's)
     as_map: bool = False        # listed as {name: entry}
     names_in_lists: bool = False  # lists show only each name
@@ -75,9 +56,24 @@ class Kind:
     #: names, so their length is checked by hand
     named_by_path: bool = False
 
+    def event(self, operation: str) -> str:
+        """The notification a change sends (``metadef_object.create``);
+        emptying a namespace of a kind is news of the namespace."""
+        if operation == 'remove_all':
+            return 'metadef_namespace.delete_%s' % self.collection
+        return 'metadef_%s.%s' % (self.name, VERBS[operation])
 
-#: the operations on entries, as rules and events name them: list, get,
-#: add, add_many (several at once), save, remove, remove_all
+
+NAMESPACES = Kind(
+    'namespace', 'namespaces', 'namespace', 'namespaces',
+    fields=('display_name', 'description', 'visibility', 'protected',
+            'owner'),
+    rules={'list': 'get_metadef_namespaces', 'get': 'get_metadef_namespace',
+           'add': 'add_metadef_namespace', 'save': 'modify_metadef_namespace',
+           'remove': 'delete_metadef_namespace'},
+    name_key='namespace', defaults={'visibility': 'private',
+                                    'protected': False},
+    kept=('owner',), self_link=True)
 OBJECTS = Kind(
     'object', 'objects', 'object_name', 'objects',
     fields=('description', 'required', 'properties'),
@@ -85,9 +81,6 @@ OBJECTS = Kind(
            'add': 'add_metadef_object', 'save': 'modify_metadef_object',
            'remove': 'delete_metadef_object',
            'remove_all': 'delete_metadef_objects'},
-    events={'add': 'metadef_object.create', 'save': 'metadef_object.update',
-            'remove': 'metadef_object.delete',
-            'remove_all': 'metadef_namespace.delete_objects'},
     self_link=True, list_schema='v2/schemas/metadefs/objects')
 PROPERTIES = Kind(
     'property', 'properties', 'property_name', 'properties', fields=None,
@@ -95,10 +88,6 @@ PROPERTIES = Kind(
            'add': 'add_metadef_property', 'save': 'modify_metadef_property',
            'remove': 'remove_metadef_property',
            'remove_all': 'remove_metadef_properties'},
-    events={'add': 'metadef_property.create',
-            'save': 'metadef_property.update',
-            'remove': 'metadef_property.delete',
-            'remove_all': 'metadef_namespace.delete_properties'},
     timestamps=False, as_map=True)
 TAGS = Kind(
     'tag', 'tags', 'tag_name', 'tags', fields=(),
@@ -106,10 +95,9 @@ TAGS = Kind(
            'add': 'add_metadef_tag', 'add_many': 'add_metadef_tags',
            'save': 'modify_metadef_tag', 'remove': 'delete_metadef_tag',
            'remove_all': 'delete_metadef_tags'},
-    events={'add': 'metadef_tag.create', 'save': 'metadef_tag.update',
-            'remove': 'metadef_tag.delete',
-            'remove_all': 'metadef_namespace.delete_tags'},
     newest_first=True, names_in_lists=True, named_by_path=True)
+#: an association's name is its resource type's; listed without a
+#: namespace, associations stand for the resource types themselves
 ASSOCIATIONS = Kind(
     'resource_type', 'resource_types', 'name', 'resource_type_associations',
     fields=('prefix', 'properties_target'),
@@ -117,20 +105,21 @@ ASSOCIATIONS = Kind(
            'get': 'get_metadef_resource_type',
            'add': 'add_metadef_resource_type_association',
            'remove': 'remove_metadef_resource_type_association'},
-    events={'add': 'metadef_resource_type.create',
-            'remove': 'metadef_resource_type.delete'},
     renamable=False)
-#: every kind, in the order a new namespace's contents are created
-KINDS = (PROPERTIES, OBJECTS, TAGS, ASSOCIATIONS)
+#: every kind; after namespaces, what a namespace holds, in the order a
+#: new namespace's contents are created
+KINDS = (NAMESPACES, PROPERTIES, OBJECTS, TAGS, ASSOCIATIONS)
+CONTENTS = KINDS[1:]
 
 
 @dataclasses.dataclass
 class Item:
-    """One entry of a namespace: an object, a property definition, a tag
-    or an association with the resource type ``name``."""
+    """One namespace (``namespace`` None, its name in ``name``), or one
+    entry of the namespace ``namespace``: an object, a property
+    definition, a tag or an association with the resource type ``name``."""
 
     kind: Kind
-    namespace: str
+    namespace: str | None
     name: str
     values: dict[str, Any] = dataclasses.field(default_factory=dict)
     created_at: datetime.datetime = dataclasses.field(default_factory=utcnow)
@@ -147,33 +136,49 @@ class Item:
         return {f: self.values[f] for f in self.kind.fields
                 if self.values.get(f) is not None}
 
+    def check_deletable(self) -> None:
+        """A protected namespace keeps itself and its contents (403)."""
+        if self.values.get('protected'):
+            raise exception.Forbidden(
+                'Namespace %s is protected; unprotect it first.' % self.name)
 
-def new_item(kind: Kind, namespace: str, entry: dict[str, Any]) -> Item:
+
+def new_item(kind: Kind, namespace: str | None,
+             entry: dict[str, Any]) -> Item:
     """An entry of ``kind`` from a (validated) request body or catalog
-    file entry: its name and the fields the kind declares."""
+    file entry: its name (None if it has none, for the API to refuse) and
+    the fields the kind declares."""
     if kind.fields is None:
-        values = {k: v for k, v in entry.items() if k != 'name'}
+        values = {k: v for k, v in entry.items() if k != kind.name_key}
     else:
-        values = {f: entry.get(f) for f in kind.fields}
-    return Item(kind, namespace, entry['name'], values)
+        values = {f: entry.get(f, kind.defaults.get(f)) for f in kind.fields}
+    return Item(kind, namespace, entry.get(kind.name_key), values)
 
 
-def entries(kind: Kind, doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The entries of ``kind`` in a namespace document (a create body or a
-    catalog file), each with its name (properties come as a map)."""
-    if kind.as_map:
-        return [dict(definition, name=name) for name, definition in
-                (doc.get(kind.list_key) or {}).items()]
-    return list(doc.get(kind.list_key) or ())
+def contents(namespace: str, doc: dict[str, Any]) -> dict[Kind, list[Item]]:
+    """What a namespace document (a create body or a catalog file) lists,
+    as entries of each kind in the namespace ``namespace``."""
+    found = {}
+    for kind in CONTENTS:
+        listed = doc.get(kind.list_key) or ({} if kind.as_map else [])
+        if kind.as_map:     # {name: definition}
+            listed = [dict(d, name=name) for name, d in listed.items()]
+        found[kind] = [new_item(kind, namespace, e) for e in listed]
+    return found
 
 
-@dataclasses.dataclass
-class ResourceType:
-    """A kind of resource definitions can apply to (OS::Glance::Image)."""
-
-    name: str
-    created_at: datetime.datetime = dataclasses.field(default_factory=utcnow)
-    updated_at: datetime.datetime = dataclasses.field(default_factory=utcnow)
+def add_contents(repo: Any, ns: Item, found: dict[Kind, list[Item]]
+                 ) -> dict[Kind, list[Item]]:
+    """Store entries in the namespace ``ns`` through ``repo``: at once for
+    a kind that has a rule for that (tags), else one by one, so policy
+    and notifications judge them as the API's own calls would."""
+    added = {}
+    for kind, items in found.items():
+        if items and 'add_many' in kind.rules:
+            added[kind] = repo.add_items(kind, ns, items)
+        else:
+            added[kind] = [repo.add_item(ns, i) for i in items]
+    return added
 
 
 @dataclasses.dataclass

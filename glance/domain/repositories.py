@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:   # pragma: no cover - types only
     from glance.domain.image import Image
     from glance.domain.member import ImageMember
-    from glance.domain.metadef import Item, Kind, Namespace, ResourceType
+    from glance.domain.metadef import Item, Kind
     from glance.domain.task import Task
     from glance.domain.transfer import Download, Upload
 
@@ -147,54 +147,44 @@ class TaskRepository(Protocol):
 
 
 class MetadefRepository(Protocol):
-    """The metadata definitions catalog: namespaces and their entries of
-    every kind (``glance.domain.metadef.KINDS``)."""
-
-    def get_namespace(self, name: str) -> Namespace:
-        """The namespace, or NotFound (also when the caller may not see
-        it)."""
+    """The metadata definitions catalog: namespaces and their entries,
+    every kind (``glance.domain.metadef.KINDS``) through the same
+    operations.  ``ns`` is the namespace the entry is in, loaded first
+    (None when the entry is a namespace)."""
 
     def list_namespaces(self, query: Any,
-                        all_projects: bool = False) -> list[Namespace]:
+                        all_projects: bool = False) -> list[Item]:
         """A page of the namespaces the caller may see."""
 
-    def list_items(self, kind: Kind, ns: Namespace) -> list[Item]:
+    def list_items(self, kind: Kind, ns: Item) -> list[Item]:
         """The namespace's entries of ``kind``."""
 
-    def get_item(self, kind: Kind, ns: Namespace, name: str) -> Item:
-        """One entry, or NotFound."""
+    def get_item(self, kind: Kind, ns: Item | None, name: str) -> Item:
+        """One entry, or NotFound (a namespace also when the caller may
+        not see it)."""
 
-    def list_resource_types(self) -> list[ResourceType]:
+    def list_resource_types(self) -> list[Item]:
         """Every resource type a namespace was ever associated with."""
 
-    def list_associations(self, namespaces: list[Namespace]
+    def list_associations(self, namespaces: list[Item]
                           ) -> dict[str, list[Item]]:
         """The associations of namespaces the caller already loaded."""
 
-    def add_namespace(self, ns: Namespace) -> Namespace:
-        """Store a new namespace."""
-
-    def save_namespace(self, ns: Namespace) -> Namespace:
-        """Store a changed (maybe renamed) namespace."""
-
-    def remove_namespace(self, ns: Namespace) -> Namespace:
-        """Delete the namespace and everything in it."""
-
-    def add_item(self, ns: Namespace, item: Item) -> Item:
+    def add_item(self, ns: Item | None, item: Item) -> Item:
         """Store a new entry."""
 
-    def add_items(self, kind: Kind, ns: Namespace, items: list[Item],
+    def add_items(self, kind: Kind, ns: Item | None, items: list[Item],
                   append: bool = True) -> list[Item]:
         """Store several entries at once (replacing the kind's entries
         unless ``append``)."""
 
-    def save_item(self, ns: Namespace, item: Item) -> Item:
+    def save_item(self, ns: Item | None, item: Item) -> Item:
         """Store a changed (maybe renamed) entry."""
 
-    def remove_item(self, ns: Namespace, item: Item) -> Item:
-        """Delete one entry."""
+    def remove_item(self, ns: Item | None, item: Item) -> Item:
+        """Delete one entry (a namespace with everything in it)."""
 
-    def remove_all(self, kind: Kind, ns: Namespace) -> Namespace:
+    def remove_all(self, kind: Kind, ns: Item) -> Item:
         """Delete every entry of ``kind`` in the namespace."""
 
 
@@ -207,8 +197,7 @@ IMAGE_WRITES = frozenset({
 MEMBER_WRITES = frozenset({'add', 'save', 'remove'})
 TASK_WRITES = frozenset({'add', 'save', 'record_progress'})
 METADEF_WRITES = frozenset({
-    'add_namespace', 'save_namespace', 'remove_namespace', 'add_item',
-    'add_items', 'save_item', 'remove_item', 'remove_all'})
+    'add_item', 'add_items', 'save_item', 'remove_item', 'remove_all'})
 
 
 def operations(protocol: type) -> frozenset[str]:

@@ -276,88 +276,56 @@ class MemberRepo(Proxy):
         return member
 
 
-def _deleted(deleted: bool) -> dict:
-    return {'deleted': deleted,
-            'deleted_at': timeutils.isotime(utcnow()) if deleted else None}
-
-
-def namespace_payload(ns, deleted: bool = False) -> dict:
-    """A namespace as the metadef_namespace.* events describe it."""
-    return {'namespace': ns.namespace, 'namespace_old': ns.loaded_name,
-            'display_name': ns.display_name, 'description': ns.description,
-            'visibility': ns.visibility, 'protected': ns.protected,
-            'owner': ns.owner,
-            'created_at': timeutils.isotime(ns.created_at),
-            'updated_at': timeutils.isotime(ns.updated_at),
-            **_deleted(deleted)}
-
-
 def item_payload(item, deleted: bool = False) -> dict:
-    """An entry of a namespace as the metadef_<kind>.* events describe it:
-    its values, the namespace, the name it was loaded with (kinds that can
-    be renamed) and its timestamps (kinds that show them)."""
+    """A namespace or one of its entries as the metadef_<kind>.* events
+    describe it: its values, its name (and the namespace it is in), the
+    name it was loaded with (kinds that can be renamed) and its timestamps
+    (kinds that show them)."""
     kind = item.kind
     values = item.values if kind.fields is None else {
         f: item.values.get(f) for f in kind.fields}
-    payload = {**values, 'namespace': item.namespace, 'name': item.name}
+    payload = {**values, kind.name_key: item.name}
+    if item.namespace is not None:
+        payload['namespace'] = item.namespace
     if kind.renamable:
-        payload['name_old'] = item.loaded_name
+        payload[kind.name_key + '_old'] = item.loaded_name
     if kind.timestamps:
         payload['created_at'] = timeutils.isotime(item.created_at)
         payload['updated_at'] = timeutils.isotime(item.updated_at)
-    return {**payload, **_deleted(deleted)}
+    return {**payload, 'deleted': deleted,
+            'deleted_at': timeutils.isotime(utcnow()) if deleted else None}
 
 
 class MetadefRepo(Proxy):
-    """Sends metadef_namespace.*, metadef_object.*, metadef_property.*,
-    metadef_tag.* and metadef_resource_type.* once the row is stored."""
+    """Sends the event the kind names for each change (metadef_object.create,
+    metadef_namespace.delete_tags...) once the rows are stored."""
 
-    def _after(self, event: str, payload, result, *, deleted=False):
-        send(self.context, event, payload(result, deleted=deleted))
-        return result
-
-    def add_namespace(self, ns):
-        return self._after('metadef_namespace.create', namespace_payload,
-                           self.base.add_namespace(ns))
-
-    def save_namespace(self, ns):
-        old = ns.loaded_name
-        saved = self.base.save_namespace(ns)
-        payload = namespace_payload(saved)
-        payload['namespace_old'] = old
-        send(self.context, 'metadef_namespace.update', payload)
-        return saved
-
-    def remove_namespace(self, ns):
-        return self._after('metadef_namespace.delete', namespace_payload,
-                           self.base.remove_namespace(ns), deleted=True)
-
-    # entries of every kind: the event the kind names for the operation
     def add_item(self, ns, item):
         added = self.base.add_item(ns, item)
-        send(self.context, item.kind.events['add'], item_payload(added))
+        send(self.context, item.kind.event('add'), item_payload(added))
         return added
 
     def add_items(self, kind, ns, items, append: bool = True):
         added = self.base.add_items(kind, ns, items, append)
         for item in added:
-            send(self.context, kind.events['add'], item_payload(item))
+            send(self.context, kind.event('add'), item_payload(item))
         return added
 
     def save_item(self, ns, item):
         old = item.loaded_name
         saved = self.base.save_item(ns, item)
         payload = item_payload(saved)
-        payload['name_old'] = old
-        send(self.context, item.kind.events['save'], payload)
+        payload[item.kind.name_key + '_old'] = old
+        send(self.context, item.kind.event('save'), payload)
         return saved
 
     def remove_item(self, ns, item):
         removed = self.base.remove_item(ns, item)
-        send(self.context, item.kind.events['remove'],
+        send(self.context, item.kind.event('remove'),
              item_payload(removed, deleted=True))
         return removed
 
     def remove_all(self, kind, ns):
-        return self._after(kind.events['remove_all'], namespace_payload,
-                           self.base.remove_all(kind, ns))
+        ns = self.base.remove_all(kind, ns)
+        send(self.context, kind.event('remove_all'), item_payload(ns))
+        return ns

@@ -10,6 +10,7 @@ from glance.common import exception
 from glance.common import policy
 from glance.domain.listing import ListQuery
 from glance.domain.image import Image
+from glance.domain.metadef import NAMESPACES
 from glance.domain.proxy import Proxy
 from glance.domain.transfer import Download
 from glance.layers import location_stores
@@ -245,17 +246,20 @@ class MemberRepo(Proxy):
 def namespace_target(namespace) -> dict:
     """The policy target of a metadef namespace: its owner and
     visibility."""
-    return {'project_id': namespace.owner, 'owner': namespace.owner,
-            'visibility': namespace.visibility,
-            'namespace': namespace.namespace}
+    owner = namespace.values['owner']
+    return {'project_id': owner, 'owner': owner, 'namespace': namespace.name,
+            'visibility': namespace.values['visibility']}
 
 
 class MetadefRepo(Proxy):
-    """Who may read and change the metadata definitions catalog.
+    """Who may read and change the metadata definitions catalog: the rule
+    the kind declares for the operation, judged on the namespace the call
+    is on (for a namespace itself, on that namespace).
 
     A namespace the caller may not read is reported as not found, like an
     image; once a namespace is visible, a refused call on its contents is
-    a plain 403.
+    a plain 403.  ``list_associations`` passes unchecked: they are shown
+    inside namespaces the caller was already allowed to read.
     """
 
     def _enforce(self, rule: str, target: dict) -> None:
@@ -263,72 +267,55 @@ class MetadefRepo(Proxy):
             raise exception.Forbidden(
                 'You are not authorized to complete %s action.' % rule)
 
-    def _on(self, rule: str, namespace) -> None:
-        self._enforce(rule, namespace_target(namespace))
+    def _on(self, kind, operation: str, namespace) -> None:
+        self._enforce(kind.rules[operation], namespace_target(namespace))
 
-    # namespaces
-    def get_namespace(self, name: str):
-        namespace = self.base.get_namespace(name)
-        if not policy.check(self.context, 'get_metadef_namespace',
-                            namespace_target(namespace)):
+    def _may_read(self, namespace) -> bool:
+        return policy.check(self.context, NAMESPACES.rules['get'],
+                            namespace_target(namespace))
+
+    def list_namespaces(self, query, all_projects: bool = False):
+        self._enforce(NAMESPACES.rules['list'],
+                      {'project_id': self.context.project_id})
+        return [ns for ns in self.base.list_namespaces(
+                    query, all_projects=policy.is_admin(self.context))
+                if self._may_read(ns)]
+
+    def get_item(self, kind, ns, name: str):
+        if ns is not None:
+            self._on(kind, 'get', ns)
+            return self.base.get_item(kind, ns, name)
+        namespace = self.base.get_item(kind, ns, name)
+        if not self._may_read(namespace):
             raise exception.NotFound(
                 'Metadata definition namespace %s not found.' % name)
         return namespace
 
-    def list_namespaces(self, query, all_projects: bool = False):
-        self._enforce('get_metadef_namespaces',
-                      {'project_id': self.context.project_id})
-        return [ns for ns in self.base.list_namespaces(
-                    query, all_projects=policy.is_admin(self.context))
-                if policy.check(self.context, 'get_metadef_namespace',
-                                namespace_target(ns))]
+    def list_items(self, kind, ns):
+        self._on(kind, 'list', ns)
+        return self.base.list_items(kind, ns)
 
-    def add_namespace(self, namespace):
-        self._on('add_metadef_namespace', namespace)
-        return self.base.add_namespace(namespace)
+    def add_item(self, ns, item):
+        self._on(item.kind, 'add', ns or item)
+        return self.base.add_item(ns, item)
 
-    def save_namespace(self, namespace):
-        self._on('modify_metadef_namespace', namespace)
-        return self.base.save_namespace(namespace)
+    def add_items(self, kind, ns, items, append: bool = True):
+        self._on(kind, 'add_many', ns)
+        return self.base.add_items(kind, ns, items, append)
 
-    def remove_namespace(self, namespace):
-        self._on('delete_metadef_namespace', namespace)
-        return self.base.remove_namespace(namespace)
+    def save_item(self, ns, item):
+        self._on(item.kind, 'save', ns or item)
+        return self.base.save_item(ns, item)
 
-    # entries of every kind: the rule the kind names for the operation
-    def list_items(self, kind, namespace):
-        self._on(kind.rules['list'], namespace)
-        return self.base.list_items(kind, namespace)
+    def remove_item(self, ns, item):
+        self._on(item.kind, 'remove', ns or item)
+        return self.base.remove_item(ns, item)
 
-    def get_item(self, kind, namespace, name: str):
-        self._on(kind.rules['get'], namespace)
-        return self.base.get_item(kind, namespace, name)
-
-    def add_item(self, namespace, item):
-        self._on(item.kind.rules['add'], namespace)
-        return self.base.add_item(namespace, item)
-
-    def add_items(self, kind, namespace, items, append: bool = True):
-        self._on(kind.rules['add_many'], namespace)
-        return self.base.add_items(kind, namespace, items, append)
-
-    def save_item(self, namespace, item):
-        self._on(item.kind.rules['save'], namespace)
-        return self.base.save_item(namespace, item)
-
-    def remove_item(self, namespace, item):
-        self._on(item.kind.rules['remove'], namespace)
-        return self.base.remove_item(namespace, item)
-
-    def remove_all(self, kind, namespace):
-        self._on(kind.rules['remove_all'], namespace)
-        return self.base.remove_all(kind, namespace)
+    def remove_all(self, kind, ns):
+        self._on(kind, 'remove_all', ns)
+        return self.base.remove_all(kind, ns)
 
     def list_resource_types(self):
         self._enforce('list_metadef_resource_types',
                       {'project_id': self.context.project_id})
         return self.base.list_resource_types()
-
-    def list_associations(self, namespaces):
-        # Shown inside namespaces the caller already was allowed to read.
-        return self.base.list_associations(namespaces)

@@ -5,7 +5,8 @@ and /v2/metadefs/resource_types.
 One resource serves every kind; what differs between them (schema, URL
 variable, list shape, view, rules, events) is the kind's declaration in
 ``glance.domain.metadef``.  The route table binds a resource to a kind as
-``metadef_items:<collection>``.
+``metadef_items:<collection>``.  Replacing and deleting are the same for
+a namespace (``EntryController``, which metadef_namespaces builds on).
 """
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ from glance.schemas import metadef as metadef_schemas
 _TRUE = ('true', '1', 'yes', 'on')
 
 
-def metadef_body(request: wsgi.Request, schema: dict[str, Any]
-                 ) -> dict[str, Any]:
-    """The JSON object body of ``request``, checked against ``schema``.
+def metadef_body(request: wsgi.Request, kind: domain.Kind,
+                 schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON object body of ``request``, checked against the kind's
+    schema (or ``schema``).
 
     Keys the server owns (self, schema, timestamps) are refused with 403,
     as for images, rather than silently dropped: a client sending them
@@ -35,7 +37,7 @@ def metadef_body(request: wsgi.Request, schema: dict[str, Any]
     for key in metadef_schemas.READ_ONLY:
         if key in body:
             raise exception.Forbidden("Attribute '%s' is read-only." % key)
-    schemas.validate(schema, body)
+    schemas.validate(schema or _schema(kind), body)
     return body
 
 
@@ -43,20 +45,21 @@ def load(request: wsgi.Request, namespace: str):
     """(repository, namespace) for a call on ``namespace`` or its contents;
     404 when the caller may not see the namespace."""
     repo = gateway.get_metadef_repo(request.context)
-    return repo, repo.get_namespace(namespace)
+    return repo, repo.get_item(domain.NAMESPACES, None, namespace)
 
 
 def item_view(item: domain.Item) -> dict[str, Any]:
-    """One entry as its own calls show it."""
+    """One entry (or namespace) as its own calls show it."""
     kind = item.kind
-    view: dict[str, Any] = {'name': item.name}
+    view: dict[str, Any] = {kind.name_key: item.name}
     if kind.timestamps:
         view['created_at'] = timeutils.isotime(item.created_at)
         view['updated_at'] = timeutils.isotime(item.updated_at)
     if kind.self_link:
         view['schema'] = '/v2/schemas/metadefs/%s' % kind.name
-        view['self'] = '/v2/metadefs/namespaces/%s/%s/%s' % (
-            item.namespace, kind.collection, item.name)
+        view['self'] = '/v2/metadefs/namespaces/' + '/'.join(
+            (item.namespace, kind.collection, item.name)
+            if item.namespace else (item.name,))
     view.update(item.shown())
     return view
 
@@ -95,24 +98,23 @@ class Deserializer:
     def create(self, request: wsgi.Request) -> dict:
         if self.kind.named_by_path:
             return {}
-        return {'body': metadef_body(request, _schema(self.kind))}
+        return {'body': metadef_body(request, self.kind)}
 
     def update(self, request: wsgi.Request) -> dict:
-        body = metadef_body(request, _schema(self.kind))
+        body = metadef_body(request, self.kind)
         if self.kind.named_by_path:
             _check_name(self.kind, body['name'])
         return {'body': body}
 
     def create_many(self, request: wsgi.Request) -> dict:
-        body = metadef_body(request, metadef_schemas.tags_schema())
+        body = metadef_body(request, self.kind, metadef_schemas.tags_schema())
         tags = body.get('tags')
-        if not isinstance(tags, list):
-            raise exception.BadRequest('The body needs a "tags" list.')
         # The API reference wants objects: {"tags": [{"name": "t"}]}.
-        if not all(isinstance(t, dict) and isinstance(t.get('name'), str)
-                   for t in tags):
+        if not isinstance(tags, list) or not all(
+                isinstance(t, dict) and isinstance(t.get('name'), str)
+                for t in tags):
             raise exception.BadRequest(
-                'Each entry of "tags" must be an object with a string '
+                'The body needs a "tags" list of objects with a string '
                 '"name", e.g. {"tags": [{"name": "t"}]}.')
         names = [_check_name(self.kind, t['name']) for t in tags]
         append = request.headers.get('X-Openstack-Append', 'false') \
@@ -120,16 +122,44 @@ class Deserializer:
         return {'names': names, 'append': append}
 
 
-class Controller:
-    """One method per call, for the kind the resource was made for (the
-    entry's name arrives in the kind's URL variable); the repository
-    chain does policy and events."""
+class EntryController:
+    """PUT and DELETE of one entry of the kind, or of a namespace (whose
+    name is the ``namespace`` variable; an entry's is in the kind's URL
+    variable); the repository chain does policy and events."""
 
     def __init__(self, kind: domain.Kind):
         self.kind = kind
 
-    def _name(self, path: dict[str, str]) -> str:
-        return path[self.kind.path_var]
+    def _load(self, request: wsgi.Request, namespace: str,
+              path: dict[str, str]):
+        """(repository, the namespace the entry is in, the entry)."""
+        repo, ns = load(request, namespace)
+        if self.kind is domain.NAMESPACES:
+            return repo, None, ns
+        return repo, ns, repo.get_item(self.kind, ns, path[self.kind.path_var])
+
+    def update(self, request: wsgi.Request, namespace: str, body: dict,
+               **path: str) -> dict:
+        """PUT .../{name} -> 200; the body replaces the entry (absent
+        fields take their defaults, a namespace keeps its owner unless
+        given) and may rename it: 409 onto a taken name; 403 for
+        non-administrators."""
+        repo, ns, item = self._load(request, namespace, path)
+        kept = {f: item.values[f] for f in self.kind.kept}
+        new = domain.new_item(self.kind, item.namespace, {**kept, **body})
+        item.name, item.values = new.name, new.values
+        return item_view(repo.save_item(ns, item))
+
+    def delete(self, request: wsgi.Request, namespace: str,
+               **path: str) -> None:
+        """DELETE .../{name} -> 204 (a namespace with everything in it);
+        404 unknown, 403 when the namespace is protected."""
+        repo, ns, item = self._load(request, namespace, path)
+        repo.remove_item(ns, item)
+
+
+class Controller(EntryController):
+    """The other calls on the kind the resource was made for."""
 
     def index(self, request: wsgi.Request, namespace: str) -> dict:
         """GET .../{namespace}/<kind> -> 200 every entry of the namespace
@@ -148,9 +178,9 @@ class Controller:
         -> 201 the entry; 409 name taken, 403 non-administrators."""
         repo, ns = load(request, namespace)
         if body is None:
-            body = {'name': _check_name(self.kind, self._name(path))}
+            body = {'name': _check_name(self.kind, path[self.kind.path_var])}
         return item_view(repo.add_item(
-            ns, domain.new_item(self.kind, ns.namespace, body)))
+            ns, domain.new_item(self.kind, ns.name, body)))
 
     def create_many(self, request: wsgi.Request, namespace: str,
                     names: list[str], append: bool) -> dict:
@@ -159,31 +189,13 @@ class Controller:
         409 (and nothing changed) when a name repeats or is taken."""
         repo, ns = load(request, namespace)
         items = repo.add_items(self.kind, ns, [
-            domain.Item(self.kind, ns.namespace, n) for n in names], append)
+            domain.Item(self.kind, ns.name, n) for n in names], append)
         return {self.kind.list_key: list_view(self.kind, items)}
 
     def show(self, request: wsgi.Request, namespace: str,
              **path: str) -> dict:
         """GET .../<kind>/{name} -> 200; 404 unknown."""
-        repo, ns = load(request, namespace)
-        return item_view(repo.get_item(self.kind, ns, self._name(path)))
-
-    def update(self, request: wsgi.Request, namespace: str, body: dict,
-               **path: str) -> dict:
-        """PUT .../<kind>/{name} -> 200; the body replaces the entry (and
-        may rename it: 409 onto a taken name)."""
-        repo, ns = load(request, namespace)
-        item = repo.get_item(self.kind, ns, self._name(path))
-        new = domain.new_item(self.kind, ns.namespace, body)
-        item.name, item.values = new.name, new.values
-        return item_view(repo.save_item(ns, item))
-
-    def delete(self, request: wsgi.Request, namespace: str,
-               **path: str) -> None:
-        """DELETE .../<kind>/{name} -> 204; 404 unknown, 403 when the
-        namespace is protected."""
-        repo, ns = load(request, namespace)
-        repo.remove_item(ns, repo.get_item(self.kind, ns, self._name(path)))
+        return item_view(self._load(request, namespace, path)[2])
 
     def delete_all(self, request: wsgi.Request, namespace: str) -> None:
         """DELETE .../<kind> -> 204 every entry gone; 403 protected."""
@@ -195,10 +207,7 @@ class Controller:
         known (registered by associating a namespace with it)."""
         repo = gateway.get_metadef_repo(request.context)
         return {'resource_types': [
-            {'name': rt.name,
-             'created_at': timeutils.isotime(rt.created_at),
-             'updated_at': timeutils.isotime(rt.updated_at)}
-            for rt in repo.list_resource_types()]}
+            item_view(t) for t in repo.list_resource_types()]}
 
 
 class Serializer:
@@ -212,5 +221,5 @@ class Serializer:
 
 def create_resource(collection: str) -> wsgi.Resource:
     """The resource of one kind, by its URL segment (``objects``...)."""
-    kind = next(k for k in domain.KINDS if k.collection == collection)
+    kind = next(k for k in domain.CONTENTS if k.collection == collection)
     return wsgi.Resource(Controller(kind), Deserializer(kind), Serializer())
