@@ -1,10 +1,11 @@
 """Owners and leases of long operations on images.
 
-An upload, a stage or an import is owned by the API process running it
-(its *holder*: host, pid and a random boot id).  The holder records a
-lease on the image before it changes anything and drops it when done; a
-heartbeat keeps every lease of the process alive with one small UPDATE of
-the process's row per ``lease_heartbeat_interval`` (not one per image).
+An upload, a stage, an import or a location import is owned by the API
+process running it (its *holder*: host, pid and a random boot id).  The
+holder records a lease on the image before it changes anything and drops
+it when done; a heartbeat keeps every lease of the process alive with one
+small UPDATE of the process's row per ``lease_heartbeat_interval`` (not
+one per image).
 A lease whose holder has not beaten for ``lease_timeout`` seconds belongs
 to a dead process: any node may take it over and undo the work
 (:mod:`glance.async_.recovery`).
@@ -53,6 +54,9 @@ CONF.register_opts(lease_opts)
 
 #: operations that take a lease
 UPLOAD, STAGE, IMPORT = 'upload', 'stage', 'import'
+#: a location added by POST /v2/images/{id}/locations, until its
+#: location_import task has hashed it (glance.services.location_import)
+LOCATION = 'location'
 #: an import posted to the jobboard (:mod:`glance.async_.jobs`): its
 #: holder may die while the job waits or moves to another worker
 JOB = 'job'
@@ -198,9 +202,27 @@ def acquire(image_id: str, operation: str, task_id: str | None = None,
     """
     beat()
     stores = list(stores)
-    row = db.acquire(image_id, operation, holder_id(), task_id,
-                     _stores_text(stores) if stores else None)
+    try:
+        row = db.acquire(image_id, operation, holder_id(), task_id,
+                         _stores_text(stores) if stores else None)
+    except exception.Conflict as exc:
+        held = find(image_id)
+        raise exc if held is None else busy(held)
     return _from_row(row)
+
+
+#: a lease's operation, as a 409 names it
+_WHAT = {UPLOAD: 'an upload', STAGE: 'a stage', IMPORT: 'an import',
+         JOB: 'an import', LOCATION: 'the verification of its new location'}
+
+
+def busy(lease: Lease) -> exception.Conflict:
+    """The 409 for a request that finds ``lease`` on its image."""
+    what = _WHAT.get(lease.undoes, 'another operation')
+    if lease.recovering:
+        what = 'undoing %s of a stopped process' % what
+    return exception.Conflict('Image %s is busy: %s is in progress.'
+                              % (lease.image_id, what))
 
 
 def release(lease: Lease) -> None:

@@ -12,6 +12,11 @@ takes its lease over and puts the image back where a client can carry on:
   lock released, the task marked ``failure``, data written to target
   stores removed, and the image ``uploading`` again when a whole stage is
   still there (glance-direct), else ``queued`` (or ``active`` as it was).
+* a location import (POST /v2/images/{id}/locations) whose hashing never
+  ended: the task marked ``failure`` and the image ``queued`` again
+  without the location, its data, size and hashes, as a failed location
+  import leaves it in the reference service
+  (:mod:`glance.async_.location_recovery`).
 
 The next upload, stage, import or delete of the image notices at once
 (:func:`settle`); every API process also looks for dead leases after each
@@ -26,7 +31,7 @@ import time
 
 from oslo_config import cfg
 
-from glance.async_ import leases, staging
+from glance.async_ import leases, location_recovery, staging
 from glance.common import exception
 from glance.context import get_admin_context
 from glance.domain.image import IMPORT_LOCK, Image, utcnow
@@ -94,6 +99,15 @@ def settle(image: Image) -> bool:
     if lease.recovering:
         return _await_recovery(lease)
     return False
+
+
+def check_free(image: Image) -> None:
+    """Conflict while a live process holds ``image`` (a location import
+    verifying the data of a queued image, say): for the upload and the
+    stage, which move the image on before they take their own lease."""
+    held = leases.find(image.image_id)
+    if held is not None and held.alive:
+        raise leases.busy(held)
 
 
 #: seconds between two looks at a recovery another process runs
@@ -226,6 +240,10 @@ def _undo(lease: leases.Lease, still=None) -> None:
     for the image as loaded now."""
     context = get_admin_context()
     repo = gateway.get_repo(context)
+    if lease.undoes == leases.LOCATION:
+        # No data of glance's making: the location's is the caller's.
+        location_recovery.undo(context, repo, lease)
+        return
     try:
         image = repo.get(lease.image_id)
     except exception.NotFound:

@@ -12,20 +12,25 @@
 Command and option names are the ones operators have scripted against;
 each command is one call of the cache API (/v2/cache, Images API 2.14) of
 the node named by --host/--port (or --url): the cache is per node, so the
-node is asked directly, never a load balancer in front of several.  Exit
-status 0 on success, 1 on an error (told on stderr), 2 for bad usage.
+node is asked directly, never a load balancer in front of several.  Without
+either, a command that logs in (--os-username... or the OS_* variables,
+glance.common.client_auth) asks the image endpoint of the catalogue, else
+0.0.0.0:9292.  Exit status 0 on success, 1 on an error (told on stderr),
+2 for bad usage.
 """
 from __future__ import annotations
 
 import argparse
 import datetime
 from importlib import metadata
-import os
 import re
 import sys
 from typing import Callable
 
+from keystoneauth1 import exceptions as ks_exc
 import requests
+
+from glance.common import client_auth
 
 #: the commands: name -> (help, takes an image id)
 COMMANDS: dict[str, tuple[str, bool]] = {
@@ -38,6 +43,9 @@ COMMANDS: dict[str, tuple[str, bool]] = {
     'delete-all-queued-images': ('Delete all images from the cache queue.',
                                  False),
 }
+
+
+DEFAULT_HOST, DEFAULT_PORT = '0.0.0.0', 9292
 
 
 class Failed(Exception):
@@ -62,51 +70,51 @@ def parser() -> argparse.ArgumentParser:
                    help='Print more verbose output.')
     p.add_argument('-d', '--debug', action='store_true',
                    help='Print each HTTP call made.')
-    p.add_argument('-H', '--host', metavar='ADDRESS', default='0.0.0.0',
-                   help='Address of the glance-api node (default '
-                        '%(default)s).')
-    p.add_argument('-p', '--port', type=int, default=9292,
-                   help='Port the node listens on (default %(default)s).')
+    p.add_argument('-H', '--host', metavar='ADDRESS',
+                   help='Address of the glance-api node (default: the '
+                        'catalogue\'s image endpoint when logging in, '
+                        'else %s).' % DEFAULT_HOST)
+    p.add_argument('-p', '--port', type=int,
+                   help='Port the node listens on (default %d).'
+                        % DEFAULT_PORT)
     p.add_argument('--url', help='URL of the node (http[s]://host:port), '
                                  'instead of --host and --port.')
     p.add_argument('-k', '--insecure', action='store_true',
                    help='Do not verify the certificate of an https node '
                         '(use with caution).')
-    p.add_argument('-A', '--auth_token', '--os-auth-token',
-                   dest='auth_token',
-                   default=os.environ.get('OS_AUTH_TOKEN'),
-                   help='Keystone token sent as X-Auth-Token (default: '
-                        'env OS_AUTH_TOKEN).')
     p.add_argument('-f', '--force', action='store_true',
                    help='Do not ask for confirmation before deleting all '
                         'cached or queued images.')
     p.add_argument('command', help='One of the commands below, or help.')
     p.add_argument('args', nargs='*', help='The command\'s arguments.')
+    client_auth.add_arguments(p)
     return p
 
 
 class CacheClient:
-    """The cache API of one node."""
+    """The cache API of one node, through a keystoneauth1 session (which
+    adds the token of its login, or the one given)."""
 
-    def __init__(self, base: str, token: str | None = None,
-                 verify: bool = True, debug: bool = False):
+    def __init__(self, base: str, auth: client_auth.Auth,
+                 debug: bool = False):
         self.base = base.rstrip('/')
-        self.session = requests.Session()
-        self.session.verify = verify
-        # errors as JSON ({"message": ...}) rather than an HTML page
-        self.session.headers['Accept'] = 'application/json'
-        if token:
-            self.session.headers['X-Auth-Token'] = token
+        self.session = auth.session
         self.debug = debug
 
     def call(self, method: str, path: str, **kw) -> requests.Response:
         url = self.base + path
         if self.debug:
             print('%s %s' % (method, url), file=sys.stderr)
+        # errors as JSON ({"message": ...}) rather than an HTML page
+        headers = {'Accept': 'application/json', **kw.pop('headers', {})}
         try:
-            r = self.session.request(method, url, timeout=60, **kw)
-        except requests.RequestException as exc:
+            r = self.session.request(url, method, headers=headers,
+                                     raise_exc=False, connect_retries=0,
+                                     timeout=60, **kw)
+        except ks_exc.ConnectionError as exc:
             raise Failed('cannot reach %s: %s' % (self.base, exc))
+        except ks_exc.ClientException as exc:    # the login itself
+            raise Failed(client_auth._login_error(self.session, exc))
         if self.debug:
             print('-> %d' % r.status_code, file=sys.stderr)
         if r.status_code >= 400:
@@ -266,14 +274,29 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr)
         return 2
     opts.image_id = opts.args[0] if takes_id else None
-    base = opts.url or 'http://%s:%d' % (opts.host, opts.port)
-    client = CacheClient(base, opts.auth_token, verify=not opts.insecure,
-                         debug=opts.debug)
     try:
+        auth = client_auth.from_options(opts, verify=not opts.insecure)
+    except ValueError as exc:
+        print('glance-cache-manage: %s' % exc, file=sys.stderr)
+        return 2
+    try:
+        auth.check()
+        client = CacheClient(_node_url(opts, auth), auth, debug=opts.debug)
         return ACTIONS[opts.command](client, opts)
-    except Failed as exc:
+    except (Failed, client_auth.AuthFailed) as exc:
         print('glance-cache-manage: %s' % exc, file=sys.stderr)
         return 1
+
+
+def _node_url(opts: argparse.Namespace, auth: client_auth.Auth) -> str:
+    """--url; else --host/--port; else the catalogue's image endpoint of
+    a login; else the default address."""
+    if opts.url:
+        return opts.url
+    if opts.host is None and opts.port is None and auth.logged_in:
+        return auth.image_endpoint()
+    return 'http://%s:%d' % (opts.host or DEFAULT_HOST,
+                             opts.port or DEFAULT_PORT)
 
 
 if __name__ == '__main__':

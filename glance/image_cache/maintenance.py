@@ -31,6 +31,8 @@ class Report:
     #: why deleted images were not looked for (the database was out of
     #: reach); the run went on without that step
     warning: str | None = None
+    #: prune: bytes the cache held before the run less those it holds now
+    bytes_removed: int = 0
 
 
 def _drop_deleted(cache: image_cache.ImageCache, report: Report) -> None:
@@ -58,8 +60,10 @@ def prune(cache: image_cache.ImageCache) -> Report:
     """Drop deleted images, then the least recently used ones until the
     cache holds at most ``image_cache_max_size`` bytes."""
     report = Report()
+    before = cache.total_size()
     _drop_deleted(cache, report)
     report.removed = cache.prune()
+    report.bytes_removed = max(0, before - cache.total_size())
     LOG.info('Image cache pruned: %d deleted image(s) and %d least '
              'recently used removed; %d bytes held (image_cache_max_size '
              '%d).', len(report.deleted), len(report.removed),

@@ -19,7 +19,7 @@ from oslo_config import cfg
 
 from glance import store as glance_store
 from glance.store import hashing, regions
-from glance.async_ import staging
+from glance.async_ import leases, staging
 from glance.common import exception, format_inspector, signature
 from glance.domain.image import Image, location_store
 from glance.domain.proxy import Proxy
@@ -419,7 +419,9 @@ class ImageRepo(Proxy):
             data, _size = glance_store.get_from_backend(
                 loc['url'], store_id=location_store(loc),
                 context=self.context)
-            for _chunk in inspection.feed(digests.feed(data)):
+            # the task's lease stays alive however long the reading takes
+            for _chunk in inspection.feed(digests.feed(
+                    leases.beating(data))):
                 pass
         except (IndexError, glance_store.GlanceStoreException) as exc:
             return self._refuse(image, 'could not be read: %s' % exc)

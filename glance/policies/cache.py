@@ -13,13 +13,17 @@ def _rule(name: str, description: str, operations: list[tuple[str, str]]
 
 
 def list_rules() -> list[policy.DocumentedRuleDefault]:
-    """The cache rules (upstream names; administrators by default)."""
+    """The cache rules (upstream names; administrators by default).
+    ``list_cached_nodes``, ``cache_clean`` and ``cache_prune`` are the
+    names of the reference's design of the 2.18 calls."""
     return [
         _rule('cache_image', 'Queue an image for caching on this node.',
               [('PUT', '/v2/cache/{image_id}')]),
         _rule('cache_list', 'List the images cached and queued on this '
-              'node, and the nodes whose cache holds an image.',
-              [('GET', '/v2/cache'), ('GET', '/v2/cache/nodes/{image_id}')]),
+              'node.', [('GET', '/v2/cache')]),
+        _rule('list_cached_nodes', 'List the nodes whose cache holds an '
+              'image (Images API 2.18).',
+              [('GET', '/v2/cache/nodes/{image_id}')]),
         _rule('cache_delete', 'Remove an image, or every image, from the '
               'cache and the queue of this node.',
               [('DELETE', '/v2/cache/{image_id}'), ('DELETE', '/v2/cache')]),

@@ -33,6 +33,7 @@ def upload(repo: Any, image: Image, data: Upload,
     """
     if recovery.settle(image):
         image = repo.get(image.image_id)
+    recovery.check_free(image)
     image = repo.begin_upload(image)
     # Leased once the image is ours (saving): a process dying before this
     # leaves an unleased saving image, undone after a lease timeout all

@@ -1,9 +1,10 @@
 """/v2/cache: the image cache of the node answering (Images API 2.14+).
 
 Available when the paste pipeline has the ``cache`` filter; elsewhere every
-call answers 404.  The rules (cache_list, cache_image, cache_delete, and
-since 2.18 cache_clean, cache_prune) touch no image, so the controller
-checks them itself, before anything else.
+call answers 404 (but the nodes of an image: 409, as the reference's design
+of that call says).  The rules (cache_list, cache_image, cache_delete, and
+since 2.18 list_cached_nodes, cache_clean, cache_prune) touch no image, so
+the controller checks them itself, before anything else.
 """
 from __future__ import annotations
 
@@ -89,36 +90,42 @@ class Controller:
         cache.delete(image_id)
         cache.dequeue(image_id)
 
-    def nodes(self, request: wsgi.Request, image_id: str) -> list[str]:
-        """GET /v2/cache/nodes/{image_id} -> 200 [node reference URLs]
-        (2.18): the nodes whose cache holds the image, every node sharing
-        the database with the centralized_db driver.  403 by policy
-        (cache_list), 404 for an image the caller cannot see."""
-        _enforce(request, 'cache_list')
-        cache = _cache(request)
+    def nodes(self, request: wsgi.Request, image_id: str) -> dict:
+        """GET /v2/cache/nodes/{image_id} -> 200 {cached_nodes: [node
+        reference URLs]} (2.18): the nodes whose cache holds the image,
+        known to every node sharing the database of the centralized_db
+        driver.  403 by policy (list_cached_nodes); 409 where the node has
+        no cache or another driver (which knows only its own node); 404
+        for an image the caller cannot see."""
+        _enforce(request, 'list_cached_nodes')
+        cache = request.environ.get(cache_filter.ENVIRON_KEY)
+        if cache is None or CONF.image_cache_driver != 'centralized_db':
+            raise exception.Conflict(
+                'The nodes caching an image are known only where the image '
+                'cache is enabled with the centralized_db driver.')
         gateway.get_repo(request.context).get(image_id)
-        return cache.nodes(image_id)
+        return {'cached_nodes': cache.nodes(image_id)}
 
     def clean(self, request: wsgi.Request) -> dict:
         """POST /v2/cache/clean -> 200 (2.18): drop deleted images,
         invalid files and incomplete files stalled for
-        image_cache_stall_time; 403 by policy (cache_clean)."""
+        image_cache_stall_time; 403 by policy (cache_clean).  The body,
+        which the reference's design leaves open, names what went."""
         _enforce(request, 'cache_clean')
         report = maintenance.clean(_cache(request))
         return {'deleted_images': report.deleted,
                 'removed_files': report.removed}
 
     def prune(self, request: wsgi.Request) -> dict:
-        """POST /v2/cache/prune -> 200 (2.18): drop deleted images, then
-        the least recently used ones until the cache holds at most
+        """POST /v2/cache/prune -> 200 {total_files_pruned,
+        total_bytes_pruned} (2.18): drop deleted images, then the least
+        recently used ones until the cache holds at most
         image_cache_max_size bytes; 403 by policy (cache_prune)."""
         _enforce(request, 'cache_prune')
-        cache = _cache(request)
-        report = maintenance.prune(cache)
-        return {'deleted_images': report.deleted,
-                'pruned_images': report.removed,
-                'cache_size': cache.total_size(),
-                'max_size': CONF.image_cache_max_size}
+        report = maintenance.prune(_cache(request))
+        return {'total_files_pruned': len(report.deleted) +
+                len(report.removed),
+                'total_bytes_pruned': report.bytes_removed}
 
     def clear(self, request: wsgi.Request, target: str) -> None:
         """DELETE /v2/cache -> 204; x-image-cache-clear-target: cache,

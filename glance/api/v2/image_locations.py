@@ -8,45 +8,16 @@ owner's members add the location of an http store.  Each add is recorded
 as a ``location_import`` task of the image (GET /v2/images/{id}/tasks).
 With ``do_secure_hash`` the data at the new location is hashed after the
 202, off the request thread, and the image turns active (task success) or
-stays queued (task failure) only then.
+stays queued (task failure) only then (glance.services.location_import).
 """
 from __future__ import annotations
 
-import logging
-
-from glance.async_ import executor
-from glance.common import exception
 from glance.common import wsgi
-from glance import context as glance_context
-from glance.domain import task as domain_task
 from glance import gateway
 from glance.layers import location as location_layer
 from glance.schemas import image as image_schemas
 from glance import schemas
-
-LOG = logging.getLogger(__name__)
-
-
-def verify(image_id: str, task_id: str) -> None:
-    """Run the location_import task: hash the data at the new location
-    (when the image waits for it) and record how that ended."""
-    context = glance_context.get_admin_context()
-    tasks = gateway.get_internal_task_repo(context)
-    task = tasks.get(task_id)
-    task.begin_processing()
-    tasks.save(task)
-    try:
-        repo = gateway.get_repo(context)
-        image = repo.get(image_id)
-        if image.status == 'queued':
-            image = repo.verify_location(image)
-    except exception.GlanceException as exc:
-        LOG.warning('Location import task %s of image %s failed: %s',
-                    task_id, image_id, exc)
-        task.fail(str(exc))
-    else:
-        task.succeed({'image_id': image_id})
-    tasks.save(task)
+from glance.services import location_import
 
 
 class Deserializer:
@@ -75,17 +46,8 @@ class Controller:
     def create(self, request: wsgi.Request, image_id: str, url: str,
                validation_data: dict | None) -> None:
         """POST /v2/images/{image_id}/locations -> 202 (hashing follows)."""
-        context = request.context
-        repo = gateway.get_repo(context)
-        repo.add_location(repo.get(image_id), url, validation_data)
-        task = domain_task.new_task(
-            'location_import', context.owner,
-            {'image_id': image_id, 'loc_url': url,
-             'validation_data': validation_data or {}},
-            image_id=image_id, request_id=context.request_id,
-            user_id=context.user_id)
-        gateway.get_internal_task_repo(context).add(task)
-        executor.submit(verify, image_id, task.task_id)
+        location_import.accept(request.context, image_id, url,
+                               validation_data)
 
 
 class Serializer:

@@ -45,6 +45,7 @@ class Controller:
         if recovery.settle(image):
             image = repo.get(image_id)
         repo.check_import(image, 'glance-direct')
+        recovery.check_free(image)
         if image.status != 'queued':
             raise exception.InvalidImageStatus(
                 'Image %s is %s; only a queued image can be staged.'

@@ -221,8 +221,7 @@ def _glance_servers(deployment: Deployment,
         if servers:
             database = 'sqlite:///%s' % os.path.join(primary_dir,
                                                      'glance.sqlite')
-            settings.append('glance_store.filesystem_store_datadir=%s'
-                            % os.path.join(primary_dir, 'images'))
+            settings += deployment.shared(primary_dir)
         srv = GlanceServer(directory, database, deployment.profile,
                            settings)
         if deployment.remote:

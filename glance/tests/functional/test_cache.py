@@ -241,8 +241,10 @@ def test_cache_api_errors(srv):
     ('DELETE', '/v2/cache', 'cache_delete'),
     ('PUT', '/v2/cache/%s', 'cache_image'),
     ('DELETE', '/v2/cache/%s', 'cache_delete'),
-    # Images API 2.18
-    ('GET', '/v2/cache/nodes/%s', 'cache_list'),
+    # Images API 2.18 (the reference's design names list_cached_nodes;
+    # this node's sqlite driver then answers 409, see
+    # test_cache_upkeep_api.py)
+    ('GET', '/v2/cache/nodes/%s', 'list_cached_nodes'),
     ('POST', '/v2/cache/clean', 'cache_clean'),
     ('POST', '/v2/cache/prune', 'cache_prune')])
 def test_cache_api_is_for_administrators(keystone_srv, method, path, rule):
@@ -254,7 +256,7 @@ def test_cache_api_is_for_administrators(keystone_srv, method, path, rule):
     assert r.status_code == 403, r.text
     assert rule in r.text
     admin = Client(keystone_srv.url, identity('p1', 'admin,member,reader'))
-    assert admin.request(method, path).status_code in (200, 202, 204)
+    assert admin.request(method, path).status_code in (200, 202, 204, 409)
 
 
 def test_cache_api_absent_without_the_cache_filter(client):

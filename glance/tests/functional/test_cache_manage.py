@@ -18,13 +18,19 @@ from glance.tests.functional.test_cache import (active_image, cache_dir,
 
 
 def manage(server, *args: str, stdin: str = '',
-           node: tuple[str, ...] | None = None
-           ) -> subprocess.CompletedProcess:
+           node: tuple[str, ...] | None = None,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the command; ``env`` holds the OS_* variables it sees (none of
+    the test runner's own)."""
     if node is None:
         node = ('--host', '127.0.0.1', '--port', str(server.port))
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith('OS_')}
+    environ.update(env or {})
     return subprocess.run(
         [sys.executable, '-m', 'glance.cmd.cache_manage', *node, *args],
-        input=stdin, capture_output=True, text=True, timeout=120)
+        input=stdin, capture_output=True, text=True, timeout=120,
+        env=environ)
 
 
 @pytest.fixture(scope='module')
@@ -165,3 +171,108 @@ def test_keystone_tokens(keystone, tmp_path):
         assert 'answered 401' in r.stderr
     finally:
         server.stop()
+
+
+@pytest.fixture(scope='module')
+def ks_cache_server(keystone, tmp_path_factory):
+    """A caching glance-api behind the real Keystone, the catalogue's
+    image endpoint."""
+    workdir = str(tmp_path_factory.mktemp('manage-ks'))
+    server = keystone_glance(keystone, workdir, [
+        'paste_deploy.flavor=keystone+cachemanagement',
+        'image_cache_dir=%s' % os.path.join(workdir, 'cache'),
+        'image_cache_driver=sqlite', 'cache_prefetcher_interval=0'])
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def catalogued(keystone, ks_cache_server):
+    """ks_cache_server, made the catalogue's image endpoint again (other
+    modules' servers in this process may have taken it meanwhile)."""
+    keystone.set_image_endpoint(ks_cache_server.url)
+    return ks_cache_server
+
+
+def _login(keystone, persona: str = 'admin') -> dict[str, str]:
+    """The OS_* variables of an openrc file for ``persona``."""
+    who = keystone.personas[persona]
+    return {'OS_AUTH_URL': keystone.url + '/v3', 'OS_USERNAME': who.name,
+            'OS_PASSWORD': who.password,
+            'OS_PROJECT_NAME': who.project_name,
+            'OS_USER_DOMAIN_NAME': 'Default',
+            'OS_PROJECT_DOMAIN_NAME': 'Default',
+            'OS_REGION_NAME': 'RegionOne'}
+
+
+def test_password_login_finds_the_node_in_the_catalogue(keystone,
+                                                        catalogued):
+    """As the reference command: --os-username/--os-password/
+    --os-project-name/--os-auth-url log in to Keystone (keystoneauth1),
+    and with no --host/--url the image endpoint of the catalogue is the
+    node asked."""
+    admin = keystone.personas['admin']
+    admin_client = Client(catalogued.url,
+                          headers=keystone.client_headers('admin'))
+    image = active_image(admin_client, b'k' * 9)
+    login = ('--os-username', 'admin', '--os-password', admin.password,
+             '--os-project-name', 'admin', '--os-user-domain-id', 'default',
+             '--os-project-domain-name', 'Default',
+             '--os-auth-url', keystone.url, '--os-region-name', 'RegionOne')
+    r = manage(None, *login, '--debug', '-v', 'queue-image', image['id'],
+               node=())
+    assert r.returncode == 0, r.stderr
+    assert 'PUT %s/v2/cache/%s' % (catalogued.url, image['id']) \
+        in r.stderr
+    assert r.stdout == 'Queued image %s for caching\n' % image['id']
+    # the legacy short options name the same things
+    r = manage(None, '-I', 'admin', '-K', admin.password, '-T', 'admin',
+               '-N', keystone.url + '/v3', 'list-queued', node=())
+    assert r.returncode == 0, r.stderr
+    assert '| %s |' % image['id'] in r.stdout
+    # an explicit node wins over the catalogue
+    r = manage(None, *login, 'list-queued',
+               node=('--url', 'http://127.0.0.1:9'))
+    assert r.returncode == 1
+    assert 'cannot reach http://127.0.0.1:9' in r.stderr
+    manage(None, *login, '--force', 'delete-all-queued-images', node=())
+
+
+def test_environment_variables_are_the_defaults(keystone, catalogued):
+    """OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_PROJECT_NAME and the
+    domain variables log in as an openrc file would; an option given
+    on the command line wins over its variable."""
+    r = manage(None, 'list-cached', node=(), env=_login(keystone))
+    assert (r.returncode, r.stdout) == (0, 'No cached images.\n'), r.stderr
+    # a member of another project logs in too, and is refused by policy
+    r = manage(None, 'list-cached', node=(),
+               env=_login(keystone, 'alpha-member'))
+    assert r.returncode == 1
+    assert 'GET /v2/cache answered 403' in r.stderr
+    r = manage(None, '--os-username', 'admin', '--os-project-name', 'admin',
+               '--os-password', keystone.personas['admin'].password,
+               'list-cached', node=(), env=_login(keystone, 'alpha-member'))
+    assert r.returncode == 0, r.stderr
+
+
+def test_wrong_password_is_a_clear_error(keystone, catalogued):
+    """A refused login is told as such, with a non-zero exit status, and
+    nothing is asked of the node."""
+    env = dict(_login(keystone), OS_PASSWORD='not-the-password')
+    r = manage(None, '--debug', 'list-cached', node=(), env=env)
+    assert r.returncode == 1
+    assert r.stderr.startswith('glance-cache-manage: authentication failed '
+                               'at %s/v3' % keystone.url), r.stderr
+    assert '/v2/cache' not in r.stderr
+    assert r.stdout == ''
+    # a user without a password or identity service is a usage error
+    env = {'OS_USERNAME': 'admin', 'OS_AUTH_URL': keystone.url}
+    r = manage(None, 'list-cached', node=(), env=env)
+    assert r.returncode == 2
+    assert 'needs --os-password' in r.stderr
+    # Keystone not there
+    env = dict(_login(keystone), OS_AUTH_URL='http://127.0.0.1:9/v3')
+    r = manage(None, 'list-cached', node=(), env=env)
+    assert r.returncode == 1
+    assert 'cannot reach the identity service at http://127.0.0.1:9/v3' \
+        in r.stderr

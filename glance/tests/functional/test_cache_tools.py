@@ -186,9 +186,10 @@ def test_two_nodes_sharing_a_database_see_each_others_records(
         for client in (one, two):
             r = client.get('/v2/cache/nodes/%s' % image['id'])
             assert r.status_code == 200, r.text
-            assert r.json() == ['http://node-1:9292', 'http://node-2:9292']
+            assert r.json() == {'cached_nodes': ['http://node-1:9292',
+                                                 'http://node-2:9292']}
             assert client.get('/v2/cache/nodes/%s' % only_one['id']).json() \
-                == ['http://node-1:9292']
+                == {'cached_nodes': ['http://node-1:9292']}
         # each node lists its own cache
         assert sorted(cached_ids(nodes[0])) == sorted([image['id'],
                                                        only_one['id']])
@@ -237,7 +238,7 @@ def test_centralized_db_driver_on_server_databases(database, tmp_path):
             assert [tuple(r) for r in rows] == [
                 ('http://db-node:9292', image['id'], 2)]
             assert client.get('/v2/cache/nodes/%s' % image['id']).json() \
-                == ['http://db-node:9292']
+                == {'cached_nodes': ['http://db-node:9292']}
             assert client.delete('/v2/cache').status_code == 204
             with eng.connect() as conn:
                 assert conn.execute(sa.text(

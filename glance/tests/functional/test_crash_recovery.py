@@ -46,12 +46,19 @@ def blob(size: int, seed: str = 'x') -> bytes:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     """/blob/SIZE/SEED: the bytes at once; /slow/SIZE: announces SIZE
-    bytes and sends 4 KiB every 100 ms (a source a kill can interrupt)."""
+    bytes and sends 4 KiB every 100 ms (a source a kill can interrupt).
+    HEAD answers the size (what the http store asks of a location)."""
 
     protocol_version = 'HTTP/1.0'
 
     def log_message(self, *args):
         pass
+
+    def do_HEAD(self):
+        self.send_response(200)
+        self.send_header('Content-Length',
+                         [p for p in self.path.split('/') if p][1])
+        self.end_headers()
 
     def do_GET(self):
         parts = [p for p in self.path.split('/') if p]
