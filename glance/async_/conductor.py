@@ -182,8 +182,7 @@ class ClaimingBoard:
 def _forget_book(job: Any) -> None:
     """Remove the finished flow's persisted state."""
     try:
-        with contextlib.closing(jobs.persistence().get_connection()) as conn:
-            conn.destroy_logbook(job.book_uuid)
+        jobs.forget_book(job.book_uuid)
     except Exception as exc:  # noqa: BLE001 - leftover rows are harmless
         LOG.warning('Flow state of job %s not removed: %s', job.uuid, exc)
 

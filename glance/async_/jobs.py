@@ -78,21 +78,53 @@ _PERSISTENCE: Any = None
 
 
 def persistence():
-    """taskflow's SQL persistence backend, built once per process."""
+    """taskflow's SQL persistence backend, built once per process.
+
+    On the service database it shares the service's engine in its
+    write-transaction form: taskflow reads a row and then writes it in one
+    transaction, which SQLite (several API and worker processes writing
+    one file) only lets wait for the lock when the transaction took it at
+    ``BEGIN`` (:func:`glance.db.sqlalchemy.engine.write_engine`).
+    """
     global _PERSISTENCE
     with _LOCK:
         if _PERSISTENCE is None:
             from taskflow.persistence.backends import impl_sqlalchemy
+            from glance.db.sqlalchemy import engine
             url = CONF.jobboard.persistence_connection
-            if url:
+            if url and url.startswith('sqlite'):
+                _PERSISTENCE = impl_sqlalchemy.SQLAlchemyBackend(
+                    {'connection': url}, engine=engine.sqlite_engine(url))
+            elif url:
                 _PERSISTENCE = impl_sqlalchemy.SQLAlchemyBackend(
                     {'connection': url})
             else:
-                from glance.db.sqlalchemy import engine
+                eng = engine.write_engine()
                 _PERSISTENCE = impl_sqlalchemy.SQLAlchemyBackend(
-                    {'connection': str(engine.get_engine().url)},
-                    engine=engine.get_engine())
+                    {'connection': str(eng.url)}, engine=eng)
         return _PERSISTENCE
+
+
+def forget_book(book_uuid: str) -> None:
+    """Delete a logbook with its flow and atom details.
+
+    taskflow's ``destroy_logbook`` leaves the details to the foreign keys'
+    ``ON DELETE CASCADE``, which SQLite ignores on the service database
+    (its connections do not enforce foreign keys): every finished import
+    would leave its flow and atom rows behind.  So the children go first,
+    explicitly, in the same transaction.
+    """
+    import sqlalchemy as sa
+    from taskflow.persistence.backends.sqlalchemy import tables
+    backend = persistence()
+    table = tables.fetch(sa.MetaData())
+    logbooks, flows, atoms = (table.logbooks, table.flowdetails,
+                              table.atomdetails)
+    with backend.engine.begin() as conn:
+        fds = sa.select(flows.c.uuid).where(flows.c.parent_uuid == book_uuid)
+        conn.execute(atoms.delete().where(atoms.c.parent_uuid.in_(fds)))
+        conn.execute(flows.delete().where(flows.c.parent_uuid == book_uuid))
+        conn.execute(logbooks.delete().where(logbooks.c.uuid == book_uuid))
 
 
 def check_persistence() -> None:
@@ -157,10 +189,16 @@ def post(spec: Any) -> str:
     engines.save_factory_details(flow_detail, FLOW_FACTORY, [],
                                  {'spec': spec_details(spec)},
                                  backend=backend)
-    job = _shared_board().post(
-        spec.task_id, book=book,
-        details={'flow_uuid': flow_detail.uuid, 'image_id': spec.image_id,
-                 'task_id': spec.task_id, 'method': spec.method})
+    try:
+        job = _shared_board().post(
+            spec.task_id, book=book,
+            details={'flow_uuid': flow_detail.uuid,
+                     'image_id': spec.image_id, 'task_id': spec.task_id,
+                     'method': spec.method})
+    except Exception:
+        with contextlib.suppress(Exception):    # the board's error counts
+            forget_book(book.uuid)
+        raise
     return job.uuid
 
 
