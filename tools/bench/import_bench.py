@@ -494,8 +494,8 @@ def _report(results: dict[str, dict], args: argparse.Namespace) -> None:
                        if program in r]
             if not figures:
                 continue
-            row('%s: %s RSS during %d MiB imports' % (mode, program,
-                                                       args.big_mib),
+            row('%s: %s RSS during %d MiB imports'
+                % (mode, program, args.big_mib),
                 'before %s, median %s, peak %s MB' % tuple(
                     _spread([f[i] / 1e6 for f in figures], '%.0f')
                     for i in range(3)), 'flat, < 150 MB')
