@@ -1,13 +1,16 @@
 """taskflow's persistence in the service database (distributed imports).
 
 A finished job's flow state is deleted whole on every backend (SQLite
-ignores the foreign keys' cascades on the service database), and on
-SQLite taskflow's read-then-write transactions wait for another
-process's write lock instead of failing with "database is locked".
+ignores the foreign keys' cascades on the service database), on SQLite
+taskflow's read-then-write transactions wait for another process's write
+lock instead of failing with "database is locked", and the connections
+taskflow opens for every atom state share one set of tables (each new set
+was kept alive for good: a worker's memory grew with every import).
 """
 from __future__ import annotations
 
 import contextlib
+import gc
 import sqlite3
 import threading
 import time
@@ -113,3 +116,37 @@ def test_separate_sqlite_persistence_cascades(tmp_path):
     finally:
         jobs._PERSISTENCE = None
         cfg.CONF.clear_override('persistence_connection', group='jobboard')
+
+
+def _taskflow_tables() -> int:
+    gc.collect()
+    return sum(1 for o in gc.get_objects()
+               if isinstance(o, sa.Table) and o.name == 'atomdetails')
+
+
+@pytest.mark.usefixtures('migrated_database')
+def test_connections_share_one_set_of_tables(backend):
+    """What an engine does for each atom, many times over: open a
+    connection, save and read atom details (their Enum columns are what
+    SQLAlchemy memoised for good), forget the book.  No table is built
+    after the first."""
+    def one_import(n: int) -> None:
+        book = _book('t%d' % n)
+        with contextlib.closing(backend.get_connection()) as conn:
+            conn.save_logbook(book)
+        for flow in book:
+            for atom in flow:
+                atom.state = 'SUCCESS'
+                with contextlib.closing(backend.get_connection()) as conn:
+                    conn.update_atom_details(atom)
+        with contextlib.closing(backend.get_connection()) as conn:
+            found = conn.get_logbook(book.uuid)
+        assert {a.state for f in found for a in f} == {'SUCCESS'}
+        jobs.forget_book(book.uuid)
+
+    one_import(0)
+    tables = _taskflow_tables()
+    for n in range(1, 11):
+        one_import(n)
+    assert _taskflow_tables() == tables
+    assert _counts(backend.engine) == dict.fromkeys(TABLES, 0)
