@@ -12,6 +12,10 @@ for this service's endpoint (``[oslo_limit] endpoint_id``) are enforced:
   when staging starts).
 
 A project over a limit gets 413, as for the configuration quotas.
+
+``oslo_limit.limit`` is imported when limits are first enforced: it
+brings the whole OpenStack SDK (about 20 MB of every glance-api and
+glance-worker process) that deployments without unified limits never use.
 """
 from __future__ import annotations
 
@@ -19,7 +23,6 @@ import logging
 
 from oslo_config import cfg
 from oslo_limit import exception as limit_exc
-from oslo_limit import limit
 from oslo_limit import opts as limit_opts
 
 from glance.common import exception
@@ -58,6 +61,7 @@ def enforce(project_id: str | None, **deltas: int) -> None:
     """
     if not enabled() or not project_id:
         return
+    from oslo_limit import limit
     try:
         limit.Enforcer(_usage).enforce(project_id, deltas)
     except limit_exc.ProjectOverLimit as exc:
@@ -74,6 +78,7 @@ def usage(project_id: str | None) -> dict[str, dict[str, int]]:
     unified limits are off)."""
     if not enabled() or not project_id:
         return {}
+    from oslo_limit import limit
     found = limit.Enforcer(_usage).calculate_usage(project_id,
                                                    list(RESOURCES))
     return {name: {'limit': u.limit, 'usage': u.usage}

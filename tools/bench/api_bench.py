@@ -4,6 +4,7 @@
 Run by hand, never as a test:
 
     .venv/bin/python tools/bench/api_bench.py [--database URL] [--workers N]
+    .venv/bin/python tools/bench/api_bench.py --compare-workers 1,2
 
 It starts its own glance-api (SQLite and a file store under a temporary
 directory unless ``--database`` names another database, noauth pipeline)
@@ -160,6 +161,40 @@ def run(args: argparse.Namespace) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def show_scaling(args: argparse.Namespace) -> None:
+    """``GET /v2/images/{id}`` with 32 connections against one and then
+    two API workers, in turns, ``--rounds-scaling`` times each; a fresh
+    glance-api (and database) per run."""
+    if not shutil.which('wrk'):
+        print('wrk not installed (Debian package wrk)')
+        return
+    counts = [int(n) for n in args.compare_workers.split(',')]
+    rates: dict[int, list[float]] = {n: [] for n in counts}
+    for round_ in range(args.rounds_scaling):
+        for n in counts:
+            work = tempfile.mkdtemp(prefix='glance-bench-')
+            srv = GlanceServer(work, database_url=args.database, settings=[
+                'DEFAULT.workers=%d' % n]).start()
+            try:
+                image_id = requests.post(srv.url + '/v2/images', json={
+                    **BODY, 'name': 'show'}).json()['id']
+                bench_wrk(srv.url, image_id, 2)         # warm every worker
+                rates[n].append(bench_wrk(srv.url, image_id, args.seconds))
+            finally:
+                srv.stop()
+                shutil.rmtree(work, ignore_errors=True)
+            print('  round %d, %d worker(s): %.0f req/s, load %.1f' % (
+                round_ + 1, n, rates[n][-1], os.getloadavg()[0]),
+                flush=True)
+    base = statistics.median(rates[counts[0]])
+    for n in counts:
+        med = statistics.median(rates[n])
+        row('GET /v2/images/{id}, 32 connections, %d worker(s)' % n,
+            '%.0f req/s (%s) = %.2fx' % (med, ', '.join(
+                '%.0f' % r for r in rates[n]), med / base),
+            '2 workers >= 1.8x one' if n == 2 else '')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--database', help='SQLAlchemy URL (default: a '
@@ -169,7 +204,18 @@ def main() -> None:
     parser.add_argument('--rounds', type=int, default=21)
     parser.add_argument('--seconds', type=int, default=10,
                         help='duration of the wrk run')
-    run(parser.parse_args())
+    parser.add_argument('--compare-workers', metavar='N,M',
+                        help='only measure GET /v2/images/{id} (wrk, 32 '
+                        'connections) against each of these worker counts '
+                        'in turns, e.g. 1,2')
+    parser.add_argument('--rounds-scaling', type=int, default=3,
+                        help='runs of each worker count with '
+                        '--compare-workers (the median is shown)')
+    args = parser.parse_args()
+    if args.compare_workers:
+        show_scaling(args)
+    else:
+        run(args)
 
 
 if __name__ == '__main__':

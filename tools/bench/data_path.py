@@ -119,15 +119,17 @@ def fetch(url: str) -> None:
             pass
 
 
-def put(url: str, path: str) -> None:
+def put(url: str, path: str, extra: dict[str, str] | None = None) -> None:
     """PUT the file at ``path`` to ``url``, streamed; curl when there is
     one (requests sends a file 8 KiB at a time, costing the CPU the
-    server is measured on)."""
-    headers = {'Content-Type': 'application/octet-stream'}
+    server is measured on).  ``extra``: more headers (identity)."""
+    headers = {'Content-Type': 'application/octet-stream', **(extra or {})}
     if shutil.which('curl'):
+        args = []
+        for name, value in headers.items():
+            args += ['-H', '%s: %s' % (name, value)]
         subprocess.run(['curl', '-sSf', '-o', '/dev/null', '-T', path,
-                        '-H', 'Content-Type: %s' % headers['Content-Type'],
-                        url], check=True)
+                        *args, url], check=True)
         return
     with open(path, 'rb') as f:
         requests.put(url, data=f, headers=headers).raise_for_status()

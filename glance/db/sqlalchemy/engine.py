@@ -172,6 +172,42 @@ def get_engine() -> sqlalchemy.engine.Engine:
     return _state()[0].writer.get_engine()
 
 
+def write_engine() -> sqlalchemy.engine.Engine:
+    """The process-wide engine, with write transactions' manners.
+
+    For a library that runs its own Core transactions on the service's
+    database and reads before it writes in them (taskflow's persistence:
+    ``SELECT`` the row, then ``UPDATE`` it).  On SQLite each transaction
+    begins ``BEGIN IMMEDIATE``, so it waits the busy timeout for another
+    process's write lock instead of failing at once with "database is
+    locked"; elsewhere it is :func:`get_engine` (same pool either way).
+    """
+    return _state()[1]
+
+
+def sqlite_engine(url: str) -> sqlalchemy.engine.Engine:
+    """An engine on a SQLite file of its own (not the service database),
+    with the service database's manners: WAL, the busy timeout, foreign
+    keys enforced (ON DELETE CASCADE works) and every transaction begun
+    ``BEGIN IMMEDIATE``.  One connection per transaction (NullPool), as
+    such a file is written by several processes."""
+    eng = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+
+    @sqlalchemy.event.listens_for(eng, 'connect')
+    def _connect(dbapi_conn, record):
+        # transactions are ours to begin (below), not the driver's
+        dbapi_conn.isolation_level = None
+        _sqlite_pragmas(dbapi_conn, record)
+        cur = dbapi_conn.cursor()
+        cur.execute('PRAGMA foreign_keys=ON')
+        cur.close()
+
+    @sqlalchemy.event.listens_for(eng, 'begin')
+    def _begin(conn):
+        conn.exec_driver_sql('BEGIN IMMEDIATE')
+    return eng
+
+
 def reset() -> None:
     """Forget the engine (after a fork, or when tests change the URL)."""
     global _STATE

@@ -1,0 +1,199 @@
+"""Distributed imports on each service database: SQLite, PostgreSQL and
+MariaDB.
+
+The same cluster as :mod:`test_workers` (two glance-api nodes posting to a
+Redis jobboard, two glance-worker processes claiming the jobs, shared file
+stores and staging directory), started once per database; taskflow's
+flow states are persisted in that database.  SQLite is the embedded case:
+one file on one host, written by four processes at once (the API nodes'
+requests and leases, the workers' atom states, flow details and leases).
+
+On each database a web-download, a glance-direct and a copy-image import
+end ``active`` with the right data, and a worker killed outright while it
+fetches hands its import to the other worker, which finishes it once.
+"""
+from __future__ import annotations
+
+import os
+import time
+import urllib.parse
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from glance.tests import databases
+from glance.tests.functional.server import GlanceServer, free_port, \
+    write_config
+from glance.tests.functional import test_import
+from glance.tests.functional.test_import import (_create, _import, _stage,
+                                                 _wait, blob)
+from glance.tests.functional.test_workers import (CLAIM_TIMEOUT, REDIS,
+                                                  LEASE_TIMEOUT, Worker,
+                                                  _admin, _check, _clients,
+                                                  _progress, _ran_on, _redis,
+                                                  _slow)
+
+#: the loopback HTTP server of the import tests (/blob, /slow, /status)
+web = test_import.web
+
+
+@pytest.fixture(scope='module', params=databases.BACKENDS)
+def cluster(request, tmp_path_factory, web):
+    """(api nodes, workers, (base dir, database)) on one database."""
+    redis = _redis()
+    backend = request.param
+    base = tmp_path_factory.mktemp('workers-%s' % backend)
+    db = databases.TestDatabase(backend, str(base))
+    board = 'glance-test-%s' % uuid.uuid4().hex[:12]
+    shared = str(base / 'stores')
+    port = urllib.parse.urlparse(web).port
+    settings = [
+        'taskflow_executor.mode=distributed',
+        'jobboard.backend_url=redis://%s:%d?db=0' % REDIS,
+        'jobboard.board_name=%s' % board,
+        'jobboard.claim_timeout=%d' % CLAIM_TIMEOUT,
+        'worker.conductors=1', 'worker.jobs_per_conductor=2',
+        'worker.shutdown_timeout=5',
+        'task.progress_interval=0.2',
+        'DEFAULT.lease_timeout=%d' % LEASE_TIMEOUT,
+        'DEFAULT.lease_heartbeat_interval=1',
+        'import_filtering_opts.allowed_ports=[80,443,%d]' % port,
+        'import_filtering_opts.allowed_hosts=[127.0.0.1]',
+    ] + ['%s.filesystem_store_datadir=%s' % (s, os.path.join(shared, s))
+         for s in ('fast', 'cheap', 'os_glance_staging_store')]
+    apis = [GlanceServer(str(base / ('api%d' % n)), database_url=db.url,
+                         profile='reference', settings=settings)
+            for n in range(2)]
+    workers = []
+    try:
+        apis[0].start()
+        apis[1].start(sync_db=False)
+        workers = [Worker(str(base / ('worker%d' % n)), write_config.build(
+            str(base / ('worker%d' % n)), free_port(), 'reference', db.url,
+            settings)).start() for n in range(2)]
+        yield apis, workers, (base, db)
+    finally:
+        for proc in workers + apis:
+            proc.stop()
+        for key in redis.scan_iter(match='%s*' % board):
+            redis.delete(key)
+        db.drop()
+
+
+def _flow_rows(db: databases.TestDatabase) -> dict[str, int]:
+    """Rows left in taskflow's tables (a finished job leaves none)."""
+    engine = sa.create_engine(db.url)
+    try:
+        with engine.connect() as conn:
+            return {t: conn.execute(sa.text('SELECT COUNT(*) FROM %s' % t)
+                                    ).scalar()
+                    for t in ('logbooks', 'flowdetails', 'atomdetails')}
+    finally:
+        engine.dispose()
+
+
+def _no_flow_state_left(db: databases.TestDatabase) -> None:
+    """Wait for the conductors to forget the finished flows (a job is
+    consumed once its flow returned, just after the task was marked)."""
+    empty = {'logbooks': 0, 'flowdetails': 0, 'atomdetails': 0}
+    deadline = time.time() + 30
+    while _flow_rows(db) != empty and time.time() < deadline:
+        time.sleep(0.2)
+    assert _flow_rows(db) == empty
+
+
+def test_web_download(cluster, web):
+    apis, workers, (_, db) = cluster
+    one, two = _clients(cluster)
+    image_id = _create(one)
+    r = _import(one, image_id, method={'name': 'web-download',
+                                       'uri': web + '/blob/300000/wd'})
+    assert r.status_code == 202, r.text
+    image, task = _wait(two, image_id)
+    assert task['status'] == 'success', task
+    _check(two, image, blob(300000, 'wd'))
+    assert _ran_on(workers, task['id'])
+
+
+def test_glance_direct(cluster):
+    one, two = _clients(cluster)
+    data = blob(123456, 'gd')
+    image_id = _create(one)
+    assert _stage(one, image_id, data).status_code == 204
+    r = _import(two, image_id, method={'name': 'glance-direct'},
+                stores=['fast', 'cheap'])
+    assert r.status_code == 202, r.text
+    image, task = _wait(one, image_id)
+    assert task['status'] == 'success', task
+    assert image['stores'] == 'fast,cheap'
+    _check(one, image, data)
+
+
+def test_copy_image(cluster):
+    apis = cluster[0]
+    one, _ = _clients(cluster)
+    data = blob(70000, 'cp')
+    image_id = _create(one)
+    assert one.upload(image_id, data).status_code == 204
+    admin = _admin(apis[1])
+    r = _import(admin, image_id, method={'name': 'copy-image'},
+                stores=['cheap'])
+    assert r.status_code == 202, r.text
+    image, task = _wait(admin, image_id)
+    assert task['status'] == 'success', task
+    assert image['stores'] == 'fast,cheap'
+    _check(one, image, data)
+
+
+def test_concurrent_imports_leave_no_flow_state(cluster, web):
+    """Four imports at once (two per worker) write atom states into the
+    database together; all end, and the finished jobs' flow states are
+    removed (on SQLite too, whose foreign keys are off by default)."""
+    apis, workers, (_, db) = cluster
+    one, two = _clients(cluster)
+    images = {}
+    for n in range(4):
+        image_id = _create(one)
+        size = 200000 + n
+        r = _import((one, two)[n % 2], image_id, method={
+            'name': 'web-download',
+            'uri': web + '/blob/%d/cc%d' % (size, n)})
+        assert r.status_code == 202, r.text
+        images[image_id] = blob(size, 'cc%d' % n)
+    for image_id, data in images.items():
+        image, task = _wait(one, image_id)
+        assert task['status'] == 'success', task
+        _check(one, image, data)
+    _no_flow_state_left(db)
+
+
+def test_worker_killed_mid_fetch(cluster, web):
+    apis, workers, (base, db) = cluster
+    one, _ = _clients(cluster)
+    size = 100 * 1024      # 5 s at the slow server's 20 KiB/s
+    image_id = _create(one)
+    r = _import(one, image_id, method={'name': 'web-download',
+                                       'uri': web + '/slow/%d' % size})
+    assert r.status_code == 202, r.text
+    running = _progress(one, image_id, 10 * 1024)
+    assert running['status'] == 'processing'
+    [victim] = _ran_on(workers, running['id'])
+    workers[victim].kill()
+    try:
+        image, task = _wait(one, image_id)
+        assert task['status'] == 'success', task
+        _check(one, image, _slow(size))
+        assert 'import task %s' % running['id'] in \
+            workers[1 - victim].log()
+        # once: one location, nothing left in the other stores
+        assert image['stores'] == 'fast'
+        shared = os.path.join(str(base), 'stores')
+        assert os.listdir(os.path.join(shared, 'fast')).count(image_id) == 1
+        for store in ('cheap', 'os_glance_staging_store'):
+            path = os.path.join(shared, store)
+            assert image_id not in (os.listdir(path)
+                                    if os.path.isdir(path) else [])
+        _no_flow_state_left(db)
+    finally:
+        workers[victim].start()
