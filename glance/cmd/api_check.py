@@ -1,10 +1,10 @@
 """Load glance-api's configuration and application, then exit: 0 when
 both work, 1 (with the reason on stderr) when they do not.
 
-What ``glance-api`` with ``workers = 0`` runs on SIGHUP before it reloads
-itself (:meth:`glance.common.server.Server._reload_checked`), with its own
+What ``glance-api`` runs on SIGHUP before it reloads
+(:meth:`glance.common.server.Server._reload_works`), with its own
 command-line arguments: a fresh process, so a bad file is found without
-touching the serving one.
+touching the running ones.
 """
 import warnings
 

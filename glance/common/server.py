@@ -155,7 +155,7 @@ class Server:
         self.load_app = load_app
         self.reload_config = reload_config
         #: a command that loads the configuration and the application in a
-        #: fresh process and exits 0 when both work (``workers = 0``)
+        #: fresh process and exits 0 when both work (tried on SIGHUP)
         self.check_command = check_command
         self.sock: socket.socket | None = None
         #: pid -> (generation, start time) of each live worker
@@ -275,35 +275,14 @@ class Server:
         self.sock.close()
 
     def _reload_works(self) -> bool:
-        """Try the reload in a throwaway child process first.
+        """Try the reload in a fresh process (``check_command``) first.
 
         oslo.config cannot undo a reload, so a file with a bad value must
         never be loaded here: the parent forks every future worker from
-        its own configuration.
-        """
-        pid = os.fork()
-        if pid == 0:
-            status = 1
-            try:
-                self.reload_config()
-                self.load_app()
-                status = 0
-            except Exception as exc:  # noqa: BLE001 - reported below
-                LOG.error('Could not reload the configuration (%s); '
-                          'carrying on with the previous one', exc)
-            finally:
-                logging.shutdown()
-                os._exit(status)
-        _, status = os.waitpid(pid, 0)
-        return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-
-    def _reload_checked(self) -> bool:
-        """Try the reload in a fresh process (``check_command``).
-
-        Never a fork here: a copy of a serving process would take
-        connections from the shared socket on its own hub, and would wait
-        for ever on the thread pool (database calls) whose threads a fork
-        does not copy.
+        its own configuration.  A fresh process, never a fork: a copy of a
+        serving process (``workers = 0``) would take connections from the
+        shared socket on its own hub, and wait for ever on the database
+        thread pool whose threads a fork does not copy.
         """
         if not self.check_command:
             return True
@@ -417,7 +396,7 @@ class Server:
 
     def _reload_in_process(self) -> None:
         LOG.info('SIGHUP: reloading the configuration')
-        if self.reload_config is not None and not self._reload_checked():
+        if self.reload_config is not None and not self._reload_works():
             return
         try:
             if self.reload_config is not None:
