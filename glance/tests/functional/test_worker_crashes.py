@@ -30,13 +30,11 @@ import uuid
 
 import pytest
 
-from glance.tests import databases
 from glance.tests.functional.conftest import Client, identity
-from glance.tests.functional.server import GlanceServer, free_port, \
-    write_config
+from glance.tests.functional.server import GlanceServer, free_port
 from glance.tests.functional.test_import import _create, _import, _stage
-from glance.tests.functional.test_workers import (CLAIM_TIMEOUT, REDIS,
-                                                  Worker, _redis)
+from glance.tests.functional.test_workers import (Worker, any_database,
+                                                  distributed)
 
 #: the data every import brings (a raw disk, 256 KiB of noise)
 RAW = b''.join(hashlib.sha512(b'%d' % n).digest() for n in range(4096))
@@ -95,49 +93,19 @@ def files(tmp_path_factory):
 @contextlib.contextmanager
 def _cluster(base, files: str, extra: list[str]):
     """(api, workers, fault file, shared stores dir) on ``base``."""
-    redis = _redis()
-    try:
-        db = databases.TestDatabase('postgresql', str(base))
-    except pytest.skip.Exception:
-        db = databases.TestDatabase('sqlite', str(base))
-    board = 'glance-crash-%s' % uuid.uuid4().hex[:12]
-    shared = str(base / 'stores')
-    settings = [
-        'taskflow_executor.mode=distributed',
-        'jobboard.backend_url=redis://%s:%d?db=0' % REDIS,
-        'jobboard.board_name=%s' % board,
-        'jobboard.claim_timeout=%d' % CLAIM_TIMEOUT,
-        'worker.conductors=1', 'worker.jobs_per_conductor=2',
-        'worker.shutdown_timeout=5',
-        'task.progress_interval=0',
-        'DEFAULT.enabled_import_methods=[glance-direct,web-download,'
-        'copy-image,glance-download]',
-        'image_import_opts.image_import_plugins='
-        '[inject_image_metadata,image_conversion]',
-        'inject_metadata_properties.inject=hw_injected:yes',
-        'inject_metadata_properties.ignore_user_roles=admin',
-        'image_conversion.output_format=raw',
-        'DEFAULT.lease_timeout=8', 'DEFAULT.lease_heartbeat_interval=1',
-        'import_filtering_opts.allowed_ports=[%d]'
-        % urllib.parse.urlparse(files).port,
-        'import_filtering_opts.allowed_hosts=[127.0.0.1]',
-    ] + ['%s.filesystem_store_datadir=%s' % (s, os.path.join(shared, s))
-         for s in ('fast', 'cheap', 'os_glance_staging_store')] + extra
-    api = GlanceServer(str(base / 'api'), database_url=db.url,
-                       profile='reference', settings=settings).start()
     fault = str(base / 'fault')
-    workers = [Worker(str(base / ('worker%d' % n)), write_config.build(
-        str(base / ('worker%d' % n)), free_port(), 'reference', db.url,
-        settings), env={'GLANCE_FAULT_FILE': fault}).start()
-        for n in range(2)]
-    try:
-        yield api, workers, fault, shared
-    finally:
-        for proc in workers + [api]:
-            proc.stop()
-        for key in redis.scan_iter(match='%s*' % board):
-            redis.delete(key)
-        db.drop()
+    with distributed(base, any_database(base), urllib.parse.urlparse(
+            files).port, [
+            'task.progress_interval=0',
+            'DEFAULT.enabled_import_methods=[glance-direct,web-download,'
+            'copy-image,glance-download]',
+            'image_import_opts.image_import_plugins='
+            '[inject_image_metadata,image_conversion]',
+            'inject_metadata_properties.inject=hw_injected:yes',
+            'inject_metadata_properties.ignore_user_roles=admin',
+            'image_conversion.output_format=raw'] + extra, nodes=1,
+            env={'GLANCE_FAULT_FILE': fault}) as (apis, workers, _):
+        yield apis[0], workers, fault, str(base / 'stores')
 
 
 @pytest.fixture(scope='module')

@@ -5,6 +5,7 @@ and staging directory.  Workers and API nodes are killed mid-import; the
 import still ends, once, with the right data."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -87,51 +88,81 @@ class Worker:
         self.out.close()
 
 
-@pytest.fixture(scope='module')
-def cluster(tmp_path_factory, web):
-    """(api nodes, workers, settings) sharing a board, database, stores."""
-    redis = _redis()
-    base = tmp_path_factory.mktemp('workers')
-    try:
-        db = databases.TestDatabase('postgresql', str(base))
-    except pytest.skip.Exception:
-        db = databases.TestDatabase('sqlite', str(base))
-    board = 'glance-test-%s' % uuid.uuid4().hex[:12]
-    shared = str(base / 'stores')
-    port = urllib.parse.urlparse(web).port
-    settings = [
+def settings_for(board: str, shared: str, port: int) -> list[str]:
+    """A distributed deployment's settings: the board, short claims and
+    leases, the shared file stores and staging, web sources on ``port``."""
+    return [
         'taskflow_executor.mode=distributed',
         'jobboard.backend_url=redis://%s:%d?db=0' % REDIS,
         'jobboard.board_name=%s' % board,
         'jobboard.claim_timeout=%d' % CLAIM_TIMEOUT,
         'worker.conductors=1', 'worker.jobs_per_conductor=2',
         'worker.shutdown_timeout=5',
-        'task.progress_interval=0.2',
-        # a plugin changing the image between atoms: its change must reach
-        # the last atom through the persisted snapshots
-        'image_import_opts.image_import_plugins=[inject_image_metadata]',
-        'inject_metadata_properties.inject=hw_injected:yes',
-        'inject_metadata_properties.ignore_user_roles=admin',
         'DEFAULT.lease_timeout=%d' % LEASE_TIMEOUT,
         'DEFAULT.lease_heartbeat_interval=1',
         'import_filtering_opts.allowed_ports=[80,443,%d]' % port,
         'import_filtering_opts.allowed_hosts=[127.0.0.1]',
     ] + ['%s.filesystem_store_datadir=%s' % (s, os.path.join(shared, s))
          for s in ('fast', 'cheap', 'os_glance_staging_store')]
+
+
+@contextlib.contextmanager
+def distributed(base, db: databases.TestDatabase, port: int,
+                extra: list[str], nodes: int = 2,
+                env: dict[str, str] | None = None):
+    """(api nodes, workers, settings): ``nodes`` glance-api and two
+    glance-worker processes sharing a fresh board, ``db`` and the file
+    stores under ``base``; all stopped, the board and ``db`` dropped at
+    the end."""
+    redis = _redis()
+    board = 'glance-test-%s' % uuid.uuid4().hex[:12]
+    settings = settings_for(board, str(base / 'stores'), port) + extra
     apis = [GlanceServer(str(base / ('api%d' % n)), database_url=db.url,
                          profile='reference', settings=settings)
-            for n in range(2)]
-    apis[0].start()
-    apis[1].start(sync_db=False)
-    workers = [Worker(str(base / ('worker%d' % n)), write_config.build(
-        str(base / ('worker%d' % n)), free_port(), 'reference', db.url,
-        settings)).start() for n in range(2)]
-    yield apis, workers, (base, db, settings)
-    for proc in workers + apis:
-        proc.stop()
-    for key in redis.scan_iter(match='%s*' % board):
-        redis.delete(key)
-    db.drop()
+            for n in range(nodes)]
+    workers: list[Worker] = []
+    try:
+        for n, api in enumerate(apis):
+            api.start(sync_db=n == 0)
+        workers = [Worker(str(base / ('worker%d' % n)), write_config.build(
+            str(base / ('worker%d' % n)), free_port(), 'reference', db.url,
+            settings), env=env).start() for n in range(2)]
+        yield apis, workers, settings
+    finally:
+        for proc in workers + apis:
+            proc.stop()
+        for key in redis.scan_iter(match='%s*' % board):
+            redis.delete(key)
+        db.drop()
+
+
+def any_database(base) -> databases.TestDatabase:
+    """PostgreSQL, or SQLite where there is none."""
+    try:
+        return databases.TestDatabase('postgresql', str(base))
+    except pytest.skip.Exception:
+        return databases.TestDatabase('sqlite', str(base))
+
+
+#: what this module's cluster adds to :func:`settings_for`
+CLUSTER_SETTINGS = [
+    'task.progress_interval=0.2',
+    # a plugin changing the image between atoms: its change must reach the
+    # last atom through the persisted flow state
+    'image_import_opts.image_import_plugins=[inject_image_metadata]',
+    'inject_metadata_properties.inject=hw_injected:yes',
+    'inject_metadata_properties.ignore_user_roles=admin',
+]
+
+
+@pytest.fixture(scope='module')
+def cluster(tmp_path_factory, web):
+    """(api nodes, workers, settings) sharing a board, database, stores."""
+    base = tmp_path_factory.mktemp('workers')
+    db = any_database(base)
+    with distributed(base, db, urllib.parse.urlparse(web).port,
+                     CLUSTER_SETTINGS) as (apis, workers, settings):
+        yield apis, workers, (base, db, settings)
 
 
 def _clients(cluster, project=None):

@@ -17,22 +17,18 @@ from __future__ import annotations
 import os
 import time
 import urllib.parse
-import uuid
 
 import pytest
 import sqlalchemy as sa
 
 from glance.tests import databases
-from glance.tests.functional.server import GlanceServer, free_port, \
-    write_config
 from glance.tests.functional import test_import
-from glance.tests.functional.test_import import (_create, _import, _stage,
+from glance.tests.functional.test_import import (_create, _import,
                                                  _wait, blob)
-from glance.tests.functional.test_workers import (CLAIM_TIMEOUT, REDIS,
-                                                  LEASE_TIMEOUT, Worker,
-                                                  _admin, _check, _clients,
-                                                  _progress, _ran_on, _redis,
-                                                  _slow)
+from glance.tests.functional import test_workers
+from glance.tests.functional.test_workers import (_check, _clients,
+                                                  _progress, _ran_on, _slow,
+                                                  distributed)
 
 #: the loopback HTTP server of the import tests (/blob, /slow, /status)
 web = test_import.web
@@ -41,44 +37,12 @@ web = test_import.web
 @pytest.fixture(scope='module', params=databases.BACKENDS)
 def cluster(request, tmp_path_factory, web):
     """(api nodes, workers, (base dir, database)) on one database."""
-    redis = _redis()
     backend = request.param
     base = tmp_path_factory.mktemp('workers-%s' % backend)
     db = databases.TestDatabase(backend, str(base))
-    board = 'glance-test-%s' % uuid.uuid4().hex[:12]
-    shared = str(base / 'stores')
-    port = urllib.parse.urlparse(web).port
-    settings = [
-        'taskflow_executor.mode=distributed',
-        'jobboard.backend_url=redis://%s:%d?db=0' % REDIS,
-        'jobboard.board_name=%s' % board,
-        'jobboard.claim_timeout=%d' % CLAIM_TIMEOUT,
-        'worker.conductors=1', 'worker.jobs_per_conductor=2',
-        'worker.shutdown_timeout=5',
-        'task.progress_interval=0.2',
-        'DEFAULT.lease_timeout=%d' % LEASE_TIMEOUT,
-        'DEFAULT.lease_heartbeat_interval=1',
-        'import_filtering_opts.allowed_ports=[80,443,%d]' % port,
-        'import_filtering_opts.allowed_hosts=[127.0.0.1]',
-    ] + ['%s.filesystem_store_datadir=%s' % (s, os.path.join(shared, s))
-         for s in ('fast', 'cheap', 'os_glance_staging_store')]
-    apis = [GlanceServer(str(base / ('api%d' % n)), database_url=db.url,
-                         profile='reference', settings=settings)
-            for n in range(2)]
-    workers = []
-    try:
-        apis[0].start()
-        apis[1].start(sync_db=False)
-        workers = [Worker(str(base / ('worker%d' % n)), write_config.build(
-            str(base / ('worker%d' % n)), free_port(), 'reference', db.url,
-            settings)).start() for n in range(2)]
+    with distributed(base, db, urllib.parse.urlparse(web).port,
+                     test_workers.CLUSTER_SETTINGS) as (apis, workers, _):
         yield apis, workers, (base, db)
-    finally:
-        for proc in workers + apis:
-            proc.stop()
-        for key in redis.scan_iter(match='%s*' % board):
-            redis.delete(key)
-        db.drop()
 
 
 def _flow_rows(db: databases.TestDatabase) -> dict[str, int]:
@@ -103,47 +67,11 @@ def _no_flow_state_left(db: databases.TestDatabase) -> None:
     assert _flow_rows(db) == empty
 
 
-def test_web_download(cluster, web):
-    apis, workers, (_, db) = cluster
-    one, two = _clients(cluster)
-    image_id = _create(one)
-    r = _import(one, image_id, method={'name': 'web-download',
-                                       'uri': web + '/blob/300000/wd'})
-    assert r.status_code == 202, r.text
-    image, task = _wait(two, image_id)
-    assert task['status'] == 'success', task
-    _check(two, image, blob(300000, 'wd'))
-    assert _ran_on(workers, task['id'])
-
-
-def test_glance_direct(cluster):
-    one, two = _clients(cluster)
-    data = blob(123456, 'gd')
-    image_id = _create(one)
-    assert _stage(one, image_id, data).status_code == 204
-    r = _import(two, image_id, method={'name': 'glance-direct'},
-                stores=['fast', 'cheap'])
-    assert r.status_code == 202, r.text
-    image, task = _wait(one, image_id)
-    assert task['status'] == 'success', task
-    assert image['stores'] == 'fast,cheap'
-    _check(one, image, data)
-
-
-def test_copy_image(cluster):
-    apis = cluster[0]
-    one, _ = _clients(cluster)
-    data = blob(70000, 'cp')
-    image_id = _create(one)
-    assert one.upload(image_id, data).status_code == 204
-    admin = _admin(apis[1])
-    r = _import(admin, image_id, method={'name': 'copy-image'},
-                stores=['cheap'])
-    assert r.status_code == 202, r.text
-    image, task = _wait(admin, image_id)
-    assert task['status'] == 'success', task
-    assert image['stores'] == 'fast,cheap'
-    _check(one, image, data)
+# web-download, glance-direct through the other node and copy-image: the
+# tests of test_workers, run here on this module's cluster (each database)
+test_web_download = test_workers.test_web_download_runs_on_a_worker
+test_glance_direct = test_workers.test_glance_direct_through_the_other_node
+test_copy_image = test_workers.test_copy_image
 
 
 def test_concurrent_imports_leave_no_flow_state(cluster, web):
@@ -163,7 +91,8 @@ def test_concurrent_imports_leave_no_flow_state(cluster, web):
         images[image_id] = blob(size, 'cc%d' % n)
     for image_id, data in images.items():
         image, task = _wait(one, image_id)
-        assert task['status'] == 'success', task
+        assert task['status'] == 'success', (
+            task['message'], [w.log()[-3000:] for w in workers])
         _check(one, image, data)
     _no_flow_state_left(db)
 
