@@ -104,7 +104,13 @@ def settle(image: Image) -> bool:
 def check_free(image: Image) -> None:
     """Conflict while a live process holds ``image`` (a location import
     verifying the data of a queued image, say): for the upload and the
-    stage, which move the image on before they take their own lease."""
+    stage, which move the image on before they take their own lease.
+
+    Only a queued image is checked: any other status is refused by the
+    caller's own status transition, with the reference's message (which
+    names the status)."""
+    if image.status != 'queued':
+        return
     held = leases.find(image.image_id)
     if held is not None and held.alive:
         raise leases.busy(held)
