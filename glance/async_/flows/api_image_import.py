@@ -160,6 +160,34 @@ def check_staged(image_id: str, whole: bool = False) -> None:
             % (image_id, record['size'], size))
 
 
+def _plugins_may_convert(spec: ImportSpec) -> bool:
+    """Whether import plugins run on this import (and may change the
+    staged data before the store writes read it)."""
+    return not spec.copying and bool(
+        CONF.image_import_opts.image_import_plugins)
+
+
+def _check_written(spec: ImportSpec, repo: Any, image: Any,
+                   upload: Upload) -> None:
+    """Conflict, with the store's copy removed, unless what a store write
+    read from staging is what was staged (its size and hash, computed by
+    the write, against the stage's record): the staged file is read once
+    per store, not once more for the check."""
+    record = leases.staged(spec.image_id)
+    if record is not None and record['hash_algo'] != upload.os_hash_algo:
+        check_staged(spec.image_id, whole=True)   # hashed otherwise
+        return
+    if record is not None and (upload.size, upload.os_hash_value) == (
+            record['size'], record['hash_value']):
+        return
+    repo.discard_upload(image, Upload(data=(), store=upload.store,
+                                      location=upload.location))
+    raise exception.Conflict(
+        'The staged data of image %s has changed since it was staged '
+        '(%s bytes staged, %d read); stage it again.'
+        % (spec.image_id, record['size'] if record else 'no', upload.size))
+
+
 class _Stage(atoms.Atom):
     """Bring the data into staging (glance-direct has it there already)."""
 
@@ -170,7 +198,10 @@ class _Stage(atoms.Atom):
     def execute(self, image: atoms.Delta) -> atoms.Delta:
         spec = self.spec
         if spec.method == 'glance-direct':
-            check_staged(spec.image_id, whole=True)
+            # The staged file's hash is compared with its record where the
+            # file is read anyway, by the store writes, unless a plugin may
+            # change the data first: then it is read once more here.
+            check_staged(spec.image_id, whole=_plugins_may_convert(spec))
             return image
         obj = self.image(image)
         size = None
@@ -225,6 +256,8 @@ class _WriteToStore(atoms.Atom):
             if spec.all_stores_must_succeed:
                 raise
             return {'store': store, 'error': str(exc)}
+        if spec.method == 'glance-direct' and not _plugins_may_convert(spec):
+            _check_written(spec, repo, obj, upload)
         written = {f: getattr(upload, f) for f in WRITTEN}
         return dict(written, store=store)
 
