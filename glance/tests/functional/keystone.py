@@ -65,7 +65,8 @@ def build_pinned_venv(script: str, venv: str, error: type[Exception],
     Under pytest-xdist several workers may get here at once on a fresh
     machine, so the build is serialised with a lock file beside the venv.
     """
-    with open(venv + '.lock', 'w') as lock:
+    # the real path: two checkouts may share one venv through symlinks
+    with open(os.path.realpath(venv) + '.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             result = subprocess.run(['bash', script, venv],
@@ -462,7 +463,8 @@ def _template(venv: str) -> tuple[str, dict]:
     """
     path = os.path.join(venv, 'state')
     meta = os.path.join(path, 'state.json')
-    with open(venv + '.lock', 'w') as lock:
+    # the real path: two checkouts may share one venv through symlinks
+    with open(os.path.realpath(venv) + '.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             if not os.path.exists(meta):
