@@ -60,6 +60,10 @@ LOCATION = 'location'
 #: an import posted to the jobboard (:mod:`glance.async_.jobs`): its
 #: holder may die while the job waits or moves to another worker
 JOB = 'job'
+#: a legacy import task (POST /v2/tasks) while it runs: recorded under
+#: the task's id, as its image does not exist yet while the source is
+#: downloaded into ``[task] work_dir``
+TASK = 'task'
 #: the operation of a lease taken to undo another: ``recovery`` or
 #: ``recovery:OPERATION`` (the dead lease's operation, for whoever must
 #: take over should the recovering process die too)

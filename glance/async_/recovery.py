@@ -224,9 +224,11 @@ def recover(lease: leases.Lease) -> bool:
     mine = leases.take_over(lease)
     if mine is None:
         return False
-    LOG.warning('Image %s: the %s held by %s stopped (no heartbeat for %d '
-                's); undoing it', lease.image_id, lease.operation,
-                lease.holder_id, CONF.lease_timeout)
+    LOG.warning('%s %s: the %s held by %s stopped (no heartbeat for %d '
+                's); undoing it',
+                'Task' if lease.undoes == leases.TASK else 'Image',
+                lease.image_id, lease.operation, lease.holder_id,
+                CONF.lease_timeout)
     try:
         _undo(lease)
     finally:
@@ -245,6 +247,9 @@ def _undo(lease: leases.Lease, still=None) -> None:
     """Undo ``lease``'s operation; ``still(image)`` (if given) must hold
     for the image as loaded now."""
     context = get_admin_context()
+    if lease.undoes == leases.TASK:
+        _undo_task(context, lease)
+        return
     repo = gateway.get_repo(context)
     if lease.undoes == leases.LOCATION:
         # No data of glance's making: the location's is the caller's.
@@ -305,6 +310,16 @@ def _undo_stage(repo, image: Image) -> None:
     repo.save(image)
     LOG.warning('Image %s: stage by a stopped process undone; the image is '
                 'queued again', image.image_id)
+
+
+def _undo_task(context, lease: leases.Lease) -> None:
+    """A legacy import task whose process died: failed, and its download
+    removed if ``work_dir`` is here (else by its own node's sweep).  An
+    image it had created stays queued, as after any failed import; one
+    it was uploading to has a lease of its own."""
+    from glance.async_.flows import legacy_import
+    _fail_task(context, lease.task_id)
+    legacy_import.sweep_work_dir(_task_running)
 
 
 def _fail_task(context, task_id: str | None) -> str | None:
@@ -378,6 +393,8 @@ def sweep() -> None:
     _ticks += 1
     if _ticks % _UNLEASED_EVERY == 1:
         # A scan of the images table: less often than the lease look.
+        from glance.async_.flows import legacy_import
+        legacy_import.sweep_work_dir(_task_running)
         repo = gateway.get_repo(get_admin_context())
         for image_id in leases.unleased():
             try:

@@ -6,11 +6,17 @@ first downloaded into ``[task] work_dir`` (as upstream, a task without a
 work_dir configured fails: there is nowhere to put the data); then it
 takes the ordinary upload path (hashed and stored by the location layer).
 A failure returns the new image to queued with no data.
+
+The task holds a lease (``leases.TASK``, under the task's id) from its
+creation to its end, so a glance-api that dies while it downloads leaves
+a task that any node fails (:mod:`glance.async_.recovery`) and a work
+file that the node owning ``work_dir`` removes (:func:`sweep_work_dir`).
 """
 from __future__ import annotations
 
 import logging
 import os
+import uuid
 from typing import Any
 
 from oslo_config import cfg
@@ -19,7 +25,7 @@ from taskflow import engines
 from taskflow import task as tf_task
 from taskflow.patterns import linear_flow
 
-from glance.async_ import progress, web
+from glance.async_ import leases, progress, web
 from glance.async_.flows import atoms
 from glance.common import exception
 from glance.domain import image as domain_image
@@ -74,13 +80,18 @@ class _ImportToFS(tf_task.Task):
                 'Task %s of type import is not configured properly: '
                 'missing [task] work_dir.' % self.task_id)
         os.makedirs(work_dir, exist_ok=True)
-        path = os.path.join(work_dir, self.task_id)
+        path = work_path(self.task_id)
         _download(self.task_input['import_from'], path, self.context,
                   self.task_id)
         return path
 
     def revert(self, *args, **kwargs):
-        _remove(os.path.join(CONF.task.work_dir or '', self.task_id))
+        _remove(work_path(self.task_id))
+
+
+def work_path(task_id: str) -> str:
+    """Where the source of task ``task_id`` is downloaded."""
+    return os.path.join(CONF.task.work_dir or '', task_id)
 
 
 def _remove(path: str) -> None:
@@ -88,6 +99,24 @@ def _remove(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+def sweep_work_dir(running: Any) -> None:
+    """Remove the downloads of tasks that no longer run here or anywhere
+    (``running(task_id)`` is False): what a killed glance-api left in its
+    own ``work_dir``, which no other node may see."""
+    work_dir = CONF.task.work_dir
+    if not work_dir or not os.path.isdir(work_dir):
+        return
+    for name in os.listdir(work_dir):
+        try:
+            uuid.UUID(name)
+        except ValueError:
+            continue                # not a task's download
+        if not running(name):
+            LOG.warning('Removing %s: the download of import task %s, '
+                        'which no longer runs', work_path(name), name)
+            _remove(work_path(name))
 
 
 class _CreateImage(tf_task.Task):
@@ -143,11 +172,20 @@ class _Spec:
         self.image_id = None        # created by the flow
 
 
-def run(context: Any, task_id: str) -> None:
-    """Run a legacy import task; the flow records its outcome."""
-    task = gateway.get_internal_task_repo(context).get(task_id)
+def hold(task_id: str) -> leases.Lease:
+    """The lease of a new task, taken before the task is recorded (so no
+    task is ever pending without an owner)."""
+    return leases.acquire(task_id, leases.TASK, task_id=task_id)
+
+
+def run(context: Any, task_id: str, lease: leases.Lease) -> None:
+    """Run a legacy import task under ``lease``; the flow records its
+    outcome."""
     try:
+        task = gateway.get_internal_task_repo(context).get(task_id)
         engines.run(get_flow(context, task_id, task.task_input),
                     engine=CONF.taskflow_executor.engine_mode)
     except Exception as exc:  # noqa: BLE001 - the task tells the user
         LOG.debug('Import task %s ended: %s', task_id, exc)
+    finally:
+        leases.release(lease)

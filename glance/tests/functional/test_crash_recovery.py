@@ -503,3 +503,37 @@ def test_killed_copy_image_can_be_repeated(cluster, how):
     assert sorted(image['stores'].split(',')) == ['cheap', 'fast']
     assert cluster.files('cheap') == [image_id]
     _check_active(client, image_id, data)
+
+
+# ------------------------------------------------------ legacy import task
+@pytest.mark.parametrize('how', ['restart', 'second'])
+def test_killed_legacy_import_task_fails(cluster, web, how):
+    """POST /v2/tasks (type import) killed while it downloads its source:
+    its image does not exist yet, only the task and the download.  The
+    task's lease makes the next node fail it; the download is removed; no
+    image is left behind."""
+    work = os.path.join(cluster.workdir, 'work')
+    cluster.settings.append('task.work_dir=%s' % work)
+    first = cluster.start_first()
+    client = _client(first, ADMIN)
+    r = client.post('/v2/tasks', json={'type': 'import', 'input': {
+        'import_from': web + '/slow/%d' % (200 * 1024),
+        'import_from_format': 'raw',
+        'image_properties': {'name': 'legacy-crash',
+                             'container_format': 'bare'}}})
+    assert r.status_code == 201, r.text
+    task_id = r.json()['id']
+    download = os.path.join(work, task_id)
+    _wait_for('the download', lambda: _file_growing(download))
+    _kill(first)
+
+    client = _client(cluster.start_next(how), ADMIN)
+
+    def failed():
+        task = client.get('/v2/tasks/%s' % task_id).json()
+        return task if task['status'] == 'failure' else None
+    task = _wait_for('the task failed', failed)
+    assert 'stopped before it finished' in task['message']
+    _wait_for('the download removed', lambda: not os.path.exists(download))
+    images = client.get('/v2/images').json()['images']
+    assert [i for i in images if i['name'] == 'legacy-crash'] == []
