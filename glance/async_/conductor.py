@@ -21,6 +21,8 @@ exits.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import inspect
 import json
 import logging
@@ -131,6 +133,7 @@ class ClaimingBoard:
     def _done(self, job: Any, release_lease: bool) -> None:
         with self._lock:
             self._held.pop(job.uuid, None)
+        _trim_heap()
         if release_lease:
             details = job.details or {}
             leases.release(leases.Lease(
@@ -181,6 +184,29 @@ class ClaimingBoard:
                 self.abandon(job, who)
         with contextlib.suppress(Exception):
             self._announce(ttl=0)
+
+
+def _libc() -> Any:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+
+
+def _trim_heap() -> None:
+    """Give the heap pages a finished job freed back to the system.
+
+    A job's flow, engine and persistence objects are freed when it ends,
+    but glibc keeps the emptied arenas of the conductor threads mapped,
+    so a worker's RSS would stay at its busiest; ``malloc_trim`` returns
+    them (a no-op where the C library has no such call).
+    """
+    trim = getattr(_LIBC, 'malloc_trim', None)
+    if trim is not None:
+        trim(0)
 
 
 def _forget_book(job: Any) -> None:

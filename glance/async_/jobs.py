@@ -21,7 +21,9 @@ import contextlib
 import dataclasses
 import json
 import logging
+import sys
 import threading
+import types
 from typing import Any, Iterator
 
 from oslo_config import cfg
@@ -102,6 +104,27 @@ def persistence():
         return _PERSISTENCE
 
 
+#: taskflow's own alembic migrations of its tables
+_TASKFLOW_MIGRATIONS = 'taskflow.persistence.backends.sqlalchemy.migration'
+
+
+def _skip_taskflow_migrations() -> None:
+    """Keep taskflow's migrations (and alembic, mako, pygments: 11 MB of
+    a worker's RSS) unloaded.
+
+    taskflow's SQL backend imports them when it is loaded, only for its
+    ``upgrade()``, which glance never calls: its tables are created by
+    glance's own migration (``2026_12_taskflow``, ``glance-manage db
+    sync``).  An empty module stands in for them unless they are loaded
+    already (glance-manage has alembic anyway).
+    """
+    if _TASKFLOW_MIGRATIONS not in sys.modules:
+        stand_in = types.ModuleType(_TASKFLOW_MIGRATIONS)
+        stand_in.__doc__ = ('not loaded by glance: taskflow tables are '
+                            'created by glance-manage db sync')
+        sys.modules[_TASKFLOW_MIGRATIONS] = stand_in
+
+
 def _backend_class():
     """taskflow's SQLAlchemy backend, its tables built once.
 
@@ -115,6 +138,7 @@ def _backend_class():
     ``glance/tests/unit/test_taskflow_persistence.py`` checks it.)
     """
     import sqlalchemy as sa
+    _skip_taskflow_migrations()
     from taskflow.persistence.backends import impl_sqlalchemy as impl
     from taskflow.persistence.backends.sqlalchemy import tables
 
