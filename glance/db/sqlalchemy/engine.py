@@ -23,6 +23,7 @@ import threading
 from typing import Iterator
 
 from oslo_config import cfg
+from oslo_db import api as db_api
 from oslo_db import exception as db_exception
 from oslo_db import options as db_options
 from oslo_db.sqlalchemy import enginefacade
@@ -218,6 +219,16 @@ def reset() -> None:
             except Exception:  # noqa: BLE001 - best effort on teardown
                 pass
         _STATE = None
+
+
+#: Run a write transaction again when the database chose it as the victim
+#: of a deadlock (InnoDB and PostgreSQL roll one of two transactions that
+#: wait for each other back): nothing of it was stored, so running it
+#: again is safe, and the client gets its answer instead of a 500.  For
+#: functions that open their own :func:`session_scope`.
+retry_on_deadlock = db_api.wrap_db_retry(
+    max_retries=5, retry_interval=0.05, inc_retry_interval=True,
+    max_retry_interval=1, retry_on_deadlock=True, jitter=True)
 
 
 @contextlib.contextmanager

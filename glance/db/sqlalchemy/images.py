@@ -15,7 +15,8 @@ from sqlalchemy import orm
 
 from glance.common import exception
 from glance.db.sqlalchemy import image_rows, models
-from glance.db.sqlalchemy.engine import read_scope, session_scope
+from glance.db.sqlalchemy.engine import (read_scope, retry_on_deadlock,
+                                         session_scope)
 from glance.db.sqlalchemy.upsert import upsert
 from glance.domain import image_fields
 from glance.domain.image import IMPORT_LOCK, Changes
@@ -234,6 +235,7 @@ def _insert_children(session: orm.Session, image_id: str,
             session.execute(sa.insert(model.__table__), batch)
 
 
+@retry_on_deadlock
 def create(values: dict[str, Any]) -> image_rows.SimpleNamespace:
     """Insert an image; 409 if the id was ever used (ids are never reused).
 
@@ -259,6 +261,7 @@ def create(values: dict[str, Any]) -> image_rows.SimpleNamespace:
             'Image with identifier %s already exists!' % core['id'])
 
 
+@retry_on_deadlock
 def update(image_id: str, changes: Changes,
            from_state: str | None = None,
            expect_lock: tuple[str | None] | None = None

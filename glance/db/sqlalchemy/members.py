@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from glance.common import exception
 from glance.db.sqlalchemy import models
-from glance.db.sqlalchemy.engine import session_scope
+from glance.db.sqlalchemy.engine import retry_on_deadlock, session_scope
 
 M = models.ImageMember
 
@@ -39,6 +39,7 @@ def count(image_id: str) -> int:
             M.image_id == image_id, M.deleted == sa.false())).scalar()
 
 
+@retry_on_deadlock
 def create(image_id: str, member: str, status: str,
            created_at: datetime.datetime) -> sa.Row:
     """Add a membership; 409 if the project already is a member.
@@ -68,6 +69,7 @@ def create(image_id: str, member: str, status: str,
                                   '%s.' % (member, image_id))
 
 
+@retry_on_deadlock
 def update_status(image_id: str, member: str, status: str) -> sa.Row:
     with session_scope() as session:
         result = session.execute(
@@ -81,6 +83,7 @@ def update_status(image_id: str, member: str, status: str) -> sa.Row:
         return session.execute(_live(image_id, member)).one()
 
 
+@retry_on_deadlock
 def delete(image_id: str, member: str) -> None:
     now = _now()
     with session_scope() as session:

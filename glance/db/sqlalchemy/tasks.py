@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from glance.common import exception
 from glance.db.sqlalchemy import models
-from glance.db.sqlalchemy.engine import session_scope
+from glance.db.sqlalchemy.engine import retry_on_deadlock, session_scope
 
 #: what a NULL sorts as, for the sort keys that may be NULL (unowned tasks
 #: of the noauth mode, tasks still running): first in ascending order
@@ -45,6 +45,7 @@ def _info_values(values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@retry_on_deadlock
 def create(values: dict[str, Any]) -> dict:
     """Insert a task and its info; return it as stored."""
     with session_scope() as session:
@@ -59,6 +60,7 @@ def create(values: dict[str, Any]) -> dict:
         return _as_dict(row, info)
 
 
+@retry_on_deadlock
 def update(task_id: str, values: dict[str, Any]) -> dict:
     """Write status, expiry and info of a task."""
     with session_scope() as session:
@@ -77,6 +79,7 @@ def update(task_id: str, values: dict[str, Any]) -> dict:
         return _as_dict(row, info)
 
 
+@retry_on_deadlock
 def record_progress(task_id: str, result: dict[str, Any],
                     message: str | None = None) -> bool:
     """Write the result (and ``message``, when given) of a task still
