@@ -396,3 +396,22 @@ def test_queued_job_outlives_its_accepting_node(cluster, web):
     image, task = _wait(here, image_id)
     assert task['status'] == 'success', task
     _check(here, image, blob(5000, 'q'))
+
+
+def test_idle_conductors_are_woken_by_a_posted_import(tmp_path, web):
+    """Conductors that look at the board only every ten minutes still take
+    an import at once: glance-api announces each posted job on the
+    board's Redis channel, which wakes the idle conductors.  (The import
+    must end within _wait's minute, far below the poll interval.)"""
+    db = databases.TestDatabase('sqlite', str(tmp_path))
+    with distributed(tmp_path, db, urllib.parse.urlparse(web).port,
+                     ['worker.poll_interval=600'], nodes=1) as (apis, _, _):
+        client = Client(apis[0].url, identity('wk-wake'))
+        time.sleep(2)       # past the conductors' first look at the board
+        image_id = _create(client)
+        r = _import(client, image_id, method={
+            'name': 'web-download', 'uri': web + '/blob/50000/wake'})
+        assert r.status_code == 202, r.text
+        image, task = _wait(client, image_id)
+        assert task['status'] == 'success', task
+        _check(client, image, blob(50000, 'wake'))
