@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 
-import sqlalchemy as sa
 from oslo_config import cfg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -124,9 +123,8 @@ def run(args: argparse.Namespace) -> None:
                         if args.explain and size == args.sizes[-1]:
                             print(explain(conn, stmt), flush=True)
         print('\n%s, median of %d runs, ms' % (args.backend, args.runs))
-        print('%-30s' % 'list' + ''.join('%10s' % ('%dk' % (s // 1000))
-                                          for s in args.sizes) +
-              '   last/first')
+        heads = ''.join('%10s' % ('%dk' % (s // 1000)) for s in args.sizes)
+        print('%-30s' % 'list' + heads + '   last/first')
         for (persona, name), by_size in figures.items():
             cells = [by_size[s] for s in args.sizes]
             print('%-30s' % ('%s %s' % (persona, name)) +

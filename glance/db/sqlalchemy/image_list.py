@@ -219,7 +219,7 @@ def _shared_by_age(project: str, q: ListQuery, rest: list, direction: str,
     shared = _limited(
         sa.select(Image.__table__)
         .select_from(_Driving(Member.__table__, Image.__table__,
-                                 Image.id == Member.image_id))
+                              Image.id == Member.image_id))
         .where(Member.member == project, *status,
                Member.deleted == sa.false(), Image.deleted == sa.false(),
                Image.visibility == 'shared',
