@@ -89,13 +89,15 @@ def _children(i: int, ident: str, created) -> Iterator[tuple[str, dict]]:
     for p in range(5):
         yield 'properties', {**common, 'name': 'prop_%d' % p,
                              'value': 'value %d of %d' % (p, i)}
-    yield 'tags', {**common, 'value': 't%d' % (i % 10)}
-    yield 'tags', {**common,
+    # tags and memberships carry their image's age (list order)
+    listed = {**common, 'image_created_at': created}
+    yield 'tags', {**listed, 'value': 't%d' % (i % 10)}
+    yield 'tags', {**listed,
                    'value': RARE_TAG if _pick(i, 8, 100) == 0 else 'bulk'}
     if _VISIBILITY[_pick(i, 5, 10)] == 'shared':
         owner = _pick(i, 6, PROJECTS)
         for step, status in ((1, 'accepted'), (7, 'pending')):
-            yield 'members', {**common, 'can_share': False,
+            yield 'members', {**listed, 'can_share': False,
                               'member': 'p%d' % ((owner + step) % PROJECTS),
                               'status': status}
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.selectable import Join
 
 from glance.common import exception
 from glance.db.sqlalchemy import image_rows, models
@@ -12,6 +14,7 @@ from glance.domain.listing import FILTER_COLUMNS, ListQuery
 
 Image = models.Image
 Member = models.ImageMember
+Tag = models.ImageTag
 
 _OPS = {
     'eq': lambda col, v: col == v,
@@ -73,27 +76,44 @@ def list_images(is_admin: bool, project: str | None,
 
 def statement(conn: sa.engine.Connection, is_admin: bool,
               project: str | None, q: ListQuery) -> sa.Select:
-    """The SELECT of the page (reading the marker row on ``conn``)."""
-    conds = [Image.deleted == sa.false(),
-             _visibility_clause(is_admin, project, q)]
+    """The SELECT of the page (reading the marker row on ``conn``).
+
+    Lists in the default order (by age) that a child table selects are
+    read from that table's rows, which carry their image's created_at and
+    are indexed in that order (``image_created_at``): a list by tag from
+    the tag's rows, a member's ``visibility=shared`` list from the
+    caller's memberships (and its own shared images from the owner's list
+    index, the two merged).  Every other list walks an images list index
+    and probes the children with ``EXISTS``.
+    """
+    visible = _visibility_clause(is_admin, project, q)
     # Hidden images stay out of lists unless the caller asks about them.
-    conds.append(Image.os_hidden == bool(q.os_hidden))
+    rest = [Image.os_hidden == bool(q.os_hidden)]
     for key, op, value in q.filters:
-        conds.append(_filter_clause(key, op, value))
-    for tag in q.tags:
-        conds.append(sa.exists().where(models.ImageTag.image_id == Image.id,
-                                       models.ImageTag.value == tag,
-                                       models.ImageTag.deleted == sa.false()))
+        rest.append(_filter_clause(key, op, value))
     # Ties are broken by age, then id, so pages never overlap; they follow
     # the one direction given, else the default (newest first).
     sort = _total_order(q.sort)
+    marker = None
     if q.marker:
         # The marker need only be visible, not match the filters.
         marker = conn.execute(sa.select(Image.__table__).where(
-            Image.id == q.marker, *conds[:2])).first()
+            Image.id == q.marker, Image.deleted == sa.false(),
+            visible)).first()
         if marker is None:
             raise exception.BadRequest('marker %s could not be found.'
                                        % q.marker)
+    by_age = [key for key, _ in sort] == ['created_at', 'id'] and \
+        len({direction for _, direction in sort}) == 1
+    if by_age and not is_admin and project and q.visibility == 'shared':
+        return _shared_by_age(project, q, rest + _tag_clauses(q.tags),
+                              sort[0][1], marker)
+    if by_age and q.tags:
+        return _tagged_by_age(visible, q, rest + _tag_clauses(q.tags[1:]),
+                              sort[0][1], marker)
+    conds = [Image.deleted == sa.false(), visible, *rest,
+             *_tag_clauses(q.tags)]
+    if marker is not None:
         conds.append(_after_marker(marker, sort))
     nulls_sort_high = conn.dialect.name == 'postgresql'
     order = [_order(getattr(Image, key), direction, nulls_sort_high)
@@ -102,6 +122,115 @@ def statement(conn: sa.engine.Connection, is_admin: bool,
     if q.limit is not None:
         stmt = stmt.limit(q.limit)
     return stmt
+
+
+class _Driving(Join):
+    """An inner join whose left side is read first, in its index order.
+
+    SQLite (planning without statistics) and MariaDB may start from the
+    images instead, reading every visible image and sorting the matches;
+    there it is written ``CROSS JOIN`` (SQLite) or ``STRAIGHT_JOIN``
+    (MariaDB), which keep the written order.  PostgreSQL chooses well
+    (a plain JOIN).
+    """
+
+    inherit_cache = True
+
+
+_FORCED = {'sqlite': ' CROSS JOIN ', 'mysql': ' STRAIGHT_JOIN '}
+
+
+@compiles(_Driving)
+def _compile_driving(join, compiler, **kw):
+    forced = _FORCED.get(compiler.dialect.name)
+    if forced is None:
+        return compiler.visit_join(join, **kw)
+    kw.pop('asfrom', None)
+    return (join.left._compiler_dispatch(compiler, asfrom=True, **kw) +
+            forced +
+            join.right._compiler_dispatch(compiler, asfrom=True, **kw) +
+            ' ON ' + join.onclause._compiler_dispatch(compiler, **kw))
+
+
+def _tag_clauses(tags: list[str]) -> list:
+    """``EXISTS`` probes of the tags (of an alias of the tag table, as the
+    query may read the tag table itself)."""
+    clauses = []
+    for tag in tags:
+        t = Tag.__table__.alias()
+        clauses.append(sa.exists().where(t.c.image_id == Image.id,
+                                         t.c.value == tag,
+                                         t.c.deleted == sa.false()))
+    return clauses
+
+
+def _by_age(created_at, image_id, direction: str, marker):
+    """The ORDER BY of a list by age on (created_at, image_id) columns, and
+    the condition of the rows after ``marker`` (if any) in it."""
+    if direction == 'desc':
+        order = (created_at.desc(), image_id.desc())
+    else:
+        order = (created_at.asc(), image_id.asc())
+    if marker is None:
+        return order, ()
+    keyset = sa.tuple_(created_at, image_id)
+    mark = (marker.created_at, marker.id)
+    return order, ((keyset < mark) if direction == 'desc'
+                   else (keyset > mark),)
+
+
+def _limited(stmt: sa.Select, q: ListQuery) -> sa.Select:
+    return stmt if q.limit is None else stmt.limit(q.limit)
+
+
+def _tagged_by_age(visible, q: ListQuery, rest: list, direction: str,
+                   marker) -> sa.Select:
+    """A list by tag in order of age: the first tag's rows are read in
+    that order (``ix_image_tags_list``), each joined to its image, until
+    the page is full.  A live image has one live row per tag."""
+    order, after = _by_age(Tag.image_created_at, Tag.image_id, direction,
+                           marker)
+    return _limited(
+        sa.select(Image.__table__)
+        .select_from(_Driving(Tag.__table__, Image.__table__,
+                              Image.id == Tag.image_id))
+        .where(Tag.value == q.tags[0], Tag.deleted == sa.false(),
+               Image.deleted == sa.false(), visible, *rest, *after)
+        .order_by(*order), q)
+
+
+def _shared_by_age(project: str, q: ListQuery, rest: list, direction: str,
+                   marker) -> sa.Select:
+    """A member's ``visibility=shared`` list in order of age: the page of
+    its own shared images (from its list index) merged with the page of
+    the images shared with it (from its memberships' list index), each
+    read in order and stopped after ``limit``; at most two pages are
+    ordered at the top."""
+    own_order, own_after = _by_age(Image.created_at, Image.id, direction,
+                                   marker)
+    own = _limited(sa.select(Image.__table__).where(
+        Image.owner == project, Image.deleted == sa.false(),
+        Image.visibility == 'shared', *rest, *own_after)
+        .order_by(*own_order), q)
+    status = () if q.member_status == 'all' else (
+        Member.status == q.member_status,)
+    order, after = _by_age(Member.image_created_at, Member.image_id,
+                           direction, marker)
+    shared = _limited(
+        sa.select(Image.__table__)
+        .select_from(_Driving(Member.__table__, Image.__table__,
+                              Image.id == Member.image_id))
+        .where(Member.member == project, *status,
+               Member.deleted == sa.false(), Image.deleted == sa.false(),
+               Image.visibility == 'shared',
+               # the project's own images are the other branch's
+               sa.or_(Image.owner != project, Image.owner.is_(None)),
+               *rest, *after)
+        .order_by(*order), q)
+    both = sa.union_all(sa.select(own.subquery()),
+                        sa.select(shared.subquery())).subquery('shared')
+    top, _ = _by_age(both.c.created_at, both.c.id, direction, None)
+    return _limited(sa.select(*both.c).order_by(*top), q)
 
 
 def _total_order(sort: list[tuple[str, str]]) -> list[tuple[str, str]]:

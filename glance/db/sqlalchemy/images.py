@@ -118,15 +118,19 @@ def _write_tags(session: orm.Session, image_id: str,
 
     The caller has updated the image row first in this transaction, which
     locks it: saves of one image queue there, so the look-up of the tags
-    already present cannot race another save's insert.
+    already present cannot race another save's insert.  A tag row carries
+    its image's created_at (the list order of lists by tag).
     """
     tag = models.ImageTag
     if added:
         have = set(session.execute(sa.select(tag.value).where(
             tag.image_id == image_id, tag.value.in_(sorted(added)),
             tag.deleted == sa.false())).scalars())
+        created = session.execute(sa.select(models.Image.created_at).where(
+            models.Image.id == image_id)).scalar_one()
         batch = [{'image_id': image_id, 'value': value, 'created_at': now,
-                  'updated_at': now} for value in sorted(added - have)]
+                  'updated_at': now, 'image_created_at': created}
+                 for value in sorted(added - have)]
         if batch:
             session.execute(sa.insert(tag.__table__), batch)
     _soft_delete(session, tag, image_id, tag.value, removed, now)
@@ -212,8 +216,10 @@ def _delete_children(session: orm.Session, image_id: str, status: str,
 
 
 def _insert_children(session: orm.Session, image_id: str,
-                     values: dict[str, Any], now: datetime.datetime) -> None:
-    """The children of a new image, one multi-row INSERT per table."""
+                     values: dict[str, Any], now: datetime.datetime,
+                     created_at: datetime.datetime) -> None:
+    """The children of a new image, one multi-row INSERT per table (tags
+    with the image's ``created_at``)."""
     rows = {
         models.ImageProperty: [
             {'image_id': image_id, 'name': name, 'value': value,
@@ -221,7 +227,7 @@ def _insert_children(session: orm.Session, image_id: str,
             for name, value in values.get('properties', {}).items()],
         models.ImageTag: [
             {'image_id': image_id, 'value': value, 'created_at': now,
-             'updated_at': now}
+             'updated_at': now, 'image_created_at': created_at}
             for value in sorted(set(values.get('tags', ())))],
         models.ImageLocation: [
             {'image_id': image_id, 'value': loc['url'],
@@ -253,7 +259,8 @@ def create(values: dict[str, Any]) -> image_rows.SimpleNamespace:
     try:
         with session_scope() as session:
             session.execute(sa.insert(models.Image.__table__), [core])
-            _insert_children(session, core['id'], values, now)
+            _insert_children(session, core['id'], values, now,
+                             core['created_at'])
             return image_rows.load(session, image_rows.BY_ID,
                                    {'image_id': core['id']})[0]
     except db_exc.DBDuplicateEntry:

@@ -53,6 +53,13 @@ def create(image_id: str, member: str, status: str,
               'created_at': created_at, 'updated_at': created_at}
     try:
         with session_scope() as session:
+            # the image's age: lists of the images shared with a project
+            # are read from its memberships in that order
+            values['image_created_at'] = session.execute(
+                sa.select(models.Image.created_at).where(
+                    models.Image.id == image_id)).scalar()
+            if values['image_created_at'] is None:
+                raise exception.ImageNotFound(image_id=image_id)
             revived = session.execute(
                 sa.update(M).where(M.image_id == image_id,
                                    M.member == member,

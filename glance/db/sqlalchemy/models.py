@@ -67,6 +67,10 @@ class Image(_Timestamps, Base):
         Index('visibility_image_idx', 'visibility'),
         Index('ix_images_deleted', 'deleted'),
         Index('owner_image_idx', 'owner'),
+        # a project's own images in list order (its private images, the
+        # images it shares): read a page of them and stop
+        Index('ix_images_list_owner', 'owner', 'deleted', 'os_hidden',
+              'created_at', 'id'),
         Index('created_at_image_idx', 'created_at'),
         Index('updated_at_image_idx', 'updated_at'),
         Index('os_hidden_image_idx', 'os_hidden'),
@@ -167,8 +171,10 @@ class ImageTag(_Timestamps, Base):
     __tablename__ = 'image_tags'
     __table_args__ = (
         Index('ix_image_tags_image_id_tag_value', 'image_id', 'value'),
-        # lists by a rare tag: its images found from the tag
-        Index('ix_image_tags_value_image_id', 'value', 'image_id'),
+        # lists by a tag: its images in list order (newest first by
+        # default), read from the tag's rows until a page is full
+        Index('ix_image_tags_list', 'value', 'deleted', 'image_created_at',
+              'image_id'),
         MYSQL_TABLE_ARGS,
     )
 
@@ -177,6 +183,11 @@ class ImageTag(_Timestamps, Base):
     image_id: Mapped[str] = mapped_column(String(36), ForeignKey('images.id'),
                                           nullable=False)
     value: Mapped[str] = mapped_column(String(255), nullable=False)
+    #: the image's created_at, so a tag's images can be read in list order
+    #: from its rows (kept by glance.db.sqlalchemy.images, which writes
+    #: every tag; an image's created_at never changes)
+    image_created_at: Mapped[datetime.datetime] = mapped_column(
+        Timestamp, nullable=False)
     image: Mapped[Image] = relationship(back_populates='tags')
 
 
@@ -206,9 +217,12 @@ class ImageMember(_Timestamps, Base):
         UniqueConstraint('image_id', 'member',
                          name='uq_image_members_image_id_member'),
         Index('ix_image_members_image_id_member', 'image_id', 'member'),
-        # "shared with me" in lists: the caller's memberships by status
-        Index('ix_image_members_member_status', 'member', 'status',
-              'deleted', 'image_id'),
+        # "shared with me" in lists: the caller's memberships by status,
+        # and of any status, each in list order (by the image's age)
+        Index('ix_image_members_list', 'member', 'status', 'deleted',
+              'image_created_at', 'image_id'),
+        Index('ix_image_members_list_all', 'member', 'deleted',
+              'image_created_at', 'image_id'),
         MYSQL_TABLE_ARGS,
     )
 
@@ -221,6 +235,10 @@ class ImageMember(_Timestamps, Base):
                                             default=False)
     status: Mapped[str] = mapped_column(String(20), nullable=False,
                                         default='pending')
+    #: the image's created_at (see ImageTag.image_created_at; kept by
+    #: glance.db.sqlalchemy.members)
+    image_created_at: Mapped[datetime.datetime] = mapped_column(
+        Timestamp, nullable=False)
 
 
 class Task(_Timestamps, Base):

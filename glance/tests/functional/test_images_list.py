@@ -420,14 +420,16 @@ def test_a_page_of_1000_images_is_a_constant_number_of_queries(
         with engine.session_scope() as session:
             for i in range(first, first + count):
                 image_id = str(uuid.uuid4())
+                created = start + datetime.timedelta(seconds=i)
                 session.add(models.Image(
                     id=image_id, name='i%04d' % i, status='active',
                     visibility='shared', owner='p', min_disk=0, min_ram=0,
-                    size=i, created_at=start + datetime.timedelta(seconds=i)))
+                    size=i, created_at=created))
                 session.add(models.ImageProperty(image_id=image_id,
                                                  name='k', value=str(i)))
                 session.add(models.ImageTag(image_id=image_id,
-                                            value='t%d' % i))
+                                            value='t%d' % i,
+                                            image_created_at=created))
                 session.add(models.ImageLocation(
                     image_id=image_id, value='file:///i/%d' % i,
                     meta_data='{"store": "fast"}', status='active'))

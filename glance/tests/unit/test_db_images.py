@@ -17,6 +17,7 @@ from glance import context
 from glance.common import exception
 from glance.db import images as db_images
 from glance.db.sqlalchemy import engine, image_list, models
+from glance.db.sqlalchemy import members as db_members
 from glance.domain.image import IMPORT_LOCK, Image
 
 pytestmark = pytest.mark.usefixtures('migrated_database')
@@ -337,9 +338,7 @@ def test_storage_used_counts_each_copy_of_the_data():
 # -- the list query ----------------------------------------------------------
 
 def _member(image_id: str, member: str, status: str) -> None:
-    with engine.session_scope() as session:
-        session.add(models.ImageMember(image_id=image_id, member=member,
-                                       status=status, can_share=False))
+    db_members.create(image_id, member, status, datetime.datetime(2026, 1, 1))
 
 
 @pytest.fixture
@@ -485,3 +484,75 @@ def test_an_invisible_marker_is_a_bad_request(catalogue):
         repo('p4').list(image_list.ListQuery(marker=catalogue['priv1']))
     assert err.value.code == 400
     assert catalogue['priv1'] in str(err.value)
+
+
+# -- the image's age on its tag and membership rows (list order) -------------
+
+def _ages(model, image_id: str) -> list:
+    return [(getattr(r, 'value', None) or r.member, r.deleted,
+             r.image_created_at) for r in rows(model, image_id=image_id)]
+
+
+def test_tag_and_member_rows_carry_the_images_created_at():
+    """image_tags / image_members.image_created_at is the image's
+    created_at whichever way the row was written: tags given at create,
+    tags added by a save (and re-added after removal), members added,
+    removed and added again (a revived row)."""
+    from glance.db import members as db_member_repo
+    from glance.domain.member import ImageMember
+    image = new(created_at=T0, updated_at=T0, visibility='shared',
+                tags={'a', 'b'})
+    repo().add(image)
+    assert _ages(models.ImageTag, image.image_id) == [
+        ('a', False, T0), ('b', False, T0)]
+    image = repo().get(image.image_id)
+    image.tags = {'b', 'c'}
+    repo().save(image)
+    image = repo().get(image.image_id)
+    image.tags = {'a', 'b', 'c'}
+    repo().save(image)
+    assert sorted(_ages(models.ImageTag, image.image_id)) == [
+        ('a', False, T0), ('a', True, T0), ('b', False, T0),
+        ('c', False, T0)]
+    members = db_member_repo.MemberRepo(None, repo().get(image.image_id))
+    later = datetime.datetime(2026, 1, 1)
+    for project in ('p2', 'p3'):
+        members.add(ImageMember(image.image_id, project, created_at=later))
+    members.remove(members.get('p2'))
+    members.add(ImageMember(image.image_id, 'p2', created_at=later))
+    assert _ages(models.ImageMember, image.image_id) == [
+        ('p2', False, T0), ('p3', False, T0)]
+
+
+def test_lists_by_tag_and_shared_lists_follow_the_images_age():
+    """A tag list and a member's shared list (read from the child rows)
+    page through in the images' order, newest first, and a deleted
+    image leaves both."""
+    from glance.db import members as db_member_repo
+    from glance.domain.member import ImageMember
+    made = []
+    for i in range(7):
+        image = new(owner='p1' if i % 3 == 0 else 'p9', visibility='shared',
+                    created_at=T0 + datetime.timedelta(seconds=i),
+                    updated_at=T0, tags={'x'})
+        repo('p1' if i % 3 == 0 else 'p9').add(image)
+        if i % 3:
+            members = db_member_repo.MemberRepo(None, image)
+            members.add(ImageMember(image.image_id, 'p1', status='accepted',
+                                    created_at=T0))
+        made.append(image.image_id)
+    gone = repo('p9').get(made[4])
+    gone.status = 'deleted'
+    repo('p9').remove(gone)
+    expected = [i for i in reversed(made) if i != made[4]]
+    for args in ({'tags': ['x']}, {'visibility': 'shared'}):
+        seen, marker = [], None
+        while True:
+            page = [r.id for r in image_list.list_images(
+                False, 'p1', image_list.ListQuery(limit=2, marker=marker,
+                                                  **args))]
+            if not page:
+                break
+            seen += page
+            marker = page[-1]
+        assert seen == expected, args

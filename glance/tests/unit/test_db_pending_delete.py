@@ -61,7 +61,8 @@ def test_restore_brings_back_what_the_delete_took():
     repo().save(image)
     with engine.session_scope() as session:
         session.add(models.ImageMember(image_id=image.image_id, member='p2',
-                                       status='accepted'))
+                                       status='accepted',
+                                       image_created_at=image.created_at))
     image = repo().get(image.image_id)
     image.status = 'pending_delete'
     repo().remove(image)

@@ -224,8 +224,9 @@ def test_members_migration_folds_duplicates_then_the_pair_is_unique(db):
     assert migration.drift() == []
     with pytest.raises(db_exc.DBDuplicateEntry):
         _sql("INSERT INTO image_members (image_id, member, can_share, "
-             "status, created_at, deleted) VALUES ('i1', 'p3', %s, "
-             "'pending', %s, %s)" % (false, now, true))
+             "status, created_at, image_created_at, deleted) VALUES "
+             "('i1', 'p3', %s, 'pending', %s, %s, %s)"
+             % (false, now, now, true))
 
 
 @only('postgresql')
