@@ -146,8 +146,8 @@ def _export_metadefs(args) -> int:
 
 
 def _unload_metadefs(args) -> int:
-    from glance.db import metadef_files
-    print('Unloaded %d namespaces' % metadef_files.unload())
+    from glance.db import metadefs
+    print('Unloaded %d namespaces' % metadefs.delete_all())
     return 0
 
 

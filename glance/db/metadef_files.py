@@ -1,9 +1,10 @@
 """The metadata definitions catalog as JSON files (etc/metadefs/*.json).
 
-``glance-manage db load_metadefs / export_metadefs / unload_metadefs`` call
-these.  They are operator tools working on the database repository
-directly (no request, no policy, no notifications): the operator owns the
-catalog, protected namespaces included.
+``glance-manage db load_metadefs`` and ``export_metadefs`` call these
+(``unload_metadefs`` calls ``metadefs.delete_all``).  They are operator
+tools working on the database repository directly (no request, no policy,
+no notifications): the operator owns the catalog, protected namespaces
+included.
 
 A file is one namespace in the shape POST /v2/metadefs/namespaces takes:
 the namespace fields plus ``resource_type_associations``, ``properties``
@@ -184,8 +185,3 @@ def export(path: str = DEFAULT_PATH) -> list[str]:
             f.write('\n')
         written.append(target)
     return written
-
-
-def unload() -> int:
-    """Empty the catalog; the number of namespaces removed."""
-    return metadefs.delete_all()

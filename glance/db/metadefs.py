@@ -128,6 +128,14 @@ def _one(session: orm.Session, kind: Kind, ns: Item | None, name: str):
     return found
 
 
+def _empty(session: orm.Session, ns: Item, tables: list) -> int:
+    """Delete the namespace's rows in ``tables``; the namespace's id."""
+    ns_id = _one(session, NAMESPACES, None, ns.name)[1].id
+    for model in tables:
+        session.execute(sa.delete(model).where(model.namespace_id == ns_id))
+    return ns_id
+
+
 def _resource_type_id(session: orm.Session, name: str,
                       now: datetime.datetime) -> int:
     """The resource type ``name``, registered on first use (in one
@@ -219,11 +227,8 @@ class MetadefRepo:
         try:
             with session_scope() as session:
                 parent = {} if ns is None else {
-                    'namespace_id': _one(session, NAMESPACES, None,
-                                         ns.name)[1].id}
-                if not append:
-                    session.execute(sa.delete(model).where(
-                        model.namespace_id == parent['namespace_id']))
+                    'namespace_id': _empty(session, ns,
+                                           [] if append else [model])}
                 rows, now = [], _now()
                 for values in (_columns(item) for item in items):
                     if kind is ASSOCIATIONS:
@@ -256,22 +261,17 @@ class MetadefRepo:
         """Delete an entry (a namespace: with everything in it)."""
         (ns or item).check_deletable()
         with session_scope() as session:
-            row = _one(session, item.kind, ns,
-                       item.loaded_name or item.name)[1]
-            for model in CHILDREN if ns is None else ():
-                session.execute(sa.delete(model).where(
-                    model.namespace_id == row.id))
-            session.delete(row)
+            if ns is None:
+                _empty(session, item, CHILDREN)
+            session.delete(_one(session, item.kind, ns,
+                                item.loaded_name or item.name)[1])
         return item
 
     def remove_all(self, kind: Kind, ns: Item) -> Item:
         """Delete every entry of ``kind`` in the namespace."""
         ns.check_deletable()
-        model = TABLES[kind.name][0]
         with session_scope() as session:
-            ns_id = _one(session, NAMESPACES, None, ns.name)[1].id
-            session.execute(sa.delete(model).where(
-                model.namespace_id == ns_id))
+            _empty(session, ns, [TABLES[kind.name][0]])
         return ns
 
     def list_resource_types(self) -> list[Item]:

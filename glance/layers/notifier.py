@@ -300,32 +300,28 @@ class MetadefRepo(Proxy):
     """Sends the event the kind names for each change (metadef_object.create,
     metadef_namespace.delete_tags...) once the rows are stored."""
 
+    def _sent(self, kind, operation: str, item, **extra):
+        """``item`` after sending ``operation``'s event of ``kind``."""
+        payload = item_payload(item, deleted=operation == 'remove')
+        send(self.context, kind.event(operation), {**payload, **extra})
+        return item
+
     def add_item(self, ns, item):
-        added = self.base.add_item(ns, item)
-        send(self.context, item.kind.event('add'), item_payload(added))
-        return added
+        return self._sent(item.kind, 'add', self.base.add_item(ns, item))
 
     def add_items(self, kind, ns, items, append: bool = True):
-        added = self.base.add_items(kind, ns, items, append)
-        for item in added:
-            send(self.context, kind.event('add'), item_payload(item))
-        return added
+        return [self._sent(kind, 'add', item) for item in
+                self.base.add_items(kind, ns, items, append)]
 
     def save_item(self, ns, item):
-        old = item.loaded_name
-        saved = self.base.save_item(ns, item)
-        payload = item_payload(saved)
-        payload[item.kind.name_key + '_old'] = old
-        send(self.context, item.kind.event('save'), payload)
-        return saved
+        # the payload's <name>_old is the name before this save
+        old = {item.kind.name_key + '_old': item.loaded_name}
+        return self._sent(item.kind, 'save', self.base.save_item(ns, item),
+                          **old)
 
     def remove_item(self, ns, item):
-        removed = self.base.remove_item(ns, item)
-        send(self.context, item.kind.event('remove'),
-             item_payload(removed, deleted=True))
-        return removed
+        return self._sent(item.kind, 'remove',
+                          self.base.remove_item(ns, item))
 
     def remove_all(self, kind, ns):
-        ns = self.base.remove_all(kind, ns)
-        send(self.context, kind.event('remove_all'), item_payload(ns))
-        return ns
+        return self._sent(kind, 'remove_all', self.base.remove_all(kind, ns))

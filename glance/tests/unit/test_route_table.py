@@ -55,7 +55,7 @@ def _public(obj) -> set[str]:
 
 
 def test_every_controller_method_is_routed():
-    # A module serving several resources (metadef_items:objects...) is
+    # A module serving several resources (metadefs:objects...) is
     # one set of classes: a method is routed if any of them routes it.
     routed: dict[str, set[str]] = {}
     spec: dict[str, str] = {}
