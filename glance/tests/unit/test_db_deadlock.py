@@ -69,7 +69,8 @@ def test_the_victim_of_a_deadlock_is_written_again(db):
             # (inserts lock only the rows they insert)
             conn.execute(sa.text(
                 "INSERT INTO image_tags (image_id, value, created_at, "
-                "deleted) VALUES (:id, :value, :now, :no)"),
+                "image_created_at, deleted) "
+                "VALUES (:id, :value, :now, :now, :no)"),
                 [{'id': heavy, 'value': 't%d' % n, 'now': '2026-01-01',
                   'no': False} for n in range(HEAVY)])
             conn.execute(sa.text(
