@@ -11,7 +11,6 @@ from typing import Any
 
 from oslo_utils import uuidutils
 
-from glance.async_ import executor, leases
 from glance.async_.flows import legacy_import
 from glance.common import exception, timeutils, wsgi
 from glance.domain import task as domain
@@ -152,13 +151,7 @@ class Controller:
         task = domain.new_task(task_type, context.owner, task_input,
                                request_id=context.request_id,
                                user_id=context.user_id)
-        lease = legacy_import.hold(task.task_id)
-        try:
-            gateway.get_internal_task_repo(context).add(task)
-        except BaseException:
-            leases.release(lease)
-            raise
-        executor.submit(legacy_import.run, context, task.task_id, lease)
+        legacy_import.accept(context, task)
         return task
 
     def show(self, request: wsgi.Request, task_id: str) -> domain.Task:

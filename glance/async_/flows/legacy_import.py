@@ -25,7 +25,7 @@ from taskflow import engines
 from taskflow import task as tf_task
 from taskflow.patterns import linear_flow
 
-from glance.async_ import leases, progress, web
+from glance.async_ import executor, leases, progress, web
 from glance.async_.flows import atoms
 from glance.common import exception
 from glance.domain import image as domain_image
@@ -172,10 +172,19 @@ class _Spec:
         self.image_id = None        # created by the flow
 
 
-def hold(task_id: str) -> leases.Lease:
-    """The lease of a new task, taken before the task is recorded (so no
-    task is ever pending without an owner)."""
-    return leases.acquire(task_id, leases.TASK, task_id=task_id)
+def accept(context: Any, task: Any) -> None:
+    """Record the new ``task`` and start it in the background.
+
+    Its lease is taken before the task is recorded, so no task is ever
+    pending without an owner; the run releases it.
+    """
+    lease = leases.acquire(task.task_id, leases.TASK, task_id=task.task_id)
+    try:
+        gateway.get_internal_task_repo(context).add(task)
+    except BaseException:
+        leases.release(lease)
+        raise
+    executor.submit(run, context, task.task_id, lease)
 
 
 def run(context: Any, task_id: str, lease: leases.Lease) -> None:

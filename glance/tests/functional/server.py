@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
+import http.server
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import socketserver
 import tempfile
+import threading
 import time
+from typing import Iterator
 
 import requests
 
@@ -25,6 +30,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+class _ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+
+@contextlib.contextmanager
+def serving(handler: type) -> Iterator[str]:
+    """Serve ``handler`` (a ``BaseHTTPRequestHandler``) on a free loopback
+    port, one thread per request, for the import sources of the tests;
+    the base URL (``http://127.0.0.1:PORT``)."""
+    httpd = _ThreadingServer(('127.0.0.1', free_port()), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield 'http://127.0.0.1:%d' % httpd.server_address[1]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 _TEMPLATE: list[str] = []

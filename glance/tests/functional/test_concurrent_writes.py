@@ -13,15 +13,14 @@ import collections
 import concurrent.futures
 import http.server
 import os
-import socketserver
-import threading
 import time
 import uuid
 
 import pytest
 
 from glance.tests.functional.conftest import Client, identity
-from glance.tests.functional.server import GlanceServer, free_port
+from glance.tests.functional.server import GlanceServer, \
+    serving
 
 #: concurrent clients
 CLIENTS = 8
@@ -47,17 +46,10 @@ class _SlowSource(http.server.BaseHTTPRequestHandler):
             time.sleep(0.05)
 
 
-class _Web(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-
-
 @pytest.fixture(scope='module')
 def web():
-    httpd = _Web(('127.0.0.1', free_port()), _SlowSource)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield httpd.server_address[1]
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(_SlowSource) as url:
+        yield int(url.rsplit(':', 1)[1])
 
 
 def _server(workdir: str, database, web_port: int,

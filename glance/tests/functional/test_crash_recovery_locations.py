@@ -15,14 +15,13 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-import threading
 
 import pytest
 
 from glance.tests.functional.conftest import Client, identity
-from glance.tests.functional.server import free_port
+from glance.tests.functional.server import serving
 from glance.tests.functional.test_crash_recovery import (
-    MIB, Cluster, _create, _Handler, _image, _kill, _Server, _wait_for, blob)
+    MIB, Cluster, _create, _Handler, _image, _kill, _wait_for, blob)
 
 #: the data's size: some 25 s at the slow source's pace
 SIZE = MIB
@@ -31,11 +30,8 @@ SIZE = MIB
 @pytest.fixture(scope='module')
 def web():
     """The crash tests' web server: /slow/SIZE and /blob/SIZE/SEED."""
-    httpd = _Server(('127.0.0.1', free_port()), _Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield 'http://127.0.0.1:%d' % httpd.server_address[1]
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(_Handler) as url:
+        yield url
 
 
 @pytest.fixture

@@ -12,15 +12,15 @@ import http.server
 import os
 import shutil
 import subprocess
-import threading
 import urllib.parse
 import uuid
 
 import pytest
 
 from glance.tests.functional.conftest import Client, identity
-from glance.tests.functional.server import GlanceServer, free_port
-from glance.tests.functional.test_import import (_Server, _create, _import,
+from glance.tests.functional.server import GlanceServer, \
+    serving
+from glance.tests.functional.test_import import (_create, _import,
                                                  _stage, _store_files,
                                                  _wait)
 from glance.tests.functional.test_locations import put_file, wait_status
@@ -50,12 +50,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope='module')
 def web():
-    httpd = _Server(('127.0.0.1', free_port()), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield 'http://127.0.0.1:%d' % httpd.server_address[1]
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(_Handler) as url:
+        yield url
 
 
 @pytest.fixture(scope='module')

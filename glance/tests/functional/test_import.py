@@ -11,7 +11,6 @@ import hashlib
 import http.server
 import os
 import shutil
-import socketserver
 import sqlite3
 import threading
 import time
@@ -21,7 +20,8 @@ import uuid
 import pytest
 
 from glance.tests.functional.conftest import Client, identity
-from glance.tests.functional.server import GlanceServer, free_port
+from glance.tests.functional.server import GlanceServer, \
+    serving
 
 OCTET = {'Content-Type': 'application/octet-stream'}
 
@@ -79,18 +79,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
 
 
-class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-
-
 @pytest.fixture(scope='module')
 def web():
-    httpd = _Server(('127.0.0.1', free_port()), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield 'http://127.0.0.1:%d' % httpd.server_address[1]
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(_Handler) as url:
+        yield url
 
 
 @pytest.fixture(scope='module')

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import socketserver
 import threading
 import time
 import urllib.parse
@@ -18,7 +17,8 @@ import uuid
 import pytest
 
 from glance.tests.functional.conftest import Client, identity
-from glance.tests.functional.server import GlanceServer, free_port
+from glance.tests.functional.server import GlanceServer, \
+    serving
 
 MiB = 1024 * 1024
 SIZE_MIB = 6
@@ -54,21 +54,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
 
 
-class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-
-
 @pytest.fixture
 def gated():
     gate = Gate()
     handler = type('Handler', (_Handler,), {'gate': gate})
-    httpd = _Server(('127.0.0.1', free_port()), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield 'http://127.0.0.1:%d/image' % httpd.server_address[1], gate
-    gate.open(SIZE_MIB)
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(handler) as url:
+        yield url + '/image', gate
+        gate.open(SIZE_MIB)
 
 
 def glance(workdir: str, source: str, interval: int) -> GlanceServer:

@@ -4,8 +4,6 @@ from __future__ import annotations
 import hashlib
 import http.server
 import os
-import socketserver
-import threading
 import time
 import urllib.parse
 import uuid
@@ -13,7 +11,8 @@ import uuid
 import pytest
 
 from glance.tests.functional.conftest import Client, identity
-from glance.tests.functional.server import GlanceServer, free_port
+from glance.tests.functional.server import GlanceServer, \
+    serving
 
 DATA = b'legacy import data ' * 100
 #: /big: three MiB and a bit, for the progress message
@@ -39,17 +38,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-
-
 @pytest.fixture(scope='module')
 def web():
-    httpd = _Server(('127.0.0.1', free_port()), _Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield 'http://127.0.0.1:%d' % httpd.server_address[1]
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(_Handler) as url:
+        yield url
 
 
 def _server(workdir: str, web: str, *extra: str) -> GlanceServer:

@@ -21,9 +21,7 @@ import json
 import http.server
 import os
 import re
-import socketserver
 import subprocess
-import threading
 import time
 import urllib.parse
 import uuid
@@ -31,7 +29,8 @@ import uuid
 import pytest
 
 from glance.tests.functional.conftest import Client, identity
-from glance.tests.functional.server import GlanceServer, free_port
+from glance.tests.functional.server import GlanceServer, \
+    serving
 from glance.tests.functional.test_import import _create, _import, _stage
 from glance.tests.functional.test_workers import (Worker, any_database,
                                                   distributed)
@@ -57,10 +56,6 @@ class _Files(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body or b'')
 
 
-class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
-
-
 def _qemu(tmp: str, *args: str) -> None:
     subprocess.run(['qemu-img', *args], check=True, capture_output=True,
                    cwd=tmp)
@@ -83,11 +78,8 @@ def files(tmp_path_factory):
         with open(os.path.join(tmp, path), 'rb') as f:
             served[name] = f.read()
     handler = type('Files', (_Files,), {'files': served})
-    httpd = _Server(('127.0.0.1', free_port()), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield 'http://127.0.0.1:%d' % httpd.server_address[1]
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(handler) as url:
+        yield url
 
 
 @contextlib.contextmanager
@@ -211,15 +203,20 @@ WEB_DOWNLOAD = ['atom:begin_task', 'atom:take_image', 'copy:fetch',
                 'atom:complete_import:saved', 'atom:finish_task']
 
 
-@pytest.mark.parametrize('point', WEB_DOWNLOAD)
-def test_web_download_with_conversion(cluster, files, point):
+def _web_download(uri: str):
+    """The start of a crash test: a qcow2 image imported from ``uri``."""
     def start(client: Client) -> str:
         image_id = _create(client, disk_format='qcow2')
         r = _import(client, image_id, method={'name': 'web-download',
-                                              'uri': files + '/qcow2'})
+                                              'uri': uri})
         assert r.status_code == 202, r.text
         return image_id
-    image, task, _ = _crash(cluster, point, start)
+    return start
+
+
+@pytest.mark.parametrize('point', WEB_DOWNLOAD)
+def test_web_download_with_conversion(cluster, files, point):
+    image, task, _ = _crash(cluster, point, _web_download(files + '/qcow2'))
     assert task['status'] == 'success', task['message']
     assert (image['status'], image['disk_format']) == ('active', 'raw')
     assert image['hw_injected'] == 'yes'
@@ -267,13 +264,8 @@ def test_copy_image(cluster, point):
 def test_refused_data_still_reverts_after_a_crash(cluster, files):
     """Killed before the data came: the resumed import fetches it, the
     inspection refuses it, and everything is undone."""
-    def start(client: Client) -> str:
-        image_id = _create(client, disk_format='qcow2')
-        r = _import(client, image_id, method={'name': 'web-download',
-                                              'uri': files + '/unsafe'})
-        assert r.status_code == 202, r.text
-        return image_id
-    image, task, _ = _crash(cluster, 'atom:take_image', start)
+    image, task, _ = _crash(cluster, 'atom:take_image',
+                            _web_download(files + '/unsafe'))
     assert task['status'] == 'failure', task
     assert image['status'] == 'queued'
     assert image['os_glance_failed_import'] == 'fast'
