@@ -192,9 +192,12 @@ def _recover_unleased(image: Image) -> bool:
     try:
         mine = leases.acquire(image.image_id, leases.RECOVERY)
     except exception.Conflict:
+        # Another process is undoing it, or has just done so and let go
+        # (the image read above is stale then): the caller reloads it.
         held = leases.find(image.image_id)
-        return held is not None and held.recovering and \
+        if held is not None and held.recovering:
             _await_recovery(held)
+        return True
     try:
         lock = image.extra_properties.get(IMPORT_LOCK)
         # Judged again once ours: someone may have undone it and started

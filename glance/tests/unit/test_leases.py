@@ -136,3 +136,31 @@ def test_purge_keeps_holders_with_leases():
                    .scalars())
     assert busy in left and idle not in left
     db.release(image_id, busy)
+
+
+def test_settle_reloads_when_another_process_just_recovered(monkeypatch):
+    """settle() on an unleased image read before another process undid its
+    dead upload and let go: our recovery lease is refused, and by the time
+    we look the other's is gone.  The caller must reload the image, not go
+    on with the stale read (which answered 409 "is saving")."""
+    from glance.async_ import recovery
+    from glance.domain.image import Image
+    image = Image(image_id=str(uuid.uuid4()), status='saving',
+                  updated_at=utcnow() - datetime.timedelta(days=1))
+    other = _other_process()
+    real_find = leases.find
+    looks = []
+
+    def interleaved(image_id):
+        looks.append(image_id)
+        found = real_find(image_id)
+        if len(looks) == 1:     # after our first look, the other starts
+            db.acquire(image_id, 'recovery:upload', other)
+        else:                   # and it is done before our second look
+            db.release(image_id, other)
+            found = real_find(image_id)
+        return found
+
+    monkeypatch.setattr(leases, 'find', interleaved)
+    assert recovery.settle(image) is True
+    assert real_find(image.image_id) is None
