@@ -54,6 +54,17 @@ def exists(image_id: str) -> bool:
     return os.path.exists(path_of(image_id))
 
 
+def _unshare(path: str) -> None:
+    """Remove ``path`` if the file has another name too: an import may have
+    linked it into a filesystem store (``Store.add_file``), and opening it
+    for writing would rewrite that image's data in place."""
+    try:
+        if os.stat(path).st_nlink > 1:
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
 def write(image_id: str, data: Iterable[bytes], limit: int,
           suffix: str = '') -> int:
     """Write ``data`` to the staging file; return the bytes written.
@@ -63,6 +74,7 @@ def write(image_id: str, data: Iterable[bytes], limit: int,
     """
     path = path_of(image_id, suffix)
     written = 0
+    _unshare(path)
     try:
         with open(path, 'wb') as f:
             for chunk in data:

@@ -19,6 +19,9 @@ class Upload:
     expected_size: int | None = None
     #: backend id chosen by the client, None for the default
     store: str | None = None
+    #: a local file ``data`` reads whole (staged import data): a store on
+    #: its file system may keep the file instead of writing a copy
+    source_file: str | None = None
     # Filled in by the location layer once the bytes are stored:
     size: int | None = None
     checksum: str | None = None

@@ -132,7 +132,8 @@ class ImageRepo(Proxy):
             uri, size, meta = glance_store.add_to_backend(
                 store, image.image_id,
                 verification.feed(inspection.feed(digests.feed(upload.data))),
-                upload.expected_size, context=self.context)
+                upload.expected_size, context=self.context,
+                source_file=upload.source_file)
         except glance_store.GlanceStoreException as exc:
             LOG.error('Storing data of image %s failed: %s',
                       image.image_id, exc)

@@ -215,13 +215,20 @@ def get_store_from_store_identifier(store_id: str | None) -> driver_mod.Store:
 
 def add_to_backend(store_id: str | None, image_id: str,
                    data: Iterable[bytes], size: int | None,
-                   context: Any = None) -> tuple[str, int, dict]:
+                   context: Any = None, source_file: str | None = None
+                   ) -> tuple[str, int, dict]:
     """Write image data; return (uri, size, metadata incl. the store id).
 
     ``context`` is the caller's request context (see :class:`driver.Store`).
+    ``source_file``: a local file ``data`` reads whole (staged import
+    data), which the store may keep instead of a copy (``add_file``).
     """
     store = registry().get(store_id)
-    uri, written, meta = store.add(image_id, data, size, context=context)
+    if source_file is None:
+        uri, written, meta = store.add(image_id, data, size, context=context)
+    else:
+        uri, written, meta = store.add_file(image_id, data, size,
+                                            source_file, context=context)
     if registry().multi:
         meta = dict(meta, store=store.backend)
     return uri, written, meta

@@ -128,6 +128,18 @@ class Store:
         """Store the bytes; return (uri, bytes written, location metadata)."""
         raise exceptions.StoreAddDisabled()
 
+    def add_file(self, image_id: str, data: Iterable[bytes],
+                 size: int | None, path: str,
+                 context: Any = None) -> tuple[str, int, dict]:
+        """``add``, when ``data`` reads the local file ``path`` whole.
+
+        ``data`` must still be consumed to the end (the layers above hash,
+        inspect and meter it as it streams).  A driver that can keep the
+        file itself (the filesystem driver, on the same file system)
+        avoids writing the bytes a second time; the others store ``data``.
+        """
+        return self.add(image_id, data, size, context=context)
+
     def get(self, location: loc_mod.Location, offset: int = 0,
             chunk_size: int | None = None, length: int | None = None,
             context: Any = None) -> tuple[Iterator[bytes], int]:

@@ -247,7 +247,8 @@ class _WriteToStore(atoms.Atom):
                             leases.beating(staging.read(spec.image_id)),
                             spec.context, spec.task_id,
                             'write:%s' % (store or ''), size),
-                        expected_size=size, store=store)
+                        expected_size=size, store=store,
+                        source_file=staging.path_of(spec.image_id))
         try:
             repo.write_data(obj, upload)
         except Exception as exc:  # noqa: BLE001 - recorded, maybe fatal

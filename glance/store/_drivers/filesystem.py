@@ -202,6 +202,59 @@ class Store(driver.Store):
         uri = 'file://' + urllib.parse.quote(path)
         return uri, written, self._location_metadata(path)
 
+    def add_file(self, image_id: str, data: Iterable[bytes],
+                 size: int | None, path: str,
+                 context: Any = None) -> tuple[str, int, dict]:
+        """Keep the local file ``path`` (staged import data) as the image's
+        file: ``data`` is read through to its end, so every byte is hashed,
+        inspected and metered above, and the file is then hard-linked into
+        the store instead of written a second time.
+
+        Writing is most of what an import costs besides hashing.  The file
+        must be on the store's file system and unchanged while it was read
+        (same inode, size and modification time); with thin provisioning,
+        or when the link is refused, the bytes are written as by ``add``.
+        Staging never rewrites a file in place once it has another name
+        (:func:`glance.async_.staging.write`).
+        """
+        directory = self._choose_dir(size)
+        try:
+            before = os.stat(path)
+            same_fs = before.st_dev == os.stat(directory).st_dev
+        except OSError:
+            same_fs = False
+        if self.thin or not same_fs:
+            return self.add(image_id, data, size, context=context)
+        target = os.path.join(directory, image_id)
+        if os.path.lexists(target):
+            raise exceptions.Duplicate(image=target)
+        read = sum(len(chunk) for chunk in data)
+        _check_unchanged(path, before, read)
+        try:
+            os.link(path, target)
+        except FileExistsError:
+            raise exceptions.Duplicate(image=target)
+        except OSError as exc:
+            LOG.info('Store %s: cannot link %s to %s (%s); copying it',
+                     self.backend, path, target, exc.strerror or exc)
+            uri, written, meta = self.add(image_id, _file_chunks(path), size,
+                                          context=context)
+            try:
+                _check_unchanged(path, before, written)
+            except exceptions.BackendException:
+                _remove_quietly(target)
+                raise
+            return uri, written, meta
+        try:
+            if self.file_perm:
+                os.chmod(target, self.file_perm)
+        except OSError as exc:
+            _remove_quietly(target)
+            raise _os_error(exc, target)
+        LOG.debug('Linked %s (%d bytes) to %s', path, read, target)
+        return ('file://' + urllib.parse.quote(target), read,
+                self._location_metadata(target))
+
     def _path(self, location: loc_mod.Location) -> str:
         path = location.path
         if not os.path.isfile(path):
@@ -315,6 +368,26 @@ def _write_all(fd: int, data: Iterable[bytes], thin: bool) -> int:
         # A trailing hole: give the file its full length.
         os.ftruncate(fd, written)
     return written
+
+
+def _check_unchanged(path: str, before: os.stat_result, read: int) -> None:
+    """BackendException unless ``path`` is still the file stat'ed as
+    ``before`` and ``read`` bytes long: what was hashed is what is kept."""
+    try:
+        now = os.stat(path)
+    except OSError as exc:
+        raise _os_error(exc, path)
+    if (now.st_ino, now.st_size, now.st_mtime_ns) != (
+            before.st_ino, read, before.st_mtime_ns):
+        raise exceptions.BackendException(
+            '%s changed while it was being stored' % path)
+
+
+def _file_chunks(path: str, chunk_size: int = 1024 * 1024
+                 ) -> Iterator[bytes]:
+    with open(path, 'rb') as f:
+        while chunk := f.read(chunk_size):
+            yield chunk
 
 
 def _os_error(exc: OSError, path: str) -> exceptions.GlanceStoreException:

@@ -99,10 +99,11 @@ class Cluster:
         ]
         self.servers: list[GlanceServer] = []
 
-    def start_first(self) -> GlanceServer:
+    def start_first(self, env: dict[str, str] | None = None
+                    ) -> GlanceServer:
         srv = GlanceServer(os.path.join(self.workdir, 'first'),
                            profile='reference', settings=self.settings,
-                           database_url=self.database_url).start()
+                           database_url=self.database_url, env=env).start()
         self.servers.append(srv)
         return srv
 
@@ -403,8 +404,21 @@ def test_a_changed_stage_is_not_imported(cluster):
 
 # ------------------------------------------------------------------ import
 @pytest.mark.parametrize('how', ['restart', 'second'])
-def test_killed_glance_direct_import_can_be_repeated(cluster, how):
-    first = cluster.start_first()
+@pytest.mark.parametrize('write', ['copy', 'link'])
+def test_killed_glance_direct_import_can_be_repeated(cluster, how, write):
+    """Killed while the store write reads the stage: ``copy`` (thin
+    provisioning: the store writes the bytes, partial data in the store)
+    or ``link`` (the staged file is read through, then kept: stopped at a
+    fault point half way)."""
+    env = None
+    if write == 'copy':
+        cluster.settings.append('fast.filesystem_thin_provisioning=True')
+    else:
+        fault = os.path.join(cluster.workdir, 'fault')
+        with open(fault, 'w') as f:
+            f.write('copy:write:fast:16MiB')
+        env = {'GLANCE_FAULT_FILE': fault}
+    first = cluster.start_first(env=env)
     client = _client(first)
     image_id = _create(client)
     data = blob(96 * MIB, 'direct')
@@ -413,8 +427,12 @@ def test_killed_glance_direct_import_can_be_repeated(cluster, how):
     assert r.status_code == 204, r.text
     r = _import(client, image_id, {'name': 'glance-direct'})
     assert r.status_code == 202, r.text
-    _wait_for('partial import', lambda: os.path.exists(
-        cluster.path('fast', image_id)), timeout=120)
+    if write == 'copy':
+        _wait_for('partial import', lambda: os.path.exists(
+            cluster.path('fast', image_id)), timeout=120)
+    else:
+        _wait_for('import paused half way',
+                  lambda: 'FAULT POINT' in first.log(), timeout=120)
     _kill(first)
 
     client = _client(cluster.start_next(how))

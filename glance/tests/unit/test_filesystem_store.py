@@ -10,7 +10,9 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import stat
+import tempfile
 import uuid
 
 from oslo_config import cfg
@@ -464,3 +466,150 @@ def test_registry_before_create_stores_is_an_error(registry_reset):
     backend._REGISTRY = None
     with pytest.raises(exceptions.BadStoreConfiguration):
         glance_store.list_stores()
+
+
+# -- add_file: keeping a staged file instead of writing a copy ----------------
+
+def _staged(tmp_path, data: bytes = DATA) -> str:
+    """A staged file on the same file system as the store's directory."""
+    os.makedirs(tmp_path / 'staging', exist_ok=True)
+    path = str(tmp_path / 'staging' / str(uuid.uuid4()))
+    with open(path, 'wb') as f:
+        f.write(data)
+    return path
+
+
+def test_add_file_links_the_staged_file(tmp_path):
+    store = _store(tmp_path)
+    source = _staged(tmp_path)
+    uri, written, _ = store.add_file(
+        'img', filesystem._file_chunks(source), len(DATA), source)
+    kept = _loc(uri).path
+    assert written == len(DATA)
+    assert os.stat(kept).st_ino == os.stat(source).st_ino
+    os.unlink(source)                       # the import removes the stage
+    with open(kept, 'rb') as f:
+        assert f.read() == DATA
+
+
+def test_add_file_reads_data_to_its_end_before_keeping_anything(tmp_path):
+    # The data is where hashing, inspection, quotas and client errors run:
+    # a failure there must leave the store empty.
+    store = _store(tmp_path)
+    source = _staged(tmp_path)
+    seen = []
+
+    def data():
+        for chunk in filesystem._file_chunks(source, 4096):
+            seen.append(len(chunk))
+            if len(seen) == 2:
+                raise Boom()
+            yield chunk
+
+    with pytest.raises(Boom):
+        store.add_file('img', data(), len(DATA), source)
+    assert os.listdir(tmp_path / 'images') == []
+    uri, written, _ = store.add_file(
+        'img', filesystem._file_chunks(source), len(DATA), source)
+    assert written == len(DATA)
+
+
+def test_add_file_refuses_a_file_that_changed_while_read(tmp_path):
+    store = _store(tmp_path)
+    source = _staged(tmp_path)
+
+    def data():
+        yield from filesystem._file_chunks(source)
+        with open(source, 'ab') as f:       # grows after it was read
+            f.write(b'more')
+
+    with pytest.raises(exceptions.BackendException, match='changed'):
+        store.add_file('img', data(), len(DATA), source)
+    assert os.listdir(tmp_path / 'images') == []
+
+
+def test_add_file_copies_with_thin_provisioning(tmp_path):
+    store = _store(tmp_path, filesystem_thin_provisioning=True)
+    content = b'head' + bytes(2 * 1024 * 1024)
+    source = _staged(tmp_path, content)
+    uri, written, _ = store.add_file(
+        'img', filesystem._file_chunks(source), None, source)
+    kept = _loc(uri).path
+    assert written == len(content)
+    assert os.stat(kept).st_ino != os.stat(source).st_ino
+    assert os.stat(kept).st_blocks * 512 < len(content) // 2
+
+
+def test_add_file_copies_from_another_file_system(tmp_path):
+    store = _store(tmp_path)
+    other = tempfile.mkdtemp(dir='/dev/shm')     # tmpfs: another device
+    try:
+        source = os.path.join(other, 'staged')
+        with open(source, 'wb') as f:
+            f.write(DATA)
+        assert os.stat(source).st_dev != os.stat(tmp_path).st_dev
+        uri, written, _ = store.add_file(
+            'img', filesystem._file_chunks(source), len(DATA), source)
+        assert os.stat(_loc(uri).path).st_ino != os.stat(source).st_ino
+        with open(_loc(uri).path, 'rb') as f:
+            assert f.read() == DATA
+    finally:
+        shutil.rmtree(other)
+
+
+def test_add_file_copies_when_the_link_is_refused(tmp_path, monkeypatch):
+    # Some network file systems have no hard links (EPERM).
+    store = _store(tmp_path)
+    source = _staged(tmp_path)
+
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM))
+
+    monkeypatch.setattr(filesystem.os, 'link', no_links)
+    uri, written, _ = store.add_file(
+        'img', filesystem._file_chunks(source), len(DATA), source)
+    assert written == len(DATA)
+    assert os.stat(_loc(uri).path).st_ino != os.stat(source).st_ino
+    with open(_loc(uri).path, 'rb') as f:
+        assert f.read() == DATA
+
+
+def test_add_file_duplicate_keeps_both_files(tmp_path):
+    store = _store(tmp_path)
+    store.add('img', [b'old'], 3)
+    source = _staged(tmp_path)
+    with pytest.raises(exceptions.Duplicate):
+        store.add_file('img', filesystem._file_chunks(source), len(DATA),
+                       source)
+    with open(tmp_path / 'images' / 'img', 'rb') as f:
+        assert f.read() == b'old'
+    assert os.path.getsize(source) == len(DATA)
+
+
+def test_add_file_applies_the_file_permissions(tmp_path):
+    store = _store(tmp_path, filesystem_store_file_perm=640)
+    source = _staged(tmp_path)
+    uri, _, _ = store.add_file(
+        'img', filesystem._file_chunks(source), len(DATA), source)
+    assert stat.S_IMODE(os.stat(_loc(uri).path).st_mode) == 0o640
+
+
+def test_staging_never_rewrites_a_linked_file(tmp_path, monkeypatch):
+    # A staged file kept by a store is that image's data: staging again
+    # under the same name must make a new file, not rewrite the shared one.
+    from glance.async_ import staging
+    monkeypatch.setattr(backend, '_REGISTRY',
+                        backend.Registry({}, 'file', multi=False))
+    cfg.CONF.set_override('node_staging_uri',
+                          'file://%s' % (tmp_path / 'staging'))
+    try:
+        staging.write('img', [DATA], 1 << 20)
+        store = _store(tmp_path)
+        uri, _, _ = store.add_file('img', staging.read('img'), len(DATA),
+                                   staging.path_of('img'))
+        staging.write('img', [b'new data'], 1 << 20)
+        with open(_loc(uri).path, 'rb') as f:
+            assert f.read() == DATA
+        assert b''.join(staging.read('img')) == b'new data'
+    finally:
+        cfg.CONF.clear_override('node_staging_uri')
