@@ -16,9 +16,8 @@ import pytest
 
 from glance.tests.functional.conftest import Client, identity
 from glance.tests.functional.server import GlanceServer, serving
-from glance.tests.functional.test_import import (_check_data, _create,
-                                                  _Handler, _import, _stage,
-                                                  _wait, blob)
+from glance.tests.functional.test_import import (
+    _check_data, _create, _Handler, _import, _stage, _wait, blob)
 
 SIZE = 8 * 1024 * 1024
 #: what an import writes besides the image data (database, logs)
