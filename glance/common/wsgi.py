@@ -6,6 +6,7 @@ raised anywhere below turn into HTTP errors here and nowhere else.
 from __future__ import annotations
 
 import logging
+import urllib.parse
 from typing import Any
 
 from oslo_serialization import jsonutils
@@ -163,6 +164,28 @@ def int_param(params: Any, key: str, default: int, minimum: int = 0) -> int:
     if value < minimum:
         raise exception.BadRequest('%s must be at least %d.' % (key, minimum))
     return value
+
+
+def page_links(request: Request, path: str, full: bool, last: str | None,
+               last_values: bool = False) -> dict[str, str]:
+    """``first`` and, when the page was ``full``, ``next`` (after the
+    marker ``last``): the links of a list page, as the reference writes
+    them.  Both carry the request's own query without its marker, each
+    parameter as often and in the order it was given; with
+    ``last_values`` once, with its last value (the reference's image
+    lists: ``tag=a&tag=b`` becomes ``tag=b`` on their links)."""
+    given = request.params.items()
+    if last_values:
+        given = dict(given).items()
+    params = [(k, v) for k, v in given if k != 'marker']
+
+    def link(query: list[tuple[str, str]]) -> str:
+        return path + ('?' + urllib.parse.urlencode(query) if query else '')
+
+    links = {'first': link(params)}
+    if full and last is not None:
+        links['next'] = link(params + [('marker', last)])
+    return links
 
 
 def json_response(response: webob.Response, body: Any, status: int = 200

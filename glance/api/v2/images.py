@@ -1,7 +1,6 @@
 """/v2/images and /v2/images/{image_id}: create, list, show, update, delete."""
 from __future__ import annotations
 
-import urllib.parse
 from typing import Any
 
 from oslo_config import cfg
@@ -135,18 +134,14 @@ class Serializer:
 
     def index(self, response, result) -> None:
         images, query = result
-        params = [(k, v) for k, v in
-                  dict(response.request.params.items()).items()
-                  if k != 'marker']
-        body: dict[str, Any] = {
+        links = wsgi.page_links(
+            response.request, '/v2/images',
+            bool(query.limit) and len(images) == query.limit,
+            images[-1].image_id if images else None, last_values=True)
+        wsgi.json_response(response, {
             'images': [image_view(i, response.request.context)
                        for i in images],
-            'first': _link(params),
-            'schema': '/v2/schemas/images',
-        }
-        if query.limit and len(images) == query.limit:
-            body['next'] = _link(params + [('marker', images[-1].image_id)])
-        wsgi.json_response(response, body)
+            **links, 'schema': '/v2/schemas/images'})
 
 
 def _data_withheld(image: domain.Image, context: Any) -> bool:
@@ -157,12 +152,6 @@ def _data_withheld(image: domain.Image, context: Any) -> bool:
     """
     return image.status == 'deactivated' and not (
         context is not None and context.is_admin)
-
-
-def _link(params: list[tuple[str, str]]) -> str:
-    if not params:
-        return '/v2/images'
-    return '/v2/images?' + urllib.parse.urlencode(params)
 
 
 def create_resource() -> wsgi.Resource:

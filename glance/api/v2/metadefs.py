@@ -11,7 +11,6 @@ besides: the paged list, creation with contents and the view with them.
 """
 from __future__ import annotations
 
-import urllib.parse
 from typing import Any
 
 from oslo_config import cfg
@@ -349,18 +348,11 @@ class NamespaceSerializer(Serializer):
 
     def index(self, response, result) -> None:
         views, limit = result
-        params = [(k, v) for k, v in response.request.params.items()
-                  if k != 'marker']
-        body: dict[str, Any] = {'namespaces': views, 'first': _link(params),
-                                'schema': '/v2/schemas/metadefs/namespaces'}
-        if len(views) == limit:
-            body['next'] = _link(params + [('marker',
-                                            views[-1]['namespace'])])
-        wsgi.json_response(response, body)
-
-
-def _link(params: list[tuple[str, str]]) -> str:
-    return BASE + ('?' + urllib.parse.urlencode(params) if params else '')
+        links = wsgi.page_links(response.request, BASE, len(views) == limit,
+                                views[-1]['namespace'] if views else None)
+        wsgi.json_response(response, {
+            'namespaces': views, **links,
+            'schema': '/v2/schemas/metadefs/namespaces'})
 
 
 def create_resource(collection: str) -> wsgi.Resource:

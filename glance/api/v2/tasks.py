@@ -6,7 +6,6 @@ hours after they finish.
 """
 from __future__ import annotations
 
-import urllib.parse
 from typing import Any
 
 from oslo_utils import uuidutils
@@ -176,20 +175,12 @@ class Serializer:
 
     def index(self, response, result) -> None:
         tasks, limit = result
-        params = [(k, v) for k, v in response.request.params.items()
-                  if k != 'marker']
-        body: dict[str, Any] = {
+        links = wsgi.page_links(response.request, '/v2/tasks',
+                                bool(limit) and len(tasks) == limit,
+                                tasks[-1].task_id if tasks else None)
+        wsgi.json_response(response, {
             'tasks': [summary_view(t) for t in tasks],
-            'first': _link(params), 'schema': '/v2/schemas/tasks'}
-        if limit and len(tasks) == limit:
-            body['next'] = _link(params + [('marker', tasks[-1].task_id)])
-        wsgi.json_response(response, body)
-
-
-def _link(params: list[tuple[str, str]]) -> str:
-    if not params:
-        return '/v2/tasks'
-    return '/v2/tasks?' + urllib.parse.urlencode(params)
+            **links, 'schema': '/v2/schemas/tasks'})
 
 
 def create_resource() -> wsgi.Resource:
