@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     from glance.common import startup
     try:
         startup.prepare(sys.argv[1:] if argv is None else argv,
-                        'glance-worker')
+                        'glance-worker', serves_http=False)
         if not jobs.distributed():
             raise ValueError('[taskflow_executor] mode is not distributed: '
                              'glance-api runs imports itself')

@@ -12,7 +12,6 @@ import sysconfig
 
 from oslo_config import cfg
 from oslo_log import log
-from oslo_middleware import cors
 from oslo_policy import opts as policy_opts
 from paste import deploy
 
@@ -79,17 +78,14 @@ CONF.register_opts(image_format_opts, group='image_format')
 policy_opts.set_defaults(CONF)
 
 
-def set_config_defaults() -> None:
-    """Our defaults for library options (CORS headers, policy file name)."""
-    cors.set_defaults(
-        allow_headers=['Content-MD5', 'X-Image-Meta-Checksum',
-                       'X-Storage-Token', 'Accept-Encoding', 'X-Auth-Token',
-                       'X-Identity-Status', 'X-Roles', 'X-Service-Catalog',
-                       'X-User-Id', 'X-Tenant-Id', 'X-OpenStack-Request-ID'],
-        expose_headers=['X-Image-Meta-Checksum', 'X-Auth-Token',
-                        'X-Subject-Token', 'X-Service-Token',
-                        'X-OpenStack-Request-ID'],
-        allow_methods=['GET', 'PUT', 'POST', 'DELETE', 'PATCH'])
+def set_config_defaults(serves_http: bool = True) -> None:
+    """Our defaults for library options (CORS headers, policy file name).
+
+    A process serving no HTTP (glance-worker) leaves oslo.middleware
+    unloaded: its package brings every middleware and jinja2 (8 MB).
+    """
+    if serves_http:
+        _cors_defaults()
     policy_opts.set_defaults(CONF, policy_file='policy.yaml')
     # oslo.utils' format inspector logs data it cannot parse at ERROR;
     # that data is a client's upload, which glance refuses and logs
@@ -99,10 +95,23 @@ def set_config_defaults() -> None:
         'oslo_utils.imageutils.format_inspector=CRITICAL'])
 
 
+def _cors_defaults() -> None:
+    from oslo_middleware import cors
+    cors.set_defaults(
+        allow_headers=['Content-MD5', 'X-Image-Meta-Checksum',
+                       'X-Storage-Token', 'Accept-Encoding', 'X-Auth-Token',
+                       'X-Identity-Status', 'X-Roles', 'X-Service-Catalog',
+                       'X-User-Id', 'X-Tenant-Id', 'X-OpenStack-Request-ID'],
+        expose_headers=['X-Image-Meta-Checksum', 'X-Auth-Token',
+                        'X-Subject-Token', 'X-Service-Token',
+                        'X-OpenStack-Request-ID'],
+        allow_methods=['GET', 'PUT', 'POST', 'DELETE', 'PATCH'])
+
+
 def parse_args(args: list[str] | None = None, default_config_files=None,
-               prog: str | None = None) -> None:
+               prog: str | None = None, serves_http: bool = True) -> None:
     """Parse the command line and configuration files the OpenStack way."""
-    set_config_defaults()
+    set_config_defaults(serves_http)
     CONF(args=args, project='glance', prog=prog,
          default_config_files=default_config_files)
 

@@ -48,10 +48,11 @@ def check_values() -> None:
 
 
 def prepare(argv: list[str] | None, prog: str,
-            default_config_files: list[str] | None = None) -> None:
+            default_config_files: list[str] | None = None,
+            serves_http: bool = True) -> None:
     """Parse configuration, set up logging, create the stores."""
     config.parse_args(argv, default_config_files=default_config_files,
-                      prog=prog)
+                      prog=prog, serves_http=serves_http)
     check_values()
     log.setup(CONF, 'glance')
     glance_store.create_stores(CONF)
