@@ -28,7 +28,7 @@ import glance.common.fetcher
 import glance.common.format_inspector
 import glance.common.limits
 import glance.common.property_protections
-import glance.common.server
+import glance.common.server_opts
 import glance.domain.task
 import glance.layers.location
 import glance.image_cache
@@ -46,8 +46,8 @@ def list_api_opts() -> OptList:
     return [
         (None, list(itertools.chain(
             glance.common.config.common_opts,
-            glance.common.server.bind_opts,
-            glance.common.server.socket_opts,
+            glance.common.server_opts.bind_opts,
+            glance.common.server_opts.socket_opts,
             glance.layers.quota.quota_opts,
             glance.layers.location.location_opts,
             glance.layers.notifier.notifier_opts,

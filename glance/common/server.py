@@ -30,35 +30,11 @@ import greenlet
 from oslo_config import cfg
 
 from glance.common import protocol, sendfile
+from glance.common import server_opts  # noqa: F401 - the options read here
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
-bind_opts = [
-    cfg.HostAddressOpt('bind_host', default='0.0.0.0',
-                       help='Address the API listens on.'),
-    cfg.PortOpt('bind_port', default=9292, help='Port the API listens on.'),
-]
-socket_opts = [
-    cfg.IntOpt('backlog', default=4096, min=1,
-               help='Connections queued before the kernel refuses more.'),
-    cfg.IntOpt('tcp_keepidle', default=600,
-               help='Idle seconds before TCP keepalive probes start.'),
-    cfg.IntOpt('workers', min=0,
-               help='Worker processes; default: the number of CPUs (at '
-                    'most 8). 0 serves from the parent process.'),
-    cfg.IntOpt('max_header_line', default=16384,
-               help='Longest request header line accepted, in bytes.'),
-    cfg.IntOpt('client_socket_timeout', default=900, min=0,
-               help='Seconds a client connection may stay idle; 0 waits '
-                    'forever.'),
-    cfg.BoolOpt('http_keepalive', default=True,
-                help='Keep client connections open between requests.'),
-    cfg.IntOpt('max_request_id_length', default=64, min=0,
-               help='Longest request id accepted from clients.'),
-]
-CONF.register_opts(bind_opts)
-CONF.register_opts(socket_opts)
 
 #: the signals the parent waits for
 _SUPERVISED = (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP)

@@ -18,7 +18,7 @@ LOG = logging.getLogger(__name__)
 import glance.api.v2.image_data  # noqa: E402,F401
 import glance.layers.notifier  # noqa: E402,F401
 import glance.layers.quota  # noqa: E402,F401
-import glance.common.server  # noqa: E402,F401
+import glance.common.server_opts  # noqa: E402,F401
 
 log.register_options(CONF)
 glance_store.register_opts(CONF)

@@ -27,7 +27,7 @@ def _real_modules():
     In a process eventlet monkey-patched, the usual modules make green
     threads, which never run in parallel; eventlet keeps the originals.
     """
-    if 'eventlet' in sys.modules:
+    if sys.modules.get('eventlet') is not None:
         from eventlet import patcher
         if patcher.is_monkey_patched('thread'):
             return patcher.original('threading'), patcher.original('queue')

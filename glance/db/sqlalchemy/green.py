@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 def active() -> bool:
     """Whether this process runs on an eventlet hub (monkey-patched)."""
-    if 'eventlet' not in sys.modules:
+    if sys.modules.get('eventlet') is None:
         return False
     from eventlet import patcher
     return patcher.is_monkey_patched('thread')
