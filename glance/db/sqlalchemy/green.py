@@ -28,6 +28,7 @@ green threads, so no green lock is ever taken from a real thread.
 """
 from __future__ import annotations
 
+import collections
 import os
 import sys
 from typing import Any, Callable
@@ -110,29 +111,65 @@ class _Connection:
         setattr(self._conn, name, value)
 
 
+#: rows a query's execute reads on its thread, before coming back: most
+#: results are at most this long, so fetching them needs no second trip
+#: to the pool (each trip hands a call to a real thread and wakes the hub
+#: again); a longer result reads the rest through the pool as it is
+#: fetched, so a streamed scan stays bounded in memory
+PREFETCH = 100
+
+
+def _execute(cursor, args: tuple) -> tuple[list, bool]:
+    """Execute, then read up to PREFETCH rows: (rows, whether that was
+    every row)."""
+    cursor.execute(*args)
+    if cursor.description is None:
+        return [], True
+    rows = cursor.fetchmany(PREFETCH)
+    return rows, len(rows) < PREFETCH
+
+
 class _Cursor:
     """A DB-API cursor whose executes and fetches go to ``run``."""
 
     def __init__(self, cursor, run):
         self._cursor = cursor
         self._run = run
+        self._rows: collections.deque = collections.deque()
+        self._done = True
 
     def execute(self, *args):
-        self._run(self._cursor.execute, *args)
+        rows, self._done = self._run(_execute, self._cursor, args)
+        self._rows = collections.deque(rows)
         return self
 
     def executemany(self, *args):
+        self._rows, self._done = collections.deque(), True
         self._run(self._cursor.executemany, *args)
         return self
 
     def fetchone(self):
-        return self._run(self._cursor.fetchone)
+        if self._rows:
+            return self._rows.popleft()
+        return None if self._done else self._run(self._cursor.fetchone)
 
-    def fetchmany(self, *args):
-        return self._run(self._cursor.fetchmany, *args)
+    def fetchmany(self, size: int | None = None):
+        size = self._cursor.arraysize if size is None else size
+        out = [self._rows.popleft()
+               for _ in range(min(size, len(self._rows)))]
+        if len(out) < size and not self._done:
+            more = self._run(self._cursor.fetchmany, size - len(out))
+            self._done = len(more) < size - len(out)
+            out += more
+        return out
 
     def fetchall(self):
-        return self._run(self._cursor.fetchall)
+        out = list(self._rows)
+        self._rows.clear()
+        if not self._done:
+            out += self._run(self._cursor.fetchall)
+            self._done = True
+        return out
 
     def close(self) -> None:
         self._cursor.close()

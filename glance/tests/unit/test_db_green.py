@@ -1,11 +1,17 @@
 """The database's thread pool in a process eventlet has monkey-patched
 (glance-api's): it survives the fork of a worker, and it is used only
 there.  (That it keeps a worker answering while a query waits is
-glance/tests/functional/test_db_off_hub.py.)"""
+glance/tests/functional/test_db_off_hub.py.)  Its cursors read the first
+rows of each result on the pool thread, so a short result costs one trip
+to the pool; longer ones are fetched through the pool, and every fetch
+answers as the plain DB-API cursor does."""
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+
+import pytest
 
 from glance.db.sqlalchemy import green
 
@@ -37,3 +43,74 @@ def test_a_forked_worker_gets_its_own_threads():
 
 def test_not_active_without_monkey_patching():
     assert not green.active()
+
+
+# -- cursors: rows read with the execute ----------------------------------
+N = green.PREFETCH
+
+
+class Trips:
+    """A ``run`` that calls inline and counts the trips."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, fn, *args):
+        self.count += 1
+        return fn(*args)
+
+
+@pytest.fixture
+def conn():
+    c = sqlite3.connect(':memory:')
+    c.execute('CREATE TABLE t (n INTEGER)')
+    c.executemany('INSERT INTO t VALUES (?)', [(i,) for i in range(3 * N)])
+    yield c
+    c.close()
+
+
+def _cursor(conn):
+    trips = Trips()
+    return green._Cursor(conn.cursor(), trips), trips
+
+
+@pytest.mark.parametrize('rows', [0, 1, N - 1, N, N + 1, 3 * N])
+def test_fetches_answer_as_the_plain_cursor(conn, rows):
+    query = 'SELECT n FROM t WHERE n < %d ORDER BY n' % rows
+    expected = conn.execute(query).fetchall()
+    cur, _ = _cursor(conn)
+    assert cur.execute(query).fetchall() == expected
+    cur.execute(query)
+    got = [cur.fetchone() for _ in range(rows + 1)]
+    assert got == expected + [None]
+    cur.execute(query)
+    got = []
+    while chunk := cur.fetchmany(7):
+        got += chunk
+    assert got == expected
+    cur.execute(query)
+    assert cur.fetchmany(N + 5) + cur.fetchall() == expected
+    assert list(cur.execute(query)) == expected
+
+
+def test_a_short_result_is_one_trip(conn):
+    cur, trips = _cursor(conn)
+    cur.execute('SELECT n FROM t WHERE n < 5')
+    assert len(cur.fetchall()) == 5 and cur.fetchone() is None
+    assert trips.count == 1
+
+
+def test_a_long_result_is_read_through_the_pool(conn):
+    cur, trips = _cursor(conn)
+    cur.execute('SELECT n FROM t')
+    assert trips.count == 1
+    assert len(cur.fetchall()) == 3 * N
+    assert trips.count == 2
+
+
+def test_statements_without_rows(conn):
+    cur, trips = _cursor(conn)
+    cur.execute('UPDATE t SET n = n + 1 WHERE n < 3')
+    assert cur.rowcount == 3
+    assert cur.fetchall() == [] and cur.fetchone() is None
+    assert trips.count == 1
