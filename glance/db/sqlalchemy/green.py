@@ -85,20 +85,38 @@ def off_hub_creator(creator: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 class _Connection:
-    """A DB-API connection whose waiting calls go to ``run`` (tpool)."""
+    """A DB-API connection whose waiting calls go to ``run`` (tpool).
+
+    A plain ``BEGIN`` (oslo.db's, opening every read transaction on
+    SQLite) waits for nothing: it is sent with the transaction's first
+    statement, in that statement's trip to the pool, and a transaction
+    that sent none ends without a trip.
+    """
 
     def __init__(self, conn, run):
         object.__setattr__(self, '_conn', conn)
         object.__setattr__(self, '_run', run)
+        object.__setattr__(self, 'begin_pending', False)
 
     def cursor(self, *args, **kwargs):
-        return _Cursor(self._conn.cursor(*args, **kwargs), self._run)
+        return _Cursor(self._conn.cursor(*args, **kwargs), self._run, self)
+
+    def defer_begin(self) -> None:
+        object.__setattr__(self, 'begin_pending', True)
+
+    def take_begin(self) -> bool:
+        """Whether a deferred BEGIN must go before the next statement."""
+        pending = self.begin_pending
+        object.__setattr__(self, 'begin_pending', False)
+        return pending
 
     def commit(self) -> None:
-        self._run(self._conn.commit)
+        if not self.take_begin():
+            self._run(self._conn.commit)
 
     def rollback(self) -> None:
-        self._run(self._conn.rollback)
+        if not self.take_begin():
+            self._run(self._conn.rollback)
 
     def close(self) -> None:
         self._run(self._conn.close)
@@ -119,9 +137,12 @@ class _Connection:
 PREFETCH = 100
 
 
-def _execute(cursor, args: tuple) -> tuple[list, bool]:
-    """Execute, then read up to PREFETCH rows: (rows, whether that was
-    every row)."""
+def _execute(cursor, args: tuple, begin: bool = False
+             ) -> tuple[list, bool]:
+    """(BEGIN, if deferred, then) execute, then read up to PREFETCH rows:
+    (rows, whether that was every row)."""
+    if begin:
+        cursor.execute('BEGIN')
     cursor.execute(*args)
     if cursor.description is None:
         return [], True
@@ -129,23 +150,39 @@ def _execute(cursor, args: tuple) -> tuple[list, bool]:
     return rows, len(rows) < PREFETCH
 
 
+def _execute_many(cursor, args: tuple, begin: bool) -> None:
+    if begin:
+        cursor.execute('BEGIN')
+    cursor.executemany(*args)
+
+
 class _Cursor:
     """A DB-API cursor whose executes and fetches go to ``run``."""
 
-    def __init__(self, cursor, run):
+    def __init__(self, cursor, run, connection: _Connection | None = None):
         self._cursor = cursor
         self._run = run
+        self._connection = connection
         self._rows: collections.deque = collections.deque()
         self._done = True
 
+    def _begin(self) -> bool:
+        return self._connection is not None and self._connection.take_begin()
+
     def execute(self, *args):
-        rows, self._done = self._run(_execute, self._cursor, args)
+        self._rows, self._done = collections.deque(), True
+        if (self._connection is not None and len(args) <= 2
+                and args[0] == 'BEGIN' and not (args[1:] and args[1])):
+            self._connection.defer_begin()
+            return self
+        rows, self._done = self._run(_execute, self._cursor, args,
+                                     self._begin())
         self._rows = collections.deque(rows)
         return self
 
     def executemany(self, *args):
         self._rows, self._done = collections.deque(), True
-        self._run(self._cursor.executemany, *args)
+        self._run(_execute_many, self._cursor, args, self._begin())
         return self
 
     def fetchone(self):

@@ -114,3 +114,44 @@ def test_statements_without_rows(conn):
     assert cur.rowcount == 3
     assert cur.fetchall() == [] and cur.fetchone() is None
     assert trips.count == 1
+
+
+def _connection(conn):
+    trips = Trips()
+    return green._Connection(conn, trips), trips
+
+
+def test_a_read_transaction_sends_its_begin_with_the_first_query(conn):
+    conn.isolation_level = None             # as oslo.db sets it
+    wrapped, trips = _connection(conn)
+    wrapped.cursor().execute('BEGIN')
+    assert trips.count == 0 and not conn.in_transaction
+    cur = wrapped.cursor().execute('SELECT n FROM t WHERE n < 2')
+    assert trips.count == 1 and conn.in_transaction
+    assert cur.fetchall() == [(0,), (1,)]
+    wrapped.commit()
+    assert trips.count == 2 and not conn.in_transaction
+
+
+def test_a_transaction_without_statements_costs_no_trip(conn):
+    conn.isolation_level = None
+    wrapped, trips = _connection(conn)
+    wrapped.cursor().execute('BEGIN')
+    wrapped.rollback()
+    assert trips.count == 0 and not conn.in_transaction
+    # the next transaction begins afresh
+    wrapped.cursor().execute('BEGIN')
+    wrapped.cursor().executemany('INSERT INTO t VALUES (?)', [(-1,), (-2,)])
+    assert conn.in_transaction
+    wrapped.rollback()
+    assert trips.count == 2 and not conn.in_transaction
+    assert conn.execute('SELECT count(*) FROM t WHERE n < 0').fetchone() \
+        == (0,)
+
+
+def test_begin_immediate_is_not_deferred(conn):
+    conn.isolation_level = None
+    wrapped, trips = _connection(conn)
+    wrapped.cursor().execute('BEGIN IMMEDIATE')
+    assert trips.count == 1 and conn.in_transaction
+    wrapped.rollback()
