@@ -36,7 +36,8 @@ from taskflow import engines
 from taskflow import task as tf_task
 from taskflow.patterns import linear_flow
 
-from glance.async_ import executor, jobs, leases, progress, recovery, web
+from glance.async_ import (executor, faults, jobs, leases, progress,
+                           recovery, web)
 from glance.async_.flows import atoms
 from glance.common import exception
 from glance.domain import image as domain_image
@@ -67,11 +68,15 @@ def _download(uri: str, path: str, context: Any, task_id: str) -> int:
 
 def _read(path: str):
     with open(path, 'rb') as f:
+        first = True
         while True:
             chunk = f.read(CHUNK)
             if not chunk:
                 return
             yield chunk
+            if first:           # the crash tests' mid-upload stop
+                faults.point('copy:upload')
+                first = False
 
 
 class _ImportToFS(tf_task.Task):
@@ -152,7 +157,9 @@ class _CreateImage(tf_task.Task):
         image = domain_image.new_image(props, self.context.owner)
         repo = gateway.get_repo(self.context)
         try:
-            return repo.add(image).image_id
+            image_id = repo.add(image).image_id
+            faults.point('legacy:image_created')    # (the crash tests')
+            return image_id
         except exception.Duplicate:
             if not self.image_id:
                 raise
@@ -167,25 +174,22 @@ class _CreateImage(tf_task.Task):
 
 
 class _ImportData(tf_task.Task):
-    def __init__(self, context: Any, task_id: str, task_input: dict):
+    def __init__(self, context: Any, task_id: str, task_input: dict,
+                 resumable: bool = False):
         super().__init__(name='import_data')
         self.context, self.task_input = context, task_input
         self.task_id = task_id
+        #: run by a worker, which may start this atom again after another
+        #: worker died in it (or after it, before its end was recorded)
+        self.resumable = resumable
 
     def execute(self, image_id, local_path):
         repo = gateway.get_repo(self.context)
         image = repo.get(image_id)
-        if image.status == 'saving':
-            image = _await_dead_upload(repo, image, self.task_id)
-        if image.status == 'active':
-            return      # uploaded by a worker that died before it said so
-        if not os.path.exists(local_path):
-            # Downloaded by a worker that died since, on another host (or
-            # its file swept): download again here.
-            LOG.info('Import task %s: the download is not in this node\'s '
-                     'work dir; downloading %s again', self.task_id,
-                     self.task_input['import_from'])
-            local_path = _fetch(self.context, self.task_id, self.task_input)
+        if self.resumable:
+            image, local_path = self._resume(repo, image, local_path)
+            if image is None:
+                return
         upload = Upload(data=_read(local_path),
                         expected_size=os.path.getsize(local_path))
         try:
@@ -194,6 +198,22 @@ class _ImportData(tf_task.Task):
             upload_service.upload(repo, image, upload, task_id=self.task_id)
         finally:
             _remove(local_path)
+
+    def _resume(self, repo: Any, image: Any, local_path: str):
+        """(image, download) to upload where a dead worker left them; no
+        image when the dead worker had finished the upload."""
+        if image.status == 'saving':
+            image = _await_dead_upload(repo, image, self.task_id)
+        if image.status == 'active':
+            return None, local_path     # uploaded before its worker died
+        if not os.path.exists(local_path):
+            # Downloaded by a worker that died since, on another host (or
+            # its file swept): download again here.
+            LOG.info('Import task %s: the download is not in this node\'s '
+                     'work dir; downloading %s again', self.task_id,
+                     self.task_input['import_from'])
+            local_path = _fetch(self.context, self.task_id, self.task_input)
+        return image, local_path
 
 
 def _await_dead_upload(repo: Any, image: Any, task_id: str) -> Any:
@@ -220,13 +240,15 @@ def _await_dead_upload(repo: Any, image: Any, task_id: str) -> Any:
 def get_flow(context: Any, task_id: str, task_input: dict,
              image_id: str | None = None) -> linear_flow.Flow:
     """The legacy import flow; building it has no side effects.
-    ``image_id``: the id to create the image with (else the one
-    ``image_properties`` gives, or a new one)."""
+    ``image_id``: the id to create the image with, given when a worker
+    runs the flow, whose atoms must then be safe to start again (else
+    the id ``image_properties`` gives, or a new one)."""
     spec = _Spec(context, task_id)
     return linear_flow.Flow('import').add(
         atoms.BeginTask(spec), _ImportToFS(context, task_id, task_input),
         _CreateImage(context, task_input, image_id),
-        _ImportData(context, task_id, task_input),
+        _ImportData(context, task_id, task_input,
+                    resumable=image_id is not None),
         atoms.FinishTask(spec, requires=['image_id']))
 
 

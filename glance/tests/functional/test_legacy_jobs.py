@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import signal
 import time
 import urllib.parse
@@ -14,6 +15,7 @@ import uuid
 
 import pytest
 
+from glance.async_ import faults
 from glance.tests.functional.conftest import Client, identity
 from glance.tests.functional.server import GlanceServer
 from glance.tests.functional import test_import
@@ -33,8 +35,9 @@ def cluster(tmp_path_factory, web):
     db = any_database(base)
     extra = ['task.work_dir=%s' % (base / 'work'),
              'task.progress_interval=0.2']
-    with distributed(base, db, urllib.parse.urlparse(web).port,
-                     extra) as (apis, workers, settings):
+    with distributed(base, db, urllib.parse.urlparse(web).port, extra,
+                     env={faults.ENV: str(base / 'fault')}
+                     ) as (apis, workers, settings):
         yield apis, workers, (base, db, settings)
 
 
@@ -155,6 +158,56 @@ def test_worker_killed_mid_download(cluster, web):
         survivor = workers[1 - victim]
         assert 'claimed: legacy import task %s' % task['id'] in \
             survivor.log()
+        _leftovers(cluster, client, task['result']['image_id'])
+    finally:
+        workers[victim].start()
+
+
+def _faults_seen(worker) -> set[str]:
+    """The fault lines in the worker's logs (each has its time and pid)."""
+    return set(re.findall(r'.*FAULT POINT \S+ reached.*', worker.log()))
+
+
+def _stopped_at(workers, point: str, before: list[set[str]]) -> int:
+    """The worker that reached fault ``point`` since its logs held the
+    fault lines ``before`` (waits for it)."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        for n, worker in enumerate(workers):
+            if any('FAULT POINT %s reached' % point in line
+                   for line in _faults_seen(worker) - before[n]):
+                return n
+        time.sleep(0.1)
+    raise AssertionError('no worker reached %s' % point)
+
+
+@pytest.mark.parametrize('point', [
+    'atom:begin_task', 'atom:import_to_fs', 'copy:fetch',
+    'atom:create_image', 'legacy:image_created', 'atom:import_data',
+    'copy:upload', 'atom:finish_task'])
+def test_worker_killed_at_each_step(cluster, web, point):
+    """The worker running the task is SIGKILLed at each step (before each
+    atom, mid-download, just after the image was created, mid-upload):
+    the other worker finishes the task, with the right data in one image
+    and nothing left behind.  Mid-upload it first waits for the dead
+    worker's upload lease to expire and be undone."""
+    apis, workers, (base, _, _) = cluster
+    fault = base / 'fault'
+    for name in (fault, base / 'fault.taken'):
+        if name.exists():
+            name.unlink()
+    before = [_faults_seen(w) for w in workers]
+    fault.write_text(point)
+    client = _client(apis[0], _project())
+    size = 2 * 1024 * 1024 + 5      # two chunks and a bit to upload
+    task = _post(client, web + '/blob/%d/kill' % size)
+    victim = _stopped_at(workers, point, before)
+    workers[victim].kill()
+    try:
+        task = _finished(client, task['id'])
+        _active(client, task, blob(size, 'kill'))
+        assert 'claimed: legacy import task %s' % task['id'] in \
+            workers[1 - victim].log()
         _leftovers(cluster, client, task['result']['image_id'])
     finally:
         workers[victim].start()
