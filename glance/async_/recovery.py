@@ -193,8 +193,11 @@ def _recover_unleased(image: Image) -> bool:
         mine = leases.acquire(image.image_id, leases.RECOVERY)
     except exception.Conflict:
         held = leases.find(image.image_id)
-        return held is not None and held.recovering and \
-            _await_recovery(held)
+        if held is None:
+            # Another process's recovery (the sweep) ended in between:
+            # the caller must reload the image it undid.
+            return True
+        return held.recovering and _await_recovery(held)
     try:
         lock = image.extra_properties.get(IMPORT_LOCK)
         # Judged again once ours: someone may have undone it and started
