@@ -1,5 +1,6 @@
 """What a ``glance-worker`` process runs: taskflow conductors claiming
-import jobs from the board (:mod:`glance.async_.jobs`).
+import jobs (image imports and legacy import tasks) from the board
+(:mod:`glance.async_.jobs`).
 
 taskflow's own conductors do the claiming, the engine loading (from the
 flow factory and atom states in persistence) and the consuming; this
@@ -8,7 +9,8 @@ module gives them a board on which
 * a claim expires ``[jobboard] claim_timeout`` seconds after the worker
   stops renewing it (a keeper thread renews the claims of live jobs), so
   the jobs of a worker killed outright are claimed again by another;
-* claiming a job also takes the import's lease over (the job's owner is
+* claiming a job also takes the import's lease over (the one its details
+  name) (the job's owner is
   the worker), and a job whose import was meanwhile undone is dropped;
 * consuming a job releases the lease and forgets the flow's persisted
   state.
@@ -110,23 +112,21 @@ class ClaimingBoard:
             self._board.claim(job, who)
         details = job.details or {}
         try:
-            lease = leases.adopt_job(details.get('image_id'),
+            lease = leases.adopt_job(jobs.lease_id(details),
                                      details.get('task_id'))
         except Exception as exc:  # noqa: BLE001 - e.g. the database is down
             self._board.abandon(job, who)
             raise tf_exc.JobFailure('Job %s: lease not taken over: %s'
                                     % (job.uuid, exc))
         if lease is None:
-            LOG.warning('Job %s: import task %s of image %s is no longer '
-                        'waiting (undone or finished meanwhile); dropping '
-                        'it', job.uuid, details.get('task_id'),
-                        details.get('image_id'))
+            LOG.warning('Job %s: %s is no longer waiting (undone or '
+                        'finished meanwhile); dropping it', job.uuid,
+                        jobs.describe(details))
             self._board.consume(job, who)
             _forget_book(job)
             raise tf_exc.UnclaimableJob('Job %s has no import any more'
                                         % job.uuid)
-        LOG.info('Job %s claimed: import task %s of image %s', job.uuid,
-                 details.get('task_id'), details.get('image_id'))
+        LOG.info('Job %s claimed: %s', job.uuid, jobs.describe(details))
         with self._lock:
             self._held[job.uuid] = job
 
@@ -137,7 +137,7 @@ class ClaimingBoard:
         if release_lease:
             details = job.details or {}
             leases.release(leases.Lease(
-                image_id=details.get('image_id'), operation=leases.JOB,
+                image_id=jobs.lease_id(details), operation=leases.JOB,
                 holder_id=leases.holder_id()))
 
     def consume(self, job: Any, who: str) -> None:

@@ -1,6 +1,8 @@
 """Import jobs on a taskflow jobboard, for ``glance-worker`` to run.
 
-In ``[taskflow_executor] mode = distributed`` an accepted import is not run
+In ``[taskflow_executor] mode = distributed`` an accepted import (an
+interoperable image import, or a legacy ``import`` task of POST
+/v2/tasks) is not run
 by the glance-api process that accepted it: it is posted to a taskflow
 jobboard (Redis, or any board taskflow has, chosen by the URL's scheme)
 and a conductor in some ``glance-worker`` process claims it and runs the
@@ -9,11 +11,16 @@ in taskflow's SQL persistence, in the service's database by default, so a
 worker that dies mid-flow is replaced by another that resumes from the
 last finished atom.
 
-A posted import keeps its image lease (:mod:`glance.async_.leases`) with
-the operation ``job``: whoever holds it (the accepting API process, then
-the worker that claimed the job) may die without the import being undone,
-as long as the job is still on the board; a job that vanished from the
-board is undone like any dead import (:mod:`glance.async_.recovery`).
+Each job names the flow it runs (:data:`FLOWS`, the ``flow`` of its
+details): the conductor rebuilds it with that flow's factory from the
+plain-data inputs the API recorded.
+
+A posted import keeps its lease (:mod:`glance.async_.leases`: the image's,
+operation ``job``; a legacy task's, under the task id, operation
+``task-job``): whoever holds it (the accepting API process, then the
+worker that claimed the job) may die without the import being undone, as
+long as the job is still on the board; a job that vanished from the board
+is undone like any dead import (:mod:`glance.async_.recovery`).
 """
 from __future__ import annotations
 
@@ -24,7 +31,7 @@ import logging
 import sys
 import threading
 import types
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from oslo_config import cfg
 
@@ -65,8 +72,11 @@ jobboard_opts = [
 ]
 CONF.register_opts(jobboard_opts, group='jobboard')
 
-#: the flow factory conductors call to rebuild an import's flow
-FLOW_FACTORY = 'glance.async_.job_flow.import_flow'
+#: the flows a job may name, and the factory a conductor rebuilds each
+#: with (:mod:`glance.async_.job_flow`)
+IMAGE_IMPORT, LEGACY_IMPORT = 'api_image_import', 'legacy_import'
+FLOWS = {IMAGE_IMPORT: 'glance.async_.job_flow.import_flow',
+         LEGACY_IMPORT: 'glance.async_.job_flow.legacy_flow'}
 
 
 def distributed() -> bool:
@@ -223,6 +233,42 @@ def _shared_board():
 
 
 # -- posting ----------------------------------------------------------------
+@dataclasses.dataclass
+class Job:
+    """What a job carries: which flow it runs, with which inputs (the
+    flow factory's keyword arguments, plain data), and which lease it
+    keeps while on the board."""
+
+    task_id: str
+    flow: str                   #: a key of :data:`FLOWS`
+    inputs: dict
+    #: the key of the lease the job keeps: the image id, or the task id
+    #: of a legacy task (whose image does not exist yet)
+    lease_id: str
+    image_id: str | None = None
+    method: str | None = None
+
+    def details(self) -> dict:
+        """The job's details on the board (what claiming reads)."""
+        return {'flow': self.flow, 'lease_id': self.lease_id,
+                'image_id': self.image_id, 'task_id': self.task_id,
+                'method': self.method}
+
+
+def describe(details: dict) -> str:
+    """A job's import as log lines name it, from its details."""
+    if details.get('flow') == LEGACY_IMPORT:
+        return 'legacy import task %s' % details.get('task_id')
+    return 'import task %s of image %s' % (details.get('task_id'),
+                                           details.get('image_id'))
+
+
+def lease_id(details: dict) -> str | None:
+    """The key of the lease a job keeps (jobs posted before jobs named
+    their lease keep their image's)."""
+    return details.get('lease_id') or details.get('image_id')
+
+
 def spec_details(spec: Any) -> dict:
     """The import's inputs as plain data: what a conductor rebuilds the
     flow from (the caller's context included, so the import acts as the
@@ -234,32 +280,61 @@ def spec_details(spec: Any) -> dict:
             'all_stores_must_succeed': spec.all_stores_must_succeed}
 
 
-def post(spec: Any) -> str:
-    """Record the flow's factory in persistence and post the job; its
-    uuid."""
+def post(job: Job) -> str:
+    """Record the job's flow factory and inputs in persistence and post
+    the job; its uuid."""
     from taskflow import engines
     from taskflow.persistence import models
-    book = models.LogBook('import-%s' % spec.task_id)
-    flow_detail = models.FlowDetail('api_image_import', spec.task_id)
+    book = models.LogBook('import-%s' % job.task_id)
+    flow_detail = models.FlowDetail(job.flow, job.task_id)
     book.add(flow_detail)
     # the factory in the flow detail's meta before the one save (a
     # backend given here would save the flow detail a second time)
-    engines.save_factory_details(flow_detail, FLOW_FACTORY, [],
-                                 {'spec': spec_details(spec)})
+    engines.save_factory_details(flow_detail, FLOWS[job.flow], [],
+                                 job.inputs)
     with contextlib.closing(persistence().get_connection()) as conn:
         conn.save_logbook(book)
     try:
-        job = _shared_board().post(
-            spec.task_id, book=book,
-            details={'flow_uuid': flow_detail.uuid,
-                     'image_id': spec.image_id, 'task_id': spec.task_id,
-                     'method': spec.method})
+        posted = _shared_board().post(
+            job.task_id, book=book,
+            details=dict(job.details(), flow_uuid=flow_detail.uuid))
     except Exception:
         with contextlib.suppress(Exception):    # the board's error counts
             forget_book(book.uuid)
         raise
-    announce(_shared_board(), job.uuid)
-    return job.uuid
+    announce(_shared_board(), posted.uuid)
+    return posted.uuid
+
+
+def submit(job: Job, lease: leases.Lease, operation: str,
+           unaccept: Callable[[], None]) -> leases.Lease:
+    """Hand the accepted import ``job`` to the board; its lease, now
+    the job's (``operation``).
+
+    The lease becomes the job's before the job is posted: a worker
+    claiming the job at once must find it so, and take it over.  A board
+    that cannot be reached undoes the acceptance (``unaccept``), drops the
+    lease and answers 503.
+    """
+    lease = leases.hand_over(lease, lease.holder_id, operation) or lease
+    what = describe(job.details())
+    try:
+        job_id = post(job)
+    except Exception as exc:  # noqa: BLE001 - any board or database error
+        LOG.error('%s could not be posted to the jobboard %s: %s',
+                  what[0].upper() + what[1:], CONF.jobboard.backend_url,
+                  exc)
+        try:
+            unaccept()
+        finally:
+            leases.release(lease)
+        from glance.common import exception
+        raise exception.ServiceUnavailable(
+            'Imports cannot be accepted now (the job queue is not '
+            'reachable); try again later.')
+    LOG.info('%s posted to jobboard %s as job %s',
+             what[0].upper() + what[1:], CONF.jobboard.board_name, job_id)
+    return lease
 
 
 def posted_channel(board) -> bytes:
@@ -281,41 +356,19 @@ def announce(board, job_uuid: str) -> None:
 
 
 def submit_import(spec: Any) -> None:
-    """Run the accepted import ``spec`` in this process, or post it.
-
-    Posted, the import's lease becomes a ``job`` lease (kept while the job
-    is on the board, whoever holds it); a board that cannot be reached
-    undoes the acceptance and answers 503.
-    """
+    """Run the accepted image import ``spec`` in this process, or post
+    it (its image lease becoming a ``job`` lease, see :func:`submit`)."""
     from glance.async_.flows import api_image_import as flow
     if not distributed():
         executor.submit(flow.run, spec)
         return
-    # The lease first becomes a job's: a worker claiming the job at once
-    # must find it so, and take it over.
-    spec.lease = leases.hand_over(spec.lease, spec.lease.holder_id,
-                                  leases.JOB) or spec.lease
-    try:
-        job_id = post(spec)
-    except Exception as exc:  # noqa: BLE001 - any board or database error
-        LOG.error('Import of image %s (task %s) could not be posted to the '
-                  'jobboard %s: %s', spec.image_id, spec.task_id,
-                  CONF.jobboard.backend_url, exc)
-        _unaccept(spec, flow)
-        from glance.common import exception
-        raise exception.ServiceUnavailable(
-            'Imports cannot be accepted now (the job queue is not '
-            'reachable); try again later.')
-    LOG.info('Import of image %s (task %s) posted to jobboard %s as job %s',
-             spec.image_id, spec.task_id, CONF.jobboard.board_name, job_id)
-
-
-def _unaccept(spec: Any, flow: Any) -> None:
-    """Put the image and task back as if the import was never accepted."""
-    try:
-        flow.undo_acceptance(spec, 'The import could not be queued.')
-    finally:
-        leases.release(spec.lease)
+    job = Job(task_id=spec.task_id, flow=IMAGE_IMPORT,
+              inputs={'spec': spec_details(spec)}, lease_id=spec.image_id,
+              image_id=spec.image_id, method=spec.method)
+    spec.lease = submit(
+        job, spec.lease, leases.JOB,
+        lambda: flow.undo_acceptance(spec, 'The import could not be '
+                                           'queued.'))
 
 
 # -- looking up -------------------------------------------------------------

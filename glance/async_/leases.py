@@ -64,6 +64,11 @@ JOB = 'job'
 #: the task's id, as its image does not exist yet while the source is
 #: downloaded into ``[task] work_dir``
 TASK = 'task'
+#: a legacy import task posted to the jobboard: as ``job``, its holder may
+#: die while the job waits or moves to another worker
+TASK_JOB = 'task-job'
+#: the operations of leases kept by jobs on the board
+JOBS = (JOB, TASK_JOB)
 #: the operation of a lease taken to undo another: ``recovery`` or
 #: ``recovery:OPERATION`` (the dead lease's operation, for whoever must
 #: take over should the recovering process die too)
@@ -279,15 +284,17 @@ def hand_over(lease: Lease, to_holder: str, operation: str) -> Lease | None:
                                operation=operation)
 
 
-def adopt_job(image_id: str, task_id: str) -> Lease | None:
-    """Make the ``job`` lease of ``task_id`` on ``image_id`` this
+def adopt_job(lease_id: str, task_id: str) -> Lease | None:
+    """Make the job lease (``job`` or ``task-job``) of ``task_id``, kept
+    under ``lease_id`` (its image, or the task of a legacy import), this
     process's (a worker that claimed the job); None when there is no such
     lease any more (the import was undone or finished)."""
-    lease = find(image_id)
-    if lease is None or lease.task_id != task_id or lease.operation != JOB:
+    lease = find(lease_id)
+    if lease is None or lease.task_id != task_id or \
+            lease.operation not in JOBS:
         return None
     beat()
-    return hand_over(lease, holder_id(), JOB)
+    return hand_over(lease, holder_id(), lease.operation)
 
 
 def expired() -> list[Lease]:

@@ -222,14 +222,14 @@ def _task_running(task_id: str) -> bool:
 def recover(lease: leases.Lease) -> bool:
     """Take over the dead ``lease`` and undo its work; False when another
     process took it first."""
-    if lease.operation == leases.JOB and _job_queued(lease):
+    if lease.operation in leases.JOBS and _job_queued(lease.task_id):
         return False
     mine = leases.take_over(lease)
     if mine is None:
         return False
     LOG.warning('%s %s: the %s held by %s stopped (no heartbeat for %d '
                 's); undoing it',
-                'Task' if lease.undoes == leases.TASK else 'Image',
+                'Task' if lease.undoes in _TASK_OPS else 'Image',
                 lease.image_id, lease.operation, lease.holder_id,
                 CONF.lease_timeout)
     try:
@@ -239,18 +239,22 @@ def recover(lease: leases.Lease) -> bool:
     return True
 
 
-def _job_queued(lease: leases.Lease) -> bool:
-    """Whether the import job of ``lease`` is still on the jobboard: a
-    worker runs it or will, whoever held the lease last."""
+def _job_queued(task_id: str | None) -> bool:
+    """Whether the import job of ``task_id`` is still on the jobboard: a
+    worker runs it or will, whoever held its lease last."""
     from glance.async_ import jobs
-    return jobs.on_board(lease.task_id)
+    return jobs.on_board(task_id)
+
+
+#: the operations of a legacy import task's own lease (under its task id)
+_TASK_OPS = (leases.TASK, leases.TASK_JOB)
 
 
 def _undo(lease: leases.Lease, still=None) -> None:
     """Undo ``lease``'s operation; ``still(image)`` (if given) must hold
     for the image as loaded now."""
     context = get_admin_context()
-    if lease.undoes == leases.TASK:
+    if lease.undoes in _TASK_OPS:
         _undo_task(context, lease)
         return
     repo = gateway.get_repo(context)
@@ -278,7 +282,8 @@ def _undo(lease: leases.Lease, still=None) -> None:
 
 
 def _undo_upload(repo, image: Image, lease: leases.Lease) -> None:
-    if lease.task_id:           # a legacy import task's upload
+    if lease.task_id and not _task_job_queued(lease.task_id):
+        # a legacy import task's upload, which no worker will start again
         _fail_task(get_admin_context(), lease.task_id)
     repo.discard_partial(image, lease.stores or [None])
     if image.status != 'saving':
@@ -287,6 +292,13 @@ def _undo_upload(repo, image: Image, lease: leases.Lease) -> None:
         'the API process receiving the data stopped'))
     LOG.warning('Image %s: upload by a stopped process undone; the image '
                 'is queued again', image.image_id)
+
+
+def _task_job_queued(task_id: str) -> bool:
+    """Whether the legacy import task ``task_id`` is a job still on the
+    board (distributed mode): a worker starts its upload again."""
+    from glance.async_ import jobs
+    return jobs.distributed() and _job_queued(task_id)
 
 
 def _stage_is_here(image: Image) -> bool:
@@ -319,7 +331,11 @@ def _undo_task(context, lease: leases.Lease) -> None:
     """A legacy import task whose process died: failed, and its download
     removed if ``work_dir`` is here (else by its own node's sweep).  An
     image it had created stays queued, as after any failed import; one
-    it was uploading to has a lease of its own."""
+    it was uploading to has a lease of its own.
+
+    A task posted to the jobboard (``task-job``) gets here only once its
+    job left the board without finishing it (:func:`recover` leaves it
+    alone while the job is there, whoever held its lease last)."""
     from glance.async_.flows import legacy_import
     _fail_task(context, lease.task_id)
     legacy_import.sweep_work_dir(_task_running)

@@ -187,7 +187,7 @@ def _workers(args) -> int:
     print('%d job(s)' % len(listed))
     for j in listed:
         print('job\t%s\t%s\ttask %s\timage %s\t%s' % (
-            j.uuid, j.state, j.task_id, j.image_id, j.owner or '-'))
+            j.uuid, j.state, j.task_id, j.image_id or '-', j.owner or '-'))
     return 0
 
 

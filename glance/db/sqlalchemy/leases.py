@@ -38,14 +38,20 @@ def heartbeat(holder_id: str, host: str, pid: int) -> None:
     happened to its row.
     """
     now = _now()
-    with session_scope() as session:
-        done = session.execute(
-            sa.update(_HOLDER).where(_HOLDER.id == holder_id)
-            .values(heartbeat_at=now)
-            .execution_options(synchronize_session=False)).rowcount
-        if not done:
-            session.add(_HOLDER(id=holder_id, host=host, pid=pid,
-                                started_at=now, heartbeat_at=now))
+    try:
+        with session_scope() as session:
+            done = session.execute(
+                sa.update(_HOLDER).where(_HOLDER.id == holder_id)
+                .values(heartbeat_at=now)
+                .execution_options(synchronize_session=False)).rowcount
+            if not done:
+                session.add(_HOLDER(id=holder_id, host=host, pid=pid,
+                                    started_at=now, heartbeat_at=now))
+    except db_exc.DBDuplicateEntry:
+        # Another thread of this process (the heartbeat thread, or a
+        # request taking its first lease) wrote the row at the same
+        # moment: it is just as fresh.
+        pass
 
 
 def _as_dict(lease: models.ImageLease,
