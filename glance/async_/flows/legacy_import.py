@@ -231,7 +231,15 @@ def _await_dead_upload(repo: Any, image: Any, task_id: str) -> Any:
              'worker; waiting for its upload to be undone', task_id,
              image.image_id)
     while image.status == 'saving' and time.monotonic() < deadline:
-        if not recovery.settle(image):
+        try:
+            settled = recovery.settle(image)
+        except Exception as exc:  # noqa: BLE001 - looked at again
+            # (the database busy, another process mid-recovery...): the
+            # next look, or the periodic sweep, undoes it
+            LOG.info('Import task %s: undoing the stopped upload of image '
+                     '%s failed for now: %s', task_id, image.image_id, exc)
+            settled = False
+        if not settled:
             time.sleep(1)
         image = repo.get(image.image_id)
     return image

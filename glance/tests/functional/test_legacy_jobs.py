@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import signal
 import time
 import urllib.parse
@@ -20,8 +19,10 @@ from glance.tests.functional.conftest import Client, identity
 from glance.tests.functional.server import GlanceServer
 from glance.tests.functional import test_import
 from glance.tests.functional.test_import import blob
-from glance.tests.functional.test_workers import (LEASE_TIMEOUT, _slow,
-                                                  any_database, distributed)
+from glance.tests.functional.test_worker_crashes import (
+    _faults_seen, _stopped_at)
+from glance.tests.functional.test_workers import (
+    LEASE_TIMEOUT, _slow, any_database, distributed, extra_api)
 
 #: the loopback HTTP server of the import tests (/blob, /slow, /status)
 web = test_import.web
@@ -75,7 +76,7 @@ def _ran_on(workers, task_id: str) -> list[int]:
 
 
 def _active(client: Client, task: dict, data: bytes) -> dict:
-    assert task['status'] == 'success', task
+    assert task['status'] == 'success', (task.get('message'), task)
     image = client.get('/v2/images/%s' % task['result']['image_id']).json()
     assert image['status'] == 'active', image
     assert image['checksum'] == hashlib.md5(data).hexdigest()
@@ -115,9 +116,7 @@ def test_accepting_node_killed_right_after_201(cluster, web):
     same, and the other node's recovery sweeps, which see the dead node's
     lease, leave it alone."""
     apis, workers, (base, db, settings) = cluster
-    extra = GlanceServer(str(base / 'api-extra'), database_url=db.url,
-                         profile='reference', settings=settings)
-    extra.start(sync_db=False)
+    extra = extra_api(base, db, settings, 'api-extra')
     project = _project()
     task = _post(_client(extra, project), web + '/slow/60000')
     extra.signal(signal.SIGKILL)
@@ -161,24 +160,6 @@ def test_worker_killed_mid_download(cluster, web):
         _leftovers(cluster, client, task['result']['image_id'])
     finally:
         workers[victim].start()
-
-
-def _faults_seen(worker) -> set[str]:
-    """The fault lines in the worker's logs (each has its time and pid)."""
-    return set(re.findall(r'.*FAULT POINT \S+ reached.*', worker.log()))
-
-
-def _stopped_at(workers, point: str, before: list[set[str]]) -> int:
-    """The worker that reached fault ``point`` since its logs held the
-    fault lines ``before`` (waits for it)."""
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        for n, worker in enumerate(workers):
-            if any('FAULT POINT %s reached' % point in line
-                   for line in _faults_seen(worker) - before[n]):
-                return n
-        time.sleep(0.1)
-    raise AssertionError('no worker reached %s' % point)
 
 
 @pytest.mark.parametrize('point', [
@@ -231,9 +212,7 @@ def test_queued_task_outlives_its_accepting_node(cluster, web):
     apis, workers, (base, db, settings) = cluster
     for w in workers:
         w.stop()
-    extra = GlanceServer(str(base / 'api-extra2'), database_url=db.url,
-                         profile='reference', settings=settings)
-    extra.start(sync_db=False)
+    extra = extra_api(base, db, settings, 'api-extra2')
     project = _project()
     task = _post(_client(extra, project), web + '/blob/5000/q')
     extra.signal(signal.SIGKILL)

@@ -343,11 +343,17 @@ def test_workers_list_and_status(cluster):
     assert status.returncode == 0, status.stdout
 
 
+def extra_api(base, db, settings: list[str], name: str) -> GlanceServer:
+    """One more glance-api node of the cluster (its database, stores and
+    board), started; the tests kill it."""
+    srv = GlanceServer(str(base / name), database_url=db.url,
+                       profile='reference', settings=settings)
+    return srv.start(sync_db=False)
+
+
 def test_api_node_killed_after_accepting(cluster, web):
     apis, workers, (base, db, settings) = cluster
-    extra = GlanceServer(str(base / 'api-extra'), database_url=db.url,
-                         profile='reference', settings=settings)
-    extra.start(sync_db=False)
+    extra = extra_api(base, db, settings, 'api-extra')
     project = 'wk-%s' % uuid.uuid4().hex[:8]
     there = Client(extra.url, identity(project))
     image_id = _create(there)
@@ -369,9 +375,7 @@ def test_queued_job_outlives_its_accepting_node(cluster, web):
     apis, workers, (base, db, settings) = cluster
     for w in workers:
         w.stop()
-    extra = GlanceServer(str(base / 'api-extra2'), database_url=db.url,
-                         profile='reference', settings=settings)
-    extra.start(sync_db=False)
+    extra = extra_api(base, db, settings, 'api-extra2')
     project = 'wk-%s' % uuid.uuid4().hex[:8]
     image_id = _create(Client(extra.url, identity(project)))
     r = _import(Client(extra.url, identity(project)), image_id,
