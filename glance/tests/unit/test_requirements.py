@@ -23,9 +23,11 @@ NOT_ON_THE_INDEX = {'rados', 'rbd'}
 #: modules loaded by name: SQLAlchemy's dialects for ``[database]
 #: connection = postgresql+psycopg2://...`` and ``mysql+pymysql://...``
 DATABASE_DRIVERS = {'psycopg2', 'pymysql'}
-#: loaded by taskflow by name: the jobboard backend of
-#: ``[jobboard] backend_url = redis://...`` (glance.async_.jobs)
-LOADED_BY_LIBRARIES = {'redis'}
+#: loaded by libraries by name: by taskflow, the jobboard backend of
+#: ``[jobboard] backend_url = redis://...`` (glance.async_.jobs); by
+#: oslo.service, the threading backend glance-worker selects
+#: (glance.cmd.worker.without_eventlet), which runs on cotyledon
+LOADED_BY_LIBRARIES = {'redis', 'cotyledon'}
 
 
 def _name(requirement: str) -> str:
