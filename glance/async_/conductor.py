@@ -9,9 +9,9 @@ module gives them a board on which
 * a claim expires ``[jobboard] claim_timeout`` seconds after the worker
   stops renewing it (a keeper thread renews the claims of live jobs), so
   the jobs of a worker killed outright are claimed again by another;
-* claiming a job also takes the import's lease over (the one its details
-  name) (the job's owner is
-  the worker), and a job whose import was meanwhile undone is dropped;
+* claiming a job also takes over the lease its details name (the job's
+  owner is the worker), and a job whose import was meanwhile undone is
+  dropped;
 * consuming a job releases the lease and forgets the flow's persisted
   state.
 

@@ -318,12 +318,12 @@ def submit(job: Job, lease: leases.Lease, operation: str,
     """
     lease = leases.hand_over(lease, lease.holder_id, operation) or lease
     what = describe(job.details())
+    what = what[0].upper() + what[1:]       # it starts the log lines
     try:
         job_id = post(job)
     except Exception as exc:  # noqa: BLE001 - any board or database error
-        LOG.error('%s could not be posted to the jobboard %s: %s',
-                  what[0].upper() + what[1:], CONF.jobboard.backend_url,
-                  exc)
+        LOG.error('%s could not be posted to the jobboard %s: %s', what,
+                  CONF.jobboard.backend_url, exc)
         try:
             unaccept()
         finally:
@@ -332,8 +332,8 @@ def submit(job: Job, lease: leases.Lease, operation: str,
         raise exception.ServiceUnavailable(
             'Imports cannot be accepted now (the job queue is not '
             'reachable); try again later.')
-    LOG.info('%s posted to jobboard %s as job %s',
-             what[0].upper() + what[1:], CONF.jobboard.board_name, job_id)
+    LOG.info('%s posted to jobboard %s as job %s', what,
+             CONF.jobboard.board_name, job_id)
     return lease
 
 

@@ -15,7 +15,7 @@ from oslo_db import exception as db_exc
 import sqlalchemy as sa
 
 from glance.common import exception
-from glance.db.sqlalchemy import models
+from glance.db.sqlalchemy import models, upsert
 from glance.db.sqlalchemy.engine import session_scope
 from glance.domain.image import IMPORT_LOCK
 
@@ -31,27 +31,19 @@ def _now() -> datetime.datetime:
 
 
 def heartbeat(holder_id: str, host: str, pid: int) -> None:
-    """Mark ``holder_id`` alive now: one UPDATE (an INSERT the first time).
+    """Mark ``holder_id`` alive now: one INSERT-or-UPDATE of its row.
 
-    A row removed meanwhile (purged while the process was stopped, say)
-    is written again, so a process keeps its leases alive whatever
-    happened to its row.
+    One statement (:func:`glance.db.sqlalchemy.upsert.upsert`), because
+    two threads of a process (the heartbeat thread, a request taking its
+    first lease) may write the first beat at once; and a row removed
+    meanwhile (purged while the process was stopped, say) is written
+    again, so a process keeps its leases alive whatever happened to it.
     """
     now = _now()
-    try:
-        with session_scope() as session:
-            done = session.execute(
-                sa.update(_HOLDER).where(_HOLDER.id == holder_id)
-                .values(heartbeat_at=now)
-                .execution_options(synchronize_session=False)).rowcount
-            if not done:
-                session.add(_HOLDER(id=holder_id, host=host, pid=pid,
-                                    started_at=now, heartbeat_at=now))
-    except db_exc.DBDuplicateEntry:
-        # Another thread of this process (the heartbeat thread, or a
-        # request taking its first lease) wrote the row at the same
-        # moment: it is just as fresh.
-        pass
+    with session_scope() as session:
+        upsert.upsert(session, _HOLDER.__table__, [dict(
+            id=holder_id, host=host, pid=pid, started_at=now,
+            heartbeat_at=now)], keys=['id'], update=['heartbeat_at'])
 
 
 def _as_dict(lease: models.ImageLease,

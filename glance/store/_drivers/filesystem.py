@@ -237,8 +237,9 @@ class Store(driver.Store):
         except OSError as exc:
             LOG.info('Store %s: cannot link %s to %s (%s); copying it',
                      self.backend, path, target, exc.strerror or exc)
-            uri, written, meta = self.add(image_id, _file_chunks(path), size,
-                                          context=context)
+            uri, written, meta = self.add(
+                image_id, FileChunks(open(path, 'rb'), 0, read,
+                                     self.chunk_size), size, context=context)
             try:
                 _check_unchanged(path, before, written)
             except exceptions.BackendException:
@@ -381,13 +382,6 @@ def _check_unchanged(path: str, before: os.stat_result, read: int) -> None:
             before.st_ino, read, before.st_mtime_ns):
         raise exceptions.BackendException(
             '%s changed while it was being stored' % path)
-
-
-def _file_chunks(path: str, chunk_size: int = 1024 * 1024
-                 ) -> Iterator[bytes]:
-    with open(path, 'rb') as f:
-        while chunk := f.read(chunk_size):
-            yield chunk
 
 
 def _os_error(exc: OSError, path: str) -> exceptions.GlanceStoreException:

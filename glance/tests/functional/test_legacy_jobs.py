@@ -110,17 +110,27 @@ def test_legacy_task_runs_on_a_worker(cluster, web):
     assert _ran_on(workers, task['id'])
 
 
+def _posted_by_a_dead_node(cluster, name: str, project: str,
+                           uri: str) -> dict:
+    """A task accepted by one more API node, SIGKILLed right after its
+    201."""
+    _apis, _workers, (base, db, settings) = cluster
+    extra = extra_api(base, db, settings, name)
+    task = _post(_client(extra, project), uri)
+    extra.signal(signal.SIGKILL)
+    extra.proc.wait()
+    return task
+
+
 def test_accepting_node_killed_right_after_201(cluster, web):
     """The node that accepted the task dies at once (SIGKILL, while the
     slow source still has seconds to go): a worker runs the task all the
     same, and the other node's recovery sweeps, which see the dead node's
     lease, leave it alone."""
-    apis, workers, (base, db, settings) = cluster
-    extra = extra_api(base, db, settings, 'api-extra')
+    apis, workers, _ = cluster
     project = _project()
-    task = _post(_client(extra, project), web + '/slow/60000')
-    extra.signal(signal.SIGKILL)
-    extra.proc.wait()
+    task = _posted_by_a_dead_node(cluster, 'api-extra', project,
+                                  web + '/slow/60000')
     here = _client(apis[0], project)
     task = _finished(here, task['id'])
     _active(here, task, _slow(60000))
@@ -209,14 +219,12 @@ def test_queued_task_outlives_its_accepting_node(cluster, web):
     """No worker running and the accepting node dead: the task's lease
     expires, but its job is on the board, so no node's recovery fails
     it; once a worker runs, the task completes."""
-    apis, workers, (base, db, settings) = cluster
+    apis, workers, _ = cluster
     for w in workers:
         w.stop()
-    extra = extra_api(base, db, settings, 'api-extra2')
     project = _project()
-    task = _post(_client(extra, project), web + '/blob/5000/q')
-    extra.signal(signal.SIGKILL)
-    extra.proc.wait()
+    task = _posted_by_a_dead_node(cluster, 'api-extra2', project,
+                                  web + '/blob/5000/q')
     here = _client(apis[0], project)
     try:
         # past the lease timeout and several sweeps of the live node

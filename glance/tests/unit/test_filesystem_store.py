@@ -470,6 +470,13 @@ def test_registry_before_create_stores_is_an_error(registry_reset):
 
 # -- add_file: keeping a staged file instead of writing a copy ----------------
 
+def _read(path: str, size: int = 1000):
+    """The bytes of the file ``path``, as an import reads its stage."""
+    with open(path, 'rb') as f:
+        while chunk := f.read(size):
+            yield chunk
+
+
 def _staged(tmp_path, data: bytes = DATA) -> str:
     """A staged file on the same file system as the store's directory."""
     os.makedirs(tmp_path / 'staging', exist_ok=True)
@@ -483,7 +490,7 @@ def test_add_file_links_the_staged_file(tmp_path):
     store = _store(tmp_path)
     source = _staged(tmp_path)
     uri, written, _ = store.add_file(
-        'img', filesystem._file_chunks(source), len(DATA), source)
+        'img', _read(source), len(DATA), source)
     kept = _loc(uri).path
     assert written == len(DATA)
     assert os.stat(kept).st_ino == os.stat(source).st_ino
@@ -500,7 +507,7 @@ def test_add_file_reads_data_to_its_end_before_keeping_anything(tmp_path):
     seen = []
 
     def data():
-        for chunk in filesystem._file_chunks(source, 4096):
+        for chunk in _read(source, 4096):
             seen.append(len(chunk))
             if len(seen) == 2:
                 raise Boom()
@@ -510,7 +517,7 @@ def test_add_file_reads_data_to_its_end_before_keeping_anything(tmp_path):
         store.add_file('img', data(), len(DATA), source)
     assert os.listdir(tmp_path / 'images') == []
     uri, written, _ = store.add_file(
-        'img', filesystem._file_chunks(source), len(DATA), source)
+        'img', _read(source), len(DATA), source)
     assert written == len(DATA)
 
 
@@ -519,7 +526,7 @@ def test_add_file_refuses_a_file_that_changed_while_read(tmp_path):
     source = _staged(tmp_path)
 
     def data():
-        yield from filesystem._file_chunks(source)
+        yield from _read(source)
         with open(source, 'ab') as f:       # grows after it was read
             f.write(b'more')
 
@@ -533,7 +540,7 @@ def test_add_file_copies_with_thin_provisioning(tmp_path):
     content = b'head' + bytes(2 * 1024 * 1024)
     source = _staged(tmp_path, content)
     uri, written, _ = store.add_file(
-        'img', filesystem._file_chunks(source), None, source)
+        'img', _read(source), None, source)
     kept = _loc(uri).path
     assert written == len(content)
     assert os.stat(kept).st_ino != os.stat(source).st_ino
@@ -549,7 +556,7 @@ def test_add_file_copies_from_another_file_system(tmp_path):
             f.write(DATA)
         assert os.stat(source).st_dev != os.stat(tmp_path).st_dev
         uri, written, _ = store.add_file(
-            'img', filesystem._file_chunks(source), len(DATA), source)
+            'img', _read(source), len(DATA), source)
         assert os.stat(_loc(uri).path).st_ino != os.stat(source).st_ino
         with open(_loc(uri).path, 'rb') as f:
             assert f.read() == DATA
@@ -567,7 +574,7 @@ def test_add_file_copies_when_the_link_is_refused(tmp_path, monkeypatch):
 
     monkeypatch.setattr(filesystem.os, 'link', no_links)
     uri, written, _ = store.add_file(
-        'img', filesystem._file_chunks(source), len(DATA), source)
+        'img', _read(source), len(DATA), source)
     assert written == len(DATA)
     assert os.stat(_loc(uri).path).st_ino != os.stat(source).st_ino
     with open(_loc(uri).path, 'rb') as f:
@@ -579,7 +586,7 @@ def test_add_file_duplicate_keeps_both_files(tmp_path):
     store.add('img', [b'old'], 3)
     source = _staged(tmp_path)
     with pytest.raises(exceptions.Duplicate):
-        store.add_file('img', filesystem._file_chunks(source), len(DATA),
+        store.add_file('img', _read(source), len(DATA),
                        source)
     with open(tmp_path / 'images' / 'img', 'rb') as f:
         assert f.read() == b'old'
@@ -590,7 +597,7 @@ def test_add_file_applies_the_file_permissions(tmp_path):
     store = _store(tmp_path, filesystem_store_file_perm=640)
     source = _staged(tmp_path)
     uri, _, _ = store.add_file(
-        'img', filesystem._file_chunks(source), len(DATA), source)
+        'img', _read(source), len(DATA), source)
     assert stat.S_IMODE(os.stat(_loc(uri).path).st_mode) == 0o640
 
 
