@@ -292,16 +292,23 @@ def _refused_value(exc: Exception) -> exception.BadRequest | None:
 
 
 @contextlib.contextmanager
-def read_scope() -> Iterator[sqlalchemy.engine.Connection]:
+def read_scope(point_reads: bool = False
+               ) -> Iterator[sqlalchemy.engine.Connection]:
     """A connection in one read-only transaction, for Core statements.
 
     What ``session_scope(readonly=True)`` gives, without the ORM session
-    around it: a show of an image is two Core queries, and the session's
-    bookkeeping cost as much as running them.
+    around it: a show of an image is one Core query, and the session's
+    bookkeeping cost as much as running it.  ``point_reads``: the scope
+    only reads a few rows by primary key, which on SQLite run without a
+    trip to the thread pool (:func:`glance.db.sqlalchemy.green.point_reads`).
     """
     try:
         with get_engine().connect() as conn, conn.begin():
-            yield conn
+            if not point_reads:
+                yield conn
+                return
+            with green.point_reads(conn):
+                yield conn
     except (db_exception.DBConnectionError,
             sqlalchemy.exc.OperationalError) as exc:
         raise exception.ServiceUnavailable(

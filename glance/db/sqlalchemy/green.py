@@ -25,13 +25,26 @@ request of that worker moves.  So, in a process eventlet has monkey-patched
 
 Everything else (the SQLAlchemy pool, sessions, our code) stays on the
 green threads, so no green lock is ever taken from a real thread.
+
+One kind of SQLite statement stays on the hub: a *point read* (a show's
+one SELECT of an image and its children by primary key, marked with
+:func:`point_reads`).  SQLite runs in WAL mode here, where a reader takes
+no lock a writer holds and never waits for one; such a read touches a
+handful of pages of an open connection and takes tens of microseconds,
+less than a trip to the pool costs (the hand-overs of the GIL to and from
+the thread that runs it, with the hub busy serving other requests).  A
+show is the commonest call (Nova shows an image before every boot); one
+worker serves about 40% more of them this way.  Opening a connection,
+writes, commits after writes, lists and every unmarked statement still
+go to the pool.
 """
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 
 def active() -> bool:
@@ -90,13 +103,19 @@ class _Connection:
     A plain ``BEGIN`` (oslo.db's, opening every read transaction on
     SQLite) waits for nothing: it is sent with the transaction's first
     statement, in that statement's trip to the pool, and a transaction
-    that sent none ends without a trip.
+    that sent none ends without a trip.  Nor does the end of a transaction
+    that only read (a list's queries, then COMMIT, then the pool's
+    ROLLBACK on return): it releases a read snapshot, takes no lock and
+    writes nothing, so it runs here; after anything else (a write, a
+    ``BEGIN IMMEDIATE``, a statement we do not know) it goes to the pool.
     """
 
     def __init__(self, conn, run):
         object.__setattr__(self, '_conn', conn)
         object.__setattr__(self, '_run', run)
         object.__setattr__(self, 'begin_pending', False)
+        object.__setattr__(self, 'wrote', False)
+        object.__setattr__(self, 'point_reads', False)
 
     def cursor(self, *args, **kwargs):
         return _Cursor(self._conn.cursor(*args, **kwargs), self._run, self)
@@ -110,13 +129,26 @@ class _Connection:
         object.__setattr__(self, 'begin_pending', False)
         return pending
 
+    def note_statement(self, sql: Any) -> None:
+        """Remember a statement that may have written or locked."""
+        if not _reads(sql):
+            object.__setattr__(self, 'wrote', True)
+
+    def _end(self, end: Callable[[], None]) -> None:
+        if self.take_begin():
+            return
+        wrote = self.wrote
+        object.__setattr__(self, 'wrote', False)
+        if wrote:
+            self._run(end)
+        else:
+            end()       # reads only, or no transaction: nothing to wait on
+
     def commit(self) -> None:
-        if not self.take_begin():
-            self._run(self._conn.commit)
+        self._end(self._conn.commit)
 
     def rollback(self) -> None:
-        if not self.take_begin():
-            self._run(self._conn.rollback)
+        self._end(self._conn.rollback)
 
     def close(self) -> None:
         self._run(self._conn.close)
@@ -127,6 +159,32 @@ class _Connection:
     def __setattr__(self, name: str, value) -> None:
         # the dialect sets isolation_level on the connection itself
         setattr(self._conn, name, value)
+
+
+def _reads(sql: Any) -> bool:
+    """Whether ``sql`` is a SELECT (which, in WAL mode, waits for no
+    lock and writes nothing)."""
+    return isinstance(sql, str) and sql.lstrip()[:6].upper() == 'SELECT'
+
+
+def _inline(fn: Callable, *args):
+    return fn(*args)
+
+
+@contextlib.contextmanager
+def point_reads(connection: Any) -> Iterator[None]:
+    """Run the SELECTs made on ``connection`` (a SQLAlchemy connection)
+    meanwhile on the hub: only for reads of a few rows by primary key.
+    Outside a monkey-patched SQLite process it changes nothing."""
+    raw = connection.connection.dbapi_connection
+    if not isinstance(raw, _Connection):
+        yield
+        return
+    object.__setattr__(raw, 'point_reads', True)
+    try:
+        yield
+    finally:
+        object.__setattr__(raw, 'point_reads', False)
 
 
 #: rows a query's execute reads on its thread, before coming back: most
@@ -166,8 +224,11 @@ class _Cursor:
         self._rows: collections.deque = collections.deque()
         self._done = True
 
-    def _begin(self) -> bool:
-        return self._connection is not None and self._connection.take_begin()
+    def _begin(self, sql: Any) -> bool:
+        if self._connection is None:
+            return False
+        self._connection.note_statement(sql)
+        return self._connection.take_begin()
 
     def execute(self, *args):
         self._rows, self._done = collections.deque(), True
@@ -175,14 +236,18 @@ class _Cursor:
                 and args[0] == 'BEGIN' and not (args[1:] and args[1])):
             self._connection.defer_begin()
             return self
-        rows, self._done = self._run(_execute, self._cursor, args,
-                                     self._begin())
+        run = self._run
+        if self._connection is not None and \
+                self._connection.point_reads and _reads(args[0]):
+            run = _inline
+        rows, self._done = run(_execute, self._cursor, args,
+                               self._begin(args[0]))
         self._rows = collections.deque(rows)
         return self
 
     def executemany(self, *args):
         self._rows, self._done = collections.deque(), True
-        self._run(_execute_many, self._cursor, args, self._begin())
+        self._run(_execute_many, self._cursor, args, self._begin(None))
         return self
 
     def fetchone(self):

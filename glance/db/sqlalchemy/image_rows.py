@@ -1,4 +1,5 @@
-"""Read image rows with their children in two plain queries.
+"""Read image rows with their children in two plain queries (one for a
+single image).
 
 Reads are most of the API's traffic (Nova shows an image before every
 boot), and the ORM's identity map and per-relationship "selectin" loads
@@ -57,9 +58,17 @@ _CHILDREN = _children(
 #: rendered anew on every execution, a plain comparison is not
 _CHILDREN_OF_ONE = _children(
     lambda column: column == sa.bindparam('image_id'))
-#: one live image by id
-BY_ID = sa.select(_IMAGES).where(_IMAGES.c.id == sa.bindparam('image_id'),
-                                 _IMAGES.c.deleted == sa.false())
+_CHILD = _CHILDREN_OF_ONE.subquery('child')
+#: one live image by id and its children in a single statement: a row per
+#: child, the image's columns repeated (one row without a child for an
+#: image that has none).  A show is the commonest call, and on SQLite each
+#: statement is a trip to the database's thread pool
+#: (:mod:`glance.db.sqlalchemy.green`) costing more than the query.
+_ONE = sa.select(_IMAGES, *[c.label('child_' + c.name) for c in _CHILD.c]
+                 ).select_from(_IMAGES.outerjoin(
+                     _CHILD, _CHILD.c.image_id == _IMAGES.c.id)
+                 ).where(_IMAGES.c.id == sa.bindparam('image_id'),
+                         _IMAGES.c.deleted == sa.false())
 
 
 def load(session: orm.Session, stmt: sa.Select,
@@ -68,33 +77,53 @@ def load(session: orm.Session, stmt: sa.Select,
     its live children.  ``stmt`` selects whole rows of the images table."""
     result = session.execute(stmt, params or {})
     keys = list(result.keys())
-    records = []
-    for row in result:
-        # (zip over the row as a tuple: building Row._mapping per row cost
-        # more than the query)
-        record = SimpleNamespace(**dict(zip(keys, row)))
-        record.properties, record.tags, record.locations = [], [], []
-        records.append(record)
+    records = [_record(keys, row) for row in result]
     by_id = {r.id: r for r in records}
     ids = list(by_id)
     for start in range(0, len(ids), _BATCH):
         batch = ids[start:start + _BATCH]
-        rows = session.execute(
+        _attach(by_id, session.execute(
             _CHILDREN_OF_ONE, {'image_id': batch[0]}
         ).all() if len(batch) == 1 else session.execute(
-            _CHILDREN, {'ids': batch}).all()
-        # Locations keep the order they were added in.
-        rows.sort(key=operator.itemgetter(6))
-        # Rows unpacked as tuples, in _children's column order: reading
-        # them by attribute name cost a sixth of a long list.
-        for image_id, kind, name, value, meta, status, ident in rows:
-            record = by_id[image_id]
-            if kind == 'p':
-                record.properties.append(SimpleNamespace(
-                    name=name, value=value))
-            elif kind == 't':
-                record.tags.append(SimpleNamespace(value=value))
-            else:
-                record.locations.append(SimpleNamespace(
-                    id=ident, value=value, meta_data=meta, status=status))
+            _CHILDREN, {'ids': batch}).all())
     return records
+
+
+def load_one(session: orm.Session | sa.Connection,
+             image_id: str) -> SimpleNamespace | None:
+    """The record of the live image ``image_id`` with its children (as
+    :func:`load` makes them), or None; one statement."""
+    rows = session.execute(_ONE, {'image_id': image_id}).all()
+    if not rows:
+        return None
+    width = len(_IMAGES.c)
+    record = _record(rows[0]._fields[:width], rows[0][:width])
+    _attach({record.id: record},
+            [row[width:] for row in rows if row[width] is not None])
+    return record
+
+
+def _record(keys, values) -> SimpleNamespace:
+    # (zip over the row as a tuple: building Row._mapping per row cost
+    # more than the query)
+    record = SimpleNamespace(**dict(zip(keys, values)))
+    record.properties, record.tags, record.locations = [], [], []
+    return record
+
+
+def _attach(by_id: dict[str, SimpleNamespace], rows: list) -> None:
+    """Add the child ``rows`` (in :func:`_children`'s columns) to the
+    records of their images."""
+    # Locations keep the order they were added in.
+    rows.sort(key=operator.itemgetter(6))
+    # Rows unpacked as tuples: reading them by attribute name cost a
+    # sixth of a long list.
+    for image_id, kind, name, value, meta, status, ident in rows:
+        record = by_id[image_id]
+        if kind == 'p':
+            record.properties.append(SimpleNamespace(name=name, value=value))
+        elif kind == 't':
+            record.tags.append(SimpleNamespace(value=value))
+        else:
+            record.locations.append(SimpleNamespace(
+                id=ident, value=value, meta_data=meta, status=status))

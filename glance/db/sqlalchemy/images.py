@@ -42,12 +42,11 @@ DELETED_STATUSES = ('deleted', 'pending_delete')
 
 def get(image_id: str) -> models.Image:
     """The live image record, with properties, tags and locations."""
-    with read_scope() as conn:
-        rows = image_rows.load(conn, image_rows.BY_ID,
-                               {'image_id': image_id})
-    if not rows:
+    with read_scope(point_reads=True) as conn:
+        record = image_rows.load_one(conn, image_id)
+    if record is None:
         raise exception.ImageNotFound(image_id=image_id)
-    return rows[0]
+    return record
 
 
 def member_status(image_id: str, member: str | None) -> str | None:
@@ -261,8 +260,7 @@ def create(values: dict[str, Any]) -> image_rows.SimpleNamespace:
             session.execute(sa.insert(models.Image.__table__), [core])
             _insert_children(session, core['id'], values, now,
                              core['created_at'])
-            return image_rows.load(session, image_rows.BY_ID,
-                                   {'image_id': core['id']})[0]
+            return image_rows.load_one(session, core['id'])
     except db_exc.DBDuplicateEntry:
         raise exception.Duplicate(
             'Image with identifier %s already exists!' % core['id'])
@@ -316,8 +314,7 @@ def update(image_id: str, changes: Changes,
                 _delete_children(session, image_id, core['status'], now)
                 return None
             _write_children(session, image_id, changes)
-            return image_rows.load(session, image_rows.BY_ID,
-                                   {'image_id': image_id})[0]
+            return image_rows.load_one(session, image_id)
     except db_exc.DBDuplicateEntry as exc:
         # Two requests adding the same location at once.
         raise exception.Conflict('Image %s was changed by another request '

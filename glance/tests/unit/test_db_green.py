@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -129,8 +130,25 @@ def test_a_read_transaction_sends_its_begin_with_the_first_query(conn):
     cur = wrapped.cursor().execute('SELECT n FROM t WHERE n < 2')
     assert trips.count == 1 and conn.in_transaction
     assert cur.fetchall() == [(0,), (1,)]
+    wrapped.commit()                        # read only: ends here
+    assert trips.count == 1 and not conn.in_transaction
+    wrapped.rollback()                      # the pool's, on return
+    assert trips.count == 1
+
+
+def test_a_transaction_that_wrote_ends_on_the_pool(conn):
+    conn.isolation_level = None
+    wrapped, trips = _connection(conn)
+    wrapped.cursor().execute('BEGIN')
+    wrapped.cursor().execute('SELECT n FROM t WHERE n < 2').fetchall()
+    wrapped.cursor().execute('UPDATE t SET n = n + 1 WHERE n = 0')
     wrapped.commit()
-    assert trips.count == 2 and not conn.in_transaction
+    assert trips.count == 3 and not conn.in_transaction
+    assert not wrapped.wrote                # the next one starts afresh
+    wrapped.cursor().execute('BEGIN')
+    wrapped.cursor().execute('SELECT n FROM t WHERE n < 2').fetchall()
+    wrapped.rollback()
+    assert trips.count == 4 and not conn.in_transaction
 
 
 def test_a_transaction_without_statements_costs_no_trip(conn):
@@ -154,4 +172,31 @@ def test_begin_immediate_is_not_deferred(conn):
     wrapped, trips = _connection(conn)
     wrapped.cursor().execute('BEGIN IMMEDIATE')
     assert trips.count == 1 and conn.in_transaction
-    wrapped.rollback()
+    wrapped.rollback()                      # it holds the write lock
+    assert trips.count == 2 and not conn.in_transaction
+
+
+def test_point_reads_run_inline_and_writes_still_go_to_the_pool(conn):
+    conn.isolation_level = None
+    wrapped, trips = _connection(conn)
+    sa_conn = SimpleNamespace(connection=SimpleNamespace(
+        dbapi_connection=wrapped))
+    with green.point_reads(sa_conn):
+        wrapped.cursor().execute('BEGIN')
+        cur = wrapped.cursor().execute('SELECT n FROM t WHERE n = ?', (4,))
+        assert cur.fetchall() == [(4,)]
+        wrapped.commit()
+        assert trips.count == 0 and not conn.in_transaction
+        wrapped.cursor().execute('BEGIN')
+        wrapped.cursor().execute('UPDATE t SET n = n WHERE n = 4')
+        wrapped.commit()
+        assert trips.count == 2 and not conn.in_transaction
+    # the mark ends with the block
+    wrapped.cursor().execute('SELECT n FROM t WHERE n = 4').fetchall()
+    assert trips.count == 3
+
+
+def test_point_reads_change_nothing_on_other_connections(conn):
+    with green.point_reads(SimpleNamespace(connection=SimpleNamespace(
+            dbapi_connection=conn))):
+        assert conn.execute('SELECT count(*) FROM t').fetchone() == (3 * N,)
