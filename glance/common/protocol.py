@@ -21,7 +21,7 @@ import logging
 
 import eventlet.wsgi
 
-from glance.common import sendfile
+from glance.common import balance, sendfile
 
 LOG = logging.getLogger(__name__)
 
@@ -53,6 +53,13 @@ def error_response(code: int, message: str, reason: str | None = None
 class Protocol(sendfile.Protocol):
     """eventlet's protocol (with zero-copy sends), refusing unparseable
     requests with a proper status line."""
+
+    def __init__(self, conn_state, server):
+        # eventlet serves the whole connection in here
+        try:
+            super().__init__(conn_state, server)
+        finally:
+            balance.closed()
 
     def send_error(self, code: int, message: str | None = None,
                    explain: str | None = None, reason: str | None = None

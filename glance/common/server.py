@@ -29,7 +29,7 @@ import eventlet.wsgi
 import greenlet
 from oslo_config import cfg
 
-from glance.common import protocol, sendfile
+from glance.common import balance, protocol, sendfile
 from glance.common import server_opts  # noqa: F401 - the options read here
 
 CONF = cfg.CONF
@@ -134,8 +134,11 @@ class Server:
         #: fresh process and exits 0 when both work (tried on SIGHUP)
         self.check_command = check_command
         self.sock: socket.socket | None = None
-        #: pid -> (generation, start time) of each live worker
-        self.workers: dict[int, tuple[int, float]] = {}
+        #: pid -> (generation, start time, balance slot) of each live
+        #: worker
+        self.workers: dict[int, tuple[int, float, int | None]] = {}
+        #: the workers' open connections (:mod:`glance.common.balance`)
+        self.board: balance.Board | None = None
         self.generation = 0
         self.stopping = False
         self.killed = False
@@ -163,6 +166,7 @@ class Server:
         if workers == 0:
             return self._serve_in_process()
         signal.pthread_sigmask(signal.SIG_BLOCK, _SUPERVISED)
+        self.board = balance.Board()
         for _ in range(workers):
             self._spawn()
         return self._supervise()
@@ -188,9 +192,11 @@ class Server:
         return 1 if self.killed else 0
 
     def _spawn(self) -> None:
+        slot = self.board.take() if self.board is not None else None
         pid = os.fork()
         if pid == 0:
             status = 1
+            balance.serve_as(self.board, slot)
             try:
                 status = self._worker()
             except SystemExit:
@@ -200,7 +206,7 @@ class Server:
             finally:
                 logging.shutdown()
                 os._exit(status)
-        self.workers[pid] = (self.generation, time.monotonic())
+        self.workers[pid] = (self.generation, time.monotonic(), slot)
         LOG.info('Started worker %d', pid)
 
     def _respawn_missing(self) -> None:
@@ -216,9 +222,11 @@ class Server:
                 return
             if pid == 0:
                 return
-            generation, started = self.workers.pop(pid, (None, 0.0))
+            generation, started, slot = self.workers.pop(pid,
+                                                         (None, 0.0, None))
             if generation is None:
                 continue
+            self.board.free(slot)
             if self.stopping or generation != self.generation:
                 LOG.info('Worker %d ended (%s)', pid, _describe(status))
                 continue
@@ -367,6 +375,7 @@ class Server:
         connections and wait for the busy ones; once the main greenlet is
         waiting for those, the listening socket is no longer in use.
         """
+        balance.leaving()
         self._main.throw(SystemExit)
         self.sock.close()
 
@@ -392,7 +401,8 @@ class Server:
         eventlet.spawn_n(self._watch_signals)
         eventlet.wsgi.MAX_HEADER_LINE = CONF.max_header_line
         eventlet.wsgi.server(
-            self.sock, self._dispatch, protocol=protocol.Protocol,
+            balance.Listener(self.sock), self._dispatch,
+            protocol=protocol.Protocol,
             custom_pool=eventlet.GreenPool(size=POOL_SIZE),
             log=_LogAdapter(logging.getLogger('eventlet.wsgi.server')),
             debug=False, keepalive=CONF.http_keepalive,

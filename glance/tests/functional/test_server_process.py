@@ -6,6 +6,7 @@ from __future__ import annotations
 import configparser
 import contextlib
 import hashlib
+import http.client
 import os
 import signal
 import socket
@@ -204,6 +205,49 @@ def test_both_workers_serve_requests(start):
             os.kill(paused, signal.SIGCONT)
     assert _served_by(srv, 'only-b') == {b}
     assert _served_by(srv, 'only-a') == {a}
+
+
+def test_connections_opened_at_once_are_spread_over_the_workers(start):
+    """Keep-alive connections opened in one burst (as a benchmark's, or a
+    load balancer's pool, are) end up on both workers, not all on the one
+    that was first to accept (glance.common.balance)."""
+    srv = start('workers=2')
+    pids = wait_for('two workers',
+                    lambda: len(workers(srv)) == 2 and workers(srv))
+    n = 16
+    ready, done = threading.Barrier(n), threading.Barrier(n)
+    errors = []
+
+    def connection(i: int) -> None:
+        conn = http.client.HTTPConnection('127.0.0.1', srv.port, timeout=30)
+        try:
+            ready.wait()
+            conn.connect()
+            conn.request('GET', '/v2/images?name=burst-%d-' % i)
+            response = conn.getresponse()
+            response.read()
+            assert response.status == 200, response.status
+            done.wait()         # every connection stays open till the end
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            done.abort()
+        finally:
+            conn.close()
+    threads = [threading.Thread(target=connection, args=(i,))
+               for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    # (each access line is written just after its response was sent)
+    served = wait_for('every access line', lambda: all(
+        served := [_served_by(srv, 'burst-%d-' % i) for i in range(n)]
+    ) and served)
+    per_worker = {pid: sum(s == {pid} for s in served) for pid in pids}
+    assert sum(per_worker.values()) == n, served
+    # even would be 8 and 8; a busy machine may delay a worker's accept
+    assert min(per_worker.values()) >= n // 4, per_worker
 
 
 def test_a_killed_worker_is_replaced(start):
