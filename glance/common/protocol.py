@@ -18,6 +18,7 @@ from __future__ import annotations
 import http
 import json
 import logging
+import socket
 
 import eventlet.wsgi
 
@@ -60,6 +61,24 @@ class Protocol(sendfile.Protocol):
             super().__init__(conn_state, server)
         finally:
             balance.closed()
+
+    def setup(self) -> None:
+        """Send each write at once (``TCP_NODELAY``).
+
+        eventlet writes a response's headers and a body larger than its
+        16 KiB buffer in two sends.  With Nagle's algorithm on, the body
+        then waits for the client to acknowledge the headers, which a
+        client delays by up to 40 ms when it has nothing to send: every
+        list of more than about 25 images took 40 ms longer than its
+        work.  Every write here is a whole response or a large chunk of
+        data, so there is nothing for Nagle's algorithm to gather.
+        """
+        super().setup()
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP,
+                                       socket.TCP_NODELAY, 1)
+        except OSError:
+            pass        # not a TCP socket
 
     def send_error(self, code: int, message: str | None = None,
                    explain: str | None = None, reason: str | None = None
