@@ -87,7 +87,7 @@ def _queue_pool(old: sqlalchemy.pool.Pool,
     overflow = CONF.database.max_overflow or 0
     creator = old._creator
     if off_hub:
-        green.threads_for(size)
+        green.threads_for(size, overflow)
         creator = green.off_hub_creator(creator)
     return sqlalchemy.pool.QueuePool(
         creator, pool_size=size, max_overflow=overflow,

@@ -9,13 +9,11 @@ request of that worker moves.  So, in a process eventlet has monkey-patched
 
 * SQLite: every call that may wait (execute, fetch, commit, rollback) runs
   on eventlet's pool of real threads (``eventlet.tpool``), through a thin
-  wrapper around each DB-API connection the pool creates.  The pool has
-  ``[database] max_pool_size`` threads, the connection pool's standing
-  size: at most that many SQLite calls of a worker run at once, and the
-  others (on overflow connections) wait their turn on the hub.  Every
-  thread running Python code (the rows a fetch builds) contends with the
-  hub for the GIL, and a pool as large as the connections may grow (55 by
-  default) served a quarter fewer lists with 8 clients than one of 5.
+  wrapper around each DB-API connection the pool creates.  The pool of
+  threads is as large as the pool of connections may grow
+  (``[database] max_pool_size`` + ``max_overflow``): a query needs a
+  connection, so more threads would never be used and fewer would queue
+  queries that hold a connection already.
 * PostgreSQL through psycopg2 needs nothing here: ``eventlet.monkey_patch()``
   (``glance-api`` calls it first thing) installs psycopg2's wait callback,
   which hands every wait for the server to the hub.
@@ -57,15 +55,15 @@ def active() -> bool:
     return patcher.is_monkey_patched('thread')
 
 
-def threads_for(pool_size: int) -> None:
-    """Size eventlet's thread pool to the connection pool's standing size.
+def threads_for(pool_size: int, overflow: int) -> None:
+    """Size eventlet's thread pool to the connection pool's bound.
 
     Must run before the first call goes to the pool (it starts its threads
     then); later calls change nothing.
     """
     from eventlet import tpool
     if not tpool._setup_already:  # noqa: SLF001 - no public test for it
-        tpool.set_num_threads(max(1, pool_size))
+        tpool.set_num_threads(max(1, pool_size + max(overflow, 0)))
 
 
 def _forget_threads_in_child() -> None:

@@ -144,6 +144,29 @@ def test_a_slow_sqlite_call_does_not_stall_the_worker(tmp_path):
         server.stop()
 
 
+def test_sqlite_writers_past_the_standing_pool_all_commit(tmp_path):
+    """Writers waiting for SQLite's write lock hold a thread each while
+    they wait: with fewer threads than connections, the writer holding the
+    lock found none for its next statement and every other write failed
+    after the busy timeout ("database is locked").  One standing
+    connection and seven overflow ones, eight concurrent creates."""
+    server = GlanceServer(str(tmp_path / 'glance'),
+                          settings=['database.max_pool_size=1',
+                                    'database.max_overflow=7']).start()
+    try:
+        calls = _Calls()
+        writers = [calls.start('create', 'POST', server.url + '/v2/images',
+                               json={'name': 'w%d' % i, 'tags': ['t']})
+                   for i in range(8)]
+        for call in writers:
+            call.join()
+        assert calls.done == [('create', 201)] * 8
+        r = requests.get(server.url + '/v2/images?tag=t', timeout=60)
+        assert len(r.json()['images']) == 8
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize('database', sorted(LOCK_WAITS), indirect=True)
 def test_a_lock_wait_does_not_stall_the_worker(tmp_path, database):
     server = _server(tmp_path, database)
