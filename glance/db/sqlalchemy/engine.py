@@ -103,7 +103,14 @@ def _state():
     with _LOCK:
         if _STATE is None:
             ctx = enginefacade.transaction_context()
-            ctx.configure(sqlite_fk=False, connection=_connection_url())
+            # No eventlet.sleep(0) at each connection's checkin (oslo.db's
+            # "thread_checkin", for C drivers that never yield): ours yield
+            # wherever they wait, and the sleep handed the hub to other
+            # requests while the connection was still out of the pool, so
+            # a burst of shows held one connection each and the pool kept
+            # opening and closing overflow connections (a tenth of shows).
+            ctx.configure(sqlite_fk=False, connection=_connection_url(),
+                          thread_checkin=False)
             engine = ctx.writer.get_engine()
             if _pooled_sqlite(engine.url):
                 engine.pool = _queue_pool(engine.pool, green.active())

@@ -200,3 +200,47 @@ def test_point_reads_change_nothing_on_other_connections(conn):
     with green.point_reads(SimpleNamespace(connection=SimpleNamespace(
             dbapi_connection=conn))):
         assert conn.execute('SELECT count(*) FROM t').fetchone() == (3 * N,)
+
+
+#: a burst of point reads on a pool of one open connection (and overflow
+#: to spare): each read checks the connection out and back in without
+#: yielding, so the one connection serves them all.  oslo.db's
+#: "thread_checkin" sleep(0) at each checkin handed the hub to the next
+#: request while the connection was still out, and every one of the
+#: burst opened (and then closed) a connection of its own.
+BURST = '''
+import eventlet
+eventlet.monkey_patch()
+import sys
+import sqlalchemy as sa
+from oslo_config import cfg
+from glance.db.sqlalchemy import engine
+cfg.CONF([], project='glance-test')
+cfg.CONF.set_override('connection', 'sqlite:///' + sys.argv[1], 'database')
+cfg.CONF.set_override('max_pool_size', 1, 'database')
+cfg.CONF.set_override('max_overflow', 20, 'database')
+opened = []
+sa.event.listen(engine.get_engine().pool, 'connect',
+                lambda *args: opened.append(1))
+
+def reads():
+    for _ in range(10):
+        with engine.read_scope(point_reads=True) as conn:
+            assert conn.exec_driver_sql('SELECT 1').scalar() == 1
+
+with engine.read_scope(point_reads=True):
+    pass            # the pool's one connection, open before the burst
+pool = eventlet.GreenPool()
+for _ in range(20):
+    pool.spawn(reads)
+pool.waitall()
+print(len(opened))
+'''
+
+
+def test_a_burst_of_point_reads_shares_one_connection(tmp_path):
+    result = subprocess.run(
+        [sys.executable, '-c', BURST, str(tmp_path / 'burst.sqlite')],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ['1'], result.stdout
