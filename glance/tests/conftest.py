@@ -1,9 +1,23 @@
 """Fixtures shared by unit and functional tests."""
 from __future__ import annotations
 
+import http
+import http.server
+import sys
+
+import eventlet.wsgi  # noqa: F401 - imported here for what follows
 import pytest
 
 from glance.tests import databases
+
+# eventlet.wsgi loads a green copy of http.server (eventlet's patcher) and
+# leaves it as the ``http`` package's ``server`` attribute, so that
+# ``http.server.ThreadingHTTPServer`` in a test that ran after anything
+# imported glance's server modules was the green copy: its shutdown()
+# waited on a green lock that the serving thread (a real one) could never
+# wake, and the test process hung.  eventlet.wsgi is imported once, here,
+# and the standard module put back.
+http.server = sys.modules['http.server']
 
 
 @pytest.fixture(params=databases.BACKENDS)

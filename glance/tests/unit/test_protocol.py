@@ -5,6 +5,8 @@ malformed requests are refused properly is test_bad_inputs_wire.py.)"""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 
 from glance.common import protocol
 
@@ -25,3 +27,27 @@ def test_connections_are_served_without_nagle():
     finally:
         for s in (client, served, listener):
             s.close()
+
+
+
+#: a test process as pytest makes it: test modules import http.server as
+#: they are collected, the shared conftest is loaded, and then something
+#: brings in eventlet.wsgi (glance's server modules)
+KEEPS_HTTP_SERVER = """
+import http.server
+import threading
+import glance.tests.conftest
+import glance.common.protocol
+assert http.server.socketserver.threading is threading
+"""
+
+
+def test_the_test_process_keeps_the_standard_http_server():
+    """eventlet.wsgi's green copy of http.server must not replace the
+    standard one that the tests' own web servers use: their shutdown()
+    then waited forever on a green lock (glance/tests/conftest.py puts the
+    standard module back)."""
+    result = subprocess.run([sys.executable, '-W', 'ignore', '-c',
+                             KEEPS_HTTP_SERVER],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
