@@ -84,3 +84,15 @@ def ceph():
     this session, with the pool ``images`` ready for RBD."""
     from glance.tests import ceph_fixture
     yield from _service('Ceph', ceph_fixture)
+
+
+#: tests that take minutes each (the conformance runs): collected first,
+#: so that with ``-n 2`` the rest of the suite runs on the other worker
+#: beside them, instead of one worker running them alone at the end
+#: while the other has nothing left to do
+LONG_RUNNING = ('functional/test_tempest.py::',)
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    items.sort(key=lambda item: not any(
+        name in item.nodeid for name in LONG_RUNNING))
