@@ -29,7 +29,6 @@ def test_connections_are_served_without_nagle():
             s.close()
 
 
-
 #: a test process as pytest makes it: test modules import http.server as
 #: they are collected, the shared conftest is loaded, and then something
 #: brings in eventlet.wsgi (glance's server modules)
