@@ -1,7 +1,6 @@
 """Fixtures shared by unit and functional tests."""
 from __future__ import annotations
 
-import http
 import http.server
 import sys
 

@@ -147,8 +147,8 @@ def test_a_slow_sqlite_call_does_not_stall_the_worker(tmp_path):
 def test_sqlite_writers_past_the_standing_pool_all_commit(tmp_path):
     """Writers waiting for SQLite's write lock hold a thread each while
     they wait: with fewer threads than connections, the writer holding the
-    lock found none for its next statement and every other write failed
-    after the busy timeout ("database is locked").  One standing
+    lock found none for its next statement, and the creates hung (the
+    test's requests gave up after their timeout).  One standing
     connection and seven overflow ones, eight concurrent creates."""
     server = GlanceServer(str(tmp_path / 'glance'),
                           settings=['database.max_pool_size=1',
