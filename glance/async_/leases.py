@@ -129,6 +129,8 @@ _LOCK = threading.Lock()
 _IDENTITY: tuple[int, str] | None = None
 _LAST_BEAT = 0.0
 _THREAD_PID: int | None = None
+#: this process's leases whose release failed, retried after each beat
+_UNRELEASED: list[Lease] = []
 
 
 def holder_id() -> str:
@@ -193,6 +195,7 @@ def _run(on_tick: Callable[[], None] | None) -> None:
     while True:
         try:
             beat()
+            _release_pending()
             if on_tick is not None:
                 on_tick()
         except Exception as exc:  # noqa: BLE001 - never let the thread die
@@ -235,14 +238,27 @@ def busy(lease: Lease) -> exception.Conflict:
 
 
 def release(lease: Lease) -> None:
-    """Drop the lease; a failure is logged (the lease then expires and a
-    recovery finds an image with nothing left to undo)."""
+    """Drop the lease.  When that fails (the database is away) the
+    heartbeat thread drops it as soon as it can: this process is alive,
+    so the lease would never expire, and it would keep every other
+    request off the image for as long as the process runs."""
     try:
         db.release(lease.image_id, lease.holder_id)
     except Exception as exc:  # noqa: BLE001 - e.g. the database is down
-        LOG.error('Lease of %s on image %s could not be released: %s; it '
-                  'expires %d s after this process stops',
-                  lease.operation, lease.image_id, exc, CONF.lease_timeout)
+        LOG.error('Lease of %s on image %s could not be released: %s; '
+                  'retried every %d s', lease.operation, lease.image_id,
+                  exc, CONF.lease_heartbeat_interval)
+        with _LOCK:
+            _UNRELEASED.append(lease)
+
+
+def _release_pending() -> None:
+    """Retry the releases that failed (each failing again is kept)."""
+    with _LOCK:
+        pending = list(_UNRELEASED)
+        del _UNRELEASED[:]
+    for lease in pending:
+        release(lease)
 
 
 @contextlib.contextmanager

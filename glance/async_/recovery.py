@@ -395,13 +395,61 @@ def _undo_import(context, repo, image: Image, lease: leases.Lease) -> None:
                 task_id, image.status)
 
 
+#: leases of this process on operations that failed and could not be
+#: undone then (the database was away): each sweep tries again
+_UNDO_LATER: list[leases.Lease] = []
+
+
+def undo_later(lease: leases.Lease) -> None:
+    """Keep ``lease`` on an operation that failed and whose own undo
+    failed too, and let this process's sweep undo it (then drop it) once
+    the database answers again.
+
+    Released instead, the image would stay mid-operation (``saving``,
+    say) for a lease timeout, until the look for unleased images finds
+    it; kept and forgotten, for as long as this process lives, as a live
+    holder's lease never expires.
+    """
+    _UNDO_LATER.append(lease)
+
+
+def _undo_pending() -> None:
+    """Undo what :func:`undo_later` was given; a failure is retried at
+    the next sweep.
+
+    The lease is first made a recovery lease of this process's, in one
+    UPDATE that finds it only if it is still this process's: should the
+    database have been away longer than a lease timeout, another node
+    may have taken it over and undone the work already (and a new
+    operation may have started on the image since).
+    """
+    for lease in list(_UNDO_LATER):
+        try:
+            mine = leases.hand_over(lease, lease.holder_id, '%s:%s' % (
+                leases.RECOVERY, lease.undoes))
+            if mine is not None:
+                _undo(mine)
+                leases.release(mine)
+                LOG.warning('Image %s: the failed %s is undone now that '
+                            'the database answers again', lease.image_id,
+                            lease.undoes)
+        except Exception as exc:  # noqa: BLE001 - the next sweep retries
+            LOG.error('Image %s: undoing the failed %s failed again: %s; '
+                      'retried in %d s', lease.image_id, lease.undoes, exc,
+                      CONF.lease_heartbeat_interval)
+            continue
+        _UNDO_LATER.remove(lease)
+
+
 def sweep() -> None:
-    """Undo every operation whose holder died (run after each heartbeat).
+    """Undo every operation whose holder died (run after each heartbeat),
+    and those of this process that could not be undone when they failed.
 
     Each is taken over before it is undone, so processes sweeping at the
     same time never undo the same thing twice.
     """
     global _ticks
+    _undo_pending()
     for lease in leases.expired():
         try:
             recover(lease)

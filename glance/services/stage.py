@@ -62,9 +62,15 @@ def stage(repo: Any, image: Image, data: Iterable[bytes]) -> None:
             image.size = None
             image.extra_properties.pop(STAGE_HOST, None)
             repo.save(image)
-        except exception.GlanceException as undo:
+        except exception.NotFound:
+            pass            # deleted meanwhile: nothing to return
+        except Exception as undo:  # noqa: BLE001 - e.g. the database is down
             LOG.error('Image %s could not be returned to queued after '
-                      'a failed stage: %s', image_id, undo)
+                      'a failed stage: %s; retried every %d s', image_id,
+                      undo, CONF.lease_heartbeat_interval)
+            if lease is not None:
+                recovery.undo_later(lease)
+                lease = None    # kept until the sweep has undone it
         raise
     finally:
         if lease is not None:

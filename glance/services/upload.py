@@ -13,12 +13,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from oslo_config import cfg
+
 from glance.async_ import leases, recovery
 from glance.common import exception
 from glance.domain.image import Image
 from glance.domain.transfer import Upload
 from glance.layers import location_stores
 
+CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
@@ -52,7 +55,9 @@ def upload(repo: Any, image: Image, data: Upload,
             exc.code < 500
         LOG.log(logging.INFO if client_error else logging.WARNING,
                 'Upload of image %s failed: %s', image.image_id, exc)
-        _abort(repo, image, data, exc)
+        if not _abort(repo, image, data, exc) and lease is not None:
+            recovery.undo_later(lease)
+            lease = None        # kept until the sweep has undone it
         if isinstance(exc, exception.ImageNotFound):
             raise exception.ImageDeletedDuringUpload(image_id=image.image_id)
         raise
@@ -62,8 +67,9 @@ def upload(repo: Any, image: Image, data: Upload,
 
 
 def _abort(repo: Any, image: Image, data: Upload,
-           error: BaseException) -> None:
-    """Undo a failed upload; never let the undo hide the original error."""
+           error: BaseException) -> bool:
+    """Undo a failed upload; never let the undo hide the original error.
+    False when the undo failed."""
     try:
         repo.abort_upload(image, data, error)
     except exception.NotFound:
@@ -74,7 +80,10 @@ def _abort(repo: Any, image: Image, data: Upload,
         # before saving); the record stays "saving" until it can be
         # written again, and the operator is told.
         LOG.error('Image %s could not be returned to queued after a failed '
-                  'upload: %s', image.image_id, exc)
+                  'upload: %s; retried every %d s', image.image_id, exc,
+                  CONF.lease_heartbeat_interval)
+        return False
+    return True
 
 
 def _target(requested: str | None) -> str | None:

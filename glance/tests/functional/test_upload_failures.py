@@ -79,11 +79,11 @@ class RawUpload:
     """A PUT of image data whose body the test sends piece by piece."""
 
     def __init__(self, base: str, image_id: str, length: int | None,
-                 headers: dict[str, str] | None = None):
+                 headers: dict[str, str] | None = None, to: str = 'file'):
         url = urllib.parse.urlsplit(base)
         self.sock = socket.create_connection((url.hostname, url.port),
                                              timeout=60)
-        lines = ['PUT /v2/images/%s/file HTTP/1.1' % image_id,
+        lines = ['PUT /v2/images/%s/%s HTTP/1.1' % (image_id, to),
                  'Host: %s' % url.netloc,
                  'Content-Type: application/octet-stream']
         if length is None:
@@ -450,7 +450,12 @@ class _Postgres:
 def pg(tmp_path_factory):
     work = tmp_path_factory.mktemp('pg')
     postgres = _Postgres(str(work))
-    srv = GlanceServer(str(work / 'srv'), database_url=postgres.db.url)
+    # The heartbeat (and the sweep after it) every second: an undo that
+    # failed while the database was away is retried by the sweep.
+    srv = GlanceServer(str(work / 'srv'), database_url=postgres.db.url,
+                       settings=['DEFAULT.lease_heartbeat_interval=1',
+                                 'DEFAULT.node_staging_uri=file://%s'
+                                 % (work / 'srv' / 'staging')])
     try:
         srv.start()
         yield srv, postgres
@@ -509,12 +514,38 @@ def test_database_down_mid_upload(pg):
     finally:
         postgres.up()
     # The record could not be returned to queued while the database was
-    # away: it still says saving, with no data, size or checksum (as
-    # upstream leaves it); its owner can delete it.
-    shown = client.get('/v2/images/%s' % image['id']).json()
-    assert shown['status'] == 'saving'
-    assert shown['size'] is None and shown['checksum'] is None
-    assert client.get('/v2/images/%s/file' % image['id']).status_code == 204
-    assert client.delete('/v2/images/%s' % image['id']).status_code == 204
-    assert client.get('/v2/images/%s' % image['id']).status_code == 404
-    assert image['id'] not in store_files(store)
+    # away (upstream leaves it saving for good).  This process kept its
+    # lease, so no other request could take the image meanwhile, and its
+    # sweep undoes the upload once the database answers: queued again
+    # with no data, and the lease gone, so a retry succeeds.
+    wait_status(client, image['id'], 'queued')
+    assert_pristine(client, image['id'], store)
+    assert_retry_succeeds(client, image['id'], store)
+
+
+def test_database_down_mid_stage(pg):
+    srv, postgres = pg
+    client = Client(srv.url)
+    staging = os.path.join(srv.workdir, 'staging')
+    image = client.create(name='db', disk_format='raw',
+                          container_format='bare')
+    stage = RawUpload(srv.url, image['id'], 200000, to='stage')
+    stage.send(b'x' * 100000)
+    wait_status(client, image['id'], 'uploading')
+    postgres.down()
+    try:
+        stage.send(b'x' * 100000)
+        status, body = stage.response()
+        _clean_error(status, body)
+        assert image['id'] not in store_files(staging)
+    finally:
+        postgres.up()
+    # As for an upload: back to queued once the database answers, and
+    # staging again succeeds.
+    shown = wait_status(client, image['id'], 'queued')
+    assert shown['size'] is None
+    r = client.put('/v2/images/%s/stage' % image['id'], data=b'again',
+                   headers={'Content-Type': 'application/octet-stream'})
+    assert r.status_code == 204, r.text
+    assert client.get('/v2/images/%s' % image['id']).json()['status'] == \
+        'uploading'
