@@ -124,6 +124,85 @@ def test_completed_stage_is_recorded_as_its_lease_ends():
     assert leases.staged(image_id) is None
 
 
+def test_a_failed_release_is_retried_after_a_heartbeat(monkeypatch):
+    """A live process's lease never expires: one it could not drop (the
+    database away) is dropped by the heartbeat thread once it can, or
+    the image stays busy (409) for as long as the process lives."""
+    image_id = str(uuid.uuid4())
+    lease = leases.acquire(image_id, leases.UPLOAD)
+    real_release = db.release
+
+    def away(*args):
+        raise exception.ServiceUnavailable('The image database is '
+                                           'unreachable.')
+    monkeypatch.setattr(db, 'release', away)
+    leases.release(lease)               # logged; kept for a retry
+    leases._release_pending()           # still away: kept again
+    assert leases.find(image_id) is not None
+    monkeypatch.setattr(db, 'release', real_release)
+    leases._release_pending()           # what the heartbeat thread runs
+    assert leases.find(image_id) is None
+    assert leases._UNRELEASED == []
+
+
+@pytest.fixture
+def file_store(tmp_path):
+    """A single file store (its directory), for the undo of an upload."""
+    from glance.store import backend
+    saved = backend._REGISTRY
+    path = tmp_path / 'store.conf'
+    path.write_text('[glance_store]\nstores = file\ndefault_store = file\n'
+                    'filesystem_store_datadir = %s\n' % (tmp_path / 'images'))
+    conf = cfg.ConfigOpts()
+    conf(['--config-file', str(path)], project='glance-store-test',
+         default_config_files=[])
+    backend.create_stores(conf)
+    yield tmp_path / 'images'
+    backend._REGISTRY = saved
+
+
+def _saving_image() -> str:
+    from glance.db.sqlalchemy import images
+    image_id = str(uuid.uuid4())
+    images.create({'id': image_id, 'status': 'saving', 'owner': 'p1',
+                   'visibility': 'shared', 'min_disk': 0, 'min_ram': 0,
+                   'protected': False, 'os_hidden': False})
+    return image_id
+
+
+def test_an_upload_left_to_undo_later_is_undone_by_the_sweep(file_store):
+    from glance.async_ import recovery
+    from glance.db.sqlalchemy import images
+    image_id = _saving_image()
+    (file_store / image_id).write_bytes(b'partial')
+    recovery.undo_later(leases.acquire(image_id, leases.UPLOAD))
+    recovery.sweep()
+    assert images.get(image_id).status == 'queued'
+    assert not (file_store / image_id).exists()
+    assert leases.find(image_id) is None
+    assert recovery._UNDO_LATER == []
+
+
+def test_undo_later_leaves_an_image_another_process_took_over(file_store):
+    """The database was away for longer than a lease timeout: another
+    node took this process's lease over (and may have undone the upload,
+    and a new one started since).  The sweep leaves the image alone."""
+    from glance.async_ import recovery
+    from glance.db.sqlalchemy import images
+    image_id = _saving_image()
+    (file_store / image_id).write_bytes(b'the new upload')
+    lease = leases.acquire(image_id, leases.UPLOAD)
+    recovery.undo_later(lease)
+    other = _other_process()
+    assert db.take_over(image_id, lease.holder_id, other, 'upload')
+    recovery.sweep()
+    assert images.get(image_id).status == 'saving'
+    assert (file_store / image_id).read_bytes() == b'the new upload'
+    assert leases.find(image_id).holder_id == other
+    assert recovery._UNDO_LATER == []
+    db.release(image_id, other)
+
+
 def test_purge_keeps_holders_with_leases():
     busy, idle = _other_process('busy'), _other_process('idle')
     image_id = str(uuid.uuid4())
