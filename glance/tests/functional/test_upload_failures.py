@@ -494,58 +494,51 @@ def test_database_down_before_upload(pg):
     assert_retry_succeeds(client, image['id'], store)
 
 
-def test_database_down_mid_upload(pg):
+def _database_down_mid_transfer(pg, to: str, busy: str,
+                                directory: str) -> tuple[Client, str]:
+    """PUT half of an image's data to ``to`` (``file`` or ``stage``),
+    take the database away, send the rest: a clean 503, and the bytes
+    gone from ``directory`` even though the record could not be updated
+    (no data the database does not know about).  Then the database comes
+    back.  (client, image id)."""
     srv, postgres = pg
     client = Client(srv.url)
-    store = os.path.join(srv.workdir, 'images')
-    image = client.create(name='db', disk_format='raw',
-                          container_format='bare')
-    upload = RawUpload(srv.url, image['id'], 200000)
-    upload.send(b'x' * 100000)
-    wait_status(client, image['id'], 'saving')
+    image_id = client.create(name='db', disk_format='raw',
+                             container_format='bare')['id']
+    transfer = RawUpload(srv.url, image_id, 200000, to=to)
+    transfer.send(b'x' * 100000)
+    wait_status(client, image_id, busy)
     postgres.down()
     try:
-        upload.send(b'x' * 100000)
-        status, body = upload.response()
-        _clean_error(status, body)
-        # The bytes are gone from the store even though the record could
-        # not be updated: no data the database does not know about.
-        assert image['id'] not in store_files(store)
+        transfer.send(b'x' * 100000)
+        _clean_error(*transfer.response())
+        assert image_id not in store_files(directory)
     finally:
         postgres.up()
+    return client, image_id
+
+
+def test_database_down_mid_upload(pg):
+    store = os.path.join(pg[0].workdir, 'images')
+    client, image_id = _database_down_mid_transfer(pg, 'file', 'saving',
+                                                   store)
     # The record could not be returned to queued while the database was
     # away (upstream leaves it saving for good).  This process kept its
     # lease, so no other request could take the image meanwhile, and its
     # sweep undoes the upload once the database answers: queued again
     # with no data, and the lease gone, so a retry succeeds.
-    wait_status(client, image['id'], 'queued')
-    assert_pristine(client, image['id'], store)
-    assert_retry_succeeds(client, image['id'], store)
+    wait_status(client, image_id, 'queued')
+    assert_pristine(client, image_id, store)
+    assert_retry_succeeds(client, image_id, store)
 
 
 def test_database_down_mid_stage(pg):
-    srv, postgres = pg
-    client = Client(srv.url)
-    staging = os.path.join(srv.workdir, 'staging')
-    image = client.create(name='db', disk_format='raw',
-                          container_format='bare')
-    stage = RawUpload(srv.url, image['id'], 200000, to='stage')
-    stage.send(b'x' * 100000)
-    wait_status(client, image['id'], 'uploading')
-    postgres.down()
-    try:
-        stage.send(b'x' * 100000)
-        status, body = stage.response()
-        _clean_error(status, body)
-        assert image['id'] not in store_files(staging)
-    finally:
-        postgres.up()
-    # As for an upload: back to queued once the database answers, and
-    # staging again succeeds.
-    shown = wait_status(client, image['id'], 'queued')
-    assert shown['size'] is None
-    r = client.put('/v2/images/%s/stage' % image['id'], data=b'again',
+    client, image_id = _database_down_mid_transfer(
+        pg, 'stage', 'uploading', os.path.join(pg[0].workdir, 'staging'))
+    # As for an upload: queued again, and staging again succeeds.
+    assert wait_status(client, image_id, 'queued')['size'] is None
+    r = client.put('/v2/images/%s/stage' % image_id, data=b'again',
                    headers={'Content-Type': 'application/octet-stream'})
     assert r.status_code == 204, r.text
-    assert client.get('/v2/images/%s' % image['id']).json()['status'] == \
+    assert client.get('/v2/images/%s' % image_id).json()['status'] == \
         'uploading'
