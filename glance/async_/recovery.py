@@ -250,9 +250,16 @@ def _job_queued(task_id: str | None) -> bool:
 _TASK_OPS = (leases.TASK, leases.TASK_JOB)
 
 
-def _undo(lease: leases.Lease, still=None) -> None:
+#: why an import is undone, as its task's message says, unless told
+STOPPED = ('The glance-api process running this import stopped before it '
+           'finished; its partial data was removed and the image can be '
+           'imported again.')
+
+
+def _undo(lease: leases.Lease, still=None, why: str = STOPPED) -> None:
     """Undo ``lease``'s operation; ``still(image)`` (if given) must hold
-    for the image as loaded now."""
+    for the image as loaded now; ``why`` is the message of the task that
+    fails with it."""
     context = get_admin_context()
     if lease.undoes in _TASK_OPS:
         _undo_task(context, lease)
@@ -274,24 +281,24 @@ def _undo(lease: leases.Lease, still=None) -> None:
         return
     operation = lease.undoes
     if operation == leases.UPLOAD:
-        _undo_upload(repo, image, lease)
+        _undo_upload(repo, image, lease, why)
     elif operation == leases.STAGE:
         _undo_stage(repo, image)
     elif operation in (leases.IMPORT, leases.JOB):
-        _undo_import(context, repo, image, lease)
+        _undo_import(context, repo, image, lease, why)
 
 
-def _undo_upload(repo, image: Image, lease: leases.Lease) -> None:
+def _undo_upload(repo, image: Image, lease: leases.Lease, why: str) -> None:
     if lease.task_id and not _task_job_queued(lease.task_id):
         # a legacy import task's upload, which no worker will start again
-        _fail_task(get_admin_context(), lease.task_id)
+        _fail_task(get_admin_context(), lease.task_id, why)
     repo.discard_partial(image, lease.stores or [None])
     if image.status != 'saving':
         return                  # finished (or undone) before the crash
     repo.abort_upload(image, None, RuntimeError(
         'the API process receiving the data stopped'))
-    LOG.warning('Image %s: upload by a stopped process undone; the image '
-                'is queued again', image.image_id)
+    LOG.warning('Image %s: upload by %s undone; the image is queued '
+                'again', image.image_id, lease.holder_id)
 
 
 def _task_job_queued(task_id: str) -> bool:
@@ -341,8 +348,10 @@ def _undo_task(context, lease: leases.Lease) -> None:
     legacy_import.sweep_work_dir(_task_running)
 
 
-def _fail_task(context, task_id: str | None) -> str | None:
-    """Mark ``task_id`` failed if it still runs; its import method."""
+def _fail_task(context, task_id: str | None,
+               why: str = STOPPED) -> str | None:
+    """Mark ``task_id`` failed (``why``) if it still runs; its import
+    method."""
     if not task_id:
         return None
     tasks = gateway.get_internal_task_repo(context)
@@ -355,19 +364,18 @@ def _fail_task(context, task_id: str | None) -> str | None:
     except (TypeError, KeyError):
         method = None
     if task.status in ('pending', 'processing'):
-        task.fail('The glance-api process running this import stopped '
-                  'before it finished; its partial data was removed and '
-                  'the image can be imported again.')
+        task.fail(why)
         tasks.save(task)
-        LOG.warning('Image %s: import task %s failed (its process '
-                    'stopped)', task.image_id, task_id)
+        LOG.warning('Image %s: import task %s failed: %s', task.image_id,
+                    task_id, why)
     return method
 
 
-def _undo_import(context, repo, image: Image, lease: leases.Lease) -> None:
+def _undo_import(context, repo, image: Image, lease: leases.Lease,
+                 why: str) -> None:
     lock = image.extra_properties.get(IMPORT_LOCK)
     task_id = lease.task_id or lock
-    method = _fail_task(context, task_id)
+    method = _fail_task(context, task_id, why)
     repo.discard_partial(image, lease.stores or [None])
     if method not in (None, 'glance-direct') and _stage_is_here(image):
         staging.remove(image.image_id)          # a fetch cut short
@@ -390,17 +398,21 @@ def _undo_import(context, repo, image: Image, lease: leases.Lease) -> None:
             image.size = image.virtual_size = image.checksum = None
             image.os_hash_algo = image.os_hash_value = None
     repo.save(image)
-    LOG.warning('Image %s: import task %s of a stopped process undone; the '
-                'image is %s and can be imported again', image.image_id,
-                task_id, image.status)
+    LOG.warning('Image %s: import task %s (by %s) undone; the image is %s '
+                'and can be imported again', image.image_id, task_id,
+                lease.holder_id, image.status)
 
 
-#: leases of this process on operations that failed and could not be
-#: undone then (the database was away): each sweep tries again
-_UNDO_LATER: list[leases.Lease] = []
+#: (lease, why) of this process's operations that failed and could not
+#: be undone then (the database was away): each sweep tries again
+_UNDO_LATER: list[tuple[leases.Lease, str]] = []
+#: the message of an import task undone that way
+UNREACHABLE = ('The import failed while the image database was unreachable; '
+               'its partial data was removed and the image can be imported '
+               'again.')
 
 
-def undo_later(lease: leases.Lease) -> None:
+def undo_later(lease: leases.Lease, why: str = UNREACHABLE) -> None:
     """Keep ``lease`` on an operation that failed and whose own undo
     failed too, and let this process's sweep undo it (then drop it) once
     the database answers again.
@@ -410,7 +422,7 @@ def undo_later(lease: leases.Lease) -> None:
     it; kept and forgotten, for as long as this process lives, as a live
     holder's lease never expires.
     """
-    _UNDO_LATER.append(lease)
+    _UNDO_LATER.append((lease, why))
 
 
 def _undo_pending() -> None:
@@ -423,12 +435,13 @@ def _undo_pending() -> None:
     may have taken it over and undone the work already (and a new
     operation may have started on the image since).
     """
-    for lease in list(_UNDO_LATER):
+    for entry in list(_UNDO_LATER):
+        lease, why = entry
         try:
             mine = leases.hand_over(lease, lease.holder_id, '%s:%s' % (
                 leases.RECOVERY, lease.undoes))
             if mine is not None:
-                _undo(mine)
+                _undo(mine, why=why)
                 leases.release(mine)
                 LOG.warning('Image %s: the failed %s is undone now that '
                             'the database answers again', lease.image_id,
@@ -438,7 +451,7 @@ def _undo_pending() -> None:
                       'retried in %d s', lease.image_id, lease.undoes, exc,
                       CONF.lease_heartbeat_interval)
             continue
-        _UNDO_LATER.remove(lease)
+        _UNDO_LATER.remove(entry)
 
 
 def sweep() -> None:

@@ -52,14 +52,32 @@ class TestDatabase:
         if backend == 'mysql':
             self.url += '?charset=utf8mb4'
 
+    def _cut_connections(self, conn: sa.engine.Connection) -> None:
+        conn.execute(sa.text(
+            'SELECT pg_terminate_backend(pid) FROM pg_stat_activity '
+            'WHERE datname = :n AND pid <> pg_backend_pid()'),
+            {'n': self.name})
+
+    def down(self) -> None:
+        """PostgreSQL only: the database refuses new connections and the
+        ones open are cut (the database gone away, for glance)."""
+        assert self.backend == 'postgresql', 'down() is for PostgreSQL'
+        with self._admin.connect() as conn:
+            conn.execute(sa.text('ALTER DATABASE %s ALLOW_CONNECTIONS false'
+                                 % self.name))
+            self._cut_connections(conn)
+
+    def up(self) -> None:
+        """Undo :meth:`down`."""
+        with self._admin.connect() as conn:
+            conn.execute(sa.text('ALTER DATABASE %s ALLOW_CONNECTIONS true'
+                                 % self.name))
+
     def drop(self) -> None:
         if self._admin is None:
             return
         with self._admin.connect() as conn:
             if self.backend == 'postgresql':
-                conn.execute(sa.text(
-                    'SELECT pg_terminate_backend(pid) FROM pg_stat_activity '
-                    'WHERE datname = :n AND pid <> pg_backend_pid()'),
-                    {'n': self.name})
+                self._cut_connections(conn)
             conn.execute(sa.text('DROP DATABASE IF EXISTS %s' % self.name))
         self._admin.dispose()

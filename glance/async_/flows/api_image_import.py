@@ -33,9 +33,10 @@ from taskflow import engines
 from taskflow.patterns import linear_flow, unordered_flow
 
 from glance.async_ import (faults, format_check, glance_download, leases,
-                           plugins, progress, staging, web)
+                           plugins, progress, recovery, staging, web)
 from glance.async_.flows import atoms
 from glance.common import exception
+from glance.context import get_admin_context
 from glance.domain import image as domain_image
 from glance.domain.transfer import Download, Upload
 from glance import gateway
@@ -346,15 +347,38 @@ def get_flow(spec: ImportSpec) -> linear_flow.Flow:
 
 def run(spec: ImportSpec) -> None:
     """Run the import in this process; the flow records its outcome on
-    the task."""
+    the task.
+
+    A failed import whose revert could not put the image back (the
+    database away: the image still locked by the task, or not readable)
+    keeps its lease, and this process's sweep undoes it once the database
+    answers (``recovery.undo_later``)."""
     try:
         engines.run(get_flow(spec), engine=CONF.taskflow_executor.engine_mode)
     except Exception as exc:  # noqa: BLE001 - the task tells the user
         LOG.debug('Import of image %s (task %s) ended: %s', spec.image_id,
                   spec.task_id, exc)
+        if spec.lease is not None and _left_locked(spec):
+            LOG.error('Image %s: the failed import task %s could not be '
+                      'undone; retried every %d s', spec.image_id,
+                      spec.task_id, CONF.lease_heartbeat_interval)
+            recovery.undo_later(spec.lease)
+            spec.lease = None       # kept until the sweep has undone it
     finally:
         if spec.lease is not None:
             leases.release(spec.lease)
+
+
+def _left_locked(spec: ImportSpec) -> bool:
+    """Whether the image is still locked by the failed import's task (or
+    cannot be read to tell)."""
+    try:
+        image = gateway.get_repo(get_admin_context()).get(spec.image_id)
+    except exception.NotFound:
+        return False
+    except Exception:  # noqa: BLE001 - e.g. the database is still away
+        return True
+    return image.extra_properties.get(LOCK) == spec.task_id
 
 
 def undo_acceptance(spec: ImportSpec, message: str) -> None:

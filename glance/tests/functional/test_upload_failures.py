@@ -16,7 +16,6 @@ import time
 import urllib.parse
 
 import pytest
-import sqlalchemy as sa
 
 from glance.tests import databases
 from glance.tests.functional.conftest import Client, identity
@@ -416,43 +415,13 @@ def test_store_directory_permissions(tmp_path):
 
 # -- the database goes away ---------------------------------------------------
 
-class _Postgres:
-    """A fresh PostgreSQL database the test can switch off and on."""
-
-    def __init__(self, tmpdir: str):
-        self.db = databases.TestDatabase('postgresql', tmpdir)  # or skip
-        self.admin = sa.create_engine(
-            sa.engine.make_url(databases.SERVERS['postgresql']),
-            isolation_level='AUTOCOMMIT')
-
-    def down(self) -> None:
-        """Refuse new connections and cut the ones glance-api holds."""
-        with self.admin.connect() as conn:
-            conn.execute(sa.text('ALTER DATABASE %s ALLOW_CONNECTIONS false'
-                                 % self.db.name))
-            conn.execute(sa.text(
-                'SELECT pg_terminate_backend(pid) FROM pg_stat_activity '
-                'WHERE datname = :n AND pid <> pg_backend_pid()'),
-                {'n': self.db.name})
-
-    def up(self) -> None:
-        with self.admin.connect() as conn:
-            conn.execute(sa.text('ALTER DATABASE %s ALLOW_CONNECTIONS true'
-                                 % self.db.name))
-
-    def drop(self) -> None:
-        self.up()
-        self.admin.dispose()
-        self.db.drop()
-
-
 @pytest.fixture(scope='module')
 def pg(tmp_path_factory):
     work = tmp_path_factory.mktemp('pg')
-    postgres = _Postgres(str(work))
+    postgres = databases.TestDatabase('postgresql', str(work))
     # The heartbeat (and the sweep after it) every second: an undo that
     # failed while the database was away is retried by the sweep.
-    srv = GlanceServer(str(work / 'srv'), database_url=postgres.db.url,
+    srv = GlanceServer(str(work / 'srv'), database_url=postgres.url,
                        settings=['DEFAULT.lease_heartbeat_interval=1',
                                  'DEFAULT.node_staging_uri=file://%s'
                                  % (work / 'srv' / 'staging')])
