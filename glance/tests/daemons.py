@@ -4,6 +4,7 @@ directory that goes with it."""
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -48,7 +49,43 @@ def stop_and_remove(node: Node) -> None:
     shutil.rmtree(node.workdir, ignore_errors=True)
 
 
+#: the lowest port a test server may be given
+_LOWEST = 10000
+#: ports this process handed out (a test may ask for several before it
+#: starts the servers)
+_GIVEN: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for a server a test starts.
+
+    Not from the kernel's ephemeral range (what binding port 0 gives):
+    between this look and the server's bind, the kernel may give such a
+    port to any outgoing connection as its source port, and the server
+    then fails with "Address already in use".  Below that range only
+    servers bind, and the port is chosen at random so that parallel test
+    processes rarely try the same one.
+    """
+    low = _ephemeral_low()
+    for _ in range(200 if low > _LOWEST + 1000 else 0):
+        port = random.randrange(_LOWEST, low)
+        if port in _GIVEN:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(('127.0.0.1', port))
+            except OSError:
+                continue            # a server has it
+        _GIVEN.add(port)
+        return port
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]

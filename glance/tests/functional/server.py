@@ -7,7 +7,6 @@ import http.server
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import socketserver
@@ -18,18 +17,14 @@ from typing import Iterator
 
 import requests
 
+from glance.tests.daemons import free_port  # noqa: F401 - for the tests
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 sys.path.insert(0, os.path.join(ROOT, 'tools'))
 import write_config  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 class _ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
