@@ -108,11 +108,14 @@ def check_free(image: Image) -> None:
 
     Only a queued image is checked: any other status is refused by the
     caller's own status transition, with the reference's message (which
-    names the status)."""
+    names the status).  A recovery that has just made the image queued
+    again holds its lease for a moment more, to its end: that is waited
+    for (at most a lease timeout), not refused."""
     if image.status != 'queued':
         return
     held = leases.find(image.image_id)
-    if held is not None and held.alive:
+    if held is not None and held.alive and not (
+            held.recovering and _await_recovery(held)):
         raise leases.busy(held)
 
 

@@ -203,6 +203,30 @@ def test_undo_later_leaves_an_image_another_process_took_over(file_store):
     db.release(image_id, other)
 
 
+def test_an_upload_waits_for_the_end_of_a_recovery_it_finds():
+    """A recovery writes the image back to queued, then drops its lease:
+    an upload arriving in between waits for the drop instead of
+    answering 409 ("undoing an upload of a stopped process")."""
+    import threading
+    from glance.async_ import recovery
+    from glance.domain.image import Image
+    image = Image(image_id=str(uuid.uuid4()), status='queued')
+    other = _other_process()
+    db.acquire(image.image_id, 'recovery:upload', other)
+    done = threading.Timer(0.3, db.release, (image.image_id, other))
+    done.start()
+    try:
+        recovery.check_free(image)
+    finally:
+        done.join()
+    assert leases.find(image.image_id) is None
+    # a live upload's lease is still refused
+    db.acquire(image.image_id, 'upload', other)
+    with pytest.raises(exception.Conflict):
+        recovery.check_free(image)
+    db.release(image.image_id, other)
+
+
 def test_purge_keeps_holders_with_leases():
     busy, idle = _other_process('busy'), _other_process('idle')
     image_id = str(uuid.uuid4())
