@@ -300,7 +300,7 @@ def _undo_upload(repo, image: Image, lease: leases.Lease, why: str) -> None:
         return                  # finished (or undone) before the crash
     repo.abort_upload(image, None, RuntimeError(
         'the API process receiving the data stopped'))
-    LOG.warning('Image %s: upload by %s undone; the image is queued '
+    LOG.warning('Image %s: upload undone by %s; the image is queued '
                 'again', image.image_id, lease.holder_id)
 
 
@@ -401,7 +401,7 @@ def _undo_import(context, repo, image: Image, lease: leases.Lease,
             image.size = image.virtual_size = image.checksum = None
             image.os_hash_algo = image.os_hash_value = None
     repo.save(image)
-    LOG.warning('Image %s: import task %s (by %s) undone; the image is %s '
+    LOG.warning('Image %s: import task %s undone by %s; the image is %s '
                 'and can be imported again', image.image_id, task_id,
                 lease.holder_id, image.status)
 
