@@ -425,6 +425,9 @@ def undo_later(lease: leases.Lease, why: str = UNREACHABLE) -> None:
     it; kept and forgotten, for as long as this process lives, as a live
     holder's lease never expires.
     """
+    LOG.error('Image %s: the failed %s could not be undone; this process '
+              'retries every %d s', lease.image_id, lease.undoes,
+              CONF.lease_heartbeat_interval)
     _UNDO_LATER.append((lease, why))
 
 

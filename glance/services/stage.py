@@ -66,8 +66,7 @@ def stage(repo: Any, image: Image, data: Iterable[bytes]) -> None:
             pass            # deleted meanwhile: nothing to return
         except Exception as undo:  # noqa: BLE001 - e.g. the database is down
             LOG.error('Image %s could not be returned to queued after '
-                      'a failed stage: %s; retried every %d s', image_id,
-                      undo, CONF.lease_heartbeat_interval)
+                      'a failed stage: %s', image_id, undo)
             if lease is not None:
                 recovery.undo_later(lease)
                 lease = None    # kept until the sweep has undone it

@@ -13,15 +13,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from oslo_config import cfg
-
 from glance.async_ import leases, recovery
 from glance.common import exception
 from glance.domain.image import Image
 from glance.domain.transfer import Upload
 from glance.layers import location_stores
 
-CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
@@ -80,8 +77,7 @@ def _abort(repo: Any, image: Image, data: Upload,
         # before saving); the record stays "saving" until it can be
         # written again, and the operator is told.
         LOG.error('Image %s could not be returned to queued after a failed '
-                  'upload: %s; retried every %d s', image.image_id, exc,
-                  CONF.lease_heartbeat_interval)
+                  'upload: %s', image.image_id, exc)
         return False
     return True
 

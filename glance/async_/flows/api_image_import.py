@@ -359,9 +359,6 @@ def run(spec: ImportSpec) -> None:
         LOG.debug('Import of image %s (task %s) ended: %s', spec.image_id,
                   spec.task_id, exc)
         if spec.lease is not None and _left_locked(spec):
-            LOG.error('Image %s: the failed import task %s could not be '
-                      'undone; retried every %d s', spec.image_id,
-                      spec.task_id, CONF.lease_heartbeat_interval)
             recovery.undo_later(spec.lease)
             spec.lease = None       # kept until the sweep has undone it
     finally:
