@@ -108,16 +108,35 @@ _TABLES = {'images': models.Image.__table__,
            'members': models.ImageMember.__table__}
 
 
-def fill(conn: sa.engine.Connection, count: int, start: int = 0) -> None:
+def reflected_tables(conn: sa.engine.Connection) -> dict[str, sa.Table]:
+    """The catalogue's tables as the database behind ``conn`` declares
+    them, for :func:`fill` to load the same images into another
+    installation's schema (the reference service's, measured beside
+    glance by ``tools/bench/scale_bench.py --reference``).  Its tables have
+    the same names; columns it lacks (``image_created_at``) are left out
+    of the rows."""
+    meta = sa.MetaData()
+    return {name: sa.Table(table.name, meta, autoload_with=conn)
+            for name, table in _TABLES.items()}
+
+
+def fill(conn: sa.engine.Connection, count: int, start: int = 0,
+         tables: dict[str, sa.Table] | None = None) -> None:
     """Insert images ``start`` .. ``start + count - 1`` with their
     properties, tags and members, in batches, on ``conn`` (the caller
-    commits)."""
+    commits), into ``tables`` (default: the project's own)."""
+    tables = tables or _TABLES
+    columns = {name: set(table.c.keys()) for name, table in tables.items()}
     pending: dict[str, list[dict]] = {name: [] for name in _TABLES}
 
     def flush() -> None:
         for name in _TABLES:  # images first: the others refer to them
             if pending[name]:
-                conn.execute(_TABLES[name].insert(), pending[name])
+                rows = pending[name]
+                if not columns[name].issuperset(rows[0]):
+                    rows = [{k: v for k, v in row.items()
+                             if k in columns[name]} for row in rows]
+                conn.execute(tables[name].insert(), rows)
                 pending[name].clear()
 
     for i in range(start, start + count):

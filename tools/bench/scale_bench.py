@@ -25,14 +25,27 @@ statistics and measures, as an admin and as the member project ``p1``:
 and prints one line per figure and size, plus each list's growth from the
 smallest size.  Also prints the worker's resident memory after each size
 (it should not grow with the catalogue).
+
+``--reference URL --reference-database DB_URL`` measures another Image
+service beside glance in the same run (the issue's targets are ratios to
+the reference service): a server you started yourself at URL, on its own
+empty, migrated database DB_URL, that takes identity from the
+``X-Identity-Status``/``X-Roles``/``X-Project-Id`` headers as the
+recordings in ../shared/reference were made.  The same images are loaded
+into its tables (``glance.tests.catalogue.reflected_tables``) and every
+figure is taken on both, one right after the other, with the ratio
+(glance's requests per second over the reference's).  The show rate then
+comes from ``wrk`` (32 connections) when it is installed.
 """
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
 import os
+import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -121,20 +134,47 @@ def _rss_kib(server: GlanceServer) -> int:
     return 0
 
 
-def _grow(database_url: str, have: int, want: int) -> float:
-    """Fill the catalogue from ``have`` to ``want`` images; seconds."""
+def _wrk_show(url: str, path: str, seconds: int = 10) -> float | None:
+    """Requests per second of ``path`` with 32 connections (``wrk``), as
+    the administrator; None without wrk."""
+    if not shutil.which('wrk'):
+        return None
+    headers = dict(_session('admin').headers)
+    out = subprocess.run(
+        ['wrk', '-t', '2', '-c', '32', '-d', '%ds' % seconds,
+         *[arg for key in ('X-Identity-Status', 'X-User-Id', 'X-Roles',
+                           'X-Project-Id', 'X-Tenant-Id')
+           for arg in ('-H', '%s: %s' % (key, headers[key]))], url + path],
+        capture_output=True, text=True, check=True).stdout
+    return float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1))
+
+
+def _grow(database_url: str, have: int, want: int,
+          foreign: bool = False) -> float:
+    """Fill the catalogue from ``have`` to ``want`` images; seconds.
+    ``foreign``: the database is another installation's (its own table
+    definitions are read)."""
     engine = sa.create_engine(database_url)
     start = time.perf_counter()
     try:
         step = 50000
+        with engine.connect() as conn:
+            tables = catalogue.reflected_tables(conn) if foreign else None
         for first in range(have, want, step):
             with engine.begin() as conn:
-                catalogue.fill(conn, min(step, want - first), first)
+                catalogue.fill(conn, min(step, want - first), first, tables)
         with engine.begin() as conn:
             catalogue.analyze(conn)
     finally:
         engine.dispose()
     return time.perf_counter() - start
+
+
+def _line(persona: str, figure: str, measured: list[tuple], ratio: str,
+          growth: str = '', count: str = '') -> None:
+    print('  %-7s %-24s %s%s%s%s' % (persona, figure, ' | '.join(
+        '%s p50 %7.1f ms %7.1f req/s' % m if len(m) == 3 else
+        '%s %7.1f req/s' % m for m in measured), ratio, growth, count))
 
 
 def run(args: argparse.Namespace) -> None:
@@ -147,37 +187,62 @@ def run(args: argparse.Namespace) -> None:
                        settings=['DEFAULT.workers=1']).start()
     database_url = db.url if db else 'sqlite:///%s' % os.path.join(
         work, 'api', 'glance.sqlite')
+    #: (name, API URL, database URL, another installation's schema)
+    targets = [('glance', srv.url, database_url, False)]
+    if args.reference:
+        targets.append(('reference', args.reference.rstrip('/'),
+                        args.reference_database, True))
     figures: dict[tuple[str, str], dict[int, float]] = {}
     try:
-        print('glance-api %s, 1 worker, %s, %d connections' % (
-            srv.url, args.backend, args.connections))
+        print('glance-api %s, 1 worker, %s, %d connections%s' % (
+            srv.url, args.backend, args.connections,
+            ', reference %s' % args.reference if args.reference else ''))
         have = 0
         for size in args.sizes:
-            took = _grow(database_url, have, size)
+            took = sum(_grow(db_url, have, size, foreign)
+                       for _, _, db_url, foreign in targets)
             have = size
             print('\n%d images (loaded in %.0f s)' % (size, took))
             for persona in PERSONAS:
                 for name, query in LISTS.items():
-                    query = query or _marker_query(srv.url, persona)
-                    p50, rps, count = _load(srv.url, persona,
-                                            '/v2/images?' + query,
-                                            args.connections, args.rounds)
+                    measured = []
+                    for label, url, _, _ in targets:
+                        p50, rps, count = _load(
+                            url, persona, '/v2/images?' + (
+                                query or _marker_query(url, persona)),
+                            args.connections, args.rounds)
+                        measured.append((label, p50, rps))
+                    p50 = measured[0][1]
                     figures.setdefault((persona, name), {})[size] = p50
                     first = figures[(persona, name)][args.sizes[0]]
-                    print('  %-7s %-24s p50 %7.1f ms %6.1f req/s  x%.2f'
-                          '  (%d images)' % (persona, name, p50, rps,
-                                             p50 / first, count))
+                    _line(persona, name, measured, _ratio(measured),
+                          '  x%.2f' % (p50 / first), '  (%d images)' % count)
             path = '/v2/images/%s' % catalogue.image_id(size // 2 + 5)
-            p50, rps, _ = _load(srv.url, 'admin', path, args.connections,
-                                args.rounds * 4)
-            print('  %-7s %-24s p50 %7.1f ms %6.1f req/s' % (
-                'admin', 'GET /v2/images/{id}', p50, rps))
+            measured = []
+            for label, url, _, _ in targets:
+                rps = _wrk_show(url, path)
+                if rps is None:
+                    measured.append((label, *_load(
+                        url, 'admin', path, args.connections,
+                        args.rounds * 4)[:2]))
+                else:
+                    measured.append((label, rps))
+            _line('admin', 'GET /v2/images/{id}', measured,
+                  _ratio(measured))
             print('  worker resident memory: %d MiB' % (_rss_kib(srv) // 1024))
     finally:
         srv.stop()
         if db is not None:
             db.drop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _ratio(measured: list[tuple]) -> str:
+    """glance's requests per second over the reference's, when both were
+    measured."""
+    if len(measured) < 2:
+        return ''
+    return '  = %.1fx' % (measured[0][-1] / measured[1][-1])
 
 
 def main() -> None:
@@ -190,7 +255,15 @@ def main() -> None:
     parser.add_argument('--connections', type=int, default=8)
     parser.add_argument('--rounds', type=int, default=10,
                         help='requests per connection for each list')
-    run(parser.parse_args())
+    parser.add_argument('--reference', metavar='URL',
+                        help='another Image service to measure beside '
+                             'glance (see the module docstring)')
+    parser.add_argument('--reference-database', metavar='DB_URL',
+                        help="the reference's database (SQLAlchemy URL)")
+    args = parser.parse_args()
+    if bool(args.reference) != bool(args.reference_database):
+        parser.error('--reference and --reference-database go together')
+    run(args)
 
 
 if __name__ == '__main__':
