@@ -103,10 +103,13 @@ def _branches(stmt) -> list:
     ``stmt`` itself.  The merge sorts at most two pages; each branch must
     read its page in index order."""
     froms = stmt.get_final_froms()
-    if len(froms) == 1 and isinstance(froms[0], sa.Subquery) and \
-            isinstance(froms[0].element, sa.CompoundSelect):
+    # the merged pages are the left side of their join to the images
+    merged = froms[0].left if len(froms) == 1 and \
+        isinstance(froms[0], sa.Join) else froms[0]
+    if isinstance(merged, sa.Subquery) and \
+            isinstance(merged.element, sa.CompoundSelect):
         return [branch.get_final_froms()[0].element
-                for branch in froms[0].element.selects]
+                for branch in merged.element.selects]
     return [stmt]
 
 
