@@ -7,6 +7,7 @@ protection tests.
 """
 from __future__ import annotations
 
+import os
 import uuid
 
 from oslo_config import cfg
@@ -264,6 +265,42 @@ def test_policy_file_changes_decisions(tmp_path):
         # untouched rules keep their defaults
         assert policy.check(member, 'add_image',
                             {'project_id': member.project_id})
+    finally:
+        CONF.clear_override('policy_file', group='oslo_policy')
+        policy.reset()
+
+
+def test_a_changed_policy_file_is_looked_at_once_a_second(tmp_path,
+                                                          monkeypatch):
+    """The policy files are searched for at most once a RECHECK_INTERVAL,
+    not before every decision, and a change still takes effect without a
+    restart once the interval has passed."""
+    path = tmp_path / 'policy.yaml'
+    path.write_text('"context_is_admin": "role:superuser"\n')
+    CONF.set_override('policy_file', str(path), group='oslo_policy')
+    clock = [1000.0]
+    monkeypatch.setattr(policy.time, 'monotonic', lambda: clock[0])
+    looks = []
+    real = policy.policy.Enforcer._get_policy_path
+    monkeypatch.setattr(policy.policy.Enforcer, '_get_policy_path',
+                        lambda self, p: looks.append(p) or real(self, p))
+    try:
+        policy.reset()
+        superuser, admin = ctx('p', ['superuser']), PERSONAS['admin']()
+        assert policy.is_admin(superuser) and not policy.is_admin(admin)
+        first = len(looks)
+        assert first >= 1
+        path.write_text('"context_is_admin": "role:admin"\n')
+        # oslo.policy rereads a file whose mtime grew: make sure it did
+        later = os.stat(path).st_mtime + 10
+        os.utime(path, (later, later))
+        clock[0] += policy.RECHECK_INTERVAL / 2
+        for _ in range(5):
+            assert policy.is_admin(superuser)
+        assert len(looks) == first      # nothing searched in between
+        clock[0] += policy.RECHECK_INTERVAL
+        assert policy.is_admin(admin) and not policy.is_admin(superuser)
+        assert len(looks) > first
     finally:
         CONF.clear_override('policy_file', group='oslo_policy')
         policy.reset()
