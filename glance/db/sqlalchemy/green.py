@@ -223,6 +223,9 @@ class _Cursor:
         self._connection = connection
         self._rows: collections.deque = collections.deque()
         self._done = True
+        #: where the rest of the current result is fetched: where its
+        #: execute ran (a point read is read on the hub to its end)
+        self._fetch = run
 
     def _begin(self, sql: Any) -> bool:
         if self._connection is None:
@@ -242,7 +245,7 @@ class _Cursor:
             run = _inline
         rows, self._done = run(_execute, self._cursor, args,
                                self._begin(args[0]))
-        self._rows = collections.deque(rows)
+        self._rows, self._fetch = collections.deque(rows), run
         return self
 
     def executemany(self, *args):
@@ -253,14 +256,14 @@ class _Cursor:
     def fetchone(self):
         if self._rows:
             return self._rows.popleft()
-        return None if self._done else self._run(self._cursor.fetchone)
+        return None if self._done else self._fetch(self._cursor.fetchone)
 
     def fetchmany(self, size: int | None = None):
         size = self._cursor.arraysize if size is None else size
         out = [self._rows.popleft()
                for _ in range(min(size, len(self._rows)))]
         if len(out) < size and not self._done:
-            more = self._run(self._cursor.fetchmany, size - len(out))
+            more = self._fetch(self._cursor.fetchmany, size - len(out))
             self._done = len(more) < size - len(out)
             out += more
         return out
@@ -269,7 +272,7 @@ class _Cursor:
         out = list(self._rows)
         self._rows.clear()
         if not self._done:
-            out += self._run(self._cursor.fetchall)
+            out += self._fetch(self._cursor.fetchall)
             self._done = True
         return out
 

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from glance.db.sqlalchemy import models
+from glance.db.sqlalchemy import green, models
 
 _IMAGES = models.Image.__table__
 _PROPERTIES = models.ImageProperty.__table__
@@ -71,21 +71,29 @@ _ONE = sa.select(_IMAGES, *[c.label('child_' + c.name) for c in _CHILD.c]
                          _IMAGES.c.deleted == sa.false())
 
 
-def load(session: orm.Session, stmt: sa.Select,
+def load(conn: sa.Connection, stmt: sa.Select,
          params: dict[str, Any] | None = None) -> list[SimpleNamespace]:
     """Records of the image rows ``stmt`` selects (in its order), each with
-    its live children.  ``stmt`` selects whole rows of the images table."""
-    result = session.execute(stmt, params or {})
+    its live children.  ``stmt`` selects whole rows of the images table.
+
+    The children are read by the primary keys just found, through the
+    ``image_id`` index of each child table: point reads, run on the hub
+    (:func:`green.point_reads`), where the query of the page may be slow
+    and goes to the database's thread pool.  They cost about what turning
+    the same rows into JSON costs, which the hub does next anyway, and
+    less than one more trip to the pool."""
+    result = conn.execute(stmt, params or {})
     keys = list(result.keys())
     records = [_record(keys, row) for row in result]
     by_id = {r.id: r for r in records}
     ids = list(by_id)
-    for start in range(0, len(ids), _BATCH):
-        batch = ids[start:start + _BATCH]
-        _attach(by_id, session.execute(
-            _CHILDREN_OF_ONE, {'image_id': batch[0]}
-        ).all() if len(batch) == 1 else session.execute(
-            _CHILDREN, {'ids': batch}).all())
+    with green.point_reads(conn):
+        for start in range(0, len(ids), _BATCH):
+            batch = ids[start:start + _BATCH]
+            _attach(by_id, conn.execute(
+                _CHILDREN_OF_ONE, {'image_id': batch[0]}
+            ).all() if len(batch) == 1 else conn.execute(
+                _CHILDREN, {'ids': batch}).all())
     return records
 
 

@@ -13,6 +13,7 @@ import sys
 from types import SimpleNamespace
 
 import pytest
+import sqlalchemy as sa
 
 from glance.db.sqlalchemy import green
 
@@ -244,3 +245,35 @@ def test_a_burst_of_point_reads_shares_one_connection(tmp_path):
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ['1'], result.stdout
+
+
+def test_a_page_is_one_trip_and_its_images_children_are_point_reads(
+        tmp_path):
+    """A list's query goes to the pool (it may be slow); the children of
+    the images it found, read by their ids, are read on the hub."""
+    from glance.db.sqlalchemy import image_rows, models
+    from glance.tests import catalogue
+    trips = Trips()
+    path = str(tmp_path / 'page.sqlite')
+    engine = sa.create_engine('sqlite://', creator=lambda: green._Connection(
+        sqlite3.connect(path, check_same_thread=False), trips))
+    try:
+        models.Base.metadata.create_all(engine)
+        with engine.begin() as conn:
+            catalogue.fill(conn, 30)
+        stmt = sa.select(models.Image.__table__).order_by(
+            models.Image.created_at).limit(25)
+        with engine.connect() as conn:
+            before = trips.count
+            records = image_rows.load(conn, stmt)
+            assert trips.count - before == 1
+            with green.point_reads(conn):
+                pass
+            # the mark ends with the read of the children
+            conn.exec_driver_sql('SELECT 1').all()
+            assert trips.count - before == 2
+    finally:
+        engine.dispose()
+    assert len(records) == 25
+    assert all(len(r.properties) == 5 and len(r.tags) == 2
+               for r in records)
