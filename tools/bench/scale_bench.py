@@ -19,9 +19,11 @@ statistics and measures, as an admin and as the member project ``p1``:
 * the first page, the 20th page (by marker), a tag on 1% of the images,
   name order, ``visibility=shared``, ``os_hidden=true`` and
   ``member_status=pending`` lists (25 images a page): median (p50)
-  latency with ``--connections`` clients at once;
-* ``GET /v2/images/{id}``: requests per second with the same clients.
+  latency and requests per second with ``--connections`` clients at once;
+* ``GET /v2/images/{id}``: the same with 32 clients.
 
+The clients are ``wrk`` (Debian package) for ``--seconds`` each, when it
+is installed, else Python threads.
 and prints one line per figure and size, plus each list's growth from the
 smallest size.  Also prints the worker's resident memory after each size
 (it should not grow with the catalogue).
@@ -34,8 +36,7 @@ empty, migrated database DB_URL, that takes identity from the
 recordings in ../shared/reference were made.  The same images are loaded
 into its tables (``glance.tests.catalogue.reflected_tables``) and every
 figure is taken on both, one right after the other, with the ratio
-(glance's requests per second over the reference's).  The show rate then
-comes from ``wrk`` (32 connections) when it is installed.
+(glance's requests per second over the reference's).
 """
 from __future__ import annotations
 
@@ -134,19 +135,45 @@ def _rss_kib(server: GlanceServer) -> int:
     return 0
 
 
-def _wrk_show(url: str, path: str, seconds: int = 10) -> float | None:
-    """Requests per second of ``path`` with 32 connections (``wrk``), as
-    the administrator; None without wrk."""
+#: wrk's latency units, in milliseconds
+_UNITS = {'us': 0.001, 'ms': 1.0, 's': 1000.0}
+
+
+def _wrk(url: str, persona: str, path: str, connections: int,
+         seconds: int) -> tuple[float, float] | None:
+    """(p50 latency in ms, requests per second) of ``path`` with
+    ``connections`` at once for ``seconds`` (``wrk``); None without wrk.
+
+    wrk is written in C: a client in Python on the same two cores spends
+    about as long on a small answer as the server does, which narrows
+    every difference between two servers."""
     if not shutil.which('wrk'):
         return None
-    headers = dict(_session('admin').headers)
+    headers = dict(_session(persona).headers)
     out = subprocess.run(
-        ['wrk', '-t', '2', '-c', '32', '-d', '%ds' % seconds,
+        ['wrk', '-t', '1', '-c', str(connections), '-d', '%ds' % seconds,
+         '--latency',
          *[arg for key in ('X-Identity-Status', 'X-User-Id', 'X-Roles',
                            'X-Project-Id', 'X-Tenant-Id')
            for arg in ('-H', '%s: %s' % (key, headers[key]))], url + path],
         capture_output=True, text=True, check=True).stdout
-    return float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1))
+    assert 'Non-2xx' not in out, out
+    p50 = re.search(r'50%\s+([\d.]+)(us|ms|s)\b', out)
+    rps = re.search(r'Requests/sec:\s+([\d.]+)', out)
+    return float(p50.group(1)) * _UNITS[p50.group(2)], float(rps.group(1))
+
+
+def _measure(url: str, persona: str, path: str, connections: int,
+             args: argparse.Namespace, requests_each: int
+             ) -> tuple[float, float, int]:
+    """(p50 ms, requests per second, images in the answer): with wrk for
+    ``--seconds`` when it is installed, else ``requests_each`` requests
+    per connection from Python."""
+    measured = _wrk(url, persona, path, connections, args.seconds)
+    if measured is None:
+        return _load(url, persona, path, connections, requests_each)
+    count = len(_session(persona).get(url + path).json().get('images', ()))
+    return (*measured, count)
 
 
 def _grow(database_url: str, have: int, want: int,
@@ -207,10 +234,10 @@ def run(args: argparse.Namespace) -> None:
                 for name, query in LISTS.items():
                     measured = []
                     for label, url, _, _ in targets:
-                        p50, rps, count = _load(
+                        p50, rps, count = _measure(
                             url, persona, '/v2/images?' + (
                                 query or _marker_query(url, persona)),
-                            args.connections, args.rounds)
+                            args.connections, args, args.rounds)
                         measured.append((label, p50, rps))
                     p50 = measured[0][1]
                     figures.setdefault((persona, name), {})[size] = p50
@@ -218,15 +245,9 @@ def run(args: argparse.Namespace) -> None:
                     _line(persona, name, measured, _ratio(measured),
                           '  x%.2f' % (p50 / first), '  (%d images)' % count)
             path = '/v2/images/%s' % catalogue.image_id(size // 2 + 5)
-            measured = []
-            for label, url, _, _ in targets:
-                rps = _wrk_show(url, path)
-                if rps is None:
-                    measured.append((label, *_load(
-                        url, 'admin', path, args.connections,
-                        args.rounds * 4)[:2]))
-                else:
-                    measured.append((label, rps))
+            measured = [(label, *_measure(url, 'admin', path, 32, args,
+                                          args.rounds * 4)[:2])
+                        for label, url, _, _ in targets]
             _line('admin', 'GET /v2/images/{id}', measured,
                   _ratio(measured))
             print('  worker resident memory: %d MiB' % (_rss_kib(srv) // 1024))
@@ -254,7 +275,10 @@ def main() -> None:
                         help='catalogue sizes, comma separated')
     parser.add_argument('--connections', type=int, default=8)
     parser.add_argument('--rounds', type=int, default=10,
-                        help='requests per connection for each list')
+                        help='requests per connection for each list, '
+                             'without wrk')
+    parser.add_argument('--seconds', type=int, default=5,
+                        help='duration of each wrk run')
     parser.add_argument('--reference', metavar='URL',
                         help='another Image service to measure beside '
                              'glance (see the module docstring)')
