@@ -8,7 +8,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.selectable import Join
 
 from glance.common import exception
-from glance.db.sqlalchemy import image_rows, models
+from glance.db.sqlalchemy import green, image_rows, models
 from glance.db.sqlalchemy.engine import read_scope
 from glance.domain.listing import FILTER_COLUMNS, ListQuery
 
@@ -96,10 +96,13 @@ def statement(conn: sa.engine.Connection, is_admin: bool,
     sort = _total_order(q.sort)
     marker = None
     if q.marker:
-        # The marker need only be visible, not match the filters.
-        marker = conn.execute(sa.select(Image.__table__).where(
-            Image.id == q.marker, Image.deleted == sa.false(),
-            visible)).first()
+        # The marker need only be visible, not match the filters.  One
+        # row by primary key (and its visibility probes, by index): a
+        # point read, on the hub rather than a trip to the thread pool.
+        with green.point_reads(conn):
+            marker = conn.execute(sa.select(Image.__table__).where(
+                Image.id == q.marker, Image.deleted == sa.false(),
+                visible)).first()
         if marker is None:
             raise exception.BadRequest('marker %s could not be found.'
                                        % q.marker)

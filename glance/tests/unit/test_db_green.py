@@ -250,8 +250,10 @@ def test_a_burst_of_point_reads_shares_one_connection(tmp_path):
 def test_a_page_is_one_trip_and_its_images_children_are_point_reads(
         tmp_path):
     """A list's query goes to the pool (it may be slow); the children of
-    the images it found, read by their ids, are read on the hub."""
-    from glance.db.sqlalchemy import image_rows, models
+    the images it found, read by their ids, are read on the hub, as is
+    the marker (one row by id)."""
+    from glance.db.sqlalchemy import image_list, image_rows, models
+    from glance.domain.listing import ListQuery
     from glance.tests import catalogue
     trips = Trips()
     path = str(tmp_path / 'page.sqlite')
@@ -272,6 +274,14 @@ def test_a_page_is_one_trip_and_its_images_children_are_point_reads(
             # the mark ends with the read of the children
             conn.exec_driver_sql('SELECT 1').all()
             assert trips.count - before == 2
+            before = trips.count
+            page = image_list.statement(conn, False, records[0].owner,
+                                        ListQuery(marker=records[0].id,
+                                                  limit=25, sort=[(
+                                                      'created_at', 'asc')]))
+            assert trips.count == before        # the marker: on the hub
+            assert image_rows.load(conn, page)
+            assert trips.count - before == 1
     finally:
         engine.dispose()
     assert len(records) == 25
