@@ -203,6 +203,12 @@ def test_both_workers_serve_requests(start):
                 assert r.status_code == 200
         finally:
             os.kill(paused, signal.SIGCONT)
+    # eventlet writes a request's access line after sending its answer,
+    # so the last ones may still be on their way to the log
+    wait_for('the six access lines', lambda: all(
+        sum(marker in line and 'eventlet.wsgi.server' in line
+            for line in srv.log().splitlines()) == 3
+        for marker in ('only-b', 'only-a')))
     assert _served_by(srv, 'only-b') == {b}
     assert _served_by(srv, 'only-a') == {a}
 
