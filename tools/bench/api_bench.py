@@ -17,10 +17,8 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 from glance.tests.functional.server import GlanceServer  # noqa: E402
+import wrk  # noqa: E402 - tools/bench/wrk.py
 
 BODY = {'disk_format': 'raw', 'container_format': 'bare',
         'tags': ['bench', 'fast'],
@@ -109,13 +108,10 @@ def bench_raw_query(database_url: str, rounds: int) -> list[float]:
 
 
 def bench_wrk(url: str, image_id: str, seconds: int) -> float | None:
-    if not shutil.which('wrk'):
+    if not wrk.available():
         return None
-    out = subprocess.run(
-        ['wrk', '-t', '2', '-c', '32', '-d', '%ds' % seconds,
-         '%s/v2/images/%s' % (url, image_id)],
-        capture_output=True, text=True, check=True).stdout
-    return float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1))
+    return wrk.run('%s/v2/images/%s' % (url, image_id), 32, seconds,
+                   threads=2)[1]
 
 
 def row(figure: str, value: str, target: str) -> None:

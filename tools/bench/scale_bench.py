@@ -43,10 +43,8 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import os
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,6 +57,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
 sys.path.insert(0, ROOT)
 from glance.tests import catalogue, databases  # noqa: E402
 from glance.tests.functional.server import GlanceServer  # noqa: E402
+import wrk  # noqa: E402 - tools/bench/wrk.py
 
 #: who asks: an administrator, and a member of the project p1
 PERSONAS = {
@@ -135,32 +134,17 @@ def _rss_kib(server: GlanceServer) -> int:
     return 0
 
 
-#: wrk's latency units, in milliseconds
-_UNITS = {'us': 0.001, 'ms': 1.0, 's': 1000.0}
-
-
 def _wrk(url: str, persona: str, path: str, connections: int,
          seconds: int) -> tuple[float, float] | None:
     """(p50 latency in ms, requests per second) of ``path`` with
-    ``connections`` at once for ``seconds`` (``wrk``); None without wrk.
-
-    wrk is written in C: a client in Python on the same two cores spends
-    about as long on a small answer as the server does, which narrows
-    every difference between two servers."""
-    if not shutil.which('wrk'):
+    ``connections`` at once for ``seconds`` (``wrk``); None without wrk."""
+    if not wrk.available():
         return None
     headers = dict(_session(persona).headers)
-    out = subprocess.run(
-        ['wrk', '-t', '1', '-c', str(connections), '-d', '%ds' % seconds,
-         '--latency',
-         *[arg for key in ('X-Identity-Status', 'X-User-Id', 'X-Roles',
-                           'X-Project-Id', 'X-Tenant-Id')
-           for arg in ('-H', '%s: %s' % (key, headers[key]))], url + path],
-        capture_output=True, text=True, check=True).stdout
-    assert 'Non-2xx' not in out, out
-    p50 = re.search(r'50%\s+([\d.]+)(us|ms|s)\b', out)
-    rps = re.search(r'Requests/sec:\s+([\d.]+)', out)
-    return float(p50.group(1)) * _UNITS[p50.group(2)], float(rps.group(1))
+    return wrk.run(url + path, connections, seconds, headers={
+        key: headers[key] for key in ('X-Identity-Status', 'X-User-Id',
+                                      'X-Roles', 'X-Project-Id',
+                                      'X-Tenant-Id')})
 
 
 def _measure(url: str, persona: str, path: str, connections: int,
