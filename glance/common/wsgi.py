@@ -11,7 +11,6 @@ from typing import Any
 
 from oslo_serialization import jsonutils
 import webob
-import webob.dec
 import webob.exc
 import webob.request
 
@@ -76,6 +75,37 @@ class Request(webob.Request):
         return self.environ['glance.context']
 
 
+class Filter:
+    """A paste filter on plain WSGI: it looks at each request on its way
+    in and answers it (returns a WSGI app, such as a webob error) or lets
+    it through (returns None).
+
+    ``webob.dec.wsgify`` builds a Request and a Response per filter, and
+    ``get_response`` one more: about 12 and 25 microseconds, paid by every
+    request in every filter (a twentieth of a show across our five).  Here
+    the Request is only a view of the environ, and nothing is built for
+    the way out.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    @classmethod
+    def factory(cls, global_conf, **local_conf):
+        """paste.filter_factory entry point."""
+        return cls
+
+    def process_request(self, request: Request):
+        """The app that answers ``request`` instead of the next one, or
+        None to pass it on (after changing its environ, if need be)."""
+        raise NotImplementedError
+
+    def __call__(self, environ, start_response):
+        answer = self.process_request(Request(environ))
+        app = self.app if answer is None else answer
+        return app(environ, start_response)
+
+
 class Resource:
     """Route target: ``action`` names the method on each of the three parts.
 
@@ -89,8 +119,13 @@ class Resource:
         self.deserializer = deserializer
         self.serializer = serializer
 
-    @webob.dec.wsgify(RequestClass=Request)
-    def __call__(self, request: Request):
+    def __call__(self, environ, start_response):
+        # Plain WSGI, not wsgify: one Request and one Response per call.
+        return self.respond(Request(environ))(environ, start_response)
+
+    def respond(self, request: Request) -> webob.Response:
+        """The response to ``request``: the controller's result, or the
+        error any part raised."""
         args = dict(request.urlvars)
         action = args.pop('action')
         args.pop('controller', None)

@@ -12,40 +12,28 @@ import logging
 
 from oslo_config import cfg
 import webob
-import webob.dec
 import webob.exc
 
-from glance.common import policy
+from glance.common import policy, wsgi
 from glance import context as glance_context
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
-class _Base:
+class _Base(wsgi.Filter):
     """A paste filter that stores ``make_context``'s result in the environ."""
-
-    def __init__(self, app):
-        self.app = app
-
-    @classmethod
-    def factory(cls, global_conf, **local_conf):
-        """paste.filter_factory entry point."""
-        def filter_(app):
-            return cls(app)
-        return filter_
 
     def make_context(self, request: webob.Request):
         """A RequestContext, or the HTTP error that ends the request."""
         raise NotImplementedError
 
-    @webob.dec.wsgify
-    def __call__(self, request: webob.Request):
+    def process_request(self, request: wsgi.Request):
         result = self.make_context(request)
         if isinstance(result, webob.exc.HTTPException):
             return result
         request.environ['glance.context'] = result
-        return self.app
+        return None
 
 
 def _service_catalog(raw: str | None):

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import re
 
-import webob
-import webob.dec
 import webob.exc
 
 from glance.api import versions
+from glance.common import wsgi
 
 _URL_VERSION = re.compile(r'^/v(\d+)(?:\.(\d+))?(/.*)?$')
 _MEDIA = re.compile(r'application/vnd\.openstack\.images-v(\d+)(?:\.(\d+))?')
@@ -24,19 +23,14 @@ def _supported(major: str, minor: str | None) -> bool:
     return minor is None or '2.%d' % int(minor) in dict(versions.served())
 
 
-class VersionNegotiationFilter:
+class VersionNegotiationFilter(wsgi.Filter):
     """Rewrite /v2.x/... to /v2/..., answer unknown versions with 300."""
 
     def __init__(self, app):
-        self.app = app
+        super().__init__(app)
         self.versions_app = versions.Controller()
 
-    @classmethod
-    def factory(cls, global_conf, **local_conf):
-        return cls
-
-    @webob.dec.wsgify
-    def __call__(self, request: webob.Request):
+    def process_request(self, request: wsgi.Request):
         try:
             path = request.path_info
         except UnicodeDecodeError:
@@ -52,9 +46,9 @@ class VersionNegotiationFilter:
             if not _supported(major, minor):
                 return self.versions_app
             request.path_info = '/v2' + (rest or '')
-            return self.app
+            return None
         m = _MEDIA.search(request.headers.get('Accept', ''))
         if m and _supported(m.group(1), m.group(2)):
             request.path_info = '/v2' + path
-            return self.app
+            return None
         return self.versions_app
