@@ -167,12 +167,26 @@ def _mysql_session(dbapi_conn, _record) -> None:
 
 
 def _sqlite_begin(conn) -> None:
-    # oslo.db marks the connection with "in_transaction" when it has
-    # emitted BEGIN; we use the same marker so exactly one BEGIN is sent.
-    if conn.get_execution_options().get(_WRITE) and \
-            'in_transaction' not in conn.info:
+    """Begin SQLite transactions ourselves, ahead of oslo.db's listener.
+
+    oslo.db marks the connection with "in_transaction" when it has emitted
+    BEGIN; we use the same marker so exactly one BEGIN is sent.  A write
+    transaction's ``BEGIN IMMEDIATE`` may wait for the lock and fail, so it
+    goes through SQLAlchemy, which turns that failure into its (and
+    oslo.db's) exceptions.  A read's plain ``BEGIN`` takes no lock and
+    cannot fail that way: it goes straight to the driver (or to
+    :mod:`green`'s wrapper, which sends it with the first statement),
+    where through SQLAlchemy's execute it cost a tenth of a show.
+    """
+    if 'in_transaction' in conn.info:
+        return
+    if conn.get_execution_options().get(_WRITE):
         conn.exec_driver_sql('BEGIN IMMEDIATE')
-        conn.info['in_transaction'] = True
+    else:
+        cursor = conn.connection.cursor()
+        cursor.execute('BEGIN')
+        cursor.close()
+    conn.info['in_transaction'] = True
 
 
 def get_engine() -> sqlalchemy.engine.Engine:

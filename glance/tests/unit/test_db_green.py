@@ -177,6 +177,34 @@ def test_begin_immediate_is_not_deferred(conn):
     assert trips.count == 2 and not conn.in_transaction
 
 
+@pytest.mark.parametrize('database', ['sqlite'], indirect=True)
+@pytest.mark.usefixtures('migrated_database')
+def test_a_read_transaction_begins_without_a_statement_of_sqlalchemy():
+    """The service engine on SQLite: a read transaction's plain BEGIN goes
+    straight to the driver (SQLAlchemy executes the query alone, and the
+    transaction is open: one snapshot for all its reads), while a write
+    transaction still begins BEGIN IMMEDIATE through SQLAlchemy, where a
+    lock that cannot be had becomes oslo.db's error."""
+    from glance.db.sqlalchemy import engine
+    executed = []
+    eng = engine.get_engine()
+    sa.event.listen(eng, 'before_cursor_execute', _record_into(executed))
+    with engine.read_scope() as c:
+        assert c.exec_driver_sql('SELECT count(*) FROM images').scalar() == 0
+        assert c.connection.dbapi_connection.in_transaction
+    assert executed == ['SELECT count(*) FROM images']
+    executed.clear()
+    with engine.write_engine().begin() as c:
+        c.exec_driver_sql('SELECT count(*) FROM images')
+    assert executed == ['BEGIN IMMEDIATE', 'SELECT count(*) FROM images']
+
+
+def _record_into(executed: list):
+    def record(conn, cursor, statement, *args):
+        executed.append(statement)
+    return record
+
+
 def test_point_reads_run_inline_and_writes_still_go_to_the_pool(conn):
     conn.isolation_level = None
     wrapped, trips = _connection(conn)
