@@ -306,6 +306,64 @@ def test_a_changed_policy_file_is_looked_at_once_a_second(tmp_path,
         policy.reset()
 
 
+def _counting_enforce(monkeypatch) -> list:
+    """The rules oslo.policy walks from now on, in order."""
+    walked = []
+    real = policy.policy.Enforcer.enforce
+
+    def enforce(self, rule, *args, **kwargs):
+        walked.append(rule)
+        return real(self, rule, *args, **kwargs)
+    monkeypatch.setattr(policy.policy.Enforcer, 'enforce', enforce)
+    return walked
+
+
+def test_a_decision_is_remembered_until_the_rules_change(monkeypatch):
+    """The same rule, target and caller: the rules are walked once.  Any
+    of the three differing is a decision of its own, and new rules (here
+    set directly; a changed file in the test above) forget them all."""
+    walked = _counting_enforce(monkeypatch)
+    member, other = PERSONAS['member'](), PERSONAS['other']()
+    image = _image('private', 'member')
+    target = policy_layer.image_target(member, image)
+    for _ in range(3):
+        assert policy.check(member, 'get_image', target)
+    assert walked == ['get_image']
+    assert not policy.check(other, 'get_image',
+                            policy_layer.image_target(other, image))
+    assert policy.check(member, 'modify_image', target)
+    assert not policy.check(member, 'get_image',
+                            {**target, 'project_id': 'project-b',
+                             'owner': 'project-b'})
+    assert len(walked) == 4
+    enforcer = policy.get_enforcer()
+    enforcer.set_rules(policy.policy.Rules.from_dict(
+        {'get_image': '!'}), overwrite=False)
+    assert not policy.check(member, 'get_image', target)
+    assert len(walked) == 5
+
+
+def test_rules_that_ask_a_server_are_never_remembered(tmp_path,
+                                                      monkeypatch):
+    """An ``http:`` check's answer may change from one call to the next,
+    so with one in the rules every decision walks them (the check is on a
+    rule these decisions do not reach: no request is sent)."""
+    path = tmp_path / 'policy.yaml'
+    path.write_text('"cache_list": "http://127.0.0.1:9/allowed"\n')
+    CONF.set_override('policy_file', str(path), group='oslo_policy')
+    try:
+        policy.reset()
+        walked = _counting_enforce(monkeypatch)
+        member = PERSONAS['member']()
+        target = policy_layer.image_target(member, _image('private', 'member'))
+        for _ in range(3):
+            assert policy.check(member, 'get_image', target)
+        assert walked == ['get_image'] * 3
+    finally:
+        CONF.clear_override('policy_file', group='oslo_policy')
+        policy.reset()
+
+
 def test_legacy_defaults_when_new_defaults_are_off():
     """enforce_new_defaults=False honours the deprecated owner checks too."""
     CONF.set_override('enforce_new_defaults', False, group='oslo_policy')
