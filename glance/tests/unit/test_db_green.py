@@ -308,7 +308,7 @@ def test_a_page_is_one_trip_and_its_images_children_are_point_reads(
                                                   limit=25, sort=[(
                                                       'created_at', 'asc')]))
             assert trips.count == before        # the marker: on the hub
-            assert image_rows.load(conn, page)
+            assert image_rows.load(conn, *page)
             assert trips.count - before == 1
     finally:
         engine.dispose()

@@ -425,6 +425,36 @@ def test_filters_on_columns_properties_and_tags():
     assert names(r, filters=[('name', 'eq', 'B')]) == []
 
 
+def test_a_list_shape_is_built_once_and_each_request_binds_its_values():
+    """Lists that differ only in their values share one statement (built
+    and keyed by SQLAlchemy once); the answers are each request's own."""
+    for name, tags in (('a', {'x'}), ('b', {'x', 'y'}), ('c', {'y'})):
+        repo().add(new(name=name, tags=tags, visibility='public'))
+    r = repo('p1')
+    asked = [
+        ({'filters': [('name', 'eq', 'a')]}, ['a']),
+        ({'filters': [('name', 'eq', 'c')]}, ['c']),
+        ({'filters': [('name', 'in', ['a', 'b', 'z'])]}, ['a', 'b']),
+        ({'filters': [('name', 'in', ['c'])]}, ['c']),
+        ({'tags': ['x']}, ['a', 'b']),
+        ({'tags': ['y']}, ['b', 'c']),
+    ]
+    built = []
+    with engine.read_scope() as conn:
+        for query, expected in asked:
+            assert names(r, **query) == expected, query
+            built.append(image_list.statement(conn, False, 'p1',
+                                              image_list.ListQuery(
+                                                  sort=[('name', 'asc')],
+                                                  **query))[0])
+        others = image_list.statement(conn, False, 'p2', image_list.ListQuery(
+            sort=[('name', 'asc')], filters=[('name', 'eq', 'a')]))
+    assert built[0] is built[1] is others[0]
+    assert others[1]['project'] == 'p2'
+    assert built[2] is built[3] and built[4] is built[5]
+    assert len({id(stmt) for stmt in built}) == 3
+
+
 def _page_all(r, sort, limit=2) -> list[str]:
     out, marker = [], None
     while True:

@@ -163,14 +163,14 @@ def _pages(admin: bool, args: dict) -> list[str]:
     for page in ('first page', 'marker page'):
         q = image_list.ListQuery(limit=25, marker=marker, **args)
         with engine.read_scope() as conn:
-            stmt = image_list.statement(conn, admin, PROJECT, q)
+            stmt, params = image_list.statement(conn, admin, PROJECT, q)
             for branch in _branches(stmt):
-                plan = _plan(conn, branch)
+                plan = _plan(conn, branch.params(params))
                 if _sorts(conn, plan) and not _one_owner(conn, plan) and \
                         not _known_gap(conn, args, page):
                     failures.append('%s %s, %s:\n%s\n' % (
                         'admin' if admin else 'member', args, page, plan))
-            rows = conn.execute(stmt).all()
+            rows = conn.execute(stmt, params).all()
         if not rows:
             break
         marker = rows[-1].id
@@ -200,7 +200,7 @@ def test_the_marker_pages_are_planned(catalogue_db):
     """The catalogue is big enough that a marker page exists (so the
     marker plans above were really made)."""
     with engine.read_scope() as conn:
-        rows = conn.execute(image_list.statement(
+        rows = conn.execute(*image_list.statement(
             conn, False, PROJECT, image_list.ListQuery(limit=25))).all()
     assert len(rows) == 25
 
