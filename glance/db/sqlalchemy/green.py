@@ -173,10 +173,12 @@ def _inline(fn: Callable, *args):
 
 @contextlib.contextmanager
 def point_reads(connection: Any) -> Iterator[None]:
-    """Run the SELECTs made on ``connection`` (a SQLAlchemy connection)
-    meanwhile on the hub: only for reads of a few rows by primary key.
-    Outside a monkey-patched SQLite process it changes nothing."""
-    raw = connection.connection.dbapi_connection
+    """Run the SELECTs made on ``connection`` (a SQLAlchemy connection,
+    or a pooled DB-API one) meanwhile on the hub: only for reads of a few
+    rows by primary key.  Outside a monkey-patched SQLite process it
+    changes nothing."""
+    raw = getattr(connection, 'dbapi_connection', None) or \
+        connection.connection.dbapi_connection
     if not isinstance(raw, _Connection):
         yield
         return

@@ -64,11 +64,11 @@ _CHILD = _CHILDREN_OF_ONE.subquery('child')
 #: image that has none).  A show is the commonest call, and on SQLite each
 #: statement is a trip to the database's thread pool
 #: (:mod:`glance.db.sqlalchemy.green`) costing more than the query.
-_ONE = sa.select(_IMAGES, *[c.label('child_' + c.name) for c in _CHILD.c]
-                 ).select_from(_IMAGES.outerjoin(
-                     _CHILD, _CHILD.c.image_id == _IMAGES.c.id)
-                 ).where(_IMAGES.c.id == sa.bindparam('image_id'),
-                         _IMAGES.c.deleted == sa.false())
+ONE = sa.select(_IMAGES, *[c.label('child_' + c.name) for c in _CHILD.c]
+                ).select_from(_IMAGES.outerjoin(
+                    _CHILD, _CHILD.c.image_id == _IMAGES.c.id)
+                ).where(_IMAGES.c.id == sa.bindparam('image_id'),
+                        _IMAGES.c.deleted == sa.false())
 
 
 def load(conn: sa.Connection, stmt: sa.Select,
@@ -97,15 +97,24 @@ def load(conn: sa.Connection, stmt: sa.Select,
     return records
 
 
+#: the names of ``ONE``'s columns, in order
+ONE_KEYS = tuple(ONE.selected_columns.keys())
+
+
 def load_one(session: orm.Session | sa.Connection,
              image_id: str) -> SimpleNamespace | None:
     """The record of the live image ``image_id`` with its children (as
     :func:`load` makes them), or None; one statement."""
-    rows = session.execute(_ONE, {'image_id': image_id}).all()
+    return one_record(session.execute(ONE, {'image_id': image_id}).all())
+
+
+def one_record(rows) -> SimpleNamespace | None:
+    """The record of an image from the rows ``ONE`` selected (tuples in
+    its column order), or None if there are none."""
     if not rows:
         return None
     width = len(_IMAGES.c)
-    record = _record(rows[0]._fields[:width], rows[0][:width])
+    record = _record(ONE_KEYS[:width], rows[0][:width])
     _attach({record.id: record},
             [row[width:] for row in rows if row[width] is not None])
     return record

@@ -15,7 +15,7 @@ from sqlalchemy import orm
 
 from glance.common import exception
 from glance.db.sqlalchemy import image_rows, models
-from glance.db.sqlalchemy.engine import (read_scope, retry_on_deadlock,
+from glance.db.sqlalchemy.engine import (point_read, retry_on_deadlock,
                                          session_scope)
 from glance.db.sqlalchemy.upsert import upsert
 from glance.domain import image_fields
@@ -42,8 +42,8 @@ DELETED_STATUSES = ('deleted', 'pending_delete')
 
 def get(image_id: str) -> models.Image:
     """The live image record, with properties, tags and locations."""
-    with read_scope(point_reads=True) as conn:
-        record = image_rows.load_one(conn, image_id)
+    record = image_rows.one_record(
+        point_read(image_rows.ONE, {'image_id': image_id}))
     if record is None:
         raise exception.ImageNotFound(image_id=image_id)
     return record

@@ -46,6 +46,54 @@ def rows(model, **where) -> list:
         return list(session.execute(stmt).scalars())
 
 
+# -- point reads -----------------------------------------------------------
+
+def test_a_point_read_answers_as_sqlalchemy_does():
+    """An image read by id, with SQLAlchemy's types (times, booleans) on
+    every backend; on SQLite without a statement executed by SQLAlchemy."""
+    from glance.db.sqlalchemy import image_rows
+    image = repo().add(new(name='read', tags={'a', 'b'}, protected=True,
+                           extra_properties={'k': 'v'}, created_at=T0,
+                           updated_at=T0))
+    params = {'image_id': image.image_id}
+    with engine.read_scope() as conn:
+        expected = [tuple(row) for row in
+                    conn.execute(image_rows.ONE, params).all()]
+    executed = []
+    eng = engine.get_engine()
+
+    def record(conn, cursor, statement, *args):
+        executed.append(statement)
+    sa.event.listen(eng, 'before_cursor_execute', record)
+    try:
+        got = engine.point_read(image_rows.ONE, params)
+    finally:
+        sa.event.remove(eng, 'before_cursor_execute', record)
+    assert sorted(got, key=repr) == sorted(expected, key=repr)
+    assert len(got) == 3
+    first = dict(zip(image_rows.ONE_KEYS, got[0]))
+    assert first['created_at'] == T0 and first['protected'] is True
+    if eng.dialect.name == 'sqlite':
+        assert executed == []
+    assert engine.point_read(image_rows.ONE, {'image_id': 'none'}) == []
+
+
+@pytest.mark.parametrize('database', ['sqlite'], indirect=True)
+def test_a_point_read_that_fails_is_a_503():
+    """A database that cannot answer (here SQLite without the table) is a
+    ServiceUnavailable, on SQLite's direct path too."""
+    image = repo().add(new(name='away'))
+    with engine.get_engine().begin() as conn:
+        conn.exec_driver_sql('ALTER TABLE images RENAME TO images_away')
+    try:
+        with pytest.raises(exception.ServiceUnavailable):
+            repo().get(image.image_id)
+    finally:
+        with engine.get_engine().begin() as conn:
+            conn.exec_driver_sql('ALTER TABLE images_away RENAME TO images')
+    assert repo().get(image.image_id).name == 'away'
+
+
 # -- add / get / save / remove ----------------------------------------------
 
 def test_add_then_get_returns_every_field():
