@@ -106,21 +106,23 @@ class Enforcer(policy.Enforcer):
         """Whether ``creds`` (a context or its policy values) pass ``rule``
         on ``target``; remembered when the rules allow (see above)."""
         self.load_rules()
-        if not self._memo:
-            return bool(self.enforce(rule, target, creds, do_raise=False))
-        values = creds.to_policy_values() \
-            if isinstance(creds, oslo_context.RequestContext) else creds
-        try:
-            key = (rule, _frozen(target), _frozen(values))
-            return self._decisions[key]
-        except KeyError:
-            pass
-        except TypeError:        # a value no dict key can hold: not kept
-            return bool(self.enforce(rule, target, creds, do_raise=False))
+        key = None
+        if self._memo:
+            values = creds.to_policy_values() \
+                if isinstance(creds, oslo_context.RequestContext) else creds
+            try:
+                key = (rule, _frozen(target), _frozen(values))
+                hash(key)
+            except TypeError:    # a value no dict key can hold: not kept
+                key = None
+            else:
+                if key in self._decisions:
+                    return self._decisions[key]
         allowed = bool(self.enforce(rule, target, creds, do_raise=False))
-        if len(self._decisions) >= DECISIONS_KEPT:
-            self._decisions = {}
-        self._decisions[key] = allowed
+        if key is not None:
+            if len(self._decisions) >= DECISIONS_KEPT:
+                self._decisions = {}
+            self._decisions[key] = allowed
         return allowed
 
 

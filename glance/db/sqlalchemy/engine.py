@@ -252,6 +252,14 @@ retry_on_deadlock = db_api.wrap_db_retry(
     max_retry_interval=1, retry_on_deadlock=True, jitter=True)
 
 
+def _unreachable() -> exception.ServiceUnavailable:
+    """The database being away (refused, cut, locked past the timeout) is
+    the service being unavailable, not a fault of the request: 503, so
+    clients and balancers retry."""
+    return exception.ServiceUnavailable(
+        'The image database is unreachable; try again later.')
+
+
 @contextlib.contextmanager
 def session_scope(readonly: bool = False) -> Iterator[orm.Session]:
     """A session in one transaction: committed on success, rolled back on
@@ -270,12 +278,9 @@ def session_scope(readonly: bool = False) -> Iterator[orm.Session]:
             yield session
     except (db_exception.DBConnectionError,
             sqlalchemy.exc.OperationalError) as exc:
-        # The database being away (refused, cut, locked past the timeout) is
-        # the service being unavailable, not a fault of the request: 503, so
-        # clients and balancers retry.  oslo.db has already turned the
-        # errors it recognises (deadlocks, duplicates) into their own types.
-        raise exception.ServiceUnavailable(
-            'The image database is unreachable; try again later.') from exc
+        # oslo.db has already turned the errors it recognises (deadlocks,
+        # duplicates) into their own types.
+        raise _unreachable() from exc
     except (db_exception.DBError,
             db_exception.DBInvalidUnicodeParameter) as exc:
         refused = _refused_value(exc)
@@ -312,9 +317,8 @@ def _refused_value(exc: Exception) -> exception.BadRequest | None:
                                 'database.')
 
 
-#: (statement, dialect name) -> (SQL, parameter names in order, a result
-#: processor or None per column): what SQLAlchemy compiles and keeps for
-#: a statement, kept here for :func:`point_read`
+#: statement -> (its SQLite compilation, a result processor or None per
+#: column): kept for :func:`point_read`
 _POINT_READS: dict = {}
 
 
@@ -338,30 +342,27 @@ def point_read(statement: sqlalchemy.Select,
     if dialect.name != 'sqlite':
         with read_scope(point_reads=True) as conn:
             return conn.execute(statement, params).all()
-    key = (statement, dialect.name)
-    compiled = _POINT_READS.get(key)
+    compiled = _POINT_READS.get(statement)
     if compiled is None:
         built = statement.compile(dialect=dialect)
-        compiled = _POINT_READS[key] = (
-            built, built.string, built.positiontup,
-            [column.type.dialect_impl(dialect).result_processor(dialect,
-                                                                None)
-             for column in statement.selected_columns])
-    built, sql, names, processors = compiled
+        compiled = _POINT_READS[statement] = (built, [
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in statement.selected_columns])
+    built, processors = compiled
     values = built.construct_params(params)
     try:
         raw = engine.raw_connection()
         try:
             with green.point_reads(raw):
                 cursor = raw.cursor()
-                cursor.execute(sql, [values[name] for name in names])
+                cursor.execute(built.string,
+                               [values[name] for name in built.positiontup])
                 rows = cursor.fetchall()
                 cursor.close()
         finally:
             raw.close()
     except dialect.dbapi.OperationalError as exc:
-        raise exception.ServiceUnavailable(
-            'The image database is unreachable; try again later.') from exc
+        raise _unreachable() from exc
     return [tuple(value if convert is None else convert(value)
                   for convert, value in zip(processors, row))
             for row in rows]
@@ -387,5 +388,4 @@ def read_scope(point_reads: bool = False
                 yield conn
     except (db_exception.DBConnectionError,
             sqlalchemy.exc.OperationalError) as exc:
-        raise exception.ServiceUnavailable(
-            'The image database is unreachable; try again later.') from exc
+        raise _unreachable() from exc

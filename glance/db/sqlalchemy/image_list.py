@@ -101,16 +101,14 @@ def _visibility_clause(is_admin: bool, has_project: bool,
 
 
 def _filter_clause(index: int, key: str, op: str, is_none: bool):
-    name = 'filter%d' % index
-    if key in FILTER_COLUMNS:
-        col = getattr(Image, key)
-        value = None if is_none else _bind(name, col, op == 'in')
-        return _OPS[op](col, value)
     prop = models.ImageProperty
-    value = None if is_none else _bind(name, prop.value, op == 'in')
+    core = key in FILTER_COLUMNS
+    col = getattr(Image, key) if core else prop.value
+    value = None if is_none else _bind('filter%d' % index, col, op == 'in')
+    if core:
+        return _OPS[op](col, value)
     return sa.exists().where(prop.image_id == Image.id, prop.name == key,
-                             prop.deleted == sa.false(),
-                             _OPS[op](prop.value, value))
+                             prop.deleted == sa.false(), _OPS[op](col, value))
 
 
 def list_images(is_admin: bool, project: str | None,
