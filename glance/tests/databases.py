@@ -53,10 +53,23 @@ class TestDatabase:
             self.url += '?charset=utf8mb4'
 
     def _cut_connections(self, conn: sa.engine.Connection) -> None:
+        if self.backend == 'mysql':
+            for (ident,) in conn.execute(sa.text(
+                    'SELECT id FROM information_schema.processlist '
+                    'WHERE db = :n AND id <> CONNECTION_ID()'),
+                    {'n': self.name}).all():
+                conn.execute(sa.text('KILL %d' % ident))
+            return
         conn.execute(sa.text(
             'SELECT pg_terminate_backend(pid) FROM pg_stat_activity '
             'WHERE datname = :n AND pid <> pg_backend_pid()'),
             {'n': self.name})
+
+    def cut_connections(self) -> None:
+        """The server drops every connection to the database, as when it
+        restarts (PostgreSQL, MariaDB)."""
+        with self._admin.connect() as conn:
+            self._cut_connections(conn)
 
     def down(self) -> None:
         """PostgreSQL only: the database refuses new connections and the

@@ -49,16 +49,20 @@ def get(image_id: str) -> models.Image:
     return record
 
 
+#: the status of one membership, by its key (a point read)
+_MEMBER_STATUS = sa.select(models.ImageMember.status).where(
+    models.ImageMember.image_id == sa.bindparam('image_id'),
+    models.ImageMember.member == sa.bindparam('member'),
+    models.ImageMember.deleted == sa.false())
+
+
 def member_status(image_id: str, member: str | None) -> str | None:
     """Status of ``member``'s membership of the image, if any."""
     if not member:
         return None
-    with session_scope(readonly=True) as session:
-        return session.execute(
-            sa.select(models.ImageMember.status).where(
-                models.ImageMember.image_id == image_id,
-                models.ImageMember.member == member,
-                models.ImageMember.deleted == sa.false())).scalar()
+    found = point_read(_MEMBER_STATUS,
+                       {'image_id': image_id, 'member': member})
+    return found[0][0] if found else None
 
 
 def _write_properties(session: orm.Session, image_id: str,
