@@ -1,6 +1,7 @@
 """The process-wide oslo.policy enforcer, with glance's rule defaults."""
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -45,11 +46,38 @@ def _pure(check) -> bool:
     return type(check) in _PURE_CHECKS
 
 
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _frozen(values) -> tuple:
-    """A target's or a caller's policy values as a dict key; TypeError
-    for a value that cannot be one."""
-    return tuple(sorted((key, tuple(value) if isinstance(value, list)
-                         else value) for key, value in values.items()))
+    """A caller's policy values as a dict key; TypeError for a value that
+    cannot be one."""
+    return tuple(sorted((key, _hashable(value))
+                        for key, value in values.items()))
+
+
+#: a ``%(key)s`` of a check's match: what the check reads of the target
+_TARGET_KEY = re.compile(r'%\(([^)]*)\)')
+#: a key the target does not have (the check then fails)
+_ABSENT = object()
+
+
+def _target_keys(check, rules, seen: set[str]) -> set[str]:
+    """The target keys a rule's tree reads: the ``%(key)s`` of its
+    checks' matches (``'%(key)s' % target`` is all a pure check does with
+    the target), through the rules it names."""
+    if isinstance(check, (_checks.AndCheck, _checks.OrCheck)):
+        return set().union(*(_target_keys(c, rules, seen)
+                             for c in check.rules))
+    if isinstance(check, _checks.NotCheck):
+        return _target_keys(check.rule, rules, seen)
+    if isinstance(check, _checks.RuleCheck):
+        if check.match in seen or check.match not in rules:
+            return set()
+        seen.add(check.match)
+        return _target_keys(rules[check.match], rules, seen)
+    return set(_TARGET_KEY.findall(getattr(check, 'match', '') or ''))
 
 
 class Enforcer(policy.Enforcer):
@@ -80,6 +108,8 @@ class Enforcer(policy.Enforcer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._decisions: dict = {}
+        #: rule -> the target keys it reads
+        self._reads: dict[str, tuple] = {}
         self._memo = False
 
     def load_rules(self, force_reload: bool = False) -> None:
@@ -99,8 +129,26 @@ class Enforcer(policy.Enforcer):
         seen = {name: str(rule) for name, rule in self.rules.items()}
         if seen != self._rules_seen:
             self._decisions = {}
+            self._reads = {}
             self._memo = all(_pure(rule) for rule in self.rules.values())
             self._rules_seen = seen
+
+    def _read_of(self, rule: str, target) -> tuple:
+        """What ``rule`` reads of ``target``, as a dict key: two targets
+        alike there get the same decision, whatever else they hold (an
+        image's every field and property)."""
+        keys = self._reads.get(rule)
+        if keys is None:
+            try:
+                check = self.rules[rule]
+            except KeyError:     # no such rule, nor a default: refused
+                keys = ()
+            else:
+                keys = tuple(sorted(_target_keys(check, self.rules,
+                                                 {rule})))
+            self._reads[rule] = keys
+        return tuple(_hashable(target[k]) if k in target else _ABSENT
+                     for k in keys)
 
     def decide(self, rule: str, target: dict, creds) -> bool:
         """Whether ``creds`` (a context or its policy values) pass ``rule``
@@ -111,7 +159,7 @@ class Enforcer(policy.Enforcer):
             values = creds.to_policy_values() \
                 if isinstance(creds, oslo_context.RequestContext) else creds
             try:
-                key = (rule, _frozen(target), _frozen(values))
+                key = (rule, self._read_of(rule, target), _frozen(values))
                 hash(key)
             except TypeError:    # a value no dict key can hold: not kept
                 key = None

@@ -347,8 +347,8 @@ def _refused_value(exc: Exception) -> exception.BadRequest | None:
 
 
 #: (statement, database, driver) -> (its compilation, a bind processor or
-#: None per parameter, a result processor or None per column): kept for
-#: :func:`point_read`
+#: None per parameter, (index, result processor) of each column that has
+#: one): kept for :func:`point_read`
 _POINT_READS: dict = {}
 
 
@@ -362,7 +362,9 @@ def _compiled(statement: sqlalchemy.Select,
                  for name, bind in built.binds.items()}
         results = [column.type.dialect_impl(dialect).result_processor(
             dialect, None) for column in statement.selected_columns]
-        compiled = _POINT_READS[key] = (built, binds, results)
+        compiled = _POINT_READS[key] = (built, binds, [
+            (i, convert) for i, convert in enumerate(results)
+            if convert is not None])
     return compiled
 
 
@@ -398,9 +400,24 @@ def point_read(statement: sqlalchemy.Select,
     except (dialect.dbapi.OperationalError,
             sqlalchemy.exc.TimeoutError) as exc:
         raise _unreachable() from exc
-    return [tuple(value if convert is None else convert(value)
-                  for convert, value in zip(processors, row))
-            for row in rows]
+    return _converted(rows, processors) if processors else rows
+
+
+def _converted(rows: list[tuple], processors: list) -> list[tuple]:
+    """``rows`` with the values of the columns that have a result
+    processor converted (on SQLite times and booleans; a show's rows
+    repeat the image's columns once per child, converted once)."""
+    out, done = [], {}
+    for row in rows:
+        row = list(row)
+        for i, convert in processors:
+            raw = row[i]
+            value = done.get((i, raw), done)
+            if value is done:
+                value = done[(i, raw)] = convert(raw)
+            row[i] = value
+        out.append(tuple(row))
+    return out
 
 
 def _sqlite_rows(engine: sqlalchemy.engine.Engine, sql: str,

@@ -343,6 +343,30 @@ def test_a_decision_is_remembered_until_the_rules_change(monkeypatch):
     assert len(walked) == 5
 
 
+def test_a_decision_is_kept_for_what_the_rule_reads_of_the_target(
+        monkeypatch):
+    """Targets alike in the keys a rule's checks read (through the rules
+    it names) share a decision, whatever else differs (an image's name,
+    its properties); a difference in one of those keys, or the key
+    missing, is a decision of its own, and the right one."""
+    walked = _counting_enforce(monkeypatch)
+    member = PERSONAS['member']()
+    enforcer = policy.get_enforcer()
+    enforcer.set_rules(policy.policy.Rules.from_dict({
+        'mine': 'project_id:%(owner)s',
+        'shown': 'rule:mine or "public":%(visibility)s'}), overwrite=False)
+    mine = {'owner': member.project_id, 'visibility': 'private'}
+    assert policy.check(member, 'shown', {**mine, 'name': 'a'})
+    assert policy.check(member, 'shown', {**mine, 'name': 'b', 'x_k': 'v'})
+    assert walked == ['shown']
+    assert not policy.check(member, 'shown', {**mine, 'owner': 'other'})
+    assert policy.check(member, 'shown', {**mine, 'owner': 'other',
+                                          'visibility': 'public'})
+    assert not policy.check(member, 'shown', {'visibility': 'private'})
+    assert not policy.check(member, 'shown', {'owner': 'other'})
+    assert len(walked) == 5
+
+
 def test_rules_that_ask_a_server_are_never_remembered(tmp_path,
                                                       monkeypatch):
     """An ``http:`` check's answer may change from one call to the next,
