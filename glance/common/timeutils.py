@@ -10,4 +10,7 @@ def isotime(value: datetime.datetime | None) -> str | None:
         return None
     if value.tzinfo is not None:
         value = value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return value.strftime('%Y-%m-%dT%H:%M:%SZ')
+    if value.year < 1000:   # strftime writes such a year unpadded
+        return value.strftime('%Y-%m-%dT%H:%M:%SZ')
+    # the same text, at a third of strftime's cost (two per image listed)
+    return value.isoformat(timespec='seconds') + 'Z'

@@ -112,8 +112,13 @@ def columns() -> tuple[Field, ...]:
     return _COLUMNS
 
 
+#: (API name, entity attribute, a timestamp) of each column field
+_SHOWN = tuple((f.name, f.attribute, f.time) for f in _COLUMNS)
+
+
 def column_values(image: Any) -> dict[str, Any]:
     """The column fields of an image by their API names, timestamps in
     ISO 8601: what the API view and the notifications show of them."""
-    return {f.name: timeutils.isotime(getattr(image, f.attribute))
-            if f.time else getattr(image, f.attribute) for f in _COLUMNS}
+    return {name: timeutils.isotime(getattr(image, attribute)) if time
+            else getattr(image, attribute)
+            for name, attribute, time in _SHOWN}

@@ -6,9 +6,12 @@ reason we answer differently.  A new difference fails the test.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import sys
+import tempfile
 
 import pytest
 
@@ -50,6 +53,20 @@ KNOWN = {
 IGNORED_HEADERS = ['OpenStack-image-store-ids']
 
 
+@contextlib.contextmanager
+def _port_lock(port: int):
+    """Hold ``port`` for this test process only (a lock file the other
+    test processes of this machine wait on)."""
+    path = os.path.join(tempfile.gettempdir(), 'glance-test-port-%d.lock'
+                        % port)
+    with open(path, 'w') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope='module')
 def harness():
     if not os.path.isdir(REFERENCE):
@@ -71,8 +88,15 @@ def test_replay(scenario, harness, golden, ref_server):
     chosen = [s for s in scenario_mod.SCENARIOS if s['name'] == scenario]
     # The import scenarios fetch from the loopback web server: the
     # reference profile's [import_filtering_opts] allow its recorded port.
-    port = WEB_PORT if scenario in WEB_SCENARIOS else free_port()
-    with harness.WebServer(port) as web:
+    with contextlib.ExitStack() as stack:
+        if scenario in WEB_SCENARIOS:
+            # one port for two scenarios, which the test processes of
+            # ``-n 2`` may run at the same time: one waits for the other
+            stack.enter_context(_port_lock(WEB_PORT))
+            port = WEB_PORT
+        else:
+            port = free_port()
+        web = stack.enter_context(harness.WebServer(port))
         runner = harness.Runner(ref_server.url, web.url)
         records = {r['index']: r for r in runner.run_scenarios(chosen)}
     unexpected = []
