@@ -84,8 +84,8 @@ def _queue_pool(old: sqlalchemy.pool.Pool, off_hub: bool = False,
     ``off_hub``: its connections wait on real threads, not on the eventlet
     hub (:mod:`glance.db.sqlalchemy.green`).  ``point_reads``: the pool of
     :func:`point_read` on a database server (no rollback at checkin, no
-    overflow).  Either is sized by [database]
-    max_pool_size (and max_overflow) like oslo.db's pools.
+    overflow).  Either is sized by [database] max_pool_size (and
+    max_overflow) like oslo.db's pools.
     """
     size = CONF.database.max_pool_size or 5
     # Point reads hold a connection for one round trip: the pool's
