@@ -3,6 +3,8 @@ daemons die with the test process, and each service lives in a temporary
 directory that goes with it."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import random
 import shutil
@@ -10,7 +12,7 @@ import signal
 import socket
 import subprocess
 import tempfile
-from typing import Iterable, Protocol
+from typing import Iterable, Iterator, Protocol
 
 
 class Node(Protocol):
@@ -62,6 +64,19 @@ def _ephemeral_low() -> int:
             return int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         return 32768
+
+
+@contextlib.contextmanager
+def held(path: str) -> Iterator[None]:
+    """An exclusive lock on the file ``path`` (created if missing), for
+    what the test processes of this machine must do one at a time
+    (pytest-xdist workers; checkouts sharing a venv by symlink)."""
+    with open(path, 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def free_port() -> int:

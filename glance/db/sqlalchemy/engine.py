@@ -407,15 +407,14 @@ def _converted(rows: list[tuple], processors: list) -> list[tuple]:
     """``rows`` with the values of the columns that have a result
     processor converted (on SQLite times and booleans; a show's rows
     repeat the image's columns once per child, converted once)."""
-    out, done = [], {}
+    out: list[tuple] = []
+    done: dict[tuple, Any] = {}
     for row in rows:
         row = list(row)
         for i, convert in processors:
-            raw = row[i]
-            value = done.get((i, raw), done)
-            if value is done:
-                value = done[(i, raw)] = convert(raw)
-            row[i] = value
+            if (i, row[i]) not in done:
+                done[(i, row[i])] = convert(row[i])
+            row[i] = done[(i, row[i])]
         out.append(tuple(row))
     return out
 
@@ -465,23 +464,17 @@ def _server_rows(pool: sqlalchemy.pool.Pool,
 
 
 @contextlib.contextmanager
-def read_scope(point_reads: bool = False
-               ) -> Iterator[sqlalchemy.engine.Connection]:
+def read_scope() -> Iterator[sqlalchemy.engine.Connection]:
     """A connection in one read-only transaction, for Core statements.
 
     What ``session_scope(readonly=True)`` gives, without the ORM session
-    around it: a show of an image is one Core query, and the session's
-    bookkeeping cost as much as running it.  ``point_reads``: the scope
-    only reads a few rows by primary key, which on SQLite run without a
-    trip to the thread pool (:func:`glance.db.sqlalchemy.green.point_reads`).
+    around it: a list is a few Core queries, and the session's
+    bookkeeping cost as much as running them.  (A read of one statement
+    by key is :func:`point_read`.)
     """
     try:
         with get_engine().connect() as conn, conn.begin():
-            if not point_reads:
-                yield conn
-                return
-            with green.point_reads(conn):
-                yield conn
+            yield conn
     except (db_exception.DBConnectionError,
             sqlalchemy.exc.OperationalError) as exc:
         raise _unreachable() from exc

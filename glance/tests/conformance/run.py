@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import fcntl
 import io
 import os
 import shutil
@@ -32,6 +31,7 @@ from glance.tests.conformance import tempest_conf
 from glance.tests.conformance.deployments import (
     DEPLOYMENTS, PLUGIN_TESTS, TEMPEST_TESTS, Deployment)
 from glance.tests.conformance.web import ImageServer
+from glance.tests.daemons import held
 from glance.tests.functional import keystone as keystone_fixture
 from glance.tests.functional.server import ROOT, GlanceServer, write_config
 
@@ -52,8 +52,7 @@ def build_venv(timeout: int = 900) -> str:
     Serialised with a lock file beside it: pytest-xdist workers (one test
     per deployment) may both get here on a fresh machine.
     """
-    with open(VENV + '.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with held(VENV + '.lock'):
         try:
             result = subprocess.run(['bash', BUILD_SCRIPT, VENV],
                                     capture_output=True, text=True,
@@ -61,8 +60,6 @@ def build_venv(timeout: int = 900) -> str:
         except subprocess.TimeoutExpired:
             raise TempestUnavailable('building %s took over %ds'
                                      % (VENV, timeout))
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
     if result.returncode != 0:
         raise TempestUnavailable('tools/tempest_venv.sh failed:\n%s'
                                  % result.stderr[-3000:])

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
-import fcntl
 import json
 import os
 import shutil
@@ -42,6 +41,7 @@ import uuid
 
 import requests
 
+from glance.tests.daemons import held
 from glance.tests.functional.server import ROOT, free_port
 
 VENV = os.environ.get('GLANCE_KEYSTONE_VENV',
@@ -66,16 +66,13 @@ def build_pinned_venv(script: str, venv: str, error: type[Exception],
     machine, so the build is serialised with a lock file beside the venv.
     """
     # the real path: two checkouts may share one venv through symlinks
-    with open(os.path.realpath(venv) + '.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with held(os.path.realpath(venv) + '.lock'):
         try:
             result = subprocess.run(['bash', script, venv],
                                     capture_output=True, text=True,
                                     timeout=timeout)
         except subprocess.TimeoutExpired:
             raise error('building %s took over %ds' % (venv, timeout))
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
     if result.returncode != 0:
         raise error('%s failed:\n%s' % (os.path.relpath(script, ROOT),
                                         result.stderr[-3000:]))
@@ -464,25 +461,21 @@ def _template(venv: str) -> tuple[str, dict]:
     path = os.path.join(venv, 'state')
     meta = os.path.join(path, 'state.json')
     # the real path: two checkouts may share one venv through symlinks
-    with open(os.path.realpath(venv) + '.lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not os.path.exists(meta):
-                work = path + '.new'
-                shutil.rmtree(work, ignore_errors=True)
-                ks = Keystone(work, venv=venv)
-                ks.initialise()
-                ks.start()
-                try:
-                    _provision(ks)
-                finally:
-                    ks.stop()
-                with open(os.path.join(work, 'state.json'), 'w') as f:
-                    json.dump(ks.state(), f)
-                shutil.rmtree(path, ignore_errors=True)
-                os.rename(work, path)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with held(os.path.realpath(venv) + '.lock'):
+        if not os.path.exists(meta):
+            work = path + '.new'
+            shutil.rmtree(work, ignore_errors=True)
+            ks = Keystone(work, venv=venv)
+            ks.initialise()
+            ks.start()
+            try:
+                _provision(ks)
+            finally:
+                ks.stop()
+            with open(os.path.join(work, 'state.json'), 'w') as f:
+                json.dump(ks.state(), f)
+            shutil.rmtree(path, ignore_errors=True)
+            os.rename(work, path)
     with open(meta) as f:
         return path, json.load(f)
 

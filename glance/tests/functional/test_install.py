@@ -13,7 +13,6 @@ uninstalling glance must leave as it was.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import glob
 import hashlib
 import json
@@ -26,6 +25,7 @@ import sys
 import pytest
 import requests
 
+from glance.tests.daemons import held
 from glance.tests.functional.server import GlanceServer
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -176,8 +176,7 @@ def installation(tmp_path_factory) -> Installation:
         base = base.parent
     root = base / 'glance-install'
     root.mkdir(exist_ok=True)
-    with open(root / 'lock', 'w') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with held(str(root / 'lock')):
         if not (root / 'ready').exists():
             _build(root)
             (root / 'ready').touch()

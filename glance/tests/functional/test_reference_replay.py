@@ -7,7 +7,6 @@ reason we answer differently.  A new difference fails the test.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import sys
@@ -15,6 +14,7 @@ import tempfile
 
 import pytest
 
+from glance.tests.daemons import held
 from glance.tests.functional.server import ROOT, free_port
 
 REFERENCE = os.environ.get('GLANCE_REFERENCE_DIR',
@@ -53,20 +53,6 @@ KNOWN = {
 IGNORED_HEADERS = ['OpenStack-image-store-ids']
 
 
-@contextlib.contextmanager
-def _port_lock(port: int):
-    """Hold ``port`` for this test process only (a lock file the other
-    test processes of this machine wait on)."""
-    path = os.path.join(tempfile.gettempdir(), 'glance-test-port-%d.lock'
-                        % port)
-    with open(path, 'w') as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 @pytest.fixture(scope='module')
 def harness():
     if not os.path.isdir(REFERENCE):
@@ -92,7 +78,8 @@ def test_replay(scenario, harness, golden, ref_server):
         if scenario in WEB_SCENARIOS:
             # one port for two scenarios, which the test processes of
             # ``-n 2`` may run at the same time: one waits for the other
-            stack.enter_context(_port_lock(WEB_PORT))
+            stack.enter_context(held(os.path.join(
+                tempfile.gettempdir(), 'glance-test-port-%d.lock' % WEB_PORT)))
             port = WEB_PORT
         else:
             port = free_port()

@@ -252,13 +252,13 @@ opened = []
 sa.event.listen(engine.get_engine().pool, 'connect',
                 lambda *args: opened.append(1))
 
+ONE = sa.select(sa.literal_column('1'))
+
 def reads():
     for _ in range(10):
-        with engine.read_scope(point_reads=True) as conn:
-            assert conn.exec_driver_sql('SELECT 1').scalar() == 1
+        assert engine.point_read(ONE, {}) == [(1,)]
 
-with engine.read_scope(point_reads=True):
-    pass            # the pool's one connection, open before the burst
+engine.point_read(ONE, {})  # the pool's one connection, open before
 pool = eventlet.GreenPool()
 for _ in range(20):
     pool.spawn(reads)
