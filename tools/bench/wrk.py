@@ -25,6 +25,8 @@ def run(url: str, connections: int, seconds: int, threads: int = 1,
     out = subprocess.run(
         ['wrk', '-t', str(threads), '-c', str(connections),
          '-d', '%ds' % seconds, '--latency',
+         # wrk's 2 s default drops slower answers from its figures
+         '--timeout', '%ds' % max(60, 4 * seconds),
          *[arg for key, value in (headers or {}).items()
            for arg in ('-H', '%s: %s' % (key, value))], url],
         capture_output=True, text=True, check=True).stdout
