@@ -106,9 +106,7 @@ def run(args: argparse.Namespace) -> None:
             for first in range(have, size, 50000):
                 with eng.begin() as conn:
                     catalogue.fill(conn, min(50000, size - first), first)
-            if args.backend != 'sqlite':
-                with eng.begin() as conn:
-                    catalogue.analyze(conn)
+            catalogue.analyze(eng)
             have = size
             print('%d images (loaded in %.0f s)' % (
                 size, time.perf_counter() - start), flush=True)
