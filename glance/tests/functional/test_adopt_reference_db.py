@@ -10,6 +10,7 @@ reason.  A new difference fails the test.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import os
 import re
@@ -19,6 +20,7 @@ import subprocess
 import pytest
 import sqlalchemy as sa
 
+from glance.db.sqlalchemy import models
 from glance.tests import databases
 from glance.tests import reference_db
 from glance.tests.functional.conftest import Client, identity
@@ -75,6 +77,7 @@ def _adopted_server(backend: str, work: str, settings=()):
         check = server.manage('db', 'check')
         assert check.returncode == 0, check.stderr + check.stdout
         _point_locations_at(database.url, facts, stores)
+        _renew_tasks(database.url, facts['backends'][backend])
         server.start(sync_db=False)
         try:
             yield server, facts['backends'][backend], facts
@@ -105,6 +108,50 @@ def _point_locations_at(url: str, facts: dict, stores: str) -> None:
                     'REPLACE(value, :old, :new)'), {'old': old, 'new': new})
     finally:
         engine.dispose()
+
+
+def _renew_tasks(url: str, recorded: dict) -> None:
+    """Serve the recorded tasks as the reference did when it answered.
+
+    A task expires 48 hours after it ends (``task_time_to_live``), and an
+    expired task is no longer listed or shown, by the reference as by us:
+    from two days after the recording on, the recorded answers would no
+    longer be the reference's either.  Every task's expiry moves the same
+    whole number of days into the future, in the database and in the
+    recorded answers, so everything else about them is compared as
+    recorded."""
+    table = models.Task.__table__
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            rows = conn.execute(sa.select(table.c.id, table.c.expires_at)
+                                .where(table.c.expires_at.isnot(None))).all()
+            if not rows:
+                return
+            now = datetime.datetime.now(datetime.timezone.utc)
+            days = (now.replace(tzinfo=None)
+                    - min(r.expires_at for r in rows)).days + 2
+            if days <= 0:
+                return
+            shift = datetime.timedelta(days=days)
+            for row in rows:
+                # (updated_at named, or the model's onupdate sets it)
+                conn.execute(table.update().where(table.c.id == row.id)
+                             .values(expires_at=row.expires_at + shift,
+                                     updated_at=table.c.updated_at))
+    finally:
+        engine.dispose()
+    answers = [*recorded['tasks'], *recorded['tasks_full'].values(),
+               *(t for tasks in recorded['image_tasks'].values()
+                 for t in tasks)]
+    for task in answers:
+        if task.get('expires_at'):
+            # ISO 8601 to the second, then what follows it as recorded
+            # (a fraction, Z)
+            stamp, rest = task['expires_at'][:19], task['expires_at'][19:]
+            moved = datetime.datetime.strptime(
+                stamp, '%Y-%m-%dT%H:%M:%S') + shift
+            task['expires_at'] = moved.strftime('%Y-%m-%dT%H:%M:%S') + rest
 
 
 def _prefixes(facts: dict, stores: str) -> dict[str, str]:
