@@ -487,6 +487,15 @@ def _database_down_mid_transfer(pg, to: str, busy: str,
     return client, image_id
 
 
+def _undone(pg, client: Client, image_id: str) -> dict:
+    """The image once the sweep has put it back to queued; failing, with
+    the server's log, where the sweep's retries say why it is late."""
+    try:
+        return wait_status(client, image_id, 'queued')
+    except AssertionError as exc:
+        raise AssertionError('%s\n%s' % (exc, pg[0].log())) from None
+
+
 def test_database_down_mid_upload(pg):
     store = os.path.join(pg[0].workdir, 'images')
     client, image_id = _database_down_mid_transfer(pg, 'file', 'saving',
@@ -496,7 +505,7 @@ def test_database_down_mid_upload(pg):
     # lease, so no other request could take the image meanwhile, and its
     # sweep undoes the upload once the database answers: queued again
     # with no data, and the lease gone, so a retry succeeds.
-    wait_status(client, image_id, 'queued')
+    _undone(pg, client, image_id)
     assert_pristine(client, image_id, store)
     assert_retry_succeeds(client, image_id, store)
 
@@ -505,7 +514,7 @@ def test_database_down_mid_stage(pg):
     client, image_id = _database_down_mid_transfer(
         pg, 'stage', 'uploading', os.path.join(pg[0].workdir, 'staging'))
     # As for an upload: queued again, and staging again succeeds.
-    assert wait_status(client, image_id, 'queued')['size'] is None
+    assert _undone(pg, client, image_id)['size'] is None
     r = client.put('/v2/images/%s/stage' % image_id, data=b'again',
                    headers={'Content-Type': 'application/octet-stream'})
     assert r.status_code == 204, r.text
