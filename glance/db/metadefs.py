@@ -14,7 +14,6 @@ etc/metadefs), not a record anyone must audit afterwards.
 from __future__ import annotations
 
 import datetime
-import json
 from typing import Any
 
 from oslo_db import exception as db_exc
@@ -39,44 +38,26 @@ TABLES = {
     'resource_type': (ASSOC, RT.name)}
 #: the tables of what a namespace holds
 CHILDREN = [TABLES[kind.name][0] for kind in CONTENTS]
-#: (kind, field) -> (column, what an empty column reads as) for the fields
-#: stored as JSON text.  Any other field is the column of its name, and a
-#: property definition is JSON in ``json_schema`` whole.
-JSON_FIELDS = {('object', 'required'): ('required', []),
-               ('object', 'properties'): ('json_schema', {})}
 
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
-def _field_columns(kind: Kind):
-    """(field, column, empty) of each field the kind declares."""
-    for field in kind.fields:
-        yield (field, *JSON_FIELDS.get((kind.name, field), (field, None)))
-
-
 def _columns(item: Item) -> dict[str, Any]:
-    """The row values of an entry (an association's ``name`` is its
-    resource type's, resolved when it is stored)."""
+    """The row values of an entry: its fields are the model's attributes
+    of the same names (JSON ones decoded by the model), a property
+    definition is ``definition`` whole, and an association's ``name`` is
+    its resource type's, resolved when it is stored."""
     if item.kind.fields is None:
-        return {'name': item.name, 'json_schema': json.dumps(item.values)}
-    out = {item.kind.name_key: item.name}
-    for field, column, empty in _field_columns(item.kind):
-        value = item.values.get(field)
-        out[column] = value if empty is None else json.dumps(value or empty)
-    return out
+        return {'name': item.name, 'definition': item.values}
+    return {item.kind.name_key: item.name,
+            **{f: item.values.get(f) for f in item.kind.fields}}
 
 
 def _item(kind: Kind, namespace: str | None, row, name: str) -> Item:
-    if kind.fields is None:
-        values = json.loads(row.json_schema)
-    else:
-        values = {}
-        for field, column, empty in _field_columns(kind):
-            value = getattr(row, column)
-            values[field] = value if empty is None else (
-                json.loads(value) if value else type(empty)())
+    values = dict(row.definition) if kind.fields is None else {
+        f: getattr(row, f) for f in kind.fields}
     return Item(kind, namespace, name, values, created_at=row.created_at,
                 updated_at=row.updated_at or row.created_at,
                 loaded_name=name)

@@ -6,9 +6,12 @@ reused and ``glance-manage db purge`` can remove them later.
 from __future__ import annotations
 
 import datetime
+import json
+from typing import Any, Callable
 
 from sqlalchemy import (BigInteger, Boolean, DateTime, ForeignKey, Index,
-                        Integer, String, Text, UniqueConstraint)
+                        Integer, String, Text, TypeDecorator,
+                        UniqueConstraint)
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -22,6 +25,24 @@ Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), 'mysql', 'mariadb')
 #: (utf8mb4_general_ci) would make the properties "Foo" and "foo" collide.
 MYSQL_TABLE_ARGS = {'mysql_engine': 'InnoDB', 'mysql_charset': 'utf8mb4',
                     'mysql_collate': 'utf8mb4_bin'}
+
+
+class JSONText(TypeDecorator):
+    """JSON kept as text, as the reference's metadef columns keep it; an
+    empty column reads (and None is written) as ``empty()``."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, empty: Callable[[], Any]):
+        super().__init__()
+        self.empty = empty
+
+    def process_bind_param(self, value, dialect):
+        return json.dumps(self.empty() if value is None else value)
+
+    def process_result_value(self, value, dialect):
+        return json.loads(value) if value else self.empty()
 
 
 def _now() -> datetime.datetime:
@@ -361,10 +382,11 @@ class MetadefObject(_MetadefTimestamps, Base):
         Integer, ForeignKey('metadef_namespaces.id'), nullable=False)
     name: Mapped[str] = mapped_column(String(80), nullable=False)
     description: Mapped[str | None] = mapped_column(Text)
-    #: JSON list of the property names an instance must have
-    required: Mapped[str | None] = mapped_column(Text)
-    #: JSON object: property name -> property definition
-    json_schema: Mapped[str] = mapped_column(Text, nullable=False)
+    #: the property names an instance must have
+    required: Mapped[list | None] = mapped_column(JSONText(list))
+    #: property name -> property definition
+    properties: Mapped[dict] = mapped_column('json_schema', JSONText(dict),
+                                             nullable=False)
 
 
 class MetadefProperty(_MetadefTimestamps, Base):
@@ -380,8 +402,9 @@ class MetadefProperty(_MetadefTimestamps, Base):
     namespace_id: Mapped[int] = mapped_column(
         Integer, ForeignKey('metadef_namespaces.id'), nullable=False)
     name: Mapped[str] = mapped_column(String(80), nullable=False)
-    #: JSON object: the property definition without its name
-    json_schema: Mapped[str] = mapped_column(Text, nullable=False)
+    #: the property definition without its name
+    definition: Mapped[dict] = mapped_column('json_schema', JSONText(dict),
+                                             nullable=False)
 
 
 class MetadefTag(_MetadefTimestamps, Base):
