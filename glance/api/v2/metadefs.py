@@ -106,42 +106,33 @@ def _schema(kind: domain.Kind) -> dict[str, Any]:
     return getattr(metadef_schemas, '%s_schema' % kind.name)()
 
 
-def _check_name(kind: domain.Kind, name: str) -> str:
-    """A name no schema has seen (from the path or a list) fits its
-    column."""
-    limit = _schema(kind)['properties']['name']['maxLength']
-    if not name or len(name) > limit:
-        raise exception.BadRequest('A %s name has 1 to %d characters.'
-                                   % (kind.name, limit))
-    return name
+def _check_names(kind: domain.Kind, names: list) -> list[str]:
+    """Names no schema has seen (a tag's from its path or a list, those of
+    a new namespace's contents) fit their column (400) and differ (409).
+    A namespace's contents are stored one by one after it: refusing here
+    what the database would refuse half-way leaves no half namespace."""
+    limit = metadef_schemas.NAME_MAX
+    for name in names:
+        if not isinstance(name, str) or not 0 < len(name) <= limit:
+            raise exception.BadRequest(
+                'Each name in %s is a string of 1 to %d characters, not '
+                '%.20r.' % (kind.list_key, limit, name))
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise exception.Duplicate('%s given twice in %s.'
+                                  % (', '.join(repeated), kind.list_key))
+    return names
 
 
 def _check_contents(found: dict[domain.Kind, list[domain.Item]]) -> None:
-    """Refuse what would fail half-way through creating a namespace's
-    contents (created one by one after it) and leave half a namespace: a
-    name (or an association's prefix or target) too long for its column
-    (400; the served namespace schema, the API reference's, does not limit
-    them), a name missing (400) or given twice (409)."""
-    limit = metadef_schemas.NAME_MAX
+    """A new namespace's contents, checked as each kind's own calls would
+    (the served namespace schema, the API reference's, does not limit
+    their names or an association's prefix and target)."""
     for kind, items in found.items():
-        for item in items:
-            texts = [item.name, *(item.values.values()
-                                  if kind is domain.ASSOCIATIONS else ())]
-            for text in texts:
-                if isinstance(text, str) and len(text) > limit:
-                    raise exception.BadRequest(
-                        'Each name in %s has at most %d characters; %r... '
-                        'has %d.' % (kind.list_key, limit, text[:20],
-                                     len(text)))
-    for kind, items in found.items():
-        names = [item.name for item in items]
-        if None in names:
-            raise exception.BadRequest('Every entry of %s needs a name.'
-                                       % kind.list_key)
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise exception.Duplicate('%s given twice in %s.'
-                                      % (', '.join(repeated), kind.list_key))
+        _check_names(kind, [item.name for item in items])
+        for item in items if kind is domain.ASSOCIATIONS else ():
+            schemas.validate(_schema(kind), {'name': item.name,
+                                             **item.shown()})
 
 
 class Deserializer:
@@ -158,20 +149,17 @@ class Deserializer:
     def update(self, request: wsgi.Request) -> dict:
         body = metadef_body(request, self.kind)
         if self.kind.named_by_path:
-            _check_name(self.kind, body['name'])
+            _check_names(self.kind, [body['name']])
         return {'body': body}
 
     def create_many(self, request: wsgi.Request) -> dict:
         body = metadef_body(request, self.kind, metadef_schemas.tags_schema())
         tags = body.get('tags')
-        # The API reference wants objects: {"tags": [{"name": "t"}]}.
-        if not isinstance(tags, list) or not all(
-                isinstance(t, dict) and isinstance(t.get('name'), str)
-                for t in tags):
-            raise exception.BadRequest(
-                'The body needs a "tags" list of objects with a string '
-                '"name", e.g. {"tags": [{"name": "t"}]}.')
-        names = [_check_name(self.kind, t['name']) for t in tags]
+        if not isinstance(tags, list) or not all(isinstance(t, dict)
+                                                 for t in tags):
+            raise exception.BadRequest('The body needs a "tags" list of '
+                                       'objects: {"tags": [{"name": "t"}]}.')
+        names = _check_names(self.kind, [t.get('name') for t in tags])
         append = request.headers.get('X-Openstack-Append', 'false') \
             .strip().lower() in _TRUE
         return {'names': names, 'append': append}
@@ -240,7 +228,8 @@ class Controller:
         -> 201 the entry; 409 name taken, 403 non-administrators."""
         repo, ns = load(request, namespace)
         if body is None:
-            body = {'name': _check_name(self.kind, path[self.kind.path_var])}
+            body = {'name': _check_names(self.kind,
+                                         [path[self.kind.path_var]])[0]}
         return item_view(repo.add_item(
             ns, domain.new_item(self.kind, ns.name, body)))
 
