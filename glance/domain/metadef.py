@@ -1,16 +1,12 @@
 """Metadata definitions: the catalog of properties operators may set on
 images, flavors, volumes... grouped in namespaces.
 
-A namespace holds property definitions, objects (named groups of property
-definitions), tags, and associations with the resource types it applies
-to; an association may carry a prefix that the properties take on that
-resource type (``hw_`` on images, ``hw:`` on flavors).  Definitions are
-plain JSON Schema fragments and stay plain dicts here.
-
-Namespaces and the four kinds of entry inside them are all "a named thing
-with a few fields"; they differ only in what their ``Kind`` declares, so
-the API, the policy and notifier layers and the database each have one
-implementation for all five, read from the declarations below.
+A namespace holds property definitions (plain JSON Schema fragments),
+objects (named groups of them), tags, and associations with the resource
+types it applies to, each maybe with a prefix its properties take there
+(``hw_`` on images).  All five are "a named thing with a few fields" and
+differ only in what their ``Kind`` declares below, so the API, the layers
+and the database each have one implementation for all of them.
 """
 from __future__ import annotations
 
@@ -25,6 +21,14 @@ from glance.domain.image import utcnow
 SORT_KEYS = ('created_at', 'updated_at', 'namespace', 'id')
 #: operation -> the verb of the event it sends (metadef_<kind>.<verb>)
 VERBS = {'add': 'create', 'save': 'update', 'remove': 'delete'}
+#: operation -> (HTTP method, whether its URL names one entry, the API
+#: controller's action).  Both the route table and the rules' documentation
+#: are read from this and each kind's ``rules``.
+CALLS = {'list': ('GET', False, 'index'), 'get': ('GET', True, 'show'),
+         'add': ('POST', False, 'create'),
+         'add_many': ('POST', False, 'create_many'),
+         'save': ('PUT', True, 'update'), 'remove': ('DELETE', True, 'delete'),
+         'remove_all': ('DELETE', False, 'delete_all')}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -38,8 +42,8 @@ class Kind:
     #: what one holds besides its name; None: a free JSON Schema
     #: fragment (a property definition), kept and shown whole
     fields: tuple[str, ...] | None
-    #: operation -> policy rule (upstream's names).  The operations: list,
-    #: get, add, add_many (several at once), save, remove, remove_all.
+    #: operation (a key of ``CALLS``) -> policy rule (upstream's names):
+    #: the calls the API offers on the kind
     rules: dict[str, str]
     name_key: str = 'name'      # the key (and column) holding its name
     #: values of fields a body leaves out
@@ -56,9 +60,26 @@ class Kind:
     #: names, so their length is checked by hand
     named_by_path: bool = False
 
+    def call(self, operation: str) -> tuple[str, str, str]:
+        """(HTTP method, URL template, API action) of ``operation``."""
+        method, one, action = CALLS[operation]
+        url = '/v2/metadefs/namespaces'
+        if self.name != 'namespace':
+            url += '/{namespace}/' + self.collection
+        if one or self.named_by_path and operation == 'add':
+            url += '/{%s}' % self.path_var
+        return method, url, action
+
+    def rule(self, operation: str) -> str:
+        """The policy rule of ``operation``.  An association has no call
+        to read one alone: it is read (to delete it) under its list's."""
+        if operation == 'get' and 'get' not in self.rules:
+            return self.rules['list']
+        return self.rules[operation]
+
     def event(self, operation: str) -> str:
-        """The notification a change sends (``metadef_object.create``);
-        emptying a namespace of a kind is news of the namespace."""
+        """The notification a change sends (``metadef_object.create``,
+        ``metadef_namespace.delete_tags``)."""
         if operation == 'remove_all':
             return 'metadef_namespace.delete_%s' % self.collection
         return 'metadef_%s.%s' % (self.name, VERBS[operation])
@@ -102,7 +123,6 @@ ASSOCIATIONS = Kind(
     'resource_type', 'resource_types', 'name', 'resource_type_associations',
     fields=('prefix', 'properties_target'),
     rules={'list': 'get_metadef_resource_type',
-           'get': 'get_metadef_resource_type',
            'add': 'add_metadef_resource_type_association',
            'remove': 'remove_metadef_resource_type_association'},
     renamable=False)
@@ -129,8 +149,8 @@ class Item:
     loaded_name: str | None = None
 
     def shown(self) -> dict[str, Any]:
-        """Its values as views show them: the declared fields that are
-        set, or a property definition whole."""
+        """Its values as views show them: the fields set, or a property
+        definition whole."""
         if self.kind.fields is None:
             return dict(self.values)
         return {f: self.values[f] for f in self.kind.fields
@@ -145,9 +165,8 @@ class Item:
 
 def new_item(kind: Kind, namespace: str | None,
              entry: dict[str, Any]) -> Item:
-    """An entry of ``kind`` from a (validated) request body or catalog
-    file entry: its name (None if it has none, for the API to refuse) and
-    the fields the kind declares."""
+    """An entry of ``kind`` from a request body or a catalog file: its
+    name (None if none, for the API to refuse) and the kind's fields."""
     if kind.fields is None:
         values = {k: v for k, v in entry.items() if k != kind.name_key}
     else:
@@ -156,8 +175,8 @@ def new_item(kind: Kind, namespace: str | None,
 
 
 def contents(namespace: str, doc: dict[str, Any]) -> dict[Kind, list[Item]]:
-    """What a namespace document (a create body or a catalog file) lists,
-    as entries of each kind in the namespace ``namespace``."""
+    """The entries of each kind a namespace document (a create body or a
+    catalog file) lists."""
     found = {}
     for kind in CONTENTS:
         listed = doc.get(kind.list_key) or ({} if kind.as_map else [])
@@ -169,9 +188,9 @@ def contents(namespace: str, doc: dict[str, Any]) -> dict[Kind, list[Item]]:
 
 def add_contents(repo: Any, ns: Item, found: dict[Kind, list[Item]]
                  ) -> dict[Kind, list[Item]]:
-    """Store entries in the namespace ``ns`` through ``repo``: at once for
-    a kind that has a rule for that (tags), else one by one, so policy
-    and notifications judge them as the API's own calls would."""
+    """Store entries in ``ns`` through ``repo``: at once for a kind with a
+    rule for that (tags), else one by one, so policy and notifications
+    judge them as the API's own calls would."""
     added = {}
     for kind, items in found.items():
         if items and 'add_many' in kind.rules:

@@ -268,14 +268,14 @@ class MetadefRepo(Proxy):
                 'You are not authorized to complete %s action.' % rule)
 
     def _on(self, kind, operation: str, namespace) -> None:
-        self._enforce(kind.rules[operation], namespace_target(namespace))
+        self._enforce(kind.rule(operation), namespace_target(namespace))
 
     def _may_read(self, namespace) -> bool:
-        return policy.check(self.context, NAMESPACES.rules['get'],
+        return policy.check(self.context, NAMESPACES.rule('get'),
                             namespace_target(namespace))
 
     def list_namespaces(self, query, all_projects: bool = False):
-        self._enforce(NAMESPACES.rules['list'],
+        self._enforce(NAMESPACES.rule('list'),
                       {'project_id': self.context.project_id})
         return [ns for ns in self.base.list_namespaces(
                     query, all_projects=policy.is_admin(self.context))

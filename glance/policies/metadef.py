@@ -18,17 +18,12 @@ ADMIN_OR_PROJECT_READER_GET_NAMESPACE = (
     '"public":%(visibility)s))')
 #: reading lists: any reader (what the list holds is filtered by project)
 ADMIN_OR_READER = base.ADMIN + ' or role:reader'
-#: operation -> (HTTP method, whether on one entry's URL, what it does)
-CALLS = {
-    'get': ('GET', True, 'Show one of the %s.'),
-    'list': ('GET', False, 'List the %s.'),
-    'save': ('PUT', True, 'Replace one of the %s.'),
-    'add': ('POST', False, 'Create one of the %s.'),
-    'add_many': ('POST', False, 'Create several %s at once, replacing '
-                                'or adding to those there are.'),
-    'remove': ('DELETE', True, 'Delete one of the %s.'),
-    'remove_all': ('DELETE', False, 'Delete all the %s.'),
-}
+#: operation -> what its rule allows
+WHAT = {'get': 'Show one of the %s.', 'list': 'List the %s.',
+        'save': 'Replace one of the %s.', 'add': 'Create one of the %s.',
+        'add_many': 'Create several %s at once, replacing or adding to '
+                    'those there are.',
+        'remove': 'Delete one of the %s.', 'remove_all': 'Delete all the %s.'}
 #: the legacy defaults every metadef rule pointed at; deployments' policy
 #: files still name them, and they apply while enforce_new_defaults is off
 LEGACY = [
@@ -57,29 +52,19 @@ def _rule(name: str, check: str, description: str, method: str, path: str
 
 
 def list_rules() -> list[policy.RuleDefault]:
-    """The metadef rules (the two legacy ones first); a rule that several
-    operations share (an association's list and get) is listed with the
-    first."""
-    rules = {}
+    """The metadef rules (the two legacy ones first)."""
+    rules = []
     for kind in KINDS:
-        url = '/v2/metadefs/namespaces'
-        if kind is not NAMESPACES:
-            url += '/{namespace_name}/' + kind.collection
         what = kind.list_key.replace('_', ' ')
         what += '' if kind is NAMESPACES else ' of a namespace'
         for operation, name in kind.rules.items():
-            method, one, description = CALLS[operation]
+            method, path, _ = kind.call(operation)
+            check = base.ADMIN if method != 'GET' else \
+                ADMIN_OR_PROJECT_READER_GET_NAMESPACE
             if operation == 'list' and kind is NAMESPACES:
                 check = ADMIN_OR_READER
-            else:
-                check = base.ADMIN if method != 'GET' else \
-                    ADMIN_OR_PROJECT_READER_GET_NAMESPACE
-            path = url + ('/{%s_name}' % kind.name
-                          if one or kind.named_by_path and operation == 'add'
-                          else '')
-            rules.setdefault(name, _rule(name, check, description % what,
-                                         method, path))
-    rules['list_metadef_resource_types'] = _rule(
+            rules.append(_rule(name, check, WHAT[operation] % what, method,
+                               path))
+    return LEGACY + rules + [_rule(
         'list_metadef_resource_types', ADMIN_OR_READER,
-        'List the resource types.', 'GET', '/v2/metadefs/resource_types')
-    return LEGACY + list(rules.values())
+        'List the resource types.', 'GET', '/v2/metadefs/resource_types')]

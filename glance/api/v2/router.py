@@ -1,7 +1,8 @@
 """The Images API v2 route table, as data.
 
-``ROUTES`` maps a path template to {HTTP method: (resource, action)}.  Every
-path also gets a catch-all route, so a method it does not list answers 405
+``ROUTES`` maps a path template to {HTTP method: (resource, action)}; the
+metadefs and their schemas are added from their declarations.  Every path
+also gets a catch-all route, so a method it does not list answers 405
 with an Allow header generated from the same table.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ import webob.dec
 import webob.exc
 
 from glance.async_ import recovery
+from glance.domain import metadef
 from glance.schemas import metadef as metadef_schemas
 
 ROUTES: dict[str, dict[str, tuple[str, str]]] = {
@@ -84,56 +86,6 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
         'PUT': ('cached_images', 'queue'),
         'DELETE': ('cached_images', 'delete'),
     },
-    '/v2/metadefs/namespaces': {
-        'GET': ('metadefs:namespaces', 'index'),
-        'POST': ('metadefs:namespaces', 'create'),
-    },
-    '/v2/metadefs/namespaces/{namespace}': {
-        'GET': ('metadefs:namespaces', 'show'),
-        'PUT': ('metadefs:namespaces', 'update'),
-        'DELETE': ('metadefs:namespaces', 'delete'),
-    },
-    '/v2/metadefs/namespaces/{namespace}/objects': {
-        'GET': ('metadefs:objects', 'index'),
-        'POST': ('metadefs:objects', 'create'),
-        'DELETE': ('metadefs:objects', 'delete_all'),
-    },
-    '/v2/metadefs/namespaces/{namespace}/objects/{object_name}': {
-        'GET': ('metadefs:objects', 'show'),
-        'PUT': ('metadefs:objects', 'update'),
-        'DELETE': ('metadefs:objects', 'delete'),
-    },
-    '/v2/metadefs/namespaces/{namespace}/properties': {
-        'GET': ('metadefs:properties', 'index'),
-        'POST': ('metadefs:properties', 'create'),
-        'DELETE': ('metadefs:properties', 'delete_all'),
-    },
-    '/v2/metadefs/namespaces/{namespace}/properties/{property_name}': {
-        'GET': ('metadefs:properties', 'show'),
-        'PUT': ('metadefs:properties', 'update'),
-        'DELETE': ('metadefs:properties', 'delete'),
-    },
-    '/v2/metadefs/namespaces/{namespace}/tags': {
-        'GET': ('metadefs:tags', 'index'),
-        'POST': ('metadefs:tags', 'create_many'),
-        'DELETE': ('metadefs:tags', 'delete_all'),
-    },
-    '/v2/metadefs/namespaces/{namespace}/tags/{tag_name}': {
-        'GET': ('metadefs:tags', 'show'),
-        'POST': ('metadefs:tags', 'create'),
-        'PUT': ('metadefs:tags', 'update'),
-        'DELETE': ('metadefs:tags', 'delete'),
-    },
-    '/v2/metadefs/namespaces/{namespace}/resource_types': {
-        'GET': ('metadefs:resource_types', 'index'),
-        'POST': ('metadefs:resource_types', 'create'),
-    },
-    '/v2/metadefs/namespaces/{namespace}/resource_types/{name}': {
-        'DELETE': ('metadefs:resource_types', 'delete'),
-    },
-    '/v2/metadefs/resource_types': {
-        'GET': ('metadefs:resource_types', 'resource_types'),
-    },
     '/v2/schemas/member': {'GET': ('schemas', 'member')},
     '/v2/schemas/members': {'GET': ('schemas', 'members')},
     '/v2/schemas/task': {'GET': ('schemas', 'task')},
@@ -141,6 +93,21 @@ ROUTES: dict[str, dict[str, tuple[str, str]]] = {
     '/v2/schemas/image': {'GET': ('schemas', 'image')},
     '/v2/schemas/images': {'GET': ('schemas', 'images')},
 }
+
+
+def _metadef_routes() -> dict[str, dict[str, tuple[str, str]]]:
+    """/v2/metadefs/...: the calls each kind declares (``Kind.rules``), on
+    the resource made for that kind (``metadefs:<collection>``)."""
+    table = {'/v2/metadefs/resource_types': {
+        'GET': ('metadefs:resource_types', 'resource_types')}}
+    for kind in metadef.KINDS:
+        for method, path, action in map(kind.call, kind.rules):
+            table.setdefault(path, {})[method] = (
+                'metadefs:' + kind.collection, action)
+    return table
+
+
+ROUTES.update(_metadef_routes())
 # /v2/schemas/metadefs/namespace ... /resource_types, one route each
 ROUTES.update({'/v2/schemas/metadefs/%s' % name:
                {'GET': ('schemas', 'metadef_%s' % name)}
