@@ -407,8 +407,10 @@ def _undo_import(context, repo, image: Image, lease: leases.Lease,
 
 
 #: (lease, why) of this process's operations that failed and could not
-#: be undone then (the database was away): each sweep tries again
-_UNDO_LATER: list[tuple[leases.Lease, str]] = []
+#: be undone then (the database was away): each sweep tries again.  An
+#: entry is (lease, why, since): ``since`` is None for a lease recorded in
+#: the database, else the image's updated_at when it was left unleased
+_UNDO_LATER: list[tuple[leases.Lease, str, datetime.datetime | None]] = []
 #: the message of an import task undone that way
 UNREACHABLE = ('The import failed while the image database was unreachable; '
                'its partial data was removed and the image can be imported '
@@ -428,26 +430,61 @@ def undo_later(lease: leases.Lease, why: str = UNREACHABLE) -> None:
     LOG.error('Image %s: the failed %s could not be undone; this process '
               'retries every %d s', lease.image_id, lease.undoes,
               CONF.lease_heartbeat_interval)
-    _UNDO_LATER.append((lease, why))
+    _UNDO_LATER.append((lease, why, None))
+
+
+def undo_unleased_later(image: Image, operation: str) -> None:
+    """:func:`undo_later` for an image this process moved on (to saving
+    or uploading) for ``operation`` and could then neither lease nor put
+    back: the database went away in between.
+
+    Left alone, the image would stay mid-operation until it had not
+    changed for a lease timeout (the look for unleased images).  The
+    sweep undoes it as soon as the database answers, under a recovery
+    lease, and only if the image has not changed since (another process
+    may have undone it and started anew).
+    """
+    LOG.error('Image %s: the failed %s could not be undone, nor leased; '
+              'this process retries every %d s', image.image_id, operation,
+              CONF.lease_heartbeat_interval)
+    _UNDO_LATER.append((leases.Lease(image_id=image.image_id,
+                                     operation=operation, holder_id='(none)',
+                                     task_id=None, stores=[]),
+                        UNREACHABLE, image.updated_at))
+
+
+def _take_pending(lease: leases.Lease, since: datetime.datetime | None):
+    """(lease to release, still) for undoing a pending entry, or None
+    when another process holds the image: a recovery lease of this
+    process's, in one UPDATE that finds the lease only if it is still
+    this process's, or (unleased) a new one."""
+    if since is None:
+        mine = leases.hand_over(lease, lease.holder_id, '%s:%s' % (
+            leases.RECOVERY, lease.undoes))
+        return None if mine is None else (mine, None)
+    try:
+        mine = leases.acquire(lease.image_id, leases.RECOVERY)
+    except exception.Conflict:
+        return None
+    return mine, lambda fresh: fresh.updated_at == since
 
 
 def _undo_pending() -> None:
     """Undo what :func:`undo_later` was given; a failure is retried at
     the next sweep.
 
-    The lease is first made a recovery lease of this process's, in one
-    UPDATE that finds it only if it is still this process's: should the
-    database have been away longer than a lease timeout, another node
-    may have taken it over and undone the work already (and a new
-    operation may have started on the image since).
+    Each is undone under a recovery lease (:func:`_take_pending`): should
+    the database have been away longer than a lease timeout, another node
+    may have undone the work already (and a new operation may have
+    started on the image since).
     """
     for entry in list(_UNDO_LATER):
-        lease, why = entry
+        lease, why, since = entry
         try:
-            mine = leases.hand_over(lease, lease.holder_id, '%s:%s' % (
-                leases.RECOVERY, lease.undoes))
-            if mine is not None:
-                _undo(mine, why=why)
+            taken = _take_pending(lease, since)
+            if taken is not None:
+                mine, still = taken
+                _undo(mine if since is None else lease, still, why)
                 leases.release(mine)
                 LOG.warning('Image %s: the failed %s is undone now that '
                             'the database answers again', lease.image_id,

@@ -40,7 +40,8 @@ def stage(repo: Any, image: Image, data: Iterable[bytes]) -> None:
         image_id, image.disk_format, image.container_format)
     # Leased once the image is ours (uploading): a process dying
     # before this leaves an unleased stage, undone after a lease
-    # timeout all the same.
+    # timeout all the same; a live one failing to lease it undoes it
+    # itself.
     lease = None
     try:
         leases.forget_stage(image_id)
@@ -67,7 +68,9 @@ def stage(repo: Any, image: Image, data: Iterable[bytes]) -> None:
         except Exception as undo:  # noqa: BLE001 - e.g. the database is down
             LOG.error('Image %s could not be returned to queued after '
                       'a failed stage: %s', image_id, undo)
-            if lease is not None:
+            if lease is None:   # the database went away before it
+                recovery.undo_unleased_later(image, leases.STAGE)
+            else:
                 recovery.undo_later(lease)
                 lease = None    # kept until the sweep has undone it
         raise

@@ -37,7 +37,7 @@ def upload(repo: Any, image: Image, data: Upload,
     image = repo.begin_upload(image)
     # Leased once the image is ours (saving): a process dying before this
     # leaves an unleased saving image, undone after a lease timeout all
-    # the same.
+    # the same; a live one failing to lease it undoes it itself.
     lease = None
     try:
         lease = recovery.acquire(image.image_id, leases.UPLOAD,
@@ -52,9 +52,12 @@ def upload(repo: Any, image: Image, data: Upload,
             exc.code < 500
         LOG.log(logging.INFO if client_error else logging.WARNING,
                 'Upload of image %s failed: %s', image.image_id, exc)
-        if not _abort(repo, image, data, exc) and lease is not None:
-            recovery.undo_later(lease)
-            lease = None        # kept until the sweep has undone it
+        if not _abort(repo, image, data, exc):
+            if lease is None:   # the database went away before the lease
+                recovery.undo_unleased_later(image, leases.UPLOAD)
+            else:
+                recovery.undo_later(lease)
+                lease = None    # kept until the sweep has undone it
         if isinstance(exc, exception.ImageNotFound):
             raise exception.ImageDeletedDuringUpload(image_id=image.image_id)
         raise

@@ -16,6 +16,7 @@ import time
 import urllib.parse
 
 import pytest
+import sqlalchemy as sa
 
 from glance.tests import databases
 from glance.tests.functional.conftest import Client, identity
@@ -487,11 +488,12 @@ def _database_down_mid_transfer(pg, to: str, busy: str,
     return client, image_id
 
 
-def _undone(pg, client: Client, image_id: str) -> dict:
+def _undone(pg, client: Client, image_id: str, timeout: float = 30
+            ) -> dict:
     """The image once the sweep has put it back to queued; failing, with
     the server's log, where the sweep's retries say why it is late."""
     try:
-        return wait_status(client, image_id, 'queued')
+        return wait_status(client, image_id, 'queued', timeout)
     except AssertionError as exc:
         raise AssertionError('%s\n%s' % (exc, pg[0].log())) from None
 
@@ -520,3 +522,41 @@ def test_database_down_mid_stage(pg):
     assert r.status_code == 204, r.text
     assert client.get('/v2/images/%s' % image_id).json()['status'] == \
         'uploading'
+
+
+@pytest.mark.parametrize('to, busy, directory', [
+    ('file', 'saving', 'images'), ('stage', 'uploading', 'staging')])
+def test_database_down_before_the_lease(pg, to, busy, directory):
+    """The database goes away after the image is moved on (saving,
+    uploading) and before its lease is recorded: held there by a lock on
+    the lease table, the server's lease waits, then fails with the rest.
+    The image can neither be leased nor put back then; the process that
+    moved it undoes it once the database answers, well before the lease
+    timeout (45 s) after which any process would."""
+    srv, postgres = pg
+    client = Client(srv.url)
+    image_id = client.create(name='db', disk_format='raw',
+                             container_format='bare')['id']
+    engine = sa.create_engine(postgres.url)
+    locker = engine.connect()
+    try:
+        # SHARE mode: reads go on (the upload checks for leases first),
+        # inserts wait.
+        locker.execute(sa.text('LOCK TABLE image_leases IN SHARE MODE'))
+        transfer = RawUpload(srv.url, image_id, 200000, to=to)
+        transfer.send(b'x' * 1000)
+        wait_status(client, image_id, busy)
+        postgres.down()         # cuts the locker and the waiting insert
+    finally:
+        locker.invalidate()     # cut by down(), or to be let go of
+        engine.dispose()
+    try:
+        _clean_error(*transfer.response())
+    finally:
+        postgres.up()
+    _undone(pg, client, image_id, timeout=15)
+    store = os.path.join(srv.workdir, 'images')
+    assert_pristine(client, image_id, store)
+    assert image_id not in store_files(os.path.join(srv.workdir,
+                                                    directory))
+    assert_retry_succeeds(client, image_id, store)

@@ -18,7 +18,7 @@ from glance.common import exception
 from glance.db.sqlalchemy import engine
 from glance.db.sqlalchemy import leases as db
 from glance.db.sqlalchemy import models
-from glance.domain.image import utcnow
+from glance.domain.image import Changes, utcnow
 
 pytestmark = pytest.mark.usefixtures('migrated_database')
 
@@ -201,6 +201,44 @@ def test_undo_later_leaves_an_image_another_process_took_over(file_store):
     assert leases.find(image_id).holder_id == other
     assert recovery._UNDO_LATER == []
     db.release(image_id, other)
+
+
+def _loaded(image_id: str):
+    from glance import gateway
+    from glance.context import get_admin_context
+    return gateway.get_repo(get_admin_context()).get(image_id)
+
+
+def test_an_unleased_upload_left_to_undo_later_is_undone_by_the_sweep(
+        file_store):
+    """The database went away between saving and the lease: the sweep
+    undoes the upload under a recovery lease of its own."""
+    from glance.async_ import recovery
+    from glance.db.sqlalchemy import images
+    image_id = _saving_image()
+    recovery.undo_unleased_later(_loaded(image_id), leases.UPLOAD)
+    recovery.sweep()
+    assert images.get(image_id).status == 'queued'
+    assert leases.find(image_id) is None
+    assert recovery._UNDO_LATER == []
+
+
+def test_undo_unleased_later_leaves_an_image_changed_since(file_store):
+    """Another process undid it and started anew (the image changed), or
+    holds it now: the sweep leaves the image alone, and forgets it."""
+    from glance.async_ import recovery
+    from glance.db.sqlalchemy import images
+    changed, held = _saving_image(), _saving_image()
+    recovery.undo_unleased_later(_loaded(changed), leases.UPLOAD)
+    recovery.undo_unleased_later(_loaded(held), leases.UPLOAD)
+    images.update(changed, Changes(core={'name': 'renamed'}))
+    other = _other_process()
+    db.acquire(held, leases.UPLOAD, other, None, None)
+    recovery.sweep()
+    assert images.get(changed).status == 'saving'
+    assert images.get(held).status == 'saving'
+    assert recovery._UNDO_LATER == []
+    db.release(held, other)
 
 
 def test_an_upload_waits_for_the_end_of_a_recovery_it_finds():
