@@ -52,7 +52,10 @@ def _rule(name: str, check: str, description: str, method: str, path: str
 
 
 def list_rules() -> list[policy.RuleDefault]:
-    """The metadef rules (the two legacy ones first)."""
+    """The metadef rules (the two legacy ones first): each kind's writes
+    are the administrator's, its reads a reader's of the namespace's
+    project (any reader's for a public one), the namespace list any
+    reader's (it shows each namespace the reader may read)."""
     rules = []
     for kind in KINDS:
         what = kind.list_key.replace('_', ' ')
