@@ -15,6 +15,7 @@ import oslo_messaging
 from glance.common import timeutils
 from glance.domain import image_fields
 from glance.domain.image import Image, utcnow
+from glance.domain.metadef import Item, Kind
 from glance.domain.proxy import Proxy
 from glance.domain.transfer import Download, Upload
 
@@ -276,7 +277,7 @@ class MemberRepo(Proxy):
         return member
 
 
-def item_payload(item, deleted: bool = False) -> dict:
+def item_payload(item: Item, deleted: bool = False) -> dict:
     """A namespace or one of its entries as the metadef_<kind>.* events
     describe it: its values, its name (and the namespace it is in), the
     name it was loaded with (kinds that can be renamed) and its timestamps
@@ -300,28 +301,30 @@ class MetadefRepo(Proxy):
     """Sends the event the kind names for each change (metadef_object.create,
     metadef_namespace.delete_tags...) once the rows are stored."""
 
-    def _sent(self, kind, operation: str, item, **extra):
+    def _sent(self, kind: Kind, operation: str, item: Item, **extra
+              ) -> Item:
         """``item`` after sending ``operation``'s event of ``kind``."""
         payload = item_payload(item, deleted=operation == 'remove')
         send(self.context, kind.event(operation), {**payload, **extra})
         return item
 
-    def add_item(self, ns, item):
+    def add_item(self, ns: Item | None, item: Item) -> Item:
         return self._sent(item.kind, 'add', self.base.add_item(ns, item))
 
-    def add_items(self, kind, ns, items, append: bool = True):
+    def add_items(self, kind: Kind, ns: Item, items: list[Item],
+                  append: bool = True) -> list[Item]:
         return [self._sent(kind, 'add', item) for item in
                 self.base.add_items(kind, ns, items, append)]
 
-    def save_item(self, ns, item):
+    def save_item(self, ns: Item | None, item: Item) -> Item:
         # the payload's <name>_old is the name before this save
         old = {item.kind.name_key + '_old': item.loaded_name}
         return self._sent(item.kind, 'save', self.base.save_item(ns, item),
                           **old)
 
-    def remove_item(self, ns, item):
+    def remove_item(self, ns: Item | None, item: Item) -> Item:
         return self._sent(item.kind, 'remove',
                           self.base.remove_item(ns, item))
 
-    def remove_all(self, kind, ns):
+    def remove_all(self, kind: Kind, ns: Item) -> Item:
         return self._sent(kind, 'remove_all', self.base.remove_all(kind, ns))

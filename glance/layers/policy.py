@@ -10,7 +10,7 @@ from glance.common import exception
 from glance.common import policy
 from glance.domain.listing import ListQuery
 from glance.domain.image import Image
-from glance.domain.metadef import NAMESPACES
+from glance.domain.metadef import NAMESPACES, Item, Kind, NamespaceQuery
 from glance.domain.proxy import Proxy
 from glance.domain.transfer import Download
 from glance.layers import location_stores
@@ -243,7 +243,7 @@ class MemberRepo(Proxy):
         return self.base.remove(member)
 
 
-def namespace_target(namespace) -> dict:
+def namespace_target(namespace: Item) -> dict:
     """The policy target of a metadef namespace: its owner and
     visibility."""
     owner = namespace.values['owner']
@@ -267,21 +267,22 @@ class MetadefRepo(Proxy):
             raise exception.Forbidden(
                 'You are not authorized to complete %s action.' % rule)
 
-    def _on(self, kind, operation: str, namespace) -> None:
+    def _on(self, kind: Kind, operation: str, namespace: Item) -> None:
         self._enforce(kind.rule(operation), namespace_target(namespace))
 
-    def _may_read(self, namespace) -> bool:
+    def _may_read(self, namespace: Item) -> bool:
         return policy.check(self.context, NAMESPACES.rule('get'),
                             namespace_target(namespace))
 
-    def list_namespaces(self, query, all_projects: bool = False):
+    def list_namespaces(self, query: NamespaceQuery,
+                        all_projects: bool = False) -> list[Item]:
         self._enforce(NAMESPACES.rule('list'),
                       {'project_id': self.context.project_id})
         return [ns for ns in self.base.list_namespaces(
                     query, all_projects=policy.is_admin(self.context))
                 if self._may_read(ns)]
 
-    def get_item(self, kind, ns, name: str):
+    def get_item(self, kind: Kind, ns: Item | None, name: str) -> Item:
         if ns is not None:
             self._on(kind, 'get', ns)
             return self.base.get_item(kind, ns, name)
@@ -291,31 +292,32 @@ class MetadefRepo(Proxy):
                 'Metadata definition namespace %s not found.' % name)
         return namespace
 
-    def list_items(self, kind, ns):
+    def list_items(self, kind: Kind, ns: Item) -> list[Item]:
         self._on(kind, 'list', ns)
         return self.base.list_items(kind, ns)
 
-    def add_item(self, ns, item):
+    def add_item(self, ns: Item | None, item: Item) -> Item:
         self._on(item.kind, 'add', ns or item)
         return self.base.add_item(ns, item)
 
-    def add_items(self, kind, ns, items, append: bool = True):
+    def add_items(self, kind: Kind, ns: Item, items: list[Item],
+                  append: bool = True) -> list[Item]:
         self._on(kind, 'add_many', ns)
         return self.base.add_items(kind, ns, items, append)
 
-    def save_item(self, ns, item):
+    def save_item(self, ns: Item | None, item: Item) -> Item:
         self._on(item.kind, 'save', ns or item)
         return self.base.save_item(ns, item)
 
-    def remove_item(self, ns, item):
+    def remove_item(self, ns: Item | None, item: Item) -> Item:
         self._on(item.kind, 'remove', ns or item)
         return self.base.remove_item(ns, item)
 
-    def remove_all(self, kind, ns):
+    def remove_all(self, kind: Kind, ns: Item) -> Item:
         self._on(kind, 'remove_all', ns)
         return self.base.remove_all(kind, ns)
 
-    def list_resource_types(self):
+    def list_resource_types(self) -> list[Item]:
         self._enforce('list_metadef_resource_types',
                       {'project_id': self.context.project_id})
         return self.base.list_resource_types()

@@ -14,10 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from oslo_config import cfg
+import webob
 
 from glance.common import exception, timeutils, wsgi
 from glance.domain import metadef as domain
 from glance.domain.metadef import NAMESPACES
+from glance.domain.repositories import MetadefRepository
 from glance import gateway
 from glance import schemas
 from glance.schemas import metadef as metadef_schemas
@@ -50,7 +52,8 @@ def metadef_body(request: wsgi.Request, kind: domain.Kind,
     return body
 
 
-def load(request: wsgi.Request, namespace: str):
+def load(request: wsgi.Request, namespace: str
+         ) -> tuple[MetadefRepository, domain.Item]:
     """(repository, namespace) for a call on ``namespace`` or its contents;
     404 when the caller may not see the namespace."""
     repo = gateway.get_metadef_repo(request.context)
@@ -283,7 +286,8 @@ class Controller:
 class NamespaceController(Controller):
     """A namespace's own list, creation and view, each with contents."""
 
-    def index(self, request: wsgi.Request, query: domain.NamespaceQuery):
+    def index(self, request: wsgi.Request, query: domain.NamespaceQuery
+              ) -> tuple[list[dict[str, Any]], int]:
         """GET /v2/metadefs/namespaces -> 200 a page of the namespaces the
         caller may see (public ones and the project's own; all for an
         administrator), each with its resource type associations."""
@@ -321,7 +325,7 @@ class NamespaceController(Controller):
 class Serializer:
     """A created entry (or several tags) answers 201."""
 
-    def create(self, response, view: dict) -> None:
+    def create(self, response: webob.Response, view: dict) -> None:
         wsgi.json_response(response, view, status=201)
 
     create_many = create
@@ -330,12 +334,13 @@ class Serializer:
 class NamespaceSerializer(Serializer):
     """A created namespace says where it is; the list links its pages."""
 
-    def create(self, response, view: dict) -> None:
+    def create(self, response: webob.Response, view: dict) -> None:
         super().create(response, view)
         response.location = '%s%s' % (response.request.application_url,
                                       view['self'])
 
-    def index(self, response, result) -> None:
+    def index(self, response: webob.Response,
+              result: tuple[list[dict[str, Any]], int]) -> None:
         views, limit = result
         links = wsgi.page_links(response.request, BASE, len(views) == limit,
                                 views[-1]['namespace'] if views else None)
