@@ -72,6 +72,19 @@ def _read_response(sock: socket.socket, pause: float = 0.0) -> bytes:
     return body
 
 
+def _access_line(server, request: str) -> str:
+    """The last access log line naming ``request``.  The server writes it
+    once the response is over, which may be a moment after the client
+    has read the last byte: it is waited for."""
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [ln for ln in server.log().splitlines() if request in ln]
+        if lines:
+            return lines[-1]
+        assert time.monotonic() < deadline, server.log()
+        time.sleep(0.05)
+
+
 def test_whole_image(server, image):
     image_id, blob = image
     before = server.bytes_written()
@@ -80,8 +93,8 @@ def test_whole_image(server, image):
         'not sent by sendfile'
     # The access log line counts every byte sent (headers included, as
     # eventlet counts), not only those eventlet wrote itself.
-    line = [ln for ln in server.log().splitlines()
-            if '/v2/images/%s/file HTTP/1.1" 200 ' % image_id in ln][-1]
+    line = _access_line(server, '/v2/images/%s/file HTTP/1.1" 200 '
+                        % image_id)
     assert SIZE < int(line.rsplit(' ', 2)[1]) < SIZE + 1024, line
     assert resp.status_code == 200
     assert resp.headers['Content-Length'] == str(SIZE)
