@@ -192,22 +192,33 @@ def _recover_unleased(image: Image) -> bool:
                                       _stage_before_leases(image)):
         # an unleased stage elsewhere is its own node's to judge
         return False
-    try:
-        mine = leases.acquire(image.image_id, leases.RECOVERY)
-    except exception.Conflict:
+    lock = image.extra_properties.get(IMPORT_LOCK)
+    # Judged again once ours: someone may have undone it and started anew
+    # since the image was read.
+    if not _undo_unleased(image.image_id, operation, lock,
+                          lambda fresh: _abandoned(fresh) == operation,
+                          STOPPED):
         # Another process is undoing it, or has just done so and let go
         # (the image read above is stale then): the caller reloads it.
         held = leases.find(image.image_id)
         if held is not None and held.recovering:
             _await_recovery(held)
-        return True
+    return True
+
+
+def _undo_unleased(image_id: str, operation: str, task_id: str | None,
+                   still, why: str) -> bool:
+    """Undo ``operation`` on an image no lease covers, under a recovery
+    lease of this process's, if ``still(image)`` holds for the image as
+    loaded then; False when another process holds the image."""
     try:
-        lock = image.extra_properties.get(IMPORT_LOCK)
-        # Judged again once ours: someone may have undone it and started
-        # anew since the image was read.
-        _undo(leases.Lease(image_id=image.image_id, operation=operation,
-                           holder_id='(none)', task_id=lock, stores=[]),
-              still=lambda fresh: _abandoned(fresh) == operation)
+        mine = leases.acquire(image_id, leases.RECOVERY)
+    except exception.Conflict:
+        return False
+    try:
+        _undo(leases.Lease(image_id=image_id, operation=operation,
+                           holder_id='(none)', task_id=task_id, stores=[]),
+              still, why)
     finally:
         leases.release(mine)
     return True
@@ -453,39 +464,32 @@ def undo_unleased_later(image: Image, operation: str) -> None:
                         UNREACHABLE, image.updated_at))
 
 
-def _take_pending(lease: leases.Lease, since: datetime.datetime | None):
-    """(lease to release, still) for undoing a pending entry, or None
-    when another process holds the image: a recovery lease of this
-    process's, in one UPDATE that finds the lease only if it is still
-    this process's, or (unleased) a new one."""
-    if since is None:
-        mine = leases.hand_over(lease, lease.holder_id, '%s:%s' % (
-            leases.RECOVERY, lease.undoes))
-        return None if mine is None else (mine, None)
-    try:
-        mine = leases.acquire(lease.image_id, leases.RECOVERY)
-    except exception.Conflict:
-        return None
-    return mine, lambda fresh: fresh.updated_at == since
-
-
 def _undo_pending() -> None:
     """Undo what :func:`undo_later` was given; a failure is retried at
     the next sweep.
 
-    Each is undone under a recovery lease (:func:`_take_pending`): should
-    the database have been away longer than a lease timeout, another node
-    may have undone the work already (and a new operation may have
-    started on the image since).
+    Each is undone under a recovery lease: its own lease made one in an
+    UPDATE that finds it only if it is still this process's, or (left
+    unleased) a new one, and then only if the image has not changed.
+    Should the database have been away longer than a lease timeout,
+    another node may have undone the work already (and a new operation
+    may have started on the image since).
     """
     for entry in list(_UNDO_LATER):
         lease, why, since = entry
         try:
-            taken = _take_pending(lease, since)
-            if taken is not None:
-                mine, still = taken
-                _undo(mine if since is None else lease, still, why)
-                leases.release(mine)
+            if since is not None:
+                done = _undo_unleased(
+                    lease.image_id, lease.operation, None,
+                    lambda fresh, since=since: fresh.updated_at == since, why)
+            else:
+                mine = leases.hand_over(lease, lease.holder_id, '%s:%s' % (
+                    leases.RECOVERY, lease.undoes))
+                done = mine is not None
+                if done:
+                    _undo(mine, why=why)
+                    leases.release(mine)
+            if done:
                 LOG.warning('Image %s: the failed %s is undone now that '
                             'the database answers again', lease.image_id,
                             lease.undoes)

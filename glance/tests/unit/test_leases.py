@@ -241,6 +241,27 @@ def test_undo_unleased_later_leaves_an_image_changed_since(file_store):
     db.release(held, other)
 
 
+def test_a_failed_unleased_undo_lets_its_recovery_lease_go(file_store,
+                                                           monkeypatch):
+    """The undo fails again (the database went away once more): the
+    recovery lease taken for it goes, and the next sweep retries."""
+    from glance.async_ import recovery
+    from glance.db.sqlalchemy import images
+    image_id = _saving_image()
+    recovery.undo_unleased_later(_loaded(image_id), leases.UPLOAD)
+
+    def fails(*args, **kwargs):
+        raise exception.GlanceException('database away again')
+    monkeypatch.setattr(recovery, '_undo', fails)
+    recovery.sweep()
+    assert leases.find(image_id) is None
+    assert len(recovery._UNDO_LATER) == 1
+    monkeypatch.undo()
+    recovery.sweep()
+    assert images.get(image_id).status == 'queued'
+    assert recovery._UNDO_LATER == []
+
+
 def test_an_upload_waits_for_the_end_of_a_recovery_it_finds():
     """A recovery writes the image back to queued, then drops its lease:
     an upload arriving in between waits for the drop instead of
